@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * Finding the current task's CT, and charging / uncharging a CT's counters.
+ *
+ * Charging must never let held pass the threshold, even with many CPUs charging the same
+ * CT at once. The fast path is a compare-and-swap loop: read held, check, swap in
+ * held + amount. Under extreme contention the loop gives up after UBC_CAS_RETRIES and falls
+ * back to add-then-check-then-undo, which never admits an allocation past the threshold
+ * either, but lets held read high for an instant (maxheld is only raised on success, so it
+ * never records that instant).
+ */
+#ifndef UBC_CHARGE_BPF_H
+#define UBC_CHARGE_BPF_H
+
+#include "ubc_maps.bpf.h"
+
+#define UBC_CAS_RETRIES 64
+
+/* OpenVZ's strictness of a charge: which threshold refuses it. */
+enum ubc_strictness {
+	UBC_HARD,  /* refused past the barrier (and past the limit) */
+	UBC_SOFT,  /* refused past the limit */
+	UBC_FORCE, /* never refused, only counted */
+};
+
+struct ubc_ct_ref {
+	struct ubc_ct *ct;
+	__u32 slot;
+	__u64 generation;
+};
+
+static __always_inline void ubc_stat_inc(enum ubc_engine_stat stat)
+{
+	__u32 key = stat;
+	__u64 *value = bpf_map_lookup_elem(&ubc_engine_stats, &key);
+
+	if (value)
+		__sync_fetch_and_add(value, 1);
+}
+
+/* The CT the current task belongs to: the outermost ancestor cgroup that is a CT, so that
+ * cgroups nested inside a CT are charged to the CT. Returns false for host tasks. */
+static __always_inline bool ubc_current_ct(struct ubc_ct_ref *ref)
+{
+	for (int level = 1; level <= UBC_MAX_CGROUP_DEPTH; level++) {
+		__u64 cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
+		__u32 *slot;
+
+		if (!cgroup_id)
+			return false;
+		slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
+		if (!slot)
+			continue;
+		ref->slot = *slot;
+		ref->ct = bpf_map_lookup_elem(&ubc_cts, slot);
+		if (!ref->ct)
+			return false;
+		ref->generation = ref->ct->generation;
+		return true;
+	}
+	return false;
+}
+
+static __always_inline __u64 ubc_threshold(struct ubc_counter *counter,
+					   enum ubc_strictness strictness)
+{
+	__u64 barrier = READ_ONCE(counter->barrier);
+	__u64 limit = READ_ONCE(counter->limit);
+
+	if (strictness == UBC_FORCE)
+		return ~0ULL;
+	if (strictness == UBC_SOFT || barrier > limit)
+		return limit;
+	return barrier;
+}
+
+static __always_inline void ubc_raise_maxheld(struct ubc_counter *counter, __u64 held)
+{
+	__u64 seen = READ_ONCE(counter->maxheld);
+
+	for (int i = 0; i < UBC_CAS_RETRIES && held > seen; i++) {
+		__u64 prev = __sync_val_compare_and_swap(&counter->maxheld, seen, held);
+
+		if (prev == seen)
+			return;
+		seen = prev;
+	}
+}
+
+/* Charges `amount` to `resource` of the CT. Returns 0, or -1 after counting a failure. */
+static __always_inline int ubc_charge(struct ubc_ct *ct, enum ubc_resource resource, __u64 amount,
+				      enum ubc_strictness strictness)
+{
+	struct ubc_counter *counter = &ct->res[resource];
+	__u64 threshold = ubc_threshold(counter, strictness);
+	__u64 held = READ_ONCE(counter->held);
+
+	for (int i = 0; i < UBC_CAS_RETRIES; i++) {
+		__u64 prev;
+
+		if (held + amount > threshold) {
+			__sync_fetch_and_add(&counter->failcnt, 1);
+			return -1;
+		}
+		prev = __sync_val_compare_and_swap(&counter->held, held, held + amount);
+		if (prev == held) {
+			ubc_raise_maxheld(counter, held + amount);
+			return 0;
+		}
+		held = prev;
+	}
+
+	ubc_stat_inc(UBC_STAT_CHARGE_CONTENDED);
+	held = __sync_add_and_fetch(&counter->held, amount);
+	if (held > threshold) {
+		__sync_fetch_and_sub(&counter->held, amount);
+		__sync_fetch_and_add(&counter->failcnt, 1);
+		return -1;
+	}
+	ubc_raise_maxheld(counter, held);
+	return 0;
+}
+
+/* Uncharges what `owner` recorded, unless its slot has since gone to another CT. */
+static __always_inline void ubc_uncharge(const struct ubc_charge_owner *owner,
+					 enum ubc_resource resource)
+{
+	__u32 slot = owner->slot;
+	struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+
+	if (!ct || READ_ONCE(ct->generation) != owner->generation)
+		return;
+	__sync_fetch_and_sub(&ct->res[resource].held, (__u64)owner->amount);
+}
+
+#endif /* UBC_CHARGE_BPF_H */

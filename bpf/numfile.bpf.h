@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * numfile: every struct file a CT's tasks allocate (regular files, directories, pipes,
+ * sockets, epoll, eventfd, memfd, ...), refused past the barrier with ENFILE as OpenVZ did.
+ *
+ * Charge:   fmod_ret/security_file_alloc runs for every struct file before it is
+ *           initialised. BPF LSM refuses the file_alloc_security hook since 6.19, so this is
+ *           a modify-return program on the security_* function. Returning -ENFILE makes
+ *           open(), pipe(), socket() ... fail with ENFILE; returning 0 lets the kernel go on.
+ * Owner:    the file pointer is recorded with the CT's slot and generation, so the file is
+ *           uncharged from the CT that allocated it, whoever drops the last reference.
+ * Uncharge: lsm/file_free_security runs once for every struct file that passed
+ *           security_file_alloc (even one that never opened). Only recorded files are
+ *           uncharged, so files from before the engine loaded never make held negative.
+ * Rollback: if security_file_alloc itself fails after we charged (an LSM blob allocation),
+ *           the kernel frees the file without file_free_security; fexit sees the error and
+ *           undoes our charge.
+ */
+#ifndef UBC_NUMFILE_BPF_H
+#define UBC_NUMFILE_BPF_H
+
+#include "charge.bpf.h"
+
+static __always_inline bool ubc_numfile_is_charged(struct file *file)
+{
+	__u64 key = (__u64)file;
+
+	return bpf_map_lookup_elem(&ubc_file_owner, &key) != NULL;
+}
+
+/* Charges `file` to the current task's CT, unless another of the charge programs already
+ * did, and records the owner; -ENFILE refuses it. */
+static __always_inline int ubc_numfile_charge_once(struct file *file, const struct ubc_ct_ref *ct)
+{
+	struct ubc_charge_owner owner;
+	__u64 key = (__u64)file;
+
+	if (ubc_numfile_is_charged(file))
+		return 0;
+	if (ubc_charge(ct->ct, UBC_NUMFILE, 1, UBC_HARD))
+		return -ENFILE;
+
+	owner.slot = ct->slot;
+	owner.amount = 1;
+	owner.generation = ct->generation;
+	if (bpf_map_update_elem(&ubc_file_owner, &key, &owner, BPF_NOEXIST)) {
+		/* Untracked, it could never be uncharged: refuse rather than leak. */
+		ubc_uncharge(&owner, UBC_NUMFILE);
+		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+		return -ENFILE;
+	}
+	return 0;
+}
+
+/*
+ * Tracing programs (fmod_ret, fexit) are guarded per CPU against recursion: while a task is
+ * inside one (preempted there, or interrupted), another entry on that CPU skips it and the
+ * kernel only counts a "recursion miss". A skipped charge would let a file go uncharged, so
+ * three programs try to charge each file and the first one that runs does it:
+ *   - ubc_numfile_charge and ubc_numfile_charge_again, two fmod_ret programs on
+ *     security_file_alloc (every struct file), each with its own recursion guard, so only
+ *     a miss of both on the same CPU at once skips the charge there;
+ *   - ubc_numfile_charge_open, lsm/file_open, never skipped (LSM programs have no recursion
+ *     guard), for every file that is opened; what it charges is counted as a late charge.
+ * Anonymous files (pipes, sockets, eventfd ...) never pass file_open: for them a double
+ * miss goes uncharged. `ubcctl doctor` reports the kernel's miss counts per program.
+ */
+SEC("fmod_ret/security_file_alloc")
+int BPF_PROG(ubc_numfile_charge, struct file *file, int ret)
+{
+	struct ubc_ct_ref ct;
+
+	if (ret || !ubc_current_ct(&ct))
+		return ret;
+	return ubc_numfile_charge_once(file, &ct);
+}
+
+SEC("fmod_ret/security_file_alloc")
+int BPF_PROG(ubc_numfile_charge_again, struct file *file, int ret)
+{
+	struct ubc_ct_ref ct;
+
+	if (ret || !ubc_current_ct(&ct))
+		return ret;
+	return ubc_numfile_charge_once(file, &ct);
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(ubc_numfile_charge_open, struct file *file, int ret)
+{
+	struct ubc_ct_ref ct;
+
+	if (ret || !ubc_current_ct(&ct) || ubc_numfile_is_charged(file))
+		return ret;
+	ubc_stat_inc(UBC_STAT_LATE_CHARGE);
+	return ubc_numfile_charge_once(file, &ct);
+}
+
+SEC("fexit/security_file_alloc")
+int BPF_PROG(ubc_numfile_alloc_exit, struct file *file, int ret)
+{
+	__u64 key = (__u64)file;
+	struct ubc_charge_owner *owner;
+
+	if (!ret)
+		return 0;
+	owner = bpf_map_lookup_elem(&ubc_file_owner, &key);
+	if (!owner)
+		return 0;
+	ubc_uncharge(owner, UBC_NUMFILE);
+	bpf_map_delete_elem(&ubc_file_owner, &key);
+	ubc_stat_inc(UBC_STAT_FILE_ALLOC_ROLLBACK);
+	return 0;
+}
+
+SEC("lsm/file_free_security")
+int BPF_PROG(ubc_numfile_uncharge, struct file *file)
+{
+	__u64 key = (__u64)file;
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_file_owner, &key);
+
+	if (!owner)
+		return 0;
+	ubc_uncharge(owner, UBC_NUMFILE);
+	bpf_map_delete_elem(&ubc_file_owner, &key);
+	return 0;
+}
+
+#endif /* UBC_NUMFILE_BPF_H */

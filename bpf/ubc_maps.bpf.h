@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* The engine's maps. Layouts come from maps/ubc_maps.h; this file only instantiates them. */
+#ifndef UBC_MAPS_BPF_H
+#define UBC_MAPS_BPF_H
+
+#include "ubc_maps.h"
+
+/* One slot per CT; user space mmaps it to read counters and store barrier/limit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, UBC_MAX_CTS);
+	__type(key, __u32);
+	__type(value, struct ubc_ct);
+} ubc_cts SEC(".maps");
+
+/* CT cgroup id -> slot in ubc_cts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UBC_MAX_CTS);
+	__type(key, __u64);
+	__type(value, __u32);
+} ubc_ct_index SEC(".maps");
+
+/* struct file pointer -> the CT its allocation was charged to. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UBC_MAX_TRACKED_FILES);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_file_owner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UBC_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} ubc_engine_stats SEC(".maps");
+
+#endif /* UBC_MAPS_BPF_H */

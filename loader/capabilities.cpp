@@ -1,0 +1,95 @@
+#include "loader/capabilities.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "loader/cgroup.h"
+#include "loader/engine.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string first_line(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+std::string command_output(const char* command) {
+  std::string output;
+  if (FILE* pipe = ::popen(command, "r")) {
+    char buffer[256];
+    while (std::fgets(buffer, sizeof buffer, pipe)) output += buffer;
+    ::pclose(pipe);
+  }
+  while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+  return output;
+}
+
+Capability probe_cgroup_v2() {
+  auto mount = cgroup::find_v2_mount();
+  if (mount) return {"cgroup v2", true, "mounted at " + mount->string(), "", true};
+  return {"cgroup v2", false, "no cgroup2 mount", "CTs cannot be created: mount -t cgroup2 none /sys/fs/cgroup", true};
+}
+
+Capability probe_btf() {
+  if (fs::exists("/sys/kernel/btf/vmlinux")) return {"kernel BTF", true, "/sys/kernel/btf/vmlinux", "", true};
+  return {"kernel BTF", false, "/sys/kernel/btf/vmlinux missing",
+          "CO-RE programs cannot load: use a kernel built with CONFIG_DEBUG_INFO_BTF", true};
+}
+
+Capability probe_bpf_lsm_active() {
+  const fs::path lsm_file = "/sys/kernel/security/lsm";
+  if (!fs::exists(lsm_file))
+    return {"BPF LSM active", false, "cannot read " + lsm_file.string() + " (securityfs not mounted?)",
+            "mount -t securityfs securityfs /sys/kernel/security and check again", true};
+  const std::string lsms = first_line(lsm_file);
+  std::istringstream list(lsms);
+  for (std::string name; std::getline(list, name, ',');)
+    if (name == "bpf") return {"BPF LSM active", true, "lsm=" + lsms, "", true};
+  return {"BPF LSM active", false, "lsm=" + lsms + " (no bpf)",
+          "add bpf to the lsm= kernel parameter, or use the bundled VM: tools/ubc-vm", true};
+}
+
+Capability probe_engine_loadable(const std::string& reason) {
+  if (reason.empty()) return {"BPF engine loadable", true, "the kernel verified and accepted ubc's programs", "", true};
+  std::string first = reason.substr(0, reason.find('\n'));
+  return {"BPF engine loadable", false, first,
+          "beancounters cannot be enforced on this kernel; run ubc in the bundled VM: tools/ubc-vm", true};
+}
+
+Capability probe_sched_ext() {
+  const fs::path state = "/sys/kernel/sched_ext/state";
+  if (fs::exists(state)) return {"sched_ext", true, "state " + first_line(state), "", false};
+  return {"sched_ext", false, "no /sys/kernel/sched_ext (CONFIG_SCHED_CLASS_EXT not set)",
+          "CPU policy will fall back to cgroup cpu.weight / cpu.max (CPU policy is not implemented yet)", false};
+}
+
+Capability probe_criu() {
+  const std::string version = command_output("criu --version 2>/dev/null | head -n1");
+  if (!version.empty()) return {"CRIU", true, version, "", false};
+  return {"CRIU", false, "criu not found in PATH", "checkpoint and migration unavailable (not implemented yet either)",
+          false};
+}
+
+}  // namespace
+
+std::string engine_unavailable_reason() {
+  if (::geteuid() != 0) return "not running as root";
+  auto reason = Engine::probe_load();
+  return reason ? *reason : std::string();
+}
+
+std::vector<Capability> probe_capabilities() {
+  return {probe_cgroup_v2(), probe_btf(), probe_bpf_lsm_active(), probe_engine_loadable(engine_unavailable_reason()),
+          probe_sched_ext(), probe_criu()};
+}
+
+}  // namespace ubc

@@ -1,0 +1,219 @@
+#include "loader/engine.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdarg>
+#include <cstring>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "loader/error.h"
+#include "ubc.skel.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+// libbpf reports why a load failed (the verifier log) through its print callback only;
+// keep the tail of it so the exception can say what the kernel said.
+std::mutex g_log_mutex;
+std::string g_libbpf_log;
+
+int capture_libbpf_log(libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[1024];
+  vsnprintf(line, sizeof line, format, args);
+  std::lock_guard lock(g_log_mutex);
+  g_libbpf_log += line;
+  if (g_libbpf_log.size() > 8192) g_libbpf_log.erase(0, g_libbpf_log.size() - 8192);
+  return 0;
+}
+
+std::string take_libbpf_log() {
+  std::lock_guard lock(g_log_mutex);
+  return std::exchange(g_libbpf_log, {});
+}
+
+struct SkeletonDeleter {
+  void operator()(ubc_bpf* skeleton) const noexcept { ubc_bpf__destroy(skeleton); }
+};
+using Skeleton = std::unique_ptr<ubc_bpf, SkeletonDeleter>;
+
+[[noreturn]] void throw_libbpf(const std::string& what, int error) {
+  std::string log = take_libbpf_log();
+  std::string message = what + ": " + std::strerror(error);
+  if (!log.empty()) message += "\nlibbpf said:\n" + log;
+  throw std::runtime_error(message);
+}
+
+Skeleton open_and_load() {
+  libbpf_set_print(capture_libbpf_log);
+  take_libbpf_log();
+  Skeleton skeleton(ubc_bpf__open());
+  if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
+  if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
+  return skeleton;
+}
+
+// Unpins, on destruction, whatever it pinned unless told the whole load succeeded.
+class PinGuard {
+ public:
+  void pinned(fs::path path) { paths_.push_back(std::move(path)); }
+  void commit() noexcept { paths_.clear(); }
+  ~PinGuard() {
+    for (const auto& path : paths_) ::unlink(path.c_str());
+  }
+
+ private:
+  std::vector<fs::path> paths_;
+};
+
+UniqueFd open_pinned(const fs::path& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) throw_system_error("bpf_obj_get(" + path.string() + ")");
+  return UniqueFd(fd);
+}
+
+void check_layout(int fd, const fs::path& path, std::uint32_t value_size, std::uint32_t max_entries) {
+  bpf_map_info info{};
+  std::uint32_t length = sizeof info;
+  if (bpf_map_get_info_by_fd(fd, &info, &length)) throw_system_error("bpf_map_get_info_by_fd(" + path.string() + ")");
+  if (info.value_size != value_size || info.max_entries != max_entries)
+    throw std::runtime_error(path.string() +
+                             " was pinned by an engine with another map layout; "
+                             "run `ubcctl unload` and `ubcctl load` with this version");
+}
+
+}  // namespace
+
+void Engine::load(const fs::path& pin_dir) {
+  if (is_loaded(pin_dir)) throw std::runtime_error("the engine is already loaded (pinned in " + pin_dir.string() + ")");
+  Skeleton skeleton = open_and_load();
+  if (int err = ubc_bpf__attach(skeleton.get())) throw_libbpf("attaching the BPF engine", -err);
+
+  std::error_code ec;
+  fs::create_directories(pin_dir, ec);
+  if (ec) throw std::runtime_error("creating " + pin_dir.string() + ": " + ec.message());
+
+  PinGuard guard;
+  // Every program's link and every ubc_* map, taken from the skeleton's own tables so that
+  // a new resource's hooks are pinned without touching this file. Links first: if pinning
+  // fails half-way, unpinning them detaches the programs again.
+  const bpf_object_skeleton* tables = skeleton->skeleton;
+  for (int i = 0; i < tables->prog_cnt; ++i) {
+    fs::path path = pin_dir / (std::string("link_") + tables->progs[i].name);
+    if (int err = bpf_link__pin(*tables->progs[i].link, path.c_str()))
+      throw_system_error("bpf_link__pin(" + path.string() + ")", -err);
+    guard.pinned(path);
+  }
+  for (int i = 0; i < tables->map_cnt; ++i) {
+    const std::string name = tables->maps[i].name;
+    if (!name.starts_with("ubc_")) continue;  // libbpf's internal .rodata/.bss maps
+    fs::path path = pin_dir / name;
+    if (int err = bpf_map__pin(*tables->maps[i].map, path.c_str()))
+      throw_system_error("bpf_map__pin(" + path.string() + ")", -err);
+    guard.pinned(path);
+  }
+  guard.commit();
+}
+
+void Engine::unload(const fs::path& pin_dir) {
+  if (!is_loaded(pin_dir))
+    throw std::runtime_error("the engine is not loaded (nothing pinned in " + pin_dir.string() + ")");
+  std::vector<fs::path> pins;
+  for (const auto& entry : fs::directory_iterator(pin_dir)) pins.push_back(entry.path());
+  // Links before maps, so no program runs against a half-removed engine.
+  std::stable_partition(pins.begin(), pins.end(),
+                        [](const fs::path& p) { return p.filename().string().starts_with("link_"); });
+  for (const auto& path : pins)
+    if (::unlink(path.c_str())) throw_system_error("unlink(" + path.string() + ")");
+  if (::rmdir(pin_dir.c_str())) throw_system_error("rmdir(" + pin_dir.string() + ")");
+}
+
+bool Engine::is_loaded(const fs::path& pin_dir) {
+  return fs::exists(pin_dir / UBC_PIN_CTS);
+}
+
+std::optional<std::string> Engine::probe_load() {
+  try {
+    open_and_load();
+    return std::nullopt;
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+}
+
+Engine Engine::open(const fs::path& pin_dir) {
+  if (!is_loaded(pin_dir)) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
+  Engine engine;
+  engine.cts_fd_ = open_pinned(pin_dir / UBC_PIN_CTS);
+  engine.ct_index_fd_ = open_pinned(pin_dir / UBC_PIN_CT_INDEX);
+  engine.stats_fd_ = open_pinned(pin_dir / UBC_PIN_ENGINE_STATS);
+  check_layout(engine.cts_fd_.get(), pin_dir / UBC_PIN_CTS, sizeof(ubc_ct), UBC_MAX_CTS);
+  check_layout(engine.ct_index_fd_.get(), pin_dir / UBC_PIN_CT_INDEX, sizeof(std::uint32_t), UBC_MAX_CTS);
+
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t size = (sizeof(ubc_ct) * UBC_MAX_CTS + page - 1) / page * page;
+  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, engine.cts_fd_.get(), 0);
+  if (address == MAP_FAILED) throw_system_error("mmap(" UBC_PIN_CTS ")");
+  engine.cts_ = MappedRegion(address, size);
+  return engine;
+}
+
+std::span<ubc_ct, UBC_MAX_CTS> Engine::slots() const noexcept {
+  return std::span<ubc_ct, UBC_MAX_CTS>(static_cast<ubc_ct*>(cts_.get()), UBC_MAX_CTS);
+}
+
+std::optional<std::uint32_t> Engine::find_slot(std::uint64_t cgroup_id) const {
+  std::uint32_t slot;
+  if (bpf_map_lookup_elem(ct_index_fd_.get(), &cgroup_id, &slot) == 0) return slot;
+  if (errno != ENOENT) throw_system_error("bpf_map_lookup_elem(" UBC_PIN_CT_INDEX ")");
+  return std::nullopt;
+}
+
+void Engine::bind_slot(std::uint64_t cgroup_id, std::uint32_t slot) {
+  if (bpf_map_update_elem(ct_index_fd_.get(), &cgroup_id, &slot, BPF_NOEXIST))
+    throw_system_error("bpf_map_update_elem(" UBC_PIN_CT_INDEX ")");
+}
+
+void Engine::unbind_slot(std::uint64_t cgroup_id) {
+  if (bpf_map_delete_elem(ct_index_fd_.get(), &cgroup_id) && errno != ENOENT)
+    throw_system_error("bpf_map_delete_elem(" UBC_PIN_CT_INDEX ")");
+}
+
+std::array<std::uint64_t, UBC_STAT_COUNT> Engine::stats() const {
+  std::array<std::uint64_t, UBC_STAT_COUNT> values{};
+  for (std::uint32_t key = 0; key < UBC_STAT_COUNT; ++key)
+    if (bpf_map_lookup_elem(stats_fd_.get(), &key, &values[key]))
+      throw_system_error("bpf_map_lookup_elem(" UBC_PIN_ENGINE_STATS ")");
+  return values;
+}
+
+std::vector<Engine::ProgramHealth> Engine::program_health(const fs::path& pin_dir) {
+  std::vector<ProgramHealth> programs;
+  for (const auto& entry : fs::directory_iterator(pin_dir)) {
+    if (!entry.path().filename().string().starts_with("link_")) continue;
+    UniqueFd link = open_pinned(entry.path());
+    bpf_link_info link_info{};
+    std::uint32_t length = sizeof link_info;
+    if (bpf_link_get_info_by_fd(link.get(), &link_info, &length))
+      throw_system_error("bpf_link_get_info_by_fd(" + entry.path().string() + ")");
+    UniqueFd program(bpf_prog_get_fd_by_id(link_info.prog_id));
+    if (!program) throw_system_error("bpf_prog_get_fd_by_id(" + std::to_string(link_info.prog_id) + ")");
+    bpf_prog_info info{};
+    length = sizeof info;
+    if (bpf_prog_get_info_by_fd(program.get(), &info, &length)) throw_system_error("bpf_prog_get_info_by_fd");
+    // The kernel keeps 15 characters of a program's name; the pin has all of it.
+    programs.push_back({entry.path().filename().string().substr(5), info.recursion_misses});
+  }
+  std::sort(programs.begin(), programs.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
+  return programs;
+}
+
+}  // namespace ubc

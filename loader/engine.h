@@ -1,0 +1,58 @@
+// The beancounter engine in the kernel: loading, attaching and pinning its BPF programs and
+// maps, and opening the pinned maps from any later process (ubcctl, ubcd, tests).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "loader/mapped_region.h"
+#include "loader/unique_fd.h"
+#include "maps/ubc_maps.h"
+
+namespace ubc {
+
+inline const std::filesystem::path kDefaultPinDir = "/sys/fs/bpf/ubc";
+
+class Engine {
+ public:
+  // Loads and attaches the programs and pins them with the maps under `pin_dir`, so they
+  // stay attached after this process exits. Nothing stays pinned if any step fails.
+  static void load(const std::filesystem::path& pin_dir);
+  // Unpins everything; the kernel detaches the programs when the last reference goes.
+  static void unload(const std::filesystem::path& pin_dir);
+  static bool is_loaded(const std::filesystem::path& pin_dir);
+  // Loads the programs into the kernel without attaching or pinning anything, to learn
+  // whether this kernel accepts them. Returns the reason when it does not.
+  static std::optional<std::string> probe_load();
+
+  // Opens the maps of an engine that `load` pinned.
+  static Engine open(const std::filesystem::path& pin_dir);
+
+  // Every CT slot, live: counters change under our feet. Index 0 is never assigned.
+  std::span<ubc_ct, UBC_MAX_CTS> slots() const noexcept;
+  std::optional<std::uint32_t> find_slot(std::uint64_t cgroup_id) const;
+  void bind_slot(std::uint64_t cgroup_id, std::uint32_t slot);
+  void unbind_slot(std::uint64_t cgroup_id);
+  std::array<std::uint64_t, UBC_STAT_COUNT> stats() const;
+
+  struct ProgramHealth {
+    std::string name;
+    std::uint64_t recursion_misses;  // runs the kernel skipped: charges that never happened
+  };
+  // The attached programs, from the links pinned in `pin_dir`.
+  static std::vector<ProgramHealth> program_health(const std::filesystem::path& pin_dir);
+
+ private:
+  Engine() = default;
+  UniqueFd cts_fd_;
+  UniqueFd ct_index_fd_;
+  UniqueFd stats_fd_;
+  MappedRegion cts_;
+};
+
+}  // namespace ubc

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The engine's map layouts, shared by the BPF programs (bpf/) and user space (loader/, ubc/).
+ * This header is the one place each layout is defined: change it here and both sides follow.
+ *
+ * A container (CT) owns one slot of the mmap-able array `ubc_cts`. User space writes a slot's
+ * barrier and limit with plain atomic stores through the mapping; BPF owns held, maxheld and
+ * failcnt and changes them only with atomic instructions. Nobody ever rewrites a whole slot
+ * while the CT is live, so neither side can lose the other's update.
+ */
+#ifndef UBC_MAPS_H
+#define UBC_MAPS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Rows of /proc/user_beancounters, in OpenVZ's order without its "dummy" rows.
+ * ubc/resource_table.cpp gives each its name, unit and semantics. */
+enum ubc_resource {
+	UBC_KMEMSIZE,
+	UBC_LOCKEDPAGES,
+	UBC_PRIVVMPAGES,
+	UBC_SHMPAGES,
+	UBC_NUMPROC,
+	UBC_PHYSPAGES,
+	UBC_VMGUARPAGES,
+	UBC_OOMGUARPAGES,
+	UBC_NUMTCPSOCK,
+	UBC_NUMFLOCK,
+	UBC_NUMPTY,
+	UBC_NUMSIGINFO,
+	UBC_TCPSNDBUF,
+	UBC_TCPRCVBUF,
+	UBC_OTHERSOCKBUF,
+	UBC_DGRAMRCVBUF,
+	UBC_NUMOTHERSOCK,
+	UBC_DCACHESIZE,
+	UBC_NUMFILE,
+	UBC_NUMIPTENT,
+	UBC_SWAPPAGES,
+	UBC_RESOURCE_COUNT,
+};
+
+/* OpenVZ's "unlimited": LONG_MAX. */
+#define UBC_UNLIMITED 0x7fffffffffffffffULL
+
+/* How many CTs one host can have; slot 0 is never used so that 0 means "no CT". */
+#define UBC_MAX_CTS 4096
+/* How deep below the cgroup root a CT's cgroup may sit (ancestor levels searched). */
+#define UBC_MAX_CGROUP_DEPTH 8
+/* Live struct files the engine can track at once, host-wide. */
+#define UBC_MAX_TRACKED_FILES (1U << 20)
+
+struct ubc_counter {
+	__u64 held;
+	__u64 maxheld;
+	__u64 barrier;
+	__u64 limit;
+	__u64 failcnt;
+};
+
+struct ubc_ct {
+	/* cgroup v2 id of the CT's cgroup; 0 while the slot is free. */
+	__u64 cgroup_id;
+	/* Bumped every time the slot is (re)assigned, so a charge recorded for an earlier
+	 * owner of the slot is never uncharged from a later one. */
+	__u64 generation;
+	struct ubc_counter res[UBC_RESOURCE_COUNT];
+};
+
+/* Who a charged kernel object was charged to (value of the per-object owner maps). */
+struct ubc_charge_owner {
+	__u32 slot;
+	__u32 amount;
+	__u64 generation;
+};
+
+/* Engine-wide health counters: things that are not any CT's fault. */
+enum ubc_engine_stat {
+	/* A file could not be tracked (owner map full), so its allocation was refused. */
+	UBC_STAT_OWNER_MAP_FULL,
+	/* The kernel failed a file allocation after we had charged it; charge rolled back. */
+	UBC_STAT_FILE_ALLOC_ROLLBACK,
+	/* Compare-and-swap lost so often that the charge fell back to add-then-check. */
+	UBC_STAT_CHARGE_CONTENDED,
+	/* A file both fmod_ret charge programs missed (kernel recursion guard), charged at open. */
+	UBC_STAT_LATE_CHARGE,
+	UBC_STAT_COUNT,
+};
+
+/* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */
+#define UBC_PIN_CTS "ubc_cts"
+#define UBC_PIN_CT_INDEX "ubc_ct_index"
+#define UBC_PIN_FILE_OWNER "ubc_file_owner"
+#define UBC_PIN_ENGINE_STATS "ubc_engine_stats"
+
+#endif /* UBC_MAPS_H */

@@ -1,0 +1,217 @@
+// A process that the kernel tests start inside a CT and drive line by line over stdin /
+// stdout, so that a test can read the CT's counters between the process's steps.
+//
+// It prints "ready" once started, then answers each command with one line:
+//   open N         open /dev/null up to N times (0: until refused)  -> "ok OPENED ERRNO"
+//   pipe           one pipe                                          -> "ok ERRNO" (0: made)
+//   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
+//                                                                    -> "ok FILES"
+//   race T         T threads each open until refused                 -> "ok OPENED REFUSALS"
+//   churn T N      T threads each open, yield, close N times                -> "ok OPENED REFUSALS"
+//   sendfd         make a pipe, send its read end over fd 3 (SCM_RIGHTS), close both ends
+//                                                                    -> "ok"
+//   recvfd         receive one fd over fd 3 and keep it             -> "ok"
+//   closeall       close every fd this process opened                -> "ok"
+// It exits at end of input. Errors are "error TEXT".
+#include <fcntl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+std::mutex g_fds_mutex;
+std::vector<int> g_fds;
+
+void keep(int fd) {
+  std::lock_guard lock(g_fds_mutex);
+  g_fds.push_back(fd);
+}
+
+std::string open_until(long max) {
+  long opened = 0;
+  int error = 0;
+  while (max == 0 || opened < max) {
+    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+      error = errno;
+      break;
+    }
+    keep(fd);
+    ++opened;
+  }
+  return "ok " + std::to_string(opened) + " " + std::to_string(error);
+}
+
+std::string make_pipe() {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC)) return "ok " + std::to_string(errno);
+  keep(pipe_fds[0]);
+  keep(pipe_fds[1]);
+  return "ok 0";
+}
+
+std::string make_kinds() {
+  int pipe_fds[2], pair[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC)) return std::string("error pipe: ") + std::strerror(errno);
+  keep(pipe_fds[0]);
+  keep(pipe_fds[1]);
+  int fds[] = {::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), ::eventfd(0, EFD_CLOEXEC),
+               ::epoll_create1(EPOLL_CLOEXEC), ::memfd_create("ubc-test", MFD_CLOEXEC)};
+  for (int fd : fds) {
+    if (fd < 0) return std::string("error: ") + std::strerror(errno);
+    keep(fd);
+  }
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair))
+    return std::string("error socketpair: ") + std::strerror(errno);
+  keep(pair[0]);
+  keep(pair[1]);
+  return "ok 8";
+}
+
+// Threads of the last race or churn, parked until the next command: a thread that exits
+// makes glibc call get_nprocs(), which opens /sys/devices/system/cpu/online and /proc/stat,
+// file allocations of their own that would be refused at the limit and blur the counts.
+// For the same reason each thread warms its malloc arena before the start signal.
+struct ParkedThreads {
+  std::vector<std::thread> threads;
+  std::atomic<bool> release{false};
+
+  void join_all() {
+    release = true;
+    for (auto& thread : threads) thread.join();
+    threads.clear();
+    release = false;
+  }
+};
+ParkedThreads g_parked;
+
+std::string run_threads(int threads, long iterations, bool churn) {
+  constexpr std::size_t kMaxFilesPerThread = 1 << 16;
+  std::atomic<long> opened{0}, refusals{0};
+  std::atomic<int> started{0}, finished{0};
+  std::atomic<bool> go{false};
+  std::vector<std::vector<int>> kept(static_cast<std::size_t>(threads));
+  for (auto& fds : kept) fds.reserve(kMaxFilesPerThread);
+  for (auto& fds : kept) {
+    g_parked.threads.emplace_back([&, fds_ptr = &fds] {
+      auto& fds = *fds_ptr;
+      std::free(std::malloc(1));
+      ++started;
+      while (!go.load()) std::this_thread::yield();
+      for (long i = 0; churn ? i < iterations : fds.size() < kMaxFilesPerThread; ++i) {
+        int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          ++refusals;
+          if (!churn) break;
+          continue;
+        }
+        ++opened;
+        if (churn) {
+          std::this_thread::yield();  // hold it across a reschedule: overlap on any CPU count
+          ::close(fd);
+        } else {
+          fds.push_back(fd);
+        }
+      }
+      ++finished;
+      while (!g_parked.release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+  while (started.load() < threads) std::this_thread::yield();
+  go = true;
+  while (finished.load() < threads) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  for (const auto& fds : kept)
+    for (int fd : fds) keep(fd);
+  return "ok " + std::to_string(opened.load()) + " " + std::to_string(refusals.load());
+}
+
+std::string send_fd() {
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC)) return std::string("error pipe: ") + std::strerror(errno);
+  char byte = 'x';
+  iovec io{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(header), &pipe_fds[0], sizeof(int));
+  const bool sent = ::sendmsg(3, &message, 0) == 1;
+  const int error = errno;
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  return sent ? "ok" : std::string("error sendmsg: ") + std::strerror(error);
+}
+
+std::string receive_fd() {
+  char byte;
+  iovec io{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &io;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(3, &message, MSG_CMSG_CLOEXEC) != 1) return std::string("error recvmsg: ") + std::strerror(errno);
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (!header || header->cmsg_type != SCM_RIGHTS) return "error: no fd received";
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+  keep(fd);
+  return "ok";
+}
+
+std::string close_all() {
+  std::lock_guard lock(g_fds_mutex);
+  for (int fd : g_fds) ::close(fd);
+  g_fds.clear();
+  return "ok";
+}
+
+std::string run(const std::string& line) {
+  std::istringstream words(line);
+  std::string command;
+  long a = 0, b = 0;
+  words >> command >> a >> b;
+  if (command == "open") return open_until(a);
+  if (command == "kinds") return make_kinds();
+  if (command == "pipe") return make_pipe();
+  if (command == "race") return run_threads(static_cast<int>(a), 0, false);
+  if (command == "churn") return run_threads(static_cast<int>(a), b, true);
+  if (command == "sendfd") return send_fd();
+  if (command == "recvfd") return receive_fd();
+  if (command == "closeall") return close_all();
+  return "error unknown command '" + command + "'";
+}
+
+}  // namespace
+
+int main() {
+  std::cout << "ready" << std::endl;
+  for (std::string line; std::getline(std::cin, line);) {
+    g_parked.join_all();
+    std::cout << run(line) << std::endl;
+  }
+  g_parked.join_all();
+  return 0;
+}

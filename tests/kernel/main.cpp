@@ -1,0 +1,43 @@
+// Kernel tests: they load the real BPF engine and drive real processes in real CTs.
+// On a kernel that refuses the engine they skip with exit status 77 and say why.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+#include "loader/capabilities.h"
+#include "loader/cgroup.h"
+#include "workload.h"
+
+int main(int argc, char** argv) {
+  const std::string reason = ubc::engine_unavailable_reason();
+  if (!reason.empty()) {
+    std::fprintf(stderr,
+                 "SKIP: the kernel tests need a kernel that loads ubc's BPF engine; this one does not:\n"
+                 "  %s\n"
+                 "Run them in the bundled VM instead: tools/ubc-vm -- ubc-kernel-tests\n",
+                 reason.c_str());
+    return 77;
+  }
+  auto mount = ubc::cgroup::find_v2_mount();
+  if (!mount) {
+    std::fprintf(stderr, "SKIP: no cgroup v2 hierarchy mounted\n");
+    return 77;
+  }
+  // A private cgroup root and pin directory, so a real engine on this host is untouched.
+  setenv("UBC_CGROUP_ROOT", (*mount / "ubc-kernel-tests").c_str(), 1);
+  setenv("UBC_PIN_DIR", "/sys/fs/bpf/ubc-kernel-tests", 1);
+  auto& host = ubc::test::host();
+  if (host.engine_loaded()) host.unload_engine();
+  host.load_engine();
+
+  doctest::Context context(argc, argv);
+  const int status = context.run();
+
+  host.unload_engine();
+  std::error_code ignored;
+  std::filesystem::remove(host.paths().cgroup_root, ignored);
+  return status;
+}

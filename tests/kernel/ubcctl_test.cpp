@@ -1,0 +1,90 @@
+// ubcctl as a user runs it, against the kernel tests' engine (UBC_PIN_DIR / UBC_CGROUP_ROOT
+// are inherited), so that the CLI's promises are tested in a real kernel too.
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "workload.h"
+
+namespace {
+
+struct Run {
+  int status;
+  std::string output;
+};
+
+Run ubcctl(const std::string& arguments) {
+  const auto binary = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "ubcctl";
+  const std::string command = binary.string() + " " + arguments + " 2>&1";
+  Run run{-1, {}};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) run.output += buffer;
+  const int status = ::pclose(pipe);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
+}  // namespace
+
+TEST_SUITE("ubcctl") {
+  TEST_CASE("create, set, exec until refused, show in /proc/user_beancounters format, destroy") {
+    REQUIRE(ubcctl("create 4242").status == 0);
+    CHECK(ubcctl("set 4242 --numfile 40:60").status == 0);
+    // A shell in the CT opens fds until the kernel refuses one.
+    const Run exec = ubcctl(
+        "exec 4242 -- bash -c 'n=0; while [ $n -lt 500 ] && { exec {fd}</dev/null; } 2>/dev/null; "
+        "do n=$((n+1)); done; echo opened $n'");
+    CHECK(exec.status == 0);
+    CHECK(exec.output.find("opened ") != std::string::npos);
+
+    const Run show = ubcctl("show 4242");
+    CHECK(show.status == 0);
+    CHECK(show.output.starts_with("Version: 2.5\n       uid  resource"));
+    CHECK(show.output.find("      4242: numfile ") != std::string::npos);
+
+    const Run json = ubcctl("show 4242 --json");
+    REQUIRE(json.status == 0);
+    const auto numfile = nlohmann::json::parse(json.output)["containers"][0]["resources"]["numfile"];
+    CHECK(numfile["barrier"] == 40);
+    CHECK(numfile["limit"] == 60);
+    CHECK(numfile["maxheld"] == 40);
+    CHECK(numfile["failcnt"] == 1);
+    CHECK(numfile["held"] == 0);  // the shell has exited
+
+    CHECK(ubcctl("destroy 4242").status == 0);
+    CHECK(ubcctl("show 4242").status == 1);
+  }
+
+  TEST_CASE("bad input is refused with a clear message and changes nothing") {
+    REQUIRE(ubcctl("create 4343").status == 0);
+    REQUIRE(ubcctl("set 4343 --numfile 100").status == 0);
+    Run bad = ubcctl("set 4343 --numfile 200:100");
+    CHECK(bad.status == 2);
+    CHECK(bad.output.find("barrier 200 is above limit 100") != std::string::npos);
+    bad = ubcctl("set 4343 --numfile lots");
+    CHECK(bad.status == 2);
+    CHECK(bad.output.find("'lots' is not a number") != std::string::npos);
+    CHECK(ubcctl("set 4343").status == 2);
+    CHECK(ubcctl("create 'bad/id'").status == 2);
+    CHECK(ubcctl("create 4343").output.find("already exists") != std::string::npos);
+    const auto numfile =
+        nlohmann::json::parse(ubcctl("show 4343 --json").output)["containers"][0]["resources"]["numfile"];
+    CHECK(numfile["barrier"] == 100);
+    CHECK(numfile["limit"] == 100);
+    CHECK(ubcctl("destroy 4343").status == 0);
+  }
+
+  TEST_CASE("exec reports the command's exit status, and 127 for a missing command") {
+    REQUIRE(ubcctl("create 4444").status == 0);
+    CHECK(ubcctl("exec 4444 -- sh -c 'exit 7'").status == 7);
+    CHECK(ubcctl("exec 4444 -- /no/such/command").status == 127);
+    CHECK(ubcctl("exec 4444 -- cat /proc/self/cgroup").output.find("/4444") != std::string::npos);
+    CHECK(ubcctl("destroy 4444").status == 0);
+  }
+}

@@ -1,0 +1,120 @@
+#include "workload.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+#include <thread>
+
+#include "loader/cgroup.h"
+#include "loader/error.h"
+
+namespace ubc::test {
+namespace fs = std::filesystem;
+
+namespace {
+fs::path workload_binary() {
+  return fs::read_symlink("/proc/self/exe").parent_path() / "ubc-test-workload";
+}
+}  // namespace
+
+Host& host() {
+  static Host instance(HostPaths::discover());
+  return instance;
+}
+
+ScopedCt::ScopedCt(std::string id) : id_(std::move(id)) {
+  host().create(id_);
+}
+
+ScopedCt::~ScopedCt() {
+  try {
+    host().destroy(id_, true);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "destroying test CT %s: %s\n", id_.c_str(), error.what());
+  }
+}
+
+ubc_counter ScopedCt::numfile() const {
+  return host().counter(id_, UBC_NUMFILE);
+}
+
+void ScopedCt::set_numfile(std::uint64_t barrier, std::uint64_t limit) const {
+  host().set_limits(id_, UBC_NUMFILE, {barrier, limit});
+}
+
+Workload::Workload(const ScopedCt& ct, int fd3) {
+  int to_child[2], from_child[2];
+  if (::pipe2(to_child, O_CLOEXEC) || ::pipe2(from_child, O_CLOEXEC)) throw_system_error("pipe2");
+  const std::string procs = (host().cgroup_of(ct.id()) / "cgroup.procs").string();
+  const std::string binary = workload_binary().string();
+
+  pid_ = ::fork();
+  if (pid_ < 0) throw_system_error("fork");
+  if (pid_ == 0) {
+    if (cgroup::enter_from_child(procs.c_str())) ::_exit(126);
+    ::dup2(to_child[0], 0);
+    ::dup2(from_child[1], 1);
+    if (fd3 >= 0) {
+      if (fd3 == 3)
+        ::fcntl(3, F_SETFD, 0);
+      else
+        ::dup2(fd3, 3);
+    }
+    ::execl(binary.c_str(), binary.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  ::close(to_child[0]);
+  ::close(from_child[1]);
+  to_child_.reset(to_child[1]);
+  from_child_.reset(::fdopen(from_child[0], "r"));
+  REQUIRE(read_line() == "ready");
+}
+
+Workload::~Workload() {
+  if (pid_ > 0) finish();
+}
+
+std::string Workload::read_line() {
+  char buffer[256];
+  if (!std::fgets(buffer, sizeof buffer, from_child_.get())) return "<workload exited>";
+  std::string line(buffer);
+  if (!line.empty() && line.back() == '\n') line.pop_back();
+  return line;
+}
+
+std::vector<long> Workload::ask(const std::string& command) {
+  const std::string line = command + "\n";
+  REQUIRE(::write(to_child_.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size()));
+  const std::string reply = read_line();
+  INFO("command: " << command << ", reply: " << reply);
+  REQUIRE(reply.starts_with("ok"));
+  std::istringstream words(reply.substr(2));
+  std::vector<long> numbers;
+  for (long n; words >> n;) numbers.push_back(n);
+  return numbers;
+}
+
+int Workload::finish() {
+  to_child_.reset();
+  int status = 0;
+  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+  pid_ = -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+std::uint64_t wait_for_numfile_held(const ScopedCt& ct, std::uint64_t expected, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::uint64_t held = ct.numfile().held;
+  while (held != expected && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    held = ct.numfile().held;
+  }
+  return held;
+}
+
+}  // namespace ubc::test

@@ -1,0 +1,62 @@
+// Test fixtures for kernel tests: a CT that is destroyed at scope exit, and the
+// ubc-test-workload process driven inside it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "loader/unique_fd.h"
+#include "ubc/host.h"
+
+namespace ubc::test {
+
+// The host the kernel tests work on: their own cgroup root and pin directory, set up by
+// main() (UBC_CGROUP_ROOT, UBC_PIN_DIR), so they never touch a real engine's CTs.
+Host& host();
+
+class ScopedCt {
+ public:
+  explicit ScopedCt(std::string id);
+  ~ScopedCt();
+  ScopedCt(const ScopedCt&) = delete;
+  ScopedCt& operator=(const ScopedCt&) = delete;
+  const std::string& id() const { return id_; }
+  ubc_counter numfile() const;
+  void set_numfile(std::uint64_t barrier, std::uint64_t limit) const;
+
+ private:
+  std::string id_;
+};
+
+class Workload {
+ public:
+  // Starts ubc-test-workload inside the CT; `fd3`, if given, becomes the process's fd 3.
+  explicit Workload(const ScopedCt& ct, int fd3 = -1);
+  ~Workload();
+  Workload(const Workload&) = delete;
+  Workload& operator=(const Workload&) = delete;
+
+  // Sends one command and returns the numbers of its "ok ..." reply (fails the test on error).
+  std::vector<long> ask(const std::string& command);
+  // Closes its input and waits for it to exit; returns its exit status.
+  int finish();
+
+ private:
+  pid_t pid_ = -1;
+  UniqueFd to_child_;
+  std::unique_ptr<FILE, int (*)(FILE*)> from_child_{nullptr, &std::fclose};
+  std::string read_line();
+};
+
+// Polls the CT's numfile held until it equals `expected` or `timeout` passes (file release
+// can run after exit, from task work or a workqueue); returns the last value seen.
+std::uint64_t wait_for_numfile_held(const ScopedCt& ct, std::uint64_t expected,
+                                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+}  // namespace ubc::test

@@ -1,0 +1,168 @@
+// ubcctl: OpenVZ-style control of ubc's containers and beancounters. Parses arguments and
+// prints; the work lives in ubc/ and loader/.
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "loader/capabilities.h"
+#include "loader/engine.h"
+#include "ubc/host.h"
+#include "ubc/limits.h"
+#include "ubc/report.h"
+#include "ubc/resource_table.h"
+
+namespace {
+
+using ubc::Host;
+
+void print_engine_health() {
+  ubc::HostPaths paths;
+  try {
+    paths = ubc::HostPaths::discover();
+  } catch (const std::exception&) {
+    return;
+  }
+  if (!ubc::Engine::is_loaded(paths.pin_dir)) {
+    std::printf("engine: not loaded (ubcctl load)\n");
+    return;
+  }
+  const auto stats = ubc::Engine::open(paths.pin_dir).stats();
+  std::printf("engine: loaded, pinned in %s\n", paths.pin_dir.c_str());
+  std::printf("  files charged late at open (both fmod_ret charges skipped): %llu\n",
+              static_cast<unsigned long long>(stats[UBC_STAT_LATE_CHARGE]));
+  std::printf("  allocations refused because the owner map was full:        %llu\n",
+              static_cast<unsigned long long>(stats[UBC_STAT_OWNER_MAP_FULL]));
+  std::printf("  charges rolled back after the kernel failed the allocation: %llu\n",
+              static_cast<unsigned long long>(stats[UBC_STAT_FILE_ALLOC_ROLLBACK]));
+  std::printf("  charges that fell back from compare-and-swap (contention):  %llu\n",
+              static_cast<unsigned long long>(stats[UBC_STAT_CHARGE_CONTENDED]));
+  std::printf("  kernel recursion misses per program (runs the kernel skipped):\n");
+  for (const auto& program : ubc::Engine::program_health(paths.pin_dir))
+    std::printf("    %-28s %llu\n", program.name.c_str(), static_cast<unsigned long long>(program.recursion_misses));
+}
+
+int run_doctor() {
+  bool ready = true;
+  std::printf("%-22s %-8s %s\n", "CHECK", "STATUS", "DETAIL");
+  for (const auto& cap : ubc::probe_capabilities()) {
+    std::printf("%-22s %-8s %s\n", cap.name.c_str(), cap.available ? "ok" : (cap.required ? "MISSING" : "absent"),
+                cap.detail.c_str());
+    if (!cap.available) std::printf("%-22s %-8s -> %s\n", "", "", cap.consequence.c_str());
+    ready = ready && (cap.available || !cap.required);
+  }
+  std::printf("\nbeancounters: %s\n",
+              ready ? "can be enforced on this host" : "cannot be enforced on this host (see MISSING above)");
+  print_engine_health();
+  return ready ? 0 : 1;
+}
+
+int run_show(Host& host, const std::string& ctid, bool json) {
+  if (!host.engine_loaded()) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
+  std::vector<ubc::ContainerUsage> usage;
+  if (!ctid.empty()) {
+    usage.push_back(host.usage(ctid));
+  } else {
+    for (const auto& id : host.list()) usage.push_back(host.usage(id));
+  }
+  if (json)
+    std::cout << ubc::report_json(usage).dump(2) << "\n";
+  else
+    std::cout << ubc::format_user_beancounters(usage);
+  return 0;
+}
+
+int run_set(Host& host, const std::string& ctid, const std::map<std::string, std::string>& values) {
+  if (values.empty()) throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L]");
+  const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  // Parse everything first so that one bad value changes nothing.
+  std::vector<std::pair<ubc_resource, ubc::Limits>> parsed;
+  for (const auto& [name, text] : values) {
+    const ubc::ResourceInfo* info = ubc::find_resource(name);
+    parsed.emplace_back(info->id, ubc::parse_limits(*info, text, page_size));
+  }
+  for (const auto& [resource, limits] : parsed) host.set_limits(ctid, resource, limits);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "ubcctl: OpenVZ-style beancounters for containers, on BPF LSM.\n"
+      "A CT (container) is a cgroup v2 directory that ubc owns; the engine must be loaded first.",
+      "ubcctl"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+
+  std::string ctid;
+  bool json = false;
+  bool force = false;
+  std::vector<std::string> command;
+  std::map<std::string, std::string> set_values;
+
+  auto* load = app.add_subcommand("load", "Load and attach the engine; it stays attached after ubcctl exits");
+  auto* unload = app.add_subcommand("unload", "Detach and unpin the engine (CT cgroups are kept)");
+  auto* doctor = app.add_subcommand("doctor", "Say what this host's kernel supports and what ubc does about gaps");
+
+  auto* create = app.add_subcommand("create", "Create a CT");
+  create->add_option("CT", ctid, "CT id (e.g. 101)")->required();
+
+  auto* destroy = app.add_subcommand("destroy", "Destroy a CT (its cgroup and its counters)");
+  destroy->add_option("CT", ctid, "CT id")->required();
+  destroy->add_flag("--force", force, "Kill the CT's processes first");
+
+  auto* exec = app.add_subcommand("exec", "Run a command inside a CT: ubcctl exec CT -- CMD [ARG]...");
+  exec->add_option("CT", ctid, "CT id")->required();
+  exec->add_option("command", command, "Command and arguments, after --")->required();
+
+  auto* set = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L]");
+  set->add_option("CT", ctid, "CT id")->required();
+  for (const auto& info : ubc::resource_table()) {
+    if (info.support != ubc::Support::enforced) continue;
+    const std::string name(info.name);
+    std::string help = "BARRIER[:LIMIT] or 'unlimited'";
+    if (info.unit != ubc::Unit::count) help += "; K/M/G/T = bytes, P = pages";
+    set->add_option_function<std::string>(
+        "--" + name, [&set_values, name](const std::string& v) { set_values[name] = v; }, help);
+  }
+
+  auto* show = app.add_subcommand("show", "Print beancounters in /proc/user_beancounters format");
+  show->add_option("CT", ctid, "Only this CT");
+  show->add_flag("--json", json, "JSON instead of text");
+
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    if (*doctor) return run_doctor();
+    Host host(ubc::HostPaths::discover());
+    if (*load) {
+      host.load_engine();
+      std::printf("engine loaded and pinned in %s\n", host.paths().pin_dir.c_str());
+    } else if (*unload) {
+      host.unload_engine();
+      std::printf("engine unloaded\n");
+    } else if (*create) {
+      host.create(ctid);
+    } else if (*destroy) {
+      host.destroy(ctid, force);
+    } else if (*exec) {
+      return host.exec(ctid, command);
+    } else if (*set) {
+      return run_set(host, ctid, set_values);
+    } else if (*show) {
+      return run_show(host, ctid, json);
+    }
+    return 0;
+  } catch (const std::invalid_argument& error) {
+    std::fprintf(stderr, "ubcctl: %s\n", error.what());
+    return 2;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubcctl: %s\n", error.what());
+    return 1;
+  }
+}

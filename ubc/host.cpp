@@ -1,0 +1,251 @@
+#include "ubc/host.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+
+#include "loader/cgroup.h"
+#include "loader/error.h"
+#include "loader/unique_fd.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kKillTimeoutMs = 10000;
+
+// Slot fields are shared with BPF programs on other CPUs: access them atomically.
+__u64 load_relaxed(const __u64& value) {
+  return std::atomic_ref(const_cast<__u64&>(value)).load(std::memory_order_relaxed);
+}
+void store(__u64& value, __u64 new_value) {
+  std::atomic_ref(value).store(new_value, std::memory_order_release);
+}
+
+// Serialises slot assignment between concurrent ubcctl processes.
+class HostLock {
+ public:
+  explicit HostLock(const fs::path& dir) : fd_(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)) {
+    if (!fd_) throw_system_error("open(" + dir.string() + ")");
+    if (::flock(fd_.get(), LOCK_EX)) throw_system_error("flock(" + dir.string() + ")");
+  }
+
+ private:
+  UniqueFd fd_;
+};
+
+ubc_counter snapshot(const ubc_counter& live) {
+  return {load_relaxed(live.held), load_relaxed(live.maxheld), load_relaxed(live.barrier), load_relaxed(live.limit),
+          load_relaxed(live.failcnt)};
+}
+
+}  // namespace
+
+HostPaths HostPaths::discover() {
+  HostPaths paths;
+  if (const char* root = std::getenv("UBC_CGROUP_ROOT"); root && *root) {
+    paths.cgroup_root = root;
+  } else {
+    auto mount = cgroup::find_v2_mount();
+    if (!mount)
+      throw std::runtime_error(
+          "no cgroup v2 hierarchy is mounted; ubc needs one "
+          "(mount -t cgroup2 none /sys/fs/cgroup)");
+    paths.cgroup_root = *mount / "ubc";
+  }
+  const char* pins = std::getenv("UBC_PIN_DIR");
+  paths.pin_dir = pins && *pins ? fs::path(pins) : kDefaultPinDir;
+  return paths;
+}
+
+void validate_ctid(const std::string& ctid) {
+  static const std::regex valid("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
+  if (!std::regex_match(ctid, valid))
+    throw std::invalid_argument("invalid CT id '" + ctid +
+                                "': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
+}
+
+Host::Host(HostPaths paths) : paths_(std::move(paths)) {}
+
+Engine& Host::engine() {
+  if (!engine_) engine_.emplace(Engine::open(paths_.pin_dir));
+  return *engine_;
+}
+
+bool Host::engine_loaded() const {
+  return Engine::is_loaded(paths_.pin_dir);
+}
+
+void Host::load_engine() {
+  fs::create_directories(paths_.cgroup_root);
+  Engine::load(paths_.pin_dir);
+  try {
+    HostLock lock(paths_.cgroup_root);
+    for (const auto& ctid : list()) register_cgroup(cgroup_of(ctid));
+  } catch (...) {
+    Engine::unload(paths_.pin_dir);
+    throw;
+  }
+}
+
+void Host::unload_engine() {
+  engine_.reset();
+  Engine::unload(paths_.pin_dir);
+}
+
+fs::path Host::cgroup_of(const std::string& ctid) const {
+  validate_ctid(ctid);
+  return paths_.cgroup_root / ctid;
+}
+
+bool Host::exists(const std::string& ctid) const {
+  return fs::is_directory(cgroup_of(ctid));
+}
+
+std::vector<std::string> Host::list() const {
+  std::vector<std::string> ids;
+  if (!fs::is_directory(paths_.cgroup_root)) return ids;
+  for (const auto& entry : fs::directory_iterator(paths_.cgroup_root))
+    if (entry.is_directory()) ids.push_back(entry.path().filename());
+  // Numeric CT ids in numeric order (vzlist's), names after them.
+  std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
+    const bool a_numeric = std::all_of(a.begin(), a.end(), ::isdigit);
+    const bool b_numeric = std::all_of(b.begin(), b.end(), ::isdigit);
+    if (a_numeric != b_numeric) return a_numeric;
+    if (a_numeric && a.size() != b.size()) return a.size() < b.size();
+    return a < b;
+  });
+  return ids;
+}
+
+void Host::register_cgroup(const fs::path& cgroup) {
+  const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
+  if (engine().find_slot(cgroup_id)) return;
+  auto slots = engine().slots();
+  auto free_slot =
+      std::find_if(slots.begin() + 1, slots.end(), [](const ubc_ct& ct) { return load_relaxed(ct.cgroup_id) == 0; });
+  if (free_slot == slots.end())
+    throw std::runtime_error("no free CT slot: the engine holds " + std::to_string(UBC_MAX_CTS - 1) + " CTs at most");
+  ubc_ct& ct = *free_slot;
+  // The slot is invisible to BPF until bind_slot, so it can be prepared field by field.
+  for (auto& counter : ct.res) {
+    store(counter.held, 0);
+    store(counter.maxheld, 0);
+    store(counter.failcnt, 0);
+    store(counter.barrier, UBC_UNLIMITED);
+    store(counter.limit, UBC_UNLIMITED);
+  }
+  store(ct.generation, load_relaxed(ct.generation) + 1);
+  store(ct.cgroup_id, cgroup_id);
+  try {
+    engine().bind_slot(cgroup_id, static_cast<std::uint32_t>(&ct - slots.data()));
+  } catch (...) {
+    store(ct.cgroup_id, 0);
+    throw;
+  }
+}
+
+void Host::create(const std::string& ctid) {
+  const fs::path cgroup = cgroup_of(ctid);
+  engine();  // fail before touching anything when the engine is not loaded
+  fs::create_directories(paths_.cgroup_root);
+  HostLock lock(paths_.cgroup_root);
+  if (::mkdir(cgroup.c_str(), 0755)) {
+    if (errno == EEXIST) throw std::runtime_error("CT " + ctid + " already exists");
+    throw_system_error("mkdir(" + cgroup.string() + ")");
+  }
+  try {
+    register_cgroup(cgroup);
+  } catch (...) {
+    ::rmdir(cgroup.c_str());
+    throw;
+  }
+}
+
+void Host::destroy(const std::string& ctid, bool kill) {
+  const fs::path cgroup = cgroup_of(ctid);
+  if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  HostLock lock(paths_.cgroup_root);
+  if (cgroup::is_populated(cgroup)) {
+    if (!kill) throw std::runtime_error("CT " + ctid + " has running processes; stop them or use --force");
+    cgroup::kill_all(cgroup, kKillTimeoutMs);
+  }
+  const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
+  cgroup::remove_tree(cgroup);
+  if (!engine_loaded()) return;
+  if (auto slot = engine().find_slot(cgroup_id)) {
+    engine().unbind_slot(cgroup_id);
+    ubc_ct& ct = engine().slots()[*slot];
+    // A new generation first: uncharges still in flight for this CT then miss the slot.
+    store(ct.generation, load_relaxed(ct.generation) + 1);
+    store(ct.cgroup_id, 0);
+  }
+}
+
+ubc_ct& Host::slot_of(const std::string& ctid) {
+  const fs::path cgroup = cgroup_of(ctid);
+  if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  auto slot = engine().find_slot(cgroup::id_of(cgroup));
+  if (!slot) throw std::runtime_error("CT " + ctid + " is not registered with the engine; run `ubcctl load`");
+  return engine().slots()[*slot];
+}
+
+void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits) {
+  const ResourceInfo& info = resource_info(resource);
+  if (info.support != Support::enforced)
+    throw std::invalid_argument(std::string(info.name) + " is not implemented yet");
+  if (limits.barrier > limits.limit) throw std::invalid_argument(std::string(info.name) + ": barrier is above limit");
+  ubc_counter& counter = slot_of(ctid).res[resource];
+  store(counter.barrier, limits.barrier);
+  store(counter.limit, limits.limit);
+}
+
+ContainerUsage Host::usage(const std::string& ctid) {
+  const ubc_ct& ct = slot_of(ctid);
+  ContainerUsage usage{ctid, {}};
+  for (const auto& info : resource_table())
+    if (info.support == Support::enforced) usage.resources.push_back({&info, snapshot(ct.res[info.id])});
+  return usage;
+}
+
+ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
+  return snapshot(slot_of(ctid).res[resource]);
+}
+
+int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {
+  if (argv.empty()) throw std::invalid_argument("exec needs a command");
+  if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  const std::string procs = (cgroup_of(ctid) / "cgroup.procs").string();
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    if (cgroup::enter_from_child(procs.c_str())) {
+      std::fprintf(stderr, "ubcctl: entering CT %s (%s): %s\n", ctid.c_str(), procs.c_str(), std::strerror(errno));
+      ::_exit(126);
+    }
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
+    ::_exit(errno == ENOENT ? 127 : 126);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("waitpid");
+  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
+  return WEXITSTATUS(status);
+}
+
+}  // namespace ubc

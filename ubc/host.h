@@ -1,0 +1,67 @@
+// The host's containers and their beancounters: the domain API that ubcctl, ubcd and the
+// tests use. A CT is, for now, a cgroup v2 directory under the ubc cgroup root that the
+// engine knows by its cgroup id; nested cgroups inside it are charged to it.
+#pragma once
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/engine.h"
+#include "ubc/limits.h"
+#include "ubc/report.h"
+
+namespace ubc {
+
+struct HostPaths {
+  std::filesystem::path cgroup_root;  // CTs are its children, e.g. /sys/fs/cgroup/ubc/101
+  std::filesystem::path pin_dir;      // where the engine is pinned in bpffs
+
+  // The defaults (<cgroup2 mount>/ubc, /sys/fs/bpf/ubc); UBC_CGROUP_ROOT and UBC_PIN_DIR
+  // override them. Throws when the host has no cgroup v2 hierarchy.
+  static HostPaths discover();
+};
+
+// Throws std::invalid_argument unless `ctid` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric.
+void validate_ctid(const std::string& ctid);
+
+class Host {
+ public:
+  explicit Host(HostPaths paths);
+
+  const HostPaths& paths() const noexcept { return paths_; }
+
+  // Loads the engine and registers every CT cgroup that already exists (with unlimited
+  // limits and held 0: what was allocated before the load is not charged).
+  void load_engine();
+  void unload_engine();
+  bool engine_loaded() const;
+
+  void create(const std::string& ctid);
+  // Refuses a CT with running processes unless `kill` is set.
+  void destroy(const std::string& ctid, bool kill);
+  bool exists(const std::string& ctid) const;
+  std::vector<std::string> list() const;
+  std::filesystem::path cgroup_of(const std::string& ctid) const;
+
+  // Takes effect on the CT's next allocation; lowering below held only refuses new ones.
+  void set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits);
+  // The enforced rows of the CT, live.
+  ContainerUsage usage(const std::string& ctid);
+  // One row of the CT, live.
+  ubc_counter counter(const std::string& ctid, ubc_resource resource);
+
+  // Runs argv inside the CT, waits, and returns its exit status (128+N if killed by N).
+  int exec(const std::string& ctid, const std::vector<std::string>& argv);
+
+ private:
+  Engine& engine();
+  ubc_ct& slot_of(const std::string& ctid);
+  void register_cgroup(const std::filesystem::path& cgroup);
+
+  HostPaths paths_;
+  std::optional<Engine> engine_;
+};
+
+}  // namespace ubc

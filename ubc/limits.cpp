@@ -1,0 +1,84 @@
+#include "ubc/limits.h"
+
+#include <charconv>
+#include <stdexcept>
+
+namespace ubc {
+namespace {
+
+std::uint64_t parse_value(const ResourceInfo& resource, std::string_view text, std::uint64_t page_size) {
+  auto fail = [&](const std::string& why) -> std::invalid_argument {
+    return std::invalid_argument(std::string(resource.name) + ": '" + std::string(text) + "' " + why);
+  };
+  if (text == "unlimited") return UBC_UNLIMITED;
+  if (text.empty()) throw fail("is empty; expected a number or 'unlimited'");
+
+  std::uint64_t number = 0;
+  const char* end = text.data() + text.size();
+  auto [rest, error] = std::from_chars(text.data(), end, number);
+  if (rest == text.data()) throw fail("is not a number or 'unlimited'");
+  if (error == std::errc::result_out_of_range) throw fail("is too large (use 'unlimited')");
+  std::string_view suffix(rest, end - rest);
+  if (suffix.empty()) {
+    if (number > UBC_UNLIMITED) throw fail("is too large (use 'unlimited')");
+    return number;
+  }
+  if (suffix.size() != 1) throw fail("has an unknown suffix '" + std::string(suffix) + "'");
+  if (resource.unit == Unit::count)
+    throw fail("has a suffix; " + std::string(resource.name) + " is a count and takes plain numbers");
+
+  std::uint64_t multiplier;
+  switch (suffix[0]) {
+    case 'K':
+    case 'k':
+      multiplier = 1ULL << 10;
+      break;
+    case 'M':
+    case 'm':
+      multiplier = 1ULL << 20;
+      break;
+    case 'G':
+    case 'g':
+      multiplier = 1ULL << 30;
+      break;
+    case 'T':
+    case 't':
+      multiplier = 1ULL << 40;
+      break;
+    case 'P':
+    case 'p':
+      multiplier = page_size;
+      break;
+    default:
+      throw fail("has an unknown suffix '" + std::string(suffix) + "' (K, M, G, T or P)");
+  }
+  if (number > UBC_UNLIMITED / multiplier) throw fail("is too large (use 'unlimited')");
+  const std::uint64_t bytes = number * multiplier;
+  return resource.unit == Unit::pages ? bytes / page_size : bytes;
+}
+
+}  // namespace
+
+Limits parse_limits(const ResourceInfo& resource, std::string_view text, std::uint64_t page_size) {
+  const auto colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    const std::uint64_t value = parse_value(resource, text, page_size);
+    return {value, value};
+  }
+  if (text.find(':', colon + 1) != std::string_view::npos)
+    throw std::invalid_argument(std::string(resource.name) + ": '" + std::string(text) +
+                                "' has more than one ':'; expected BARRIER[:LIMIT]");
+  Limits limits{parse_value(resource, text.substr(0, colon), page_size),
+                parse_value(resource, text.substr(colon + 1), page_size)};
+  if (limits.barrier > limits.limit)
+    throw std::invalid_argument(std::string(resource.name) + ": barrier " + std::to_string(limits.barrier) +
+                                " is above limit " + std::to_string(limits.limit));
+  return limits;
+}
+
+std::string format_limits(const Limits& limits) {
+  if (limits.barrier == limits.limit) return std::to_string(limits.barrier);
+  return std::to_string(limits.barrier) + ":" + std::to_string(limits.limit);
+}
+
+}  // namespace ubc

@@ -1,0 +1,73 @@
+#include "ubc/resource_table.h"
+
+#include <array>
+
+namespace ubc {
+namespace {
+
+constexpr std::string_view kPlanned = "not implemented yet";
+
+// clang-format off
+constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
+    {UBC_KMEMSIZE,     "kmemsize",     Unit::bytes, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_LOCKEDPAGES,  "lockedpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_PRIVVMPAGES,  "privvmpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_SHMPAGES,     "shmpages",     Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_NUMPROC,      "numproc",      Unit::count, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_PHYSPAGES,    "physpages",    Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
+    {UBC_VMGUARPAGES,  "vmguarpages",  Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
+    {UBC_OOMGUARPAGES, "oomguarpages", Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
+    {UBC_NUMTCPSOCK,   "numtcpsock",   Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
+    {UBC_NUMFLOCK,     "numflock",     Unit::count, RefusedAt::barrier, ENOLCK,  Support::planned, kPlanned},
+    {UBC_NUMPTY,       "numpty",       Unit::count, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_NUMSIGINFO,   "numsiginfo",   Unit::count, RefusedAt::barrier, EAGAIN,  Support::planned, kPlanned},
+    {UBC_TCPSNDBUF,    "tcpsndbuf",    Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
+    {UBC_TCPRCVBUF,    "tcprcvbuf",    Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
+    {UBC_OTHERSOCKBUF, "othersockbuf", Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
+    {UBC_DGRAMRCVBUF,  "dgramrcvbuf",  Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
+    {UBC_NUMOTHERSOCK, "numothersock", Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
+    {UBC_DCACHESIZE,   "dcachesize",   Unit::bytes, RefusedAt::limit,   ENOMEM,  Support::planned, kPlanned},
+    {UBC_NUMFILE,      "numfile",      Unit::count, RefusedAt::barrier, ENFILE,  Support::enforced,
+     "fmod_ret/security_file_alloc (charge, refuse), lsm/file_free_security (uncharge), "
+     "fexit/security_file_alloc (roll back a charge the kernel then failed)"},
+    {UBC_NUMIPTENT,    "numiptent",    Unit::count, RefusedAt::limit,   ENOMEM,  Support::planned, kPlanned},
+    {UBC_SWAPPAGES,    "swappages",    Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
+}};
+// clang-format on
+
+constexpr bool table_is_indexed_by_id() {
+  for (std::size_t i = 0; i < kTable.size(); ++i)
+    if (kTable[i].id != static_cast<ubc_resource>(i)) return false;
+  return true;
+}
+static_assert(table_is_indexed_by_id(), "kTable rows must follow enum ubc_resource");
+
+}  // namespace
+
+std::span<const ResourceInfo> resource_table() noexcept {
+  return kTable;
+}
+
+const ResourceInfo* find_resource(std::string_view name) noexcept {
+  for (const auto& row : kTable)
+    if (row.name == name) return &row;
+  return nullptr;
+}
+
+const ResourceInfo& resource_info(ubc_resource id) noexcept {
+  return kTable[id];
+}
+
+std::string_view unit_name(Unit unit) noexcept {
+  switch (unit) {
+    case Unit::count:
+      return "count";
+    case Unit::pages:
+      return "pages";
+    case Unit::bytes:
+      return "bytes";
+  }
+  return "?";
+}
+
+}  // namespace ubc
