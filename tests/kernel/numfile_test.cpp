@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <sstream>
 #include <thread>
 
@@ -163,6 +164,22 @@ TEST_SUITE("numfile") {
     reply = workload.ask("open 10");
     CHECK(reply.at(0) == 10);
     CHECK(ct.numfile().held == held + 15);
+    CHECK(workload.finish() == 0);
+    CHECK(wait_for_numfile_held(ct, 0) == 0);
+  }
+
+  TEST_CASE("tasks in cgroups nested inside a CT are charged to the CT") {
+    ScopedCt ct("nf-nested");
+    const auto nested = ubc::test::host().cgroup_of(ct.id()) / "app" / "worker";
+    std::filesystem::create_directories(nested);
+    Workload workload(ct, -1, "app/worker");
+    const std::uint64_t held = ct.numfile().held;
+    CHECK(held > 0);  // its executable and libraries, charged to the CT
+    ct.set_numfile(held + 7, held + 7);
+    const auto reply = workload.ask("open 0");
+    CHECK(reply.at(0) == 7);
+    CHECK(reply.at(1) == ENFILE);
+    CHECK(ct.numfile().failcnt == 1);
     CHECK(workload.finish() == 0);
     CHECK(wait_for_numfile_held(ct, 0) == 0);
   }

@@ -46,10 +46,10 @@ void ScopedCt::set_numfile(std::uint64_t barrier, std::uint64_t limit) const {
   host().set_limits(id_, UBC_NUMFILE, {barrier, limit});
 }
 
-Workload::Workload(const ScopedCt& ct, int fd3) {
+Workload::Workload(const ScopedCt& ct, int fd3, const std::string& nested_cgroup) {
   int to_child[2], from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) || ::pipe2(from_child, O_CLOEXEC)) throw_system_error("pipe2");
-  const std::string procs = (host().cgroup_of(ct.id()) / "cgroup.procs").string();
+  const std::string procs = (host().cgroup_of(ct.id()) / nested_cgroup / "cgroup.procs").string();
   const std::string binary = workload_binary().string();
 
   pid_ = ::fork();

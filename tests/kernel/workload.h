@@ -36,8 +36,9 @@ class ScopedCt {
 
 class Workload {
  public:
-  // Starts ubc-test-workload inside the CT; `fd3`, if given, becomes the process's fd 3.
-  explicit Workload(const ScopedCt& ct, int fd3 = -1);
+  // Starts ubc-test-workload inside the CT, or inside `nested_cgroup` below the CT's cgroup;
+  // `fd3`, if given, becomes the process's fd 3.
+  explicit Workload(const ScopedCt& ct, int fd3 = -1, const std::string& nested_cgroup = "");
   ~Workload();
   Workload(const Workload&) = delete;
   Workload& operator=(const Workload&) = delete;
