@@ -87,6 +87,32 @@ static __always_inline void ubc_raise_maxheld(struct ubc_counter *counter, __u64
 	}
 }
 
+/* Counts a refusal in failcnt and tells user space who was refused. */
+static __always_inline void ubc_refuse(struct ubc_ct *ct, struct ubc_counter *counter,
+				       enum ubc_resource resource, __u64 amount, __u64 held,
+				       __u64 threshold)
+{
+	struct ubc_refusal_event *event;
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	__sync_fetch_and_add(&counter->failcnt, 1);
+	event = bpf_ringbuf_reserve(&ubc_events, sizeof(*event), 0);
+	if (!event) {
+		ubc_stat_inc(UBC_STAT_EVENTS_DROPPED);
+		return;
+	}
+	event->timestamp_ns = bpf_ktime_get_ns();
+	event->cgroup_id = ct->cgroup_id;
+	event->held = held;
+	event->threshold = threshold;
+	event->amount = amount;
+	event->resource = resource;
+	event->pid = (__u32)pid_tgid;
+	event->tgid = pid_tgid >> 32;
+	bpf_get_current_comm(event->comm, sizeof(event->comm));
+	bpf_ringbuf_submit(event, 0);
+}
+
 /* Charges `amount` to `resource` of the CT. Returns 0, or -1 after counting a failure. */
 static __always_inline int ubc_charge(struct ubc_ct *ct, enum ubc_resource resource, __u64 amount,
 				      enum ubc_strictness strictness)
@@ -99,7 +125,7 @@ static __always_inline int ubc_charge(struct ubc_ct *ct, enum ubc_resource resou
 		__u64 prev;
 
 		if (held + amount > threshold) {
-			__sync_fetch_and_add(&counter->failcnt, 1);
+			ubc_refuse(ct, counter, resource, amount, held, threshold);
 			return -1;
 		}
 		prev = __sync_val_compare_and_swap(&counter->held, held, held + amount);
@@ -114,7 +140,7 @@ static __always_inline int ubc_charge(struct ubc_ct *ct, enum ubc_resource resou
 	held = __sync_add_and_fetch(&counter->held, amount);
 	if (held > threshold) {
 		__sync_fetch_and_sub(&counter->held, amount);
-		__sync_fetch_and_add(&counter->failcnt, 1);
+		ubc_refuse(ct, counter, resource, amount, held - amount, threshold);
 		return -1;
 	}
 	ubc_raise_maxheld(counter, held);

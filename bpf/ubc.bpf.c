@@ -29,6 +29,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+#define ENOMEM 12
 #define ENFILE 23
 
 #ifndef READ_ONCE
@@ -36,5 +37,6 @@
 #endif
 
 #include "numfile.bpf.h"
+#include "numpty.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

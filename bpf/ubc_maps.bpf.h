@@ -38,4 +38,10 @@ struct {
 	__type(value, __u64);
 } ubc_engine_stats SEC(".maps");
 
+/* Refused charges, for `ubcctl events` and ubcd (struct ubc_refusal_event). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, UBC_EVENTS_BYTES);
+} ubc_events SEC(".maps");
+
 #endif /* UBC_MAPS_BPF_H */

@@ -86,13 +86,31 @@ enum ubc_engine_stat {
 	UBC_STAT_CHARGE_CONTENDED,
 	/* A file both fmod_ret charge programs missed (kernel recursion guard), charged at open. */
 	UBC_STAT_LATE_CHARGE,
+	/* A refusal event was lost because the ring buffer was full (nobody reading it). */
+	UBC_STAT_EVENTS_DROPPED,
 	UBC_STAT_COUNT,
 };
+
+/* One refused charge, as the ring buffer `ubc_events` carries it to user space. */
+struct ubc_refusal_event {
+	__u64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
+	__u64 cgroup_id;    /* the CT's cgroup */
+	__u64 held;	    /* held when refused */
+	__u64 threshold;    /* the barrier or limit that refused it */
+	__u64 amount;	    /* what was asked for */
+	__u32 resource;	    /* enum ubc_resource */
+	__u32 pid;	    /* thread id of the refused task */
+	__u32 tgid;	    /* its process id */
+	char comm[16];
+};
+
+#define UBC_EVENTS_BYTES (256 * 1024)
 
 /* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */
 #define UBC_PIN_CTS "ubc_cts"
 #define UBC_PIN_CT_INDEX "ubc_ct_index"
 #define UBC_PIN_FILE_OWNER "ubc_file_owner"
 #define UBC_PIN_ENGINE_STATS "ubc_engine_stats"
+#define UBC_PIN_EVENTS "ubc_events"
 
 #endif /* UBC_MAPS_H */

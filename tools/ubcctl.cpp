@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <iostream>
 #include <map>
 #include <string>
@@ -11,6 +13,7 @@
 
 #include "loader/capabilities.h"
 #include "loader/engine.h"
+#include "loader/refusal_events.h"
 #include "ubc/host.h"
 #include "ubc/limits.h"
 #include "ubc/report.h"
@@ -76,6 +79,58 @@ int run_show(Host& host, const std::string& ctid, bool json) {
   return 0;
 }
 
+// Prints refused charges: what was drained from the ring buffer, or, with `follow`, until
+// interrupted. One line per refusal, or one JSON object per line.
+int run_events(Host& host, bool follow, bool json) {
+  if (!host.engine_loaded()) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
+  std::map<std::uint64_t, std::string> names;
+  auto ct_name = [&](std::uint64_t cgroup_id) {
+    auto found = names.find(cgroup_id);
+    if (found != names.end()) return found->second;
+    const auto ctid = host.ctid_of_cgroup(cgroup_id);
+    return names[cgroup_id] = ctid ? *ctid : "cgroup:" + std::to_string(cgroup_id);
+  };
+  // Events carry CLOCK_MONOTONIC; print wall-clock time.
+  timespec mono{}, real{};
+  clock_gettime(CLOCK_MONOTONIC, &mono);
+  clock_gettime(CLOCK_REALTIME, &real);
+  const long double offset = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9L;
+  if (!json)
+    std::printf("%-23s %-10s %-12s %8s %-16s %20s %20s\n", "TIME", "CT", "RESOURCE", "PID", "COMM", "HELD",
+                "THRESHOLD");
+  ubc::RefusalEventReader reader(host.paths().pin_dir, [&](const ubc_refusal_event& event) {
+    const auto when = static_cast<time_t>(event.timestamp_ns / 1e9L + offset);
+    const auto millis = static_cast<int>((event.timestamp_ns / 1000000) % 1000);
+    char stamp[32];
+    std::strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%S", std::localtime(&when));
+    const std::string comm(event.comm, strnlen(event.comm, sizeof event.comm));
+    const std::string resource = event.resource < UBC_RESOURCE_COUNT
+                                     ? std::string(ubc::resource_info(static_cast<ubc_resource>(event.resource)).name)
+                                     : std::to_string(event.resource);
+    if (json) {
+      std::cout << nlohmann::json{{"time", std::string(stamp) + "." + std::to_string(millis)},
+                                  {"ctid", ct_name(event.cgroup_id)},
+                                  {"resource", resource},
+                                  {"pid", event.tgid},
+                                  {"tid", event.pid},
+                                  {"comm", comm},
+                                  {"held", event.held},
+                                  {"threshold", event.threshold},
+                                  {"amount", event.amount}}
+                       .dump()
+                << std::endl;
+    } else {
+      std::printf("%s.%03d %-10s %-12s %8u %-16s %20llu %20llu\n", stamp, millis, ct_name(event.cgroup_id).c_str(),
+                  resource.c_str(), event.tgid, comm.c_str(), static_cast<unsigned long long>(event.held),
+                  static_cast<unsigned long long>(event.threshold));
+      std::fflush(stdout);
+    }
+  });
+  while (reader.poll(std::chrono::milliseconds(follow ? 500 : 0)) > 0 || follow) {
+  }
+  return 0;
+}
+
 int run_set(Host& host, const std::string& ctid, const std::map<std::string, std::string>& values) {
   if (values.empty()) throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L]");
   const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -131,6 +186,11 @@ int main(int argc, char** argv) {
         "--" + name, [&set_values, name](const std::string& v) { set_values[name] = v; }, help);
   }
 
+  bool follow = false;
+  auto* events = app.add_subcommand("events", "Print refused charges (CT, resource, pid, comm), oldest first");
+  events->add_flag("-f,--follow", follow, "Keep printing new refusals until interrupted");
+  events->add_flag("--json", json, "One JSON object per line");
+
   auto* show = app.add_subcommand("show", "Print beancounters in /proc/user_beancounters format");
   show->add_option("CT", ctid, "Only this CT");
   show->add_flag("--json", json, "JSON instead of text");
@@ -154,6 +214,8 @@ int main(int argc, char** argv) {
       return host.exec(ctid, command);
     } else if (*set) {
       return run_set(host, ctid, set_values);
+    } else if (*events) {
+      return run_events(host, follow, json);
     } else if (*show) {
       return run_show(host, ctid, json);
     }

@@ -128,6 +128,12 @@ std::vector<std::string> Host::list() const {
   return ids;
 }
 
+std::optional<std::string> Host::ctid_of_cgroup(std::uint64_t cgroup_id) const {
+  for (const auto& ctid : list())
+    if (cgroup::id_of(cgroup_of(ctid)) == cgroup_id) return ctid;
+  return std::nullopt;
+}
+
 void Host::register_cgroup(const fs::path& cgroup) {
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
   if (engine().find_slot(cgroup_id)) return;

@@ -44,6 +44,8 @@ class Host {
   bool exists(const std::string& ctid) const;
   std::vector<std::string> list() const;
   std::filesystem::path cgroup_of(const std::string& ctid) const;
+  // The CT whose cgroup has this id, if any (for events, which carry cgroup ids).
+  std::optional<std::string> ctid_of_cgroup(std::uint64_t cgroup_id) const;
 
   // Takes effect on the CT's next allocation; lowering below held only refuses new ones.
   void set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits);

@@ -3,6 +3,8 @@
 //
 // It prints "ready" once started, then answers each command with one line:
 //   open N         open /dev/null up to N times (0: until refused)  -> "ok OPENED ERRNO"
+//   pty N PATH     open the pty master PATH up to N times (0: until refused)
+//                                                                    -> "ok OPENED ERRNO"
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
 //                                                                    -> "ok FILES"
@@ -42,11 +44,11 @@ void keep(int fd) {
   g_fds.push_back(fd);
 }
 
-std::string open_until(long max) {
+std::string open_until(long max, const char* path = "/dev/null", int flags = O_RDONLY) {
   long opened = 0;
   int error = 0;
   while (max == 0 || opened < max) {
-    int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    int fd = ::open(path, flags | O_CLOEXEC);
     if (fd < 0) {
       error = errno;
       break;
@@ -192,7 +194,13 @@ std::string run(const std::string& line) {
   std::istringstream words(line);
   std::string command;
   long a = 0, b = 0;
-  words >> command >> a >> b;
+  words >> command >> a;
+  if (command == "pty") {
+    std::string path = "/dev/ptmx";
+    words >> path;
+    return open_until(a, path.c_str(), O_RDWR | O_NOCTTY);
+  }
+  words >> b;
   if (command == "open") return open_until(a);
   if (command == "kinds") return make_kinds();
   if (command == "pipe") return make_pipe();

@@ -46,7 +46,9 @@ TEST_SUITE("ubcctl") {
     const Run show = ubcctl("show 4242");
     CHECK(show.status == 0);
     CHECK(show.output.starts_with("Version: 2.5\n       uid  resource"));
-    CHECK(show.output.find("      4242: numfile ") != std::string::npos);
+    // OpenVZ's row order: the CT id stands on the first row (numpty), not on numfile's.
+    CHECK(show.output.find("\n      4242: numpty ") != std::string::npos);
+    CHECK(show.output.find("\n            numfile ") != std::string::npos);
 
     const Run json = ubcctl("show 4242 --json");
     REQUIRE(json.status == 0);
@@ -56,6 +58,13 @@ TEST_SUITE("ubcctl") {
     CHECK(numfile["maxheld"] == 40);
     CHECK(numfile["failcnt"] == 1);
     CHECK(numfile["held"] == 0);  // the shell has exited
+
+    // The refusal is in the event stream, with the CT's id and the resource's name.
+    const Run events = ubcctl("events");
+    CHECK(events.status == 0);
+    CHECK(events.output.starts_with("TIME "));
+    CHECK(events.output.find(" 4242       numfile ") != std::string::npos);
+    CHECK(events.output.find(" bash ") != std::string::npos);
 
     CHECK(ubcctl("destroy 4242").status == 0);
     CHECK(ubcctl("show 4242").status == 1);

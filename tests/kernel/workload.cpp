@@ -38,12 +38,16 @@ ScopedCt::~ScopedCt() {
   }
 }
 
-ubc_counter ScopedCt::numfile() const {
-  return host().counter(id_, UBC_NUMFILE);
+ubc_counter ScopedCt::counter(ubc_resource resource) const {
+  return host().counter(id_, resource);
 }
 
-void ScopedCt::set_numfile(std::uint64_t barrier, std::uint64_t limit) const {
-  host().set_limits(id_, UBC_NUMFILE, {barrier, limit});
+void ScopedCt::set(ubc_resource resource, std::uint64_t barrier, std::uint64_t limit) const {
+  host().set_limits(id_, resource, {barrier, limit});
+}
+
+std::uint64_t ScopedCt::cgroup_id() const {
+  return cgroup::id_of(host().cgroup_of(id_));
 }
 
 Workload::Workload(const ScopedCt& ct, int fd3, const std::string& nested_cgroup) {
@@ -107,12 +111,13 @@ int Workload::finish() {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-std::uint64_t wait_for_numfile_held(const ScopedCt& ct, std::uint64_t expected, std::chrono::milliseconds timeout) {
+std::uint64_t wait_for_held(const ScopedCt& ct, ubc_resource resource, std::uint64_t expected,
+                            std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::uint64_t held = ct.numfile().held;
+  std::uint64_t held = ct.counter(resource).held;
   while (held != expected && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    held = ct.numfile().held;
+    held = ct.counter(resource).held;
   }
   return held;
 }

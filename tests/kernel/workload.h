@@ -27,8 +27,11 @@ class ScopedCt {
   ScopedCt(const ScopedCt&) = delete;
   ScopedCt& operator=(const ScopedCt&) = delete;
   const std::string& id() const { return id_; }
-  ubc_counter numfile() const;
-  void set_numfile(std::uint64_t barrier, std::uint64_t limit) const;
+  ubc_counter counter(ubc_resource resource) const;
+  void set(ubc_resource resource, std::uint64_t barrier, std::uint64_t limit) const;
+  std::uint64_t cgroup_id() const;
+  ubc_counter numfile() const { return counter(UBC_NUMFILE); }
+  void set_numfile(std::uint64_t barrier, std::uint64_t limit) const { set(UBC_NUMFILE, barrier, limit); }
 
  private:
   std::string id_;
@@ -47,6 +50,7 @@ class Workload {
   std::vector<long> ask(const std::string& command);
   // Closes its input and waits for it to exit; returns its exit status.
   int finish();
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -57,7 +61,11 @@ class Workload {
 
 // Polls the CT's numfile held until it equals `expected` or `timeout` passes (file release
 // can run after exit, from task work or a workqueue); returns the last value seen.
-std::uint64_t wait_for_numfile_held(const ScopedCt& ct, std::uint64_t expected,
-                                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+std::uint64_t wait_for_held(const ScopedCt& ct, ubc_resource resource, std::uint64_t expected,
+                            std::chrono::milliseconds timeout = std::chrono::seconds(10));
+inline std::uint64_t wait_for_numfile_held(const ScopedCt& ct, std::uint64_t expected,
+                                           std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+  return wait_for_held(ct, UBC_NUMFILE, expected, timeout);
+}
 
 }  // namespace ubc::test

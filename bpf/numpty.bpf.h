@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * numpty: pseudo-terminals a CT opened, counted at the open of the pty master
+ * (/dev/ptmx, or the ptmx node of any devpts instance: both are char device 5:2), refused
+ * past the barrier with ENOMEM as OpenVZ did, uncharged when that master file is freed.
+ *
+ * Charge:   lsm/file_open sees every open with the inode already set. LSM programs have
+ *           no recursion guard, so no open is ever missed. ptmx_open() runs after the hook
+ *           and may still fail (devpts max=, no memory): then the file is freed at once and
+ *           the free hook uncharges it, so held never counts a pty that did not exist.
+ * Uncharge: lsm/file_free_security, for files recorded in ubc_pty_owner only.
+ */
+#ifndef UBC_NUMPTY_BPF_H
+#define UBC_NUMPTY_BPF_H
+
+#include "charge.bpf.h"
+
+/* The kernel's internal dev_t: MKDEV(major, minor) = major << 20 | minor. */
+#define UBC_PTMX_RDEV ((5U << 20) | 2U)
+#define UBC_S_IFMT 00170000
+#define UBC_S_IFCHR 0020000
+
+/* struct file pointer of a pty master -> the CT that opened it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UBC_MAX_CTS * 256);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_pty_owner SEC(".maps");
+
+static __always_inline bool ubc_is_ptmx(struct file *file)
+{
+	struct inode *inode = BPF_CORE_READ(file, f_inode);
+
+	return inode && (BPF_CORE_READ(inode, i_mode) & UBC_S_IFMT) == UBC_S_IFCHR &&
+	       BPF_CORE_READ(inode, i_rdev) == UBC_PTMX_RDEV;
+}
+
+SEC("lsm/file_open")
+int BPF_PROG(ubc_numpty_charge, struct file *file, int ret)
+{
+	struct ubc_charge_owner owner;
+	struct ubc_ct_ref ct;
+	__u64 key = (__u64)file;
+
+	if (ret || !ubc_is_ptmx(file) || !ubc_current_ct(&ct))
+		return ret;
+	if (ubc_charge(ct.ct, UBC_NUMPTY, 1, UBC_HARD))
+		return -ENOMEM;
+	owner.slot = ct.slot;
+	owner.amount = 1;
+	owner.generation = ct.generation;
+	if (bpf_map_update_elem(&ubc_pty_owner, &key, &owner, BPF_NOEXIST)) {
+		ubc_uncharge(&owner, UBC_NUMPTY);
+		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+SEC("lsm/file_free_security")
+int BPF_PROG(ubc_numpty_uncharge, struct file *file)
+{
+	__u64 key = (__u64)file;
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_pty_owner, &key);
+
+	if (!owner)
+		return 0;
+	ubc_uncharge(owner, UBC_NUMPTY);
+	bpf_map_delete_elem(&ubc_pty_owner, &key);
+	return 0;
+}
+
+#endif /* UBC_NUMPTY_BPF_H */
