@@ -38,5 +38,6 @@
 
 #include "numfile.bpf.h"
 #include "numpty.bpf.h"
+#include "numproc.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -13,7 +13,9 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_LOCKEDPAGES,  "lockedpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
     {UBC_PRIVVMPAGES,  "privvmpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
     {UBC_SHMPAGES,     "shmpages",     Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
-    {UBC_NUMPROC,      "numproc",      Unit::count, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_NUMPROC,      "numproc",      Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
+     "lsm/task_alloc (charge, refuse), tp_btf/cgroup_attach_task and fentry/cgroup_post_fork (move), "
+     "lsm/task_free (uncharge)"},
     {UBC_PHYSPAGES,    "physpages",    Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
     {UBC_VMGUARPAGES,  "vmguarpages",  Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
     {UBC_OOMGUARPAGES, "oomguarpages", Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},

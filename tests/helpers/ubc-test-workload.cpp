@@ -5,6 +5,12 @@
 //   open N         open /dev/null up to N times (0: until refused)  -> "ok OPENED ERRNO"
 //   pty N PATH     open the pty master PATH up to N times (0: until refused)
 //                                                                    -> "ok OPENED ERRNO"
+//   fork N         fork up to N children that wait (0: until refused)
+//                                                                    -> "ok FORKED ERRNO"
+//   forkrace T     T threads each fork waiting children until refused
+//                                                                    -> "ok FORKED REFUSALS"
+//   threads N      start up to N threads that wait (0: until refused)
+//                                                                    -> "ok STARTED ERROR"
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
 //                                                                    -> "ok FILES"
@@ -13,13 +19,16 @@
 //   sendfd         make a pipe, send its read end over fd 3 (SCM_RIGHTS), close both ends
 //                                                                    -> "ok"
 //   recvfd         receive one fd over fd 3 and keep it             -> "ok"
-//   closeall       close every fd this process opened                -> "ok"
+//   closeall       close every fd this process opened, end the children and threads it
+//                  started                                           -> "ok"
 // It exits at end of input. Errors are "error TEXT".
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -183,10 +192,117 @@ std::string receive_fd() {
   return "ok";
 }
 
+// Children and threads started by "fork" and "threads": they wait until closeall.
+struct Waiters {
+  int release_pipe[2] = {-1, -1};  // children exit when the write end closes
+  std::vector<pid_t> children;
+  std::vector<pthread_t> threads;
+  std::atomic<bool> release_threads{false};
+} g_waiters;
+
+std::string fork_until(long max) {
+  if (g_waiters.release_pipe[1] < 0 && ::pipe2(g_waiters.release_pipe, O_CLOEXEC))
+    return std::string("error pipe: ") + std::strerror(errno);
+  long forked = 0;
+  int error = 0;
+  while (max == 0 || forked < max) {
+    const pid_t child = ::fork();
+    if (child < 0) {
+      error = errno;
+      break;
+    }
+    if (child == 0) {
+      char byte;
+      ::close(g_waiters.release_pipe[1]);
+      while (::read(g_waiters.release_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+      }
+      ::_exit(0);
+    }
+    g_waiters.children.push_back(child);
+    ++forked;
+  }
+  return "ok " + std::to_string(forked) + " " + std::to_string(error);
+}
+
+// Each racing thread forks until its first refusal; the children wait like fork's.
+std::string fork_race(int threads) {
+  if (g_waiters.release_pipe[1] < 0 && ::pipe2(g_waiters.release_pipe, O_CLOEXEC))
+    return std::string("error pipe: ") + std::strerror(errno);
+  std::mutex children_mutex;
+  std::atomic<long> refusals{0};
+  std::atomic<int> started{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> pool;
+  g_waiters.children.reserve(g_waiters.children.size() + 100000);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      std::free(std::malloc(1));
+      ++started;
+      while (!go.load()) std::this_thread::yield();
+      for (;;) {
+        const pid_t child = ::fork();
+        if (child < 0) {
+          ++refusals;
+          return;
+        }
+        if (child == 0) {
+          char byte;
+          ::close(g_waiters.release_pipe[1]);
+          while (::read(g_waiters.release_pipe[0], &byte, 1) < 0 && errno == EINTR) {
+          }
+          ::_exit(0);
+        }
+        std::lock_guard lock(children_mutex);
+        g_waiters.children.push_back(child);
+      }
+    });
+  }
+  while (started.load() < threads) std::this_thread::yield();
+  const std::size_t before = g_waiters.children.size();
+  go = true;
+  for (auto& thread : pool) thread.join();
+  return "ok " + std::to_string(g_waiters.children.size() - before) + " " + std::to_string(refusals.load());
+}
+
+void* wait_for_release(void*) {
+  while (!g_waiters.release_threads.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  return nullptr;
+}
+
+std::string threads_until(long max) {
+  long started = 0;
+  int error = 0;
+  while (max == 0 || started < max) {
+    pthread_t thread;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 64 * 1024);
+    error = pthread_create(&thread, &attr, wait_for_release, nullptr);
+    pthread_attr_destroy(&attr);
+    if (error) break;
+    g_waiters.threads.push_back(thread);
+    ++started;
+  }
+  return "ok " + std::to_string(started) + " " + std::to_string(error);
+}
+
 std::string close_all() {
-  std::lock_guard lock(g_fds_mutex);
-  for (int fd : g_fds) ::close(fd);
-  g_fds.clear();
+  {
+    std::lock_guard lock(g_fds_mutex);
+    for (int fd : g_fds) ::close(fd);
+    g_fds.clear();
+  }
+  if (g_waiters.release_pipe[1] >= 0) {
+    ::close(g_waiters.release_pipe[1]);
+    ::close(g_waiters.release_pipe[0]);
+    g_waiters.release_pipe[0] = g_waiters.release_pipe[1] = -1;
+  }
+  for (pid_t child : g_waiters.children) ::waitpid(child, nullptr, 0);
+  g_waiters.children.clear();
+  g_waiters.release_threads = true;
+  for (pthread_t thread : g_waiters.threads) pthread_join(thread, nullptr);
+  g_waiters.threads.clear();
+  g_waiters.release_threads = false;
   return "ok";
 }
 
@@ -207,6 +323,9 @@ std::string run(const std::string& line) {
   if (command == "race") return run_threads(static_cast<int>(a), 0, false);
   if (command == "churn") return run_threads(static_cast<int>(a), b, true);
   if (command == "sendfd") return send_fd();
+  if (command == "fork") return fork_until(a);
+  if (command == "threads") return threads_until(a);
+  if (command == "forkrace") return fork_race(static_cast<int>(a));
   if (command == "recvfd") return receive_fd();
   if (command == "closeall") return close_all();
   return "error unknown command '" + command + "'";
@@ -221,5 +340,6 @@ int main() {
     std::cout << run(line) << std::endl;
   }
   g_parked.join_all();
+  close_all();
   return 0;
 }
