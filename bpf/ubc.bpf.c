@@ -39,5 +39,6 @@
 #include "numfile.bpf.h"
 #include "numpty.bpf.h"
 #include "numproc.bpf.h"
+#include "shmpages.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

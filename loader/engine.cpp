@@ -92,6 +92,26 @@ void check_layout(int fd, const fs::path& path, std::uint32_t value_size, std::u
 
 }  // namespace
 
+std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
+  switch (stat) {
+    case UBC_STAT_OWNER_MAP_FULL:
+      return "allocations refused because an owner map was full";
+    case UBC_STAT_FILE_ALLOC_ROLLBACK:
+      return "file charges rolled back after the kernel failed the allocation";
+    case UBC_STAT_CHARGE_CONTENDED:
+      return "charges that fell back from compare-and-swap (contention)";
+    case UBC_STAT_LATE_CHARGE:
+      return "files charged late at open (both fmod_ret charges skipped)";
+    case UBC_STAT_EVENTS_DROPPED:
+      return "refusal events lost (ring buffer full, nobody reading)";
+    case UBC_STAT_UNSIZED_SHM:
+      return "SysV segments left uncharged (size not seen)";
+    case UBC_STAT_COUNT:
+      break;
+  }
+  return "?";
+}
+
 void Engine::load(const fs::path& pin_dir) {
   if (is_loaded(pin_dir)) throw std::runtime_error("the engine is already loaded (pinned in " + pin_dir.string() + ")");
   Skeleton skeleton = open_and_load();

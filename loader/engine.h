@@ -8,6 +8,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "loader/mapped_region.h"
@@ -17,6 +18,9 @@
 namespace ubc {
 
 inline const std::filesystem::path kDefaultPinDir = "/sys/fs/bpf/ubc";
+
+// What each engine-wide health counter (enum ubc_engine_stat) means, for people.
+std::string_view engine_stat_description(ubc_engine_stat stat) noexcept;
 
 class Engine {
  public:

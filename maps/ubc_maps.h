@@ -88,6 +88,8 @@ enum ubc_engine_stat {
 	UBC_STAT_LATE_CHARGE,
 	/* A refusal event was lost because the ring buffer was full (nobody reading it). */
 	UBC_STAT_EVENTS_DROPPED,
+	/* A SysV segment whose size the engine never saw (fentry/newseg skipped): uncharged. */
+	UBC_STAT_UNSIZED_SHM,
 	UBC_STAT_COUNT,
 };
 

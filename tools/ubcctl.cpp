@@ -36,14 +36,9 @@ void print_engine_health() {
   }
   const auto stats = ubc::Engine::open(paths.pin_dir).stats();
   std::printf("engine: loaded, pinned in %s\n", paths.pin_dir.c_str());
-  std::printf("  files charged late at open (both fmod_ret charges skipped): %llu\n",
-              static_cast<unsigned long long>(stats[UBC_STAT_LATE_CHARGE]));
-  std::printf("  allocations refused because the owner map was full:        %llu\n",
-              static_cast<unsigned long long>(stats[UBC_STAT_OWNER_MAP_FULL]));
-  std::printf("  charges rolled back after the kernel failed the allocation: %llu\n",
-              static_cast<unsigned long long>(stats[UBC_STAT_FILE_ALLOC_ROLLBACK]));
-  std::printf("  charges that fell back from compare-and-swap (contention):  %llu\n",
-              static_cast<unsigned long long>(stats[UBC_STAT_CHARGE_CONTENDED]));
+  for (int stat = 0; stat < UBC_STAT_COUNT; ++stat)
+    std::printf("  %-66s %llu\n", std::string(ubc::engine_stat_description(static_cast<ubc_engine_stat>(stat))).c_str(),
+                static_cast<unsigned long long>(stats[stat]));
   std::printf("  kernel recursion misses per program (runs the kernel skipped):\n");
   for (const auto& program : ubc::Engine::program_health(paths.pin_dir))
     std::printf("    %-28s %llu\n", program.name.c_str(), static_cast<unsigned long long>(program.recursion_misses));

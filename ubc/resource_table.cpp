@@ -12,7 +12,8 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_KMEMSIZE,     "kmemsize",     Unit::bytes, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
     {UBC_LOCKEDPAGES,  "lockedpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
     {UBC_PRIVVMPAGES,  "privvmpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
-    {UBC_SHMPAGES,     "shmpages",     Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_SHMPAGES,     "shmpages",     Unit::pages, RefusedAt::barrier, ENOMEM,  Support::enforced,
+     "SysV: fentry/newseg (size), lsm/shm_alloc_security (charge, refuse), lsm/shm_free_security (uncharge)"},
     {UBC_NUMPROC,      "numproc",      Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "lsm/task_alloc (charge, refuse), tp_btf/cgroup_attach_task and fentry/cgroup_post_fork (move), "
      "lsm/task_free (uncharge)"},

@@ -11,6 +11,9 @@
 //                                                                    -> "ok FORKED REFUSALS"
 //   threads N      start up to N threads that wait (0: until refused)
 //                                                                    -> "ok STARTED ERROR"
+//   shm N BYTES    create up to N SysV segments of BYTES bytes each (0: until refused)
+//                                                                    -> "ok CREATED ERRNO"
+//   shmrm          IPC_RMID every segment this process created       -> "ok"
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
 //                                                                    -> "ok FILES"
@@ -27,6 +30,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -264,6 +268,29 @@ std::string fork_race(int threads) {
   return "ok " + std::to_string(g_waiters.children.size() - before) + " " + std::to_string(refusals.load());
 }
 
+std::vector<int> g_segments;
+
+std::string shm_until(long max, long bytes) {
+  long created = 0;
+  int error = 0;
+  while (max == 0 || created < max) {
+    const int id = ::shmget(IPC_PRIVATE, static_cast<std::size_t>(bytes), IPC_CREAT | 0600);
+    if (id < 0) {
+      error = errno;
+      break;
+    }
+    g_segments.push_back(id);
+    ++created;
+  }
+  return "ok " + std::to_string(created) + " " + std::to_string(error);
+}
+
+std::string shm_remove_all() {
+  for (int id : g_segments) ::shmctl(id, IPC_RMID, nullptr);
+  g_segments.clear();
+  return "ok";
+}
+
 void* wait_for_release(void*) {
   while (!g_waiters.release_threads.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return nullptr;
@@ -326,6 +353,8 @@ std::string run(const std::string& line) {
   if (command == "fork") return fork_until(a);
   if (command == "threads") return threads_until(a);
   if (command == "forkrace") return fork_race(static_cast<int>(a));
+  if (command == "shm") return shm_until(a, b);
+  if (command == "shmrm") return shm_remove_all();
   if (command == "recvfd") return receive_fd();
   if (command == "closeall") return close_all();
   return "error unknown command '" + command + "'";

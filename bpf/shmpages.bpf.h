@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * shmpages, SysV part: pages of SysV shared memory segments a CT created, refused past the
+ * barrier with ENOMEM (what shmget returns when the kernel's own accounting fails, and
+ * what OpenVZ returned), uncharged when the segment is destroyed. Segments outlive their
+ * creator (IPC_RMID, or the IPC namespace going away, frees them), so the charge does too.
+ *
+ * Size:     lsm/shm_alloc_security runs before the segment's size is stored, so
+ *           fentry/newseg (which has it in its ipc_params) leaves it in the creating task's
+ *           storage for the LSM hook to take.
+ * Charge:   lsm/shm_alloc_security, ceil(size / PAGE_SIZE) pages, hard (barrier). If the
+ *           size was never left (the kernel skipped fentry/newseg for recursion), nothing
+ *           is charged and UBC_STAT_UNSIZED_SHM counts it.
+ * Uncharge: lsm/shm_free_security, from the RCU callback that frees the segment (also when
+ *           newseg fails after the hook), by the owner recorded for that segment.
+ * Shared anonymous mappings, tmpfs, POSIX shm and memfd pages are not counted here yet.
+ */
+#ifndef UBC_SHMPAGES_BPF_H
+#define UBC_SHMPAGES_BPF_H
+
+#include "charge.bpf.h"
+
+#define UBC_PAGE_SHIFT 12
+
+/* What the task calling newseg asked for, until shm_alloc_security takes it. */
+struct ubc_shm_request {
+	__u64 size;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ubc_shm_request);
+} ubc_shm_request SEC(".maps");
+
+/* struct kern_ipc_perm pointer of a segment -> the CT charged for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_shm_owner SEC(".maps");
+
+SEC("fentry/newseg")
+int BPF_PROG(ubc_shmpages_size, struct ipc_namespace *ns, struct ipc_params *params)
+{
+	struct ubc_shm_request *request;
+	struct ubc_ct_ref ct;
+
+	if (!ubc_current_ct(&ct))
+		return 0;
+	request = bpf_task_storage_get(&ubc_shm_request, bpf_get_current_task_btf(), 0,
+				       BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (request)
+		request->size = BPF_CORE_READ(params, u.size);
+	return 0;
+}
+
+SEC("lsm/shm_alloc_security")
+int BPF_PROG(ubc_shmpages_charge, struct kern_ipc_perm *perm, int ret)
+{
+	struct ubc_shm_request *request;
+	struct ubc_charge_owner owner;
+	struct ubc_ct_ref ct;
+	__u64 key = (__u64)perm;
+	__u64 pages;
+
+	if (ret || !ubc_current_ct(&ct))
+		return ret;
+	request = bpf_task_storage_get(&ubc_shm_request, bpf_get_current_task_btf(), 0, 0);
+	if (!request || !request->size) {
+		ubc_stat_inc(UBC_STAT_UNSIZED_SHM);
+		return 0;
+	}
+	pages = (request->size + (1ULL << UBC_PAGE_SHIFT) - 1) >> UBC_PAGE_SHIFT;
+	request->size = 0;
+	if (ubc_charge(ct.ct, UBC_SHMPAGES, pages, UBC_HARD))
+		return -ENOMEM;
+	owner.slot = ct.slot;
+	owner.amount = (__u32)pages;
+	owner.generation = ct.generation;
+	if (pages > 0xffffffffULL ||
+	    bpf_map_update_elem(&ubc_shm_owner, &key, &owner, BPF_NOEXIST)) {
+		owner.amount = (__u32)pages;
+		ubc_uncharge(&owner, UBC_SHMPAGES);
+		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+SEC("lsm/shm_free_security")
+int BPF_PROG(ubc_shmpages_uncharge, struct kern_ipc_perm *perm)
+{
+	__u64 key = (__u64)perm;
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_shm_owner, &key);
+
+	if (!owner)
+		return 0;
+	ubc_uncharge(owner, UBC_SHMPAGES);
+	bpf_map_delete_elem(&ubc_shm_owner, &key);
+	return 0;
+}
+
+#endif /* UBC_SHMPAGES_BPF_H */

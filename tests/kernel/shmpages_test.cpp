@@ -1,0 +1,85 @@
+// shmpages (SysV segments) in a real kernel: one case per promise of docs/RESOURCES.md.
+#include <doctest/doctest.h>
+#include <sys/shm.h>
+
+#include <cerrno>
+
+#include "workload.h"
+
+using ubc::test::ScopedCt;
+using ubc::test::wait_for_held;
+using ubc::test::Workload;
+
+TEST_SUITE("shmpages") {
+  TEST_CASE("segments are charged in pages and refused past the barrier with ENOMEM") {
+    ScopedCt ct("shm-limit");
+    Workload workload(ct);
+    ct.set(UBC_SHMPAGES, 100, 100);
+    const auto reply = workload.ask("shm 0 65536");
+    CHECK(reply.at(0) == 6);  // 96 pages; a seventh segment would make 112
+    CHECK(reply.at(1) == ENOMEM);
+    const ubc_counter full = ct.counter(UBC_SHMPAGES);
+    CHECK(full.held == 96);
+    CHECK(full.maxheld == 96);
+    CHECK(full.failcnt == 1);
+    CHECK(workload.ask("shm 1 16384").at(0) == 1);  // 4 more pages still fit
+    CHECK(ct.counter(UBC_SHMPAGES).held == 100);
+    workload.ask("shmrm");
+    CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
+  }
+
+  TEST_CASE("a size that is not a page multiple is charged rounded up") {
+    ScopedCt ct("shm-round");
+    Workload workload(ct);
+    CHECK(workload.ask("shm 1 5000").at(0) == 1);
+    CHECK(ct.counter(UBC_SHMPAGES).held == 2);
+    CHECK(workload.ask("shm 1 4096").at(0) == 1);
+    CHECK(ct.counter(UBC_SHMPAGES).held == 3);
+    CHECK(workload.ask("shm 1 0").at(1) == EINVAL);  // the kernel's own refusal: no charge, no failcnt
+    CHECK(ct.counter(UBC_SHMPAGES).held == 3);
+    CHECK(ct.counter(UBC_SHMPAGES).failcnt == 0);
+    workload.ask("shmrm");
+    CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
+  }
+
+  TEST_CASE("segments outlive their creator and stay charged until removed, by anyone") {
+    ScopedCt ct("shm-persist");
+    std::vector<int> ids;
+    {
+      Workload workload(ct);
+      CHECK(workload.ask("shm 3 40960").at(0) == 3);
+      CHECK(workload.finish() == 0);
+    }
+    CHECK(ct.counter(UBC_SHMPAGES).held == 30);
+    // The host removes the CT's segments (the test shares the IPC namespace for now).
+    shmid_ds info{};
+    for (int index = 0; index < 1 << 15; ++index) {
+      const int id = ::shmctl(index, SHM_STAT, &info);
+      if (id >= 0 && info.shm_segsz == 10 * 4096) ::shmctl(id, IPC_RMID, nullptr);
+    }
+    CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
+  }
+
+  TEST_CASE("set on a running CT: lowering below held refuses new segments and removes none") {
+    ScopedCt ct("shm-hotset");
+    Workload workload(ct);
+    CHECK(workload.ask("shm 4 32768").at(0) == 4);
+    ct.set(UBC_SHMPAGES, 16, 16);
+    CHECK(workload.ask("shm 1 4096").at(1) == ENOMEM);
+    CHECK(ct.counter(UBC_SHMPAGES).held == 32);
+    ct.set(UBC_SHMPAGES, UBC_UNLIMITED, UBC_UNLIMITED);
+    CHECK(workload.ask("shm 1 4096").at(0) == 1);
+    workload.ask("shmrm");
+    CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
+  }
+
+  TEST_CASE("host segments are never charged") {
+    ScopedCt ct("shm-host");
+    ct.set(UBC_SHMPAGES, 0, 0);
+    const int id = ::shmget(IPC_PRIVATE, 8 * 4096, IPC_CREAT | 0600);
+    CHECK(id >= 0);
+    CHECK(ct.counter(UBC_SHMPAGES).held == 0);
+    CHECK(ct.counter(UBC_SHMPAGES).failcnt == 0);
+    ::shmctl(id, IPC_RMID, nullptr);
+  }
+}
