@@ -31,6 +31,7 @@
 
 #define ENOMEM 12
 #define ENFILE 23
+#define ENOLCK 37
 
 #ifndef READ_ONCE
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
@@ -40,5 +41,6 @@
 #include "numpty.bpf.h"
 #include "numproc.bpf.h"
 #include "shmpages.bpf.h"
+#include "numflock.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -106,6 +106,8 @@ std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
       return "refusal events lost (ring buffer full, nobody reading)";
     case UBC_STAT_UNSIZED_SHM:
       return "SysV segments left uncharged (size not seen)";
+    case UBC_STAT_FLOCK_UNTRACKED:
+      return "lock lists too long to walk after a request (objects uncharged)";
     case UBC_STAT_COUNT:
       break;
   }

@@ -90,6 +90,8 @@ enum ubc_engine_stat {
 	UBC_STAT_EVENTS_DROPPED,
 	/* A SysV segment whose size the engine never saw (fentry/newseg skipped): uncharged. */
 	UBC_STAT_UNSIZED_SHM,
+	/* A lock list too long to walk whole after a request: new objects may be uncharged. */
+	UBC_STAT_FLOCK_UNTRACKED,
 	UBC_STAT_COUNT,
 };
 

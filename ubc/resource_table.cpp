@@ -21,7 +21,9 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_VMGUARPAGES,  "vmguarpages",  Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
     {UBC_OOMGUARPAGES, "oomguarpages", Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
     {UBC_NUMTCPSOCK,   "numtcpsock",   Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
-    {UBC_NUMFLOCK,     "numflock",     Unit::count, RefusedAt::barrier, ENOLCK,  Support::planned, kPlanned},
+    {UBC_NUMFLOCK,     "numflock",     Unit::count, RefusedAt::barrier, ENOLCK,  Support::enforced,
+     "lsm/file_lock (reserve, refuse), fexit/fcntl_setlk|fcntl_setlease|locks_lock_inode_wait "
+     "(charge listed objects), fentry/locks_unlink_lock_ctx (uncharge)"},
     {UBC_NUMPTY,       "numpty",       Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "lsm/file_open on char device 5:2 (charge, refuse), lsm/file_free_security (uncharge)"},
     {UBC_NUMSIGINFO,   "numsiginfo",   Unit::count, RefusedAt::barrier, EAGAIN,  Support::planned, kPlanned},

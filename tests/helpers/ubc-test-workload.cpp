@@ -14,6 +14,12 @@
 //   shm N BYTES    create up to N SysV segments of BYTES bytes each (0: until refused)
 //                                                                    -> "ok CREATED ERRNO"
 //   shmrm          IPC_RMID every segment this process created       -> "ok"
+//   flock N        flock(LOCK_EX|LOCK_NB) up to N new files (0: until refused)
+//                                                                    -> "ok LOCKED ERRNO"
+//   posix N        fcntl(F_SETLK) N disjoint byte ranges of one file (0: until refused)
+//                                                                    -> "ok LOCKED ERRNO"
+//   lock A B       fcntl(F_SETLK, F_WRLCK) bytes [A, B) of that file   -> "ok ERRNO"
+//   unlock A B     fcntl(F_SETLK, F_UNLCK) bytes [A, B) of that file   -> "ok ERRNO"
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
 //                                                                    -> "ok FILES"
@@ -24,17 +30,20 @@
 //   recvfd         receive one fd over fd 3 and keep it             -> "ok"
 //   closeall       close every fd this process opened, end the children and threads it
 //                  started                                           -> "ok"
-// It exits at end of input. Errors are "error TEXT".
+// "Until refused" stops after kUntilRefusedCap attempts, so a refusal that never comes fails
+// a test instead of hanging it. It exits at end of input. Errors are "error TEXT".
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -49,6 +58,14 @@
 
 namespace {
 
+constexpr long kUntilRefusedCap = 20000;
+// The number of attempts a command may make: N, or the cap for 0 ("until refused").
+long attempts(long requested) {
+  return requested == 0 ? kUntilRefusedCap : requested;
+}
+// Forks are capped lower: a refusal that never comes must not fork-bomb the test machine.
+constexpr long kForkCap = 2000;
+
 std::mutex g_fds_mutex;
 std::vector<int> g_fds;
 
@@ -60,7 +77,7 @@ void keep(int fd) {
 std::string open_until(long max, const char* path = "/dev/null", int flags = O_RDONLY) {
   long opened = 0;
   int error = 0;
-  while (max == 0 || opened < max) {
+  while (opened < attempts(max)) {
     int fd = ::open(path, flags | O_CLOEXEC);
     if (fd < 0) {
       error = errno;
@@ -209,7 +226,7 @@ std::string fork_until(long max) {
     return std::string("error pipe: ") + std::strerror(errno);
   long forked = 0;
   int error = 0;
-  while (max == 0 || forked < max) {
+  while (forked < std::min(attempts(max), kForkCap)) {
     const pid_t child = ::fork();
     if (child < 0) {
       error = errno;
@@ -243,7 +260,7 @@ std::string fork_race(int threads) {
       std::free(std::malloc(1));
       ++started;
       while (!go.load()) std::this_thread::yield();
-      for (;;) {
+      for (long forked = 0; forked < kForkCap / threads; ++forked) {
         const pid_t child = ::fork();
         if (child < 0) {
           ++refusals;
@@ -268,12 +285,61 @@ std::string fork_race(int threads) {
   return "ok " + std::to_string(g_waiters.children.size() - before) + " " + std::to_string(refusals.load());
 }
 
+// Files for locks: created in /tmp and unlinked at once, so nothing is left behind.
+int new_lock_file() {
+  char path[] = "/tmp/ubc-workload-lock.XXXXXX";
+  const int fd = ::mkstemp(path);
+  if (fd >= 0) {
+    ::unlink(path);
+    keep(fd);
+  }
+  return fd;
+}
+
+std::string flock_until(long max) {
+  long locked = 0;
+  int error = 0;
+  while (locked < attempts(max)) {
+    const int fd = new_lock_file();
+    if (fd < 0) return std::string("error mkstemp: ") + std::strerror(errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB)) {
+      error = errno;
+      break;
+    }
+    ++locked;
+  }
+  return "ok " + std::to_string(locked) + " " + std::to_string(error);
+}
+
+int g_posix_file = -1;
+
+int posix_lock(short type, long start, long end) {
+  if (g_posix_file < 0) g_posix_file = new_lock_file();
+  struct flock lock {};
+  lock.l_type = type;
+  lock.l_whence = SEEK_SET;
+  lock.l_start = start;
+  lock.l_len = end - start;
+  return ::fcntl(g_posix_file, F_SETLK, &lock) ? errno : 0;
+}
+
+std::string posix_until(long max) {
+  long locked = 0;
+  int error = 0;
+  while (locked < attempts(max)) {
+    // Every other byte, so that no two ranges touch and merge.
+    if ((error = posix_lock(F_WRLCK, 2 * locked, 2 * locked + 1))) break;
+    ++locked;
+  }
+  return "ok " + std::to_string(locked) + " " + std::to_string(error);
+}
+
 std::vector<int> g_segments;
 
 std::string shm_until(long max, long bytes) {
   long created = 0;
   int error = 0;
-  while (max == 0 || created < max) {
+  while (created < attempts(max)) {
     const int id = ::shmget(IPC_PRIVATE, static_cast<std::size_t>(bytes), IPC_CREAT | 0600);
     if (id < 0) {
       error = errno;
@@ -299,7 +365,7 @@ void* wait_for_release(void*) {
 std::string threads_until(long max) {
   long started = 0;
   int error = 0;
-  while (max == 0 || started < max) {
+  while (started < attempts(max)) {
     pthread_t thread;
     pthread_attr_t attr;
     pthread_attr_init(&attr);
@@ -318,6 +384,7 @@ std::string close_all() {
     std::lock_guard lock(g_fds_mutex);
     for (int fd : g_fds) ::close(fd);
     g_fds.clear();
+    g_posix_file = -1;
   }
   if (g_waiters.release_pipe[1] >= 0) {
     ::close(g_waiters.release_pipe[1]);
@@ -354,6 +421,10 @@ std::string run(const std::string& line) {
   if (command == "threads") return threads_until(a);
   if (command == "forkrace") return fork_race(static_cast<int>(a));
   if (command == "shm") return shm_until(a, b);
+  if (command == "flock") return flock_until(a);
+  if (command == "posix") return posix_until(a);
+  if (command == "lock") return "ok " + std::to_string(posix_lock(F_WRLCK, a, b));
+  if (command == "unlock") return "ok " + std::to_string(posix_lock(F_UNLCK, a, b));
   if (command == "shmrm") return shm_remove_all();
   if (command == "recvfd") return receive_fd();
   if (command == "closeall") return close_all();

@@ -1,0 +1,241 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * numflock: file lock objects (flock, POSIX/OFD fcntl locks, leases) that a CT's tasks hold,
+ * counted the way OpenVZ counted them: struct file_lock objects on an inode's lock lists.
+ * POSIX ranges merge and split, so one fcntl() can add zero, one or two objects, or remove
+ * some; counting hook calls would be wrong, so the objects themselves are followed:
+ *
+ * Reserve:  lsm/file_lock runs before every lock request (never skipped: it is an LSM
+ *           program). A request that takes a lock (not F_UNLCK) reserves one object, hard,
+ *           at the barrier: refused with ENOLCK from fcntl() and ENOMEM from flock() and
+ *           leases, OpenVZ's errnos.
+ * Settle:   when the request is done (fexit of fcntl_setlk and fcntl_setlease, entered
+ *           from fs/fcntl.c, and of locks_lock_inode_wait, entered by flock(): call sites
+ *           the compiler cannot inline away, unlike posix_lock_file's), the
+ *           inode's list is walked for objects of this request's owner (POSIX) or file
+ *           (flock, lease) that are not charged yet: those are new. The first takes the
+ *           reservation, more (a split) are forced. An unused reservation is returned,
+ *           unless the request is waiting to be retried (FILE_LOCK_DEFERRED).
+ *           The kernel inlines its lock allocator, so objects cannot be followed from
+ *           their allocation; the walk looks at most UBC_FLOCK_WALK entries of one list.
+ * Uncharge: fentry/locks_unlink_lock_ctx, for every object leaving an inode's list (unlock,
+ *           merge, close, exit), by the owner recorded for it.
+ * Settle and uncharge are tracing programs, which the kernel's recursion guard could skip;
+ * `ubcctl doctor` shows their miss counts.
+ */
+#ifndef UBC_NUMFLOCK_BPF_H
+#define UBC_NUMFLOCK_BPF_H
+
+#include "charge.bpf.h"
+
+#define UBC_F_UNLCK 2
+#define UBC_F_SETLEASE 1024
+#define UBC_FILE_LOCK_DEFERRED 1
+#define UBC_NR_FCNTL 72
+#define UBC_NR_FLOCK 73
+#define UBC_FL_POSIX 1
+#define UBC_FL_FLOCK 2
+#define UBC_FLOCK_WALK 512
+
+/* A task's lock request in progress. */
+struct ubc_flock_task {
+	struct ubc_charge_owner reservation; /* amount 1 while one is held */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ubc_flock_task);
+} ubc_flock_task SEC(".maps");
+
+/* struct file_lock_core pointer of a lock on an inode's list -> the CT charged for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_flock_owner SEC(".maps");
+
+/* fcntl() locks fail with ENOLCK; flock() and leases with ENOMEM (OpenVZ's choice). */
+static __always_inline int ubc_flock_errno(void)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	long nr = BPF_CORE_READ(regs, orig_ax);
+
+	if (nr == UBC_NR_FLOCK || (nr == UBC_NR_FCNTL && BPF_CORE_READ(regs, si) == UBC_F_SETLEASE))
+		return -ENOMEM;
+	return -ENOLCK;
+}
+
+static __always_inline void ubc_flock_release_reservation(struct ubc_flock_task *task)
+{
+	if (!task->reservation.amount)
+		return;
+	ubc_uncharge(&task->reservation, UBC_NUMFLOCK);
+	task->reservation.amount = 0;
+}
+
+SEC("lsm/file_lock")
+int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
+{
+	struct ubc_flock_task *task;
+	struct ubc_ct_ref ct;
+
+	if (ret || cmd == UBC_F_UNLCK || !ubc_current_ct(&ct))
+		return ret;
+	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!task)
+		return ret;
+	ubc_flock_release_reservation(task);
+	if (ubc_charge(ct.ct, UBC_NUMFLOCK, 1, UBC_HARD))
+		return ubc_flock_errno();
+	task->reservation.slot = ct.slot;
+	task->reservation.generation = ct.generation;
+	task->reservation.amount = 1;
+	return 0;
+}
+
+/* Charges one newly listed lock object: from the reservation, else forced. */
+static __always_inline void ubc_flock_charge_object(struct ubc_flock_task *task, __u64 core)
+{
+	struct ubc_charge_owner owner;
+	struct ubc_ct_ref ct;
+
+	if (task->reservation.amount) {
+		owner = task->reservation;
+		task->reservation.amount = 0;
+	} else {
+		if (!ubc_current_ct(&ct))
+			return;
+		ubc_charge(ct.ct, UBC_NUMFLOCK, 1, UBC_FORCE);
+		owner.slot = ct.slot;
+		owner.generation = ct.generation;
+		owner.amount = 1;
+	}
+	if (bpf_map_update_elem(&ubc_flock_owner, &core, &owner, BPF_NOEXIST)) {
+		ubc_uncharge(&owner, UBC_NUMFLOCK);
+		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+	}
+}
+
+/* Walks one of the inode's lock lists for uncharged objects owned by `owner` or
+ * `other_owner` (POSIX: the task's files, or the file for OFD locks), or of `file`. */
+static __always_inline void ubc_flock_settle_list(struct ubc_flock_task *task,
+						  struct list_head *head, __u64 owner,
+						  __u64 other_owner, __u64 file)
+{
+	__u64 link_offset = bpf_core_field_offset(struct file_lock_core, flc_list);
+	struct list_head *pos = BPF_CORE_READ(head, next);
+	int i;
+
+	bpf_for(i, 0, UBC_FLOCK_WALK)
+	{
+		struct file_lock_core *core;
+		__u64 key;
+
+		if (!pos || pos == head)
+			return;
+		key = (__u64)pos - link_offset;
+		core = (struct file_lock_core *)key;
+		__u64 lock_owner = (__u64)BPF_CORE_READ(core, flc_owner);
+
+		if ((owner && (lock_owner == owner || lock_owner == other_owner)) ||
+		    (file && (__u64)BPF_CORE_READ(core, flc_file) == file)) {
+			if (!bpf_map_lookup_elem(&ubc_flock_owner, &key))
+				ubc_flock_charge_object(task, key);
+		}
+		pos = BPF_CORE_READ(pos, next);
+	}
+	ubc_stat_inc(UBC_STAT_FLOCK_UNTRACKED);
+}
+
+enum ubc_flock_list { UBC_FLOCK_LIST_FLOCK, UBC_FLOCK_LIST_POSIX, UBC_FLOCK_LIST_LEASE };
+
+/* After a request: charge the new objects it listed, return an unused reservation. */
+static __always_inline void ubc_flock_settle(struct inode *inode, enum ubc_flock_list list,
+					     __u64 owner, __u64 other_owner, __u64 file, int ret)
+{
+	struct ubc_flock_task *task;
+	struct file_lock_context *ctx;
+	struct ubc_ct_ref ct;
+
+	if (!ubc_current_ct(&ct))
+		return;
+	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!task)
+		return;
+	ctx = BPF_CORE_READ(inode, i_flctx);
+	if (ctx && ret >= 0) {
+		if (list == UBC_FLOCK_LIST_POSIX)
+			ubc_flock_settle_list(task, &ctx->flc_posix, owner, other_owner, 0);
+		else if (list == UBC_FLOCK_LIST_FLOCK)
+			ubc_flock_settle_list(task, &ctx->flc_flock, 0, 0, file);
+		else
+			ubc_flock_settle_list(task, &ctx->flc_lease, 0, 0, file);
+	}
+	if (ret != UBC_FILE_LOCK_DEFERRED)
+		ubc_flock_release_reservation(task);
+}
+
+/* flock(), and POSIX locks of filesystems that take them through locks_lock_inode_wait. */
+SEC("fexit/locks_lock_inode_wait")
+int BPF_PROG(ubc_numflock_settle_wait, struct inode *inode, struct file_lock *fl, int ret)
+{
+	unsigned int flags = BPF_CORE_READ(fl, c.flc_flags);
+	__u64 owner = (__u64)BPF_CORE_READ(fl, c.flc_owner);
+
+	if (flags & UBC_FL_POSIX)
+		ubc_flock_settle(inode, UBC_FLOCK_LIST_POSIX, owner, owner, 0, ret);
+	else if (flags & UBC_FL_FLOCK)
+		ubc_flock_settle(inode, UBC_FLOCK_LIST_FLOCK, 0, 0,
+				 (__u64)BPF_CORE_READ(fl, c.flc_file), ret);
+	return 0;
+}
+
+/* fcntl(F_SETLK/F_SETLKW/F_OFD_SETLK...): the owner is the task's files, or the file (OFD). */
+SEC("fexit/fcntl_setlk")
+int BPF_PROG(ubc_numflock_settle_posix, unsigned int fd, struct file *filp, unsigned int cmd,
+	     struct flock *flock, int ret)
+{
+	__u64 files = (__u64)BPF_CORE_READ(bpf_get_current_task_btf(), files);
+
+	ubc_flock_settle(BPF_CORE_READ(filp, f_inode), UBC_FLOCK_LIST_POSIX, files, (__u64)filp, 0,
+			 ret);
+	return 0;
+}
+
+SEC("fexit/fcntl_setlease")
+int BPF_PROG(ubc_numflock_settle_lease, unsigned int fd, struct file *filp, int arg, int ret)
+{
+	ubc_flock_settle(BPF_CORE_READ(filp, f_inode), UBC_FLOCK_LIST_LEASE, 0, 0, (__u64)filp,
+			 ret);
+	return 0;
+}
+
+SEC("fentry/locks_unlink_lock_ctx")
+int BPF_PROG(ubc_numflock_uncharge, struct file_lock_core *flc)
+{
+	__u64 core = (__u64)flc;
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_flock_owner, &core);
+
+	if (!owner)
+		return 0;
+	ubc_uncharge(owner, UBC_NUMFLOCK);
+	bpf_map_delete_elem(&ubc_flock_owner, &core);
+	return 0;
+}
+
+SEC("lsm/task_free")
+int BPF_PROG(ubc_numflock_task_free, struct task_struct *task)
+{
+	struct ubc_flock_task *state = bpf_task_storage_get(&ubc_flock_task, task, 0, 0);
+
+	if (state)
+		ubc_flock_release_reservation(state);
+	return 0;
+}
+
+#endif /* UBC_NUMFLOCK_BPF_H */
