@@ -14,6 +14,7 @@
 #include "loader/capabilities.h"
 #include "loader/engine.h"
 #include "loader/refusal_events.h"
+#include "ubc/ct_config.h"
 #include "ubc/host.h"
 #include "ubc/limits.h"
 #include "ubc/report.h"
@@ -126,16 +127,22 @@ int run_events(Host& host, bool follow, bool json) {
   return 0;
 }
 
-int run_set(Host& host, const std::string& ctid, const std::map<std::string, std::string>& values) {
+int run_set(Host& host, const std::string& ctid, const std::map<std::string, std::string>& values, bool save) {
   if (values.empty()) throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L]");
   const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   // Parse everything first so that one bad value changes nothing.
-  std::vector<std::pair<ubc_resource, ubc::Limits>> parsed;
+  std::map<ubc_resource, ubc::Limits> parsed;
   for (const auto& [name, text] : values) {
     const ubc::ResourceInfo* info = ubc::find_resource(name);
-    parsed.emplace_back(info->id, ubc::parse_limits(*info, text, page_size));
+    parsed[info->id] = ubc::parse_limits(*info, text, page_size);
   }
-  for (const auto& [resource, limits] : parsed) host.set_limits(ctid, resource, limits);
+  if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  // A CT the engine runs takes the values at once; --save also keeps them for the next load.
+  if (host.engine_loaded())
+    for (const auto& [resource, limits] : parsed) host.set_limits(ctid, resource, limits);
+  else if (!save)
+    throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
+  if (save) host.save_limits(ctid, parsed);
   return 0;
 }
 
@@ -170,8 +177,10 @@ int main(int argc, char** argv) {
   exec->add_option("CT", ctid, "CT id")->required();
   exec->add_option("command", command, "Command and arguments, after --")->required();
 
-  auto* set = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L]");
+  bool save = false;
+  auto* set = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L] [--save]");
   set->add_option("CT", ctid, "CT id")->required();
+  set->add_flag("--save", save, "Also write them to the CT's config file (/etc/ubc/CT.conf), kept across reloads");
   for (const auto& info : ubc::resource_table()) {
     if (info.support != ubc::Support::enforced) continue;
     const std::string name(info.name);
@@ -208,13 +217,16 @@ int main(int argc, char** argv) {
     } else if (*exec) {
       return host.exec(ctid, command);
     } else if (*set) {
-      return run_set(host, ctid, set_values);
+      return run_set(host, ctid, set_values, save);
     } else if (*events) {
       return run_events(host, follow, json);
     } else if (*show) {
       return run_show(host, ctid, json);
     }
     return 0;
+  } catch (const ubc::ConfigError& error) {
+    std::fprintf(stderr, "ubcctl: %s\n", error.what());
+    return 1;
   } catch (const std::invalid_argument& error) {
     std::fprintf(stderr, "ubcctl: %s\n", error.what());
     return 2;

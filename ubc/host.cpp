@@ -16,6 +16,7 @@
 #include "loader/cgroup.h"
 #include "loader/error.h"
 #include "loader/unique_fd.h"
+#include "ubc/ct_config.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -134,6 +135,17 @@ std::optional<std::string> Host::ctid_of_cgroup(std::uint64_t cgroup_id) const {
   return std::nullopt;
 }
 
+fs::path Host::config_path(const std::string& ctid) const {
+  validate_ctid(ctid);
+  return config_dir() / (ctid + ".conf");
+}
+
+void Host::save_limits(const std::string& ctid, const std::map<ubc_resource, Limits>& limits) const {
+  CtConfig config = CtConfig::load(config_path(ctid));
+  for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
+  config.save(config_path(ctid));
+}
+
 void Host::register_cgroup(const fs::path& cgroup) {
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
   if (engine().find_slot(cgroup_id)) return;
@@ -153,6 +165,12 @@ void Host::register_cgroup(const fs::path& cgroup) {
   }
   store(ct.generation, load_relaxed(ct.generation) + 1);
   store(ct.cgroup_id, cgroup_id);
+  // Limits saved with `set --save` apply from the start; a bad file refuses the CT whole.
+  const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  for (const auto& [resource, limits] : CtConfig::load(config_path(cgroup.filename())).beancounters(page_size)) {
+    store(ct.res[resource].barrier, limits.barrier);
+    store(ct.res[resource].limit, limits.limit);
+  }
   try {
     engine().bind_slot(cgroup_id, static_cast<std::uint32_t>(&ct - slots.data()));
   } catch (...) {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -32,8 +33,9 @@ class Host {
 
   const HostPaths& paths() const noexcept { return paths_; }
 
-  // Loads the engine and registers every CT cgroup that already exists (with unlimited
-  // limits and held 0: what was allocated before the load is not charged).
+  // Loads the engine and registers every CT cgroup that already exists, with the limits
+  // of its config file (unlimited where it sets none) and held 0: what was allocated
+  // before the load is not charged.
   void load_engine();
   void unload_engine();
   bool engine_loaded() const;
@@ -49,6 +51,10 @@ class Host {
 
   // Takes effect on the CT's next allocation; lowering below held only refuses new ones.
   void set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits);
+  // The CT's config file (vzctl format), in config_dir().
+  std::filesystem::path config_path(const std::string& ctid) const;
+  // Writes these limits into the CT's config file, keeping everything else in it.
+  void save_limits(const std::string& ctid, const std::map<ubc_resource, Limits>& limits) const;
   // The enforced rows of the CT, live.
   ContainerUsage usage(const std::string& ctid);
   // One row of the CT, live.

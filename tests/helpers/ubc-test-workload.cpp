@@ -20,6 +20,11 @@
 //                                                                    -> "ok LOCKED ERRNO"
 //   lock A B       fcntl(F_SETLK, F_WRLCK) bytes [A, B) of that file   -> "ok ERRNO"
 //   unlock A B     fcntl(F_SETLK, F_UNLCK) bytes [A, B) of that file   -> "ok ERRNO"
+//   chaos N SEED   N random operations of every kind the engine charges (open, dup, pipe,
+//                  socketpair, pty, flock, fcntl locks, SysV shm, fds sent and received
+//                  over fd 3 if it is a socket, threads, forks that exec, exit or are
+//                  killed with SIGKILL), refusals included; state carries over to the
+//                  next chaos command and closeall releases it      -> "ok DONE REFUSED"
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
 //                                                                    -> "ok FILES"
@@ -34,6 +39,7 @@
 // a test instead of hanging it. It exits at end of input. Errors are "error TEXT".
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/file.h>
@@ -51,8 +57,10 @@
 #include <cstring>
 #include <iostream>
 #include <mutex>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -251,7 +259,7 @@ std::string fork_race(int threads) {
     return std::string("error pipe: ") + std::strerror(errno);
   std::mutex children_mutex;
   std::atomic<long> refusals{0};
-  std::atomic<int> started{0};
+  std::atomic<int> started{0}, finished{0};
   std::atomic<bool> go{false};
   std::vector<std::thread> pool;
   g_waiters.children.reserve(g_waiters.children.size() + 100000);
@@ -264,7 +272,7 @@ std::string fork_race(int threads) {
         const pid_t child = ::fork();
         if (child < 0) {
           ++refusals;
-          return;
+          break;
         }
         if (child == 0) {
           char byte;
@@ -276,6 +284,10 @@ std::string fork_race(int threads) {
         std::lock_guard lock(children_mutex);
         g_waiters.children.push_back(child);
       }
+      // No thread exits before all are refused: an exiting thread frees a numproc place
+      // that another one would take.
+      ++finished;
+      while (finished.load() < threads) std::this_thread::yield();
     });
   }
   while (started.load() < threads) std::this_thread::yield();
@@ -357,6 +369,249 @@ std::string shm_remove_all() {
   return "ok";
 }
 
+// One random operation of the leak test. Refused operations are expected (the limits are
+// tight on purpose): they must not leak either.
+class Chaos {
+ public:
+  explicit Chaos(unsigned seed) : state_(seed | 1) {}
+
+  std::string run(long operations) {
+    for (long i = 0; i < operations; ++i) step();
+    return "ok " + std::to_string(operations) + " " + std::to_string(refused_);
+  }
+
+  void release() {
+    for (pid_t child : children_) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    for (int fd : fds_) ::close(fd);
+    for (int id : segments_) ::shmctl(id, IPC_RMID, nullptr);
+    children_.clear();
+    fds_.clear();
+    segments_.clear();
+    lock_file_ = -1;
+  }
+
+ private:
+  unsigned next() {
+    state_ ^= state_ << 13;
+    state_ ^= state_ >> 17;
+    state_ ^= state_ << 5;
+    return state_;
+  }
+  void add(int fd) {
+    if (fd >= 0)
+      fds_.push_back(fd);
+    else
+      ++refused_;
+  }
+  int any_fd() { return fds_.empty() ? -1 : fds_[next() % fds_.size()]; }
+  void close_one() {
+    if (fds_.empty()) return;
+    const std::size_t index = next() % fds_.size();
+    ::close(fds_[index]);
+    fds_[index] = fds_.back();
+    fds_.pop_back();
+  }
+  void lock_range(int fd) {
+    struct flock lock {};
+    lock.l_type = (next() % 3 == 0) ? F_UNLCK : F_WRLCK;
+    lock.l_whence = SEEK_SET;
+    lock.l_start = next() % 64;
+    lock.l_len = 1 + next() % 16;
+    if (::fcntl(fd, F_SETLK, &lock) && errno != EAGAIN && errno != EBADF) ++refused_;
+  }
+  // A short-lived child: it takes a few resources, then exits, execs, or waits to be killed.
+  void fork_child() {
+    const pid_t child = ::fork();
+    if (child < 0) {
+      ++refused_;
+      return;
+    }
+    if (child == 0) {
+      // Not the test's pipes: a child must never keep them open after the workload is gone.
+      ::close(0);
+      ::close(1);
+      const unsigned kind = next() % 3;
+      for (int i = 0; i < 3; ++i) {
+        const int fd = ::open("/dev/null", O_RDONLY);
+        if (fd >= 0) ::flock(fd, LOCK_SH | LOCK_NB);
+      }
+      if (kind == 0) ::_exit(0);
+      if (kind == 1) {
+        ::execl("/bin/true", "true", static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      ::pause();
+      ::_exit(0);
+    }
+    children_.push_back(child);
+    if (children_.size() > 4) reap_one();
+  }
+  void reap_one() {
+    if (children_.empty()) return;
+    const pid_t child = children_.front();
+    children_.erase(children_.begin());
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  void thread_that_exits() {
+    std::thread worker;
+    try {
+      worker = std::thread([this] {
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+          ::flock(fd, LOCK_EX | LOCK_NB);
+          std::lock_guard lock(thread_fds_mutex_);
+          thread_fds_.push_back(fd);
+        }
+      });
+    } catch (const std::system_error&) {  // numproc refused the clone
+      ++refused_;
+      return;
+    }
+    worker.join();
+    std::lock_guard lock(thread_fds_mutex_);
+    for (int fd : thread_fds_) fds_.push_back(fd);
+    thread_fds_.clear();
+  }
+  void send_fd() {
+    const int fd = any_fd();
+    if (fd < 0) return;
+    char byte = 'x';
+    iovec io{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+    ::sendmsg(3, &message, MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  void receive_fd() {
+    char byte;
+    iovec io{&byte, 1};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr message{};
+    message.msg_iov = &io;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (::recvmsg(3, &message, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1) return;
+    if (cmsghdr* header = CMSG_FIRSTHDR(&message); header && header->cmsg_type == SCM_RIGHTS) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+      fds_.push_back(fd);
+    }
+  }
+  void step() {
+    switch (next() % 20) {
+      case 0:
+      case 1:
+      case 2:
+        add(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        break;
+      case 3:
+      case 4:
+      case 5:
+        close_one();
+        break;
+      case 6:
+        if (const int fd = any_fd(); fd >= 0) add(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+        break;
+      case 7: {
+        int pair[2];
+        if (::pipe2(pair, O_CLOEXEC) == 0) {
+          fds_.push_back(pair[0]);
+          fds_.push_back(pair[1]);
+        } else
+          ++refused_;
+        break;
+      }
+      case 8: {
+        int pair[2];
+        if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) == 0) {
+          fds_.push_back(pair[0]);
+          fds_.push_back(pair[1]);
+        } else
+          ++refused_;
+        break;
+      }
+      case 9:
+        add(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+        break;
+      case 10:
+        if (const int fd = any_fd(); fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) && errno != EWOULDBLOCK) ++refused_;
+        break;
+      case 11: {
+        if (lock_file_ < 0) {
+          char path[] = "/tmp/ubc-chaos.XXXXXX";
+          lock_file_ = ::mkstemp(path);
+          if (lock_file_ >= 0) {
+            ::unlink(path);
+            fds_.push_back(lock_file_);
+          }
+        }
+        if (lock_file_ >= 0 && std::find(fds_.begin(), fds_.end(), lock_file_) != fds_.end())
+          lock_range(lock_file_);
+        else
+          lock_file_ = -1;
+        break;
+      }
+      case 12: {
+        const int id = ::shmget(IPC_PRIVATE, 4096 * (1 + next() % 8), IPC_CREAT | 0600);
+        if (id >= 0)
+          segments_.push_back(id);
+        else
+          ++refused_;
+        break;
+      }
+      case 13:
+        if (!segments_.empty()) {
+          ::shmctl(segments_.back(), IPC_RMID, nullptr);
+          segments_.pop_back();
+        }
+        break;
+      case 14:
+        send_fd();
+        break;
+      case 15:
+        receive_fd();
+        break;
+      case 16:
+        if (next() % 8 == 0) fork_child();
+        break;
+      case 17:
+        if (next() % 8 == 0) thread_that_exits();
+        break;
+      case 18:
+        if (next() % 4 == 0) reap_one();
+        break;
+      default:
+        if (fds_.size() > 150)
+          for (int i = 0; i < 50; ++i) close_one();
+        break;
+    }
+  }
+
+  unsigned state_;
+  long refused_ = 0;
+  int lock_file_ = -1;
+  std::vector<int> fds_;
+  std::vector<int> segments_;
+  std::vector<pid_t> children_;
+  std::mutex thread_fds_mutex_;
+  std::vector<int> thread_fds_;
+};
+
+std::optional<Chaos> g_chaos;
+
 void* wait_for_release(void*) {
   while (!g_waiters.release_threads.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   return nullptr;
@@ -380,6 +635,7 @@ std::string threads_until(long max) {
 }
 
 std::string close_all() {
+  if (g_chaos) g_chaos->release();
   {
     std::lock_guard lock(g_fds_mutex);
     for (int fd : g_fds) ::close(fd);
@@ -421,6 +677,10 @@ std::string run(const std::string& line) {
   if (command == "threads") return threads_until(a);
   if (command == "forkrace") return fork_race(static_cast<int>(a));
   if (command == "shm") return shm_until(a, b);
+  if (command == "chaos") {
+    if (!g_chaos) g_chaos.emplace(static_cast<unsigned>(b));
+    return g_chaos->run(a);
+  }
   if (command == "flock") return flock_until(a);
   if (command == "posix") return posix_until(a);
   if (command == "lock") return "ok " + std::to_string(posix_lock(F_WRLCK, a, b));

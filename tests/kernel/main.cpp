@@ -29,6 +29,9 @@ int main(int argc, char** argv) {
   // A private cgroup root and pin directory, so a real engine on this host is untouched.
   setenv("UBC_CGROUP_ROOT", (*mount / "ubc-kernel-tests").c_str(), 1);
   setenv("UBC_PIN_DIR", "/sys/fs/bpf/ubc-kernel-tests", 1);
+  const auto config_dir = std::filesystem::temp_directory_path() / "ubc-kernel-tests-conf";
+  std::filesystem::remove_all(config_dir);
+  setenv("UBC_CONF_DIR", config_dir.c_str(), 1);
   auto& host = ubc::test::host();
   if (host.engine_loaded()) host.unload_engine();
   host.load_engine();

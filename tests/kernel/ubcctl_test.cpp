@@ -4,7 +4,10 @@
 #include <sys/wait.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -96,5 +99,37 @@ TEST_SUITE("ubcctl") {
     CHECK(ubcctl("exec 4444 -- /no/such/command").status == 127);
     CHECK(ubcctl("exec 4444 -- cat /proc/self/cgroup").output.find("/4444") != std::string::npos);
     CHECK(ubcctl("destroy 4444").status == 0);
+  }
+
+  TEST_CASE("set --save writes vzctl's format; the values survive an engine reload; a bad file is refused") {
+    REQUIRE(ubcctl("create 4545").status == 0);
+    CHECK(ubcctl("set 4545 --numfile 50:60 --numproc 20 --save").status == 0);
+    const auto conf = std::filesystem::path(std::getenv("UBC_CONF_DIR")) / "4545.conf";
+    std::ifstream saved(conf);
+    const std::string text((std::istreambuf_iterator<char>(saved)), std::istreambuf_iterator<char>());
+    CHECK(text.find("NUMFILE=\"50:60\"\n") != std::string::npos);
+    CHECK(text.find("NUMPROC=\"20\"\n") != std::string::npos);
+
+    REQUIRE(ubcctl("unload").status == 0);
+    REQUIRE(ubcctl("load").status == 0);
+    auto numfile = nlohmann::json::parse(ubcctl("show 4545 --json").output)["containers"][0]["resources"]["numfile"];
+    CHECK(numfile["barrier"] == 50);
+    CHECK(numfile["limit"] == 60);
+
+    // Only saving works without the engine; a broken file then stops the load whole.
+    REQUIRE(ubcctl("unload").status == 0);
+    CHECK(ubcctl("set 4545 --numfile 70").status == 1);
+    CHECK(ubcctl("set 4545 --numfile 70 --save").status == 0);
+    {
+      std::ofstream broken(conf, std::ios::app);
+      broken << "NUMPTY=\"many\"\n";
+    }
+    const Run refused = ubcctl("load");
+    CHECK(refused.status == 1);
+    CHECK(refused.output.find("4545.conf:3: numpty: 'many' is not a number") != std::string::npos);
+    CHECK(ubcctl("show").status == 1);  // nothing half-loaded
+    std::filesystem::remove(conf);
+    REQUIRE(ubcctl("load").status == 0);
+    CHECK(ubcctl("destroy 4545").status == 0);
   }
 }

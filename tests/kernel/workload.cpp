@@ -93,7 +93,8 @@ std::string Workload::read_line() {
 std::vector<long> Workload::ask(const std::string& command) {
   const std::string line = command + "\n";
   REQUIRE(::write(to_child_.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size()));
-  const std::string reply = read_line();
+  std::string reply = read_line();
+  if (reply == "<workload exited>") reply += " with status " + std::to_string(finish());
   INFO("command: " << command << ", reply: " << reply);
   REQUIRE(reply.starts_with("ok"));
   std::istringstream words(reply.substr(2));

@@ -1,0 +1,145 @@
+#include "ubc/ct_config.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string upper(std::string_view text) {
+  std::string result(text);
+  std::transform(result.begin(), result.end(), result.begin(), [](unsigned char c) { return std::toupper(c); });
+  return result;
+}
+
+std::string format_value(std::uint64_t value) {
+  return value == UBC_UNLIMITED ? std::string("unlimited") : std::to_string(value);
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const fs::path& file, int line, const std::string& reason)
+    : std::runtime_error(file.string() + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + reason) {}
+
+fs::path config_dir() {
+  const char* dir = std::getenv("UBC_CONF_DIR");
+  return dir && *dir ? fs::path(dir) : fs::path("/etc/ubc");
+}
+
+CtConfig CtConfig::load(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) {
+    if (!fs::exists(file)) {
+      CtConfig empty;
+      empty.file_ = file;
+      return empty;
+    }
+    throw ConfigError(file, 0, "cannot be read");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse(text.str(), file);
+}
+
+CtConfig CtConfig::parse(const std::string& text, const fs::path& file_name) {
+  CtConfig config;
+  config.file_ = file_name;
+  std::istringstream in(text);
+  int number = 0;
+  for (std::string raw; std::getline(in, raw);) {
+    ++number;
+    Line line{raw, {}, {}, number};
+    const auto first = raw.find_first_not_of(" \t");
+    if (first == std::string::npos || raw[first] == '#') {
+      config.lines_.push_back(line);
+      continue;
+    }
+    const auto equals = raw.find('=');
+    if (equals == std::string::npos) throw ConfigError(file_name, number, "expected KEY=\"value\", got '" + raw + "'");
+    std::string key = raw.substr(first, equals - first);
+    while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
+    if (key.empty() ||
+        !std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; }))
+      throw ConfigError(file_name, number, "'" + key + "' is not a valid key");
+    std::string value = raw.substr(equals + 1);
+    while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    else if (!value.empty() && value.front() == '"')
+      throw ConfigError(file_name, number, "unterminated quote in the value of " + key);
+    line.key = key;
+    line.value = value;
+    config.lines_.push_back(line);
+  }
+  return config;
+}
+
+std::optional<std::string> CtConfig::get(const std::string& key) const {
+  for (auto line = lines_.rbegin(); line != lines_.rend(); ++line)
+    if (line->key == key) return line->value;
+  return std::nullopt;
+}
+
+void CtConfig::set(const std::string& key, const std::string& value) {
+  for (auto line = lines_.rbegin(); line != lines_.rend(); ++line) {
+    if (line->key == key) {
+      line->value = value;
+      return;
+    }
+  }
+  lines_.push_back({{}, key, value, 0});
+}
+
+std::string CtConfig::text() const {
+  std::string text;
+  for (const auto& line : lines_) text += (line.key.empty() ? line.text : line.key + "=\"" + line.value + "\"") + "\n";
+  return text;
+}
+
+void CtConfig::save(const fs::path& file) const {
+  fs::create_directories(file.parent_path());
+  const fs::path temporary = file.string() + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    out << text();
+    out.flush();
+    if (!out) throw ConfigError(temporary, 0, "cannot be written");
+  }
+  std::error_code error;
+  fs::rename(temporary, file, error);
+  if (error) {
+    fs::remove(temporary);
+    throw ConfigError(file, 0, "cannot be replaced: " + error.message());
+  }
+}
+
+std::map<ubc_resource, Limits> CtConfig::beancounters(std::uint64_t page_size) const {
+  std::map<ubc_resource, Limits> limits;
+  for (const auto& line : lines_) {
+    if (line.key.empty()) continue;
+    for (const auto& resource : resource_table()) {
+      if (upper(resource.name) != line.key) continue;
+      try {
+        limits[resource.id] = parse_limits(resource, line.value, page_size);
+      } catch (const std::invalid_argument& error) {
+        throw ConfigError(file_, line.number, error.what());
+      }
+    }
+  }
+  return limits;
+}
+
+void CtConfig::set_beancounter(const ResourceInfo& resource, const Limits& limits) {
+  set(upper(resource.name), limits.barrier == limits.limit
+                                ? format_value(limits.barrier)
+                                : format_value(limits.barrier) + ":" + format_value(limits.limit));
+}
+
+}  // namespace ubc

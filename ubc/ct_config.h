@@ -1,0 +1,53 @@
+// A CT's config file in vzctl's format: KEY="value" lines (NUMFILE="B:L", HOSTNAME=...),
+// comments and unknown keys kept as they are when the file is rewritten.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ubc/limits.h"
+
+namespace ubc {
+
+// A config file that cannot be read: says which file, which line and why.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(const std::filesystem::path& file, int line, const std::string& reason);
+};
+
+class CtConfig {
+ public:
+  // Reads `file`; a file that does not exist is an empty config.
+  static CtConfig load(const std::filesystem::path& file);
+  static CtConfig parse(const std::string& text, const std::filesystem::path& file_name);
+
+  std::optional<std::string> get(const std::string& key) const;
+  void set(const std::string& key, const std::string& value);
+  std::string text() const;
+  // Writes atomically (a temporary file renamed over the old one).
+  void save(const std::filesystem::path& file) const;
+
+  // The beancounter rows the file sets (NUMFILE="B:L" ...), parsed as `ubcctl set` parses
+  // them. Throws ConfigError naming the line of a bad value.
+  std::map<ubc_resource, Limits> beancounters(std::uint64_t page_size) const;
+  void set_beancounter(const ResourceInfo& resource, const Limits& limits);
+
+ private:
+  struct Line {
+    std::string text;  // as read, for lines that are not KEY="value"
+    std::string key;   // empty for comments, blank and unparsed lines
+    std::string value;
+    int number = 0;
+  };
+  std::vector<Line> lines_;
+  std::filesystem::path file_;
+};
+
+// Where CT configs live: $UBC_CONF_DIR, default /etc/ubc (like vzctl's /etc/vz/conf).
+std::filesystem::path config_dir();
+
+}  // namespace ubc
