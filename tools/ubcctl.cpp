@@ -182,7 +182,7 @@ int main(int argc, char** argv) {
   set->add_option("CT", ctid, "CT id")->required();
   set->add_flag("--save", save, "Also write them to the CT's config file (/etc/ubc/CT.conf), kept across reloads");
   for (const auto& info : ubc::resource_table()) {
-    if (info.support != ubc::Support::enforced) continue;
+    if (!ubc::is_available(info.support)) continue;
     const std::string name(info.name);
     std::string help = "BARRIER[:LIMIT] or 'unlimited'";
     if (info.unit != ubc::Unit::count) help += "; K/M/G/T = bytes, P = pages";

@@ -17,6 +17,7 @@
 #include "loader/error.h"
 #include "loader/unique_fd.h"
 #include "ubc/ct_config.h"
+#include "ubc/kernel_counters.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -44,6 +45,30 @@ class HostLock {
  private:
   UniqueFd fd_;
 };
+
+void raise_to(__u64& value, __u64 candidate) {
+  std::atomic_ref<__u64> ref(value);
+  __u64 seen = ref.load(std::memory_order_relaxed);
+  while (seen < candidate && !ref.compare_exchange_weak(seen, candidate, std::memory_order_relaxed)) {
+  }
+}
+
+std::uint64_t page_size() {
+  return static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+}
+
+// The kernel-kept rows need the memory controller in every CT: enable it on the path from
+// the cgroup root down to the CTs' parent (the parent's parent may be the root itself).
+void enable_memory_controller(const fs::path& ct_parent) {
+  for (const fs::path& dir : {ct_parent.parent_path(), ct_parent}) {
+    const std::string controllers = cgroup::read_file(dir / "cgroup.controllers");
+    if (controllers.find("memory") == std::string::npos)
+      throw std::runtime_error("the cgroup v2 memory controller is not available in " + dir.string() +
+                               "; ubc reads its page rows from it");
+    if (cgroup::read_file(dir / "cgroup.subtree_control").find("memory") == std::string::npos)
+      cgroup::write_file(dir / "cgroup.subtree_control", "+memory");
+  }
+}
 
 ubc_counter snapshot(const ubc_counter& live) {
   return {load_relaxed(live.held), load_relaxed(live.maxheld), load_relaxed(live.barrier), load_relaxed(live.limit),
@@ -89,6 +114,7 @@ bool Host::engine_loaded() const {
 
 void Host::load_engine() {
   fs::create_directories(paths_.cgroup_root);
+  enable_memory_controller(paths_.cgroup_root);
   Engine::load(paths_.pin_dir);
   try {
     HostLock lock(paths_.cgroup_root);
@@ -166,10 +192,11 @@ void Host::register_cgroup(const fs::path& cgroup) {
   store(ct.generation, load_relaxed(ct.generation) + 1);
   store(ct.cgroup_id, cgroup_id);
   // Limits saved with `set --save` apply from the start; a bad file refuses the CT whole.
-  const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  for (const auto& [resource, limits] : CtConfig::load(config_path(cgroup.filename())).beancounters(page_size)) {
+  for (const auto& [resource, limits] : CtConfig::load(config_path(cgroup.filename())).beancounters(page_size())) {
     store(ct.res[resource].barrier, limits.barrier);
     store(ct.res[resource].limit, limits.limit);
+    if (const char* file = memcg_limit_file(resource))
+      cgroup::write_file(cgroup / file, memcg_limit_text(limits.limit, page_size()));
   }
   try {
     engine().bind_slot(cgroup_id, static_cast<std::uint32_t>(&ct - slots.data()));
@@ -183,6 +210,7 @@ void Host::create(const std::string& ctid) {
   const fs::path cgroup = cgroup_of(ctid);
   engine();  // fail before touching anything when the engine is not loaded
   fs::create_directories(paths_.cgroup_root);
+  enable_memory_controller(paths_.cgroup_root);
   HostLock lock(paths_.cgroup_root);
   if (::mkdir(cgroup.c_str(), 0755)) {
     if (errno == EEXIST) throw std::runtime_error("CT " + ctid + " already exists");
@@ -226,24 +254,47 @@ ubc_ct& Host::slot_of(const std::string& ctid) {
 
 void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits) {
   const ResourceInfo& info = resource_info(resource);
-  if (info.support != Support::enforced)
-    throw std::invalid_argument(std::string(info.name) + " is not implemented yet");
+  if (!is_available(info.support)) throw std::invalid_argument(std::string(info.name) + " is not implemented yet");
   if (limits.barrier > limits.limit) throw std::invalid_argument(std::string(info.name) + ": barrier is above limit");
   ubc_counter& counter = slot_of(ctid).res[resource];
+  // The kernel enforces these rows itself: it gets the limit first, so a refused write
+  // leaves the slot as it was.
+  if (const char* file = memcg_limit_file(resource))
+    cgroup::write_file(cgroup_of(ctid) / file, memcg_limit_text(limits.limit, page_size()));
   store(counter.barrier, limits.barrier);
   store(counter.limit, limits.limit);
 }
 
+void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
+  const KernelReading reading = read_kernel_counters(cgroup_of(ctid), page_size());
+  // BPF never writes these rows: user space owns held, and maxheld only grows, so readers
+  // racing here can only agree on a later, higher mark.
+  for (const auto& info : resource_table()) {
+    if (info.support != Support::kernel_limit && info.support != Support::accounted) continue;
+    ubc_counter& counter = ct.res[info.id];
+    if (const auto& held = reading.held[info.id]) {
+      store(counter.held, *held);
+      raise_to(counter.maxheld, *held);
+    }
+    if (const auto& peak = reading.maxheld[info.id]) raise_to(counter.maxheld, *peak);
+    if (const auto& failcnt = reading.failcnt[info.id]) raise_to(counter.failcnt, *failcnt);
+  }
+}
+
 ContainerUsage Host::usage(const std::string& ctid) {
-  const ubc_ct& ct = slot_of(ctid);
+  ubc_ct& ct = slot_of(ctid);
+  refresh_kernel_rows(ctid, ct);
   ContainerUsage usage{ctid, {}};
   for (const auto& info : resource_table())
-    if (info.support == Support::enforced) usage.resources.push_back({&info, snapshot(ct.res[info.id])});
+    if (is_available(info.support)) usage.resources.push_back({&info, snapshot(ct.res[info.id])});
   return usage;
 }
 
 ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
-  return snapshot(slot_of(ctid).res[resource]);
+  ubc_ct& ct = slot_of(ctid);
+  const Support support = resource_info(resource).support;
+  if (support == Support::kernel_limit || support == Support::accounted) refresh_kernel_rows(ctid, ct);
+  return snapshot(ct.res[resource]);
 }
 
 int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {

@@ -65,6 +65,8 @@ class Host {
 
  private:
   Engine& engine();
+  // Reads the rows the kernel counts (memcg, /proc) into the CT's slot.
+  void refresh_kernel_rows(const std::string& ctid, ubc_ct& ct);
   ubc_ct& slot_of(const std::string& ctid);
   void register_cgroup(const std::filesystem::path& cgroup);
 

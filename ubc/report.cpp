@@ -13,16 +13,24 @@ std::string format_user_beancounters(std::span<const ContainerUsage> containers)
   text += line;
   for (const auto& container : containers) {
     bool first = true;
-    for (const auto& usage : container.resources) {
-      const ubc_counter& c = usage.counter;
+    auto add_row = [&](std::string_view name, const ubc_counter& c) {
       std::snprintf(line, sizeof line,
                     "%10s%c %-12s %20" PRIu64 " %20" PRIu64 " %20" PRIu64 " %20" PRIu64 " %20" PRIu64 "\n",
-                    first ? container.id.c_str() : "", first ? ':' : ' ', std::string(usage.resource->name).c_str(),
+                    first ? container.id.c_str() : "", first ? ':' : ' ', std::string(name).c_str(),
                     static_cast<std::uint64_t>(c.held), static_cast<std::uint64_t>(c.maxheld),
                     static_cast<std::uint64_t>(c.barrier), static_cast<std::uint64_t>(c.limit),
                     static_cast<std::uint64_t>(c.failcnt));
       text += line;
       first = false;
+    };
+    for (const auto& usage : container.resources) {
+      // OpenVZ kept swappages out of this file (it is in /proc/bc/resources); JSON has it.
+      if (usage.resource->id == UBC_SWAPPAGES) continue;
+      add_row(usage.resource->name, usage.counter);
+      // OpenVZ's placeholder rows, where its kernel had them, so that parsers counting
+      // rows find what they found there.
+      const int dummies = usage.resource->id == UBC_SHMPAGES ? 1 : usage.resource->id == UBC_NUMFILE ? 3 : 0;
+      for (int i = 0; i < dummies; ++i) add_row("dummy", ubc_counter{});
     }
   }
   return text;

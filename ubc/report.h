@@ -22,7 +22,8 @@ struct ContainerUsage {
 };
 
 // The exact /proc/user_beancounters format, "Version: 2.5" header included: the CT id and
-// a colon on each CT's first row only, every number right-aligned in 20 columns.
+// a colon on each CT's first row only, every number right-aligned in 20 columns, OpenVZ's
+// "dummy" rows after shmpages (one) and numfile (three), swappages left to the JSON.
 std::string format_user_beancounters(std::span<const ContainerUsage> containers);
 
 // {"version": "2.5", "containers": [{"ctid": ..., "resources": {"numfile": {"held": ...,

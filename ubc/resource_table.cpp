@@ -9,17 +9,23 @@ constexpr std::string_view kPlanned = "not implemented yet";
 
 // clang-format off
 constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
-    {UBC_KMEMSIZE,     "kmemsize",     Unit::bytes, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
-    {UBC_LOCKEDPAGES,  "lockedpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
-    {UBC_PRIVVMPAGES,  "privvmpages",  Unit::pages, RefusedAt::barrier, ENOMEM,  Support::planned, kPlanned},
+    {UBC_KMEMSIZE,     "kmemsize",     Unit::bytes, RefusedAt::never,   0,       Support::accounted,
+     "memcg memory.stat `kernel` (slab, stacks, page tables, percpu, sockets, vmalloc)"},
+    {UBC_LOCKEDPAGES,  "lockedpages",  Unit::pages, RefusedAt::never,   0,       Support::accounted,
+     "mm->locked_vm (VmLck in /proc/PID/status) summed over the CT's processes"},
+    {UBC_PRIVVMPAGES,  "privvmpages",  Unit::pages, RefusedAt::never,   0,       Support::accounted,
+     "mm->data_vm + mm->stack_vm (VmData + VmStk) summed over the CT's processes"},
     {UBC_SHMPAGES,     "shmpages",     Unit::pages, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "SysV: fentry/newseg (size), lsm/shm_alloc_security (charge, refuse), lsm/shm_free_security (uncharge)"},
     {UBC_NUMPROC,      "numproc",      Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "lsm/task_alloc (charge, refuse), tp_btf/cgroup_attach_task and fentry/cgroup_post_fork (move), "
      "lsm/task_free (uncharge)"},
-    {UBC_PHYSPAGES,    "physpages",    Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
-    {UBC_VMGUARPAGES,  "vmguarpages",  Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
-    {UBC_OOMGUARPAGES, "oomguarpages", Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
+    {UBC_PHYSPAGES,    "physpages",    Unit::pages, RefusedAt::limit,   0,       Support::kernel_limit,
+     "memcg memory.current, memory.peak, memory.events max; limit -> memory.max"},
+    {UBC_VMGUARPAGES,  "vmguarpages",  Unit::pages, RefusedAt::never,   0,       Support::accounted,
+     "the privvmpages held it guarantees"},
+    {UBC_OOMGUARPAGES, "oomguarpages", Unit::pages, RefusedAt::never,   0,       Support::accounted,
+     "memcg memory.stat anon + unevictable, plus memory.swap.current"},
     {UBC_NUMTCPSOCK,   "numtcpsock",   Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
     {UBC_NUMFLOCK,     "numflock",     Unit::count, RefusedAt::barrier, ENOLCK,  Support::enforced,
      "lsm/file_lock (reserve, refuse), fexit/fcntl_setlk|fcntl_setlease|locks_lock_inode_wait "
@@ -32,12 +38,14 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_OTHERSOCKBUF, "othersockbuf", Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
     {UBC_DGRAMRCVBUF,  "dgramrcvbuf",  Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
     {UBC_NUMOTHERSOCK, "numothersock", Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
-    {UBC_DCACHESIZE,   "dcachesize",   Unit::bytes, RefusedAt::limit,   ENOMEM,  Support::planned, kPlanned},
+    {UBC_DCACHESIZE,   "dcachesize",   Unit::bytes, RefusedAt::never,   0,       Support::accounted,
+     "memcg memory.stat slab_reclaimable (dentries and inodes, mostly)"},
     {UBC_NUMFILE,      "numfile",      Unit::count, RefusedAt::barrier, ENFILE,  Support::enforced,
      "fmod_ret/security_file_alloc (charge, refuse), lsm/file_free_security (uncharge), "
      "fexit/security_file_alloc (roll back a charge the kernel then failed)"},
     {UBC_NUMIPTENT,    "numiptent",    Unit::count, RefusedAt::limit,   ENOMEM,  Support::planned, kPlanned},
-    {UBC_SWAPPAGES,    "swappages",    Unit::pages, RefusedAt::never,   0,       Support::planned, kPlanned},
+    {UBC_SWAPPAGES,    "swappages",    Unit::pages, RefusedAt::limit,   0,       Support::kernel_limit,
+     "memcg memory.swap.current, memory.swap.peak, memory.swap.events max; limit -> memory.swap.max"},
 }};
 // clang-format on
 
@@ -62,6 +70,20 @@ const ResourceInfo* find_resource(std::string_view name) noexcept {
 
 const ResourceInfo& resource_info(ubc_resource id) noexcept {
   return kTable[id];
+}
+
+std::string_view support_name(Support support) noexcept {
+  switch (support) {
+    case Support::enforced:
+      return "enforced";
+    case Support::kernel_limit:
+      return "kernel-limit";
+    case Support::accounted:
+      return "accounted";
+    case Support::planned:
+      return "planned";
+  }
+  return "?";
 }
 
 std::string_view unit_name(Unit unit) noexcept {

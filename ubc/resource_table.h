@@ -18,9 +18,17 @@ enum class Unit { count, pages, bytes };
 enum class RefusedAt { barrier, limit, never };
 
 enum class Support {
-  enforced,  // charged, uncharged and refused by ubc's BPF programs
-  planned,   // not yet implemented: shown by no command, settable by none
+  enforced,      // charged, uncharged and refused by ubc's BPF programs
+  kernel_limit,  // held read from the kernel's counters; the limit goes to a memcg file the kernel enforces
+  accounted,     // held real, barrier and limit kept for monitoring; nothing refuses (see the notes)
+  planned,       // not yet implemented: shown by no command, settable by none
 };
+
+std::string_view support_name(Support support) noexcept;
+// Whether `ubcctl show` prints the row and `ubcctl set` takes it.
+inline bool is_available(Support support) noexcept {
+  return support != Support::planned;
+}
 
 struct ResourceInfo {
   ubc_resource id;

@@ -33,6 +33,10 @@
 //   sendfd         make a pipe, send its read end over fd 3 (SCM_RIGHTS), close both ends
 //                                                                    -> "ok"
 //   recvfd         receive one fd over fd 3 and keep it             -> "ok"
+//   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
+//   mlock N        the same, then mlock() them                       -> "ok ERRNO"
+//   unmap          unmap everything anon and mlock mapped            -> "ok"
+//   dentries N DIR create N files in a new directory under DIR       -> "ok ERRNO"
 //   closeall       close every fd this process opened, end the children and threads it
 //                  started                                           -> "ok"
 // "Until refused" stops after kUntilRefusedCap attempts, so a refusal that never comes fails
@@ -656,6 +660,40 @@ std::string close_all() {
   return "ok";
 }
 
+// Mappings made by "anon" and "mlock", unmapped by "unmap".
+std::vector<std::pair<void*, std::size_t>> g_mappings;
+
+// Maps `pages` private writable anonymous pages, touches them, and mlock()s them if asked.
+std::string map_pages(long pages, bool lock) {
+  const std::size_t bytes = static_cast<std::size_t>(pages) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  void* area = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) return "ok " + std::to_string(errno);
+  std::memset(area, 1, bytes);
+  g_mappings.emplace_back(area, bytes);
+  if (lock && ::mlock(area, bytes)) return "ok " + std::to_string(errno);
+  return "ok 0";
+}
+
+std::string unmap_all() {
+  for (auto [area, bytes] : g_mappings) ::munmap(area, bytes);
+  g_mappings.clear();
+  return "ok";
+}
+
+// Creates `count` files in a new directory under `dir` (dentries and inodes in the CT's memcg).
+std::string make_dentries(long count, const std::string& dir) {
+  char path[4096];
+  std::snprintf(path, sizeof path, "%s/ubc-dentries-XXXXXX", dir.c_str());
+  if (!::mkdtemp(path)) return "ok " + std::to_string(errno);
+  for (long i = 0; i < count; ++i) {
+    const std::string file = std::string(path) + "/a-rather-long-file-name-to-fill-the-dentry-" + std::to_string(i);
+    const int fd = ::open(file.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+    if (fd < 0) return "ok " + std::to_string(errno);
+    ::close(fd);
+  }
+  return "ok 0";
+}
+
 std::string run(const std::string& line) {
   std::istringstream words(line);
   std::string command;
@@ -666,7 +704,15 @@ std::string run(const std::string& line) {
     words >> path;
     return open_until(a, path.c_str(), O_RDWR | O_NOCTTY);
   }
+  if (command == "dentries") {
+    std::string dir = "/tmp";
+    words >> dir;
+    return make_dentries(a, dir);
+  }
   words >> b;
+  if (command == "anon") return map_pages(a, false);
+  if (command == "mlock") return map_pages(a, true);
+  if (command == "unmap") return unmap_all();
   if (command == "open") return open_until(a);
   if (command == "kinds") return make_kinds();
   if (command == "pipe") return make_pipe();

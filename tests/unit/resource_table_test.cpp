@@ -64,6 +64,6 @@ TEST_CASE("docs/RESOURCES.md documents every row with the table's unit and suppo
     const auto& cells = found->second;
     REQUIRE(cells.size() >= 4);
     CHECK(cells[1] == ubc::unit_name(row.unit));
-    CHECK(cells[2] == (row.support == ubc::Support::enforced ? "enforced" : "planned"));
+    CHECK(cells[2] == ubc::support_name(row.support));
   }
 }

@@ -1,0 +1,141 @@
+#include "ubc/kernel_counters.h"
+
+#include <sys/types.h>
+
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include "loader/cgroup.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::optional<std::string> read_if_exists(const fs::path& file) {
+  std::ifstream in(file);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::optional<std::uint64_t> read_number(const fs::path& file) {
+  auto text = read_if_exists(file);
+  if (!text) return std::nullopt;
+  std::istringstream in(*text);
+  std::uint64_t value = 0;
+  if (!(in >> value)) return std::nullopt;
+  return value;
+}
+
+std::optional<std::uint64_t> value_of(const std::map<std::string, std::uint64_t>& values, const std::string& key) {
+  auto found = values.find(key);
+  if (found == values.end()) return std::nullopt;
+  return found->second;
+}
+
+// Processes of every cgroup in the CT's subtree, read live; one that exits meanwhile is
+// simply not counted.
+MmPages sum_mm_pages(const fs::path& cgroup, std::uint64_t page_size) {
+  MmPages total;
+  auto add_cgroup = [&](const fs::path& dir) {
+    std::error_code ignored;
+    if (!fs::exists(dir / "cgroup.procs", ignored)) return;
+    for (pid_t pid : cgroup::member_pids(dir)) {
+      auto status = read_if_exists("/proc/" + std::to_string(pid) + "/status");
+      if (!status) continue;
+      const MmPages pages = parse_proc_status(*status, page_size);
+      total.locked += pages.locked;
+      total.private_ += pages.private_;
+    }
+  };
+  add_cgroup(cgroup);
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(cgroup, error), end; !error && it != end; it.increment(error))
+    if (it->is_directory()) add_cgroup(it->path());
+  return total;
+}
+
+}  // namespace
+
+std::map<std::string, std::uint64_t> parse_key_values(const std::string& text) {
+  std::map<std::string, std::uint64_t> values;
+  std::istringstream in(text);
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value) values[key] = value;
+  return values;
+}
+
+MmPages parse_proc_status(const std::string& text, std::uint64_t page_size) {
+  MmPages pages;
+  std::istringstream in(text);
+  std::string line;
+  const std::uint64_t kib_per_page = page_size / 1024;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string key;
+    std::uint64_t kib = 0;
+    if (!(fields >> key >> kib)) continue;
+    if (key == "VmLck:") pages.locked += kib / kib_per_page;
+    if (key == "VmData:" || key == "VmStk:") pages.private_ += kib / kib_per_page;
+  }
+  return pages;
+}
+
+KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_size) {
+  auto stat_text = read_if_exists(cgroup / "memory.stat");
+  if (!stat_text)
+    throw std::runtime_error("cannot read " + (cgroup / "memory.stat").string() +
+                             ": the memory controller is not enabled for the CT");
+  const auto stat = parse_key_values(*stat_text);
+  KernelReading reading;
+  auto pages = [page_size](std::optional<std::uint64_t> bytes) -> std::optional<std::uint64_t> {
+    if (!bytes) return std::nullopt;
+    return *bytes / page_size;
+  };
+
+  reading.held[UBC_KMEMSIZE] = value_of(stat, "kernel");
+  reading.held[UBC_DCACHESIZE] = value_of(stat, "slab_reclaimable");
+
+  reading.held[UBC_PHYSPAGES] = pages(read_number(cgroup / "memory.current"));
+  reading.maxheld[UBC_PHYSPAGES] = pages(read_number(cgroup / "memory.peak"));
+  if (auto events = read_if_exists(cgroup / "memory.events"))
+    reading.failcnt[UBC_PHYSPAGES] = value_of(parse_key_values(*events), "max");
+
+  const auto swap = pages(read_number(cgroup / "memory.swap.current"));
+  reading.held[UBC_SWAPPAGES] = swap.value_or(0);
+  reading.maxheld[UBC_SWAPPAGES] = pages(read_number(cgroup / "memory.swap.peak"));
+  if (auto events = read_if_exists(cgroup / "memory.swap.events"))
+    reading.failcnt[UBC_SWAPPAGES] = value_of(parse_key_values(*events), "max");
+
+  const std::uint64_t anon = value_of(stat, "anon").value_or(0);
+  const std::uint64_t unevictable = value_of(stat, "unevictable").value_or(0);
+  reading.held[UBC_OOMGUARPAGES] = (anon + unevictable) / page_size + swap.value_or(0);
+
+  const MmPages mm = sum_mm_pages(cgroup, page_size);
+  reading.held[UBC_LOCKEDPAGES] = mm.locked;
+  reading.held[UBC_PRIVVMPAGES] = mm.private_;
+  reading.held[UBC_VMGUARPAGES] = mm.private_;
+  return reading;
+}
+
+const char* memcg_limit_file(ubc_resource resource) noexcept {
+  switch (resource) {
+    case UBC_PHYSPAGES:
+      return "memory.max";
+    case UBC_SWAPPAGES:
+      return "memory.swap.max";
+    default:
+      return nullptr;
+  }
+}
+
+std::string memcg_limit_text(std::uint64_t limit_pages, std::uint64_t page_size) {
+  if (limit_pages >= UBC_UNLIMITED / page_size) return "max";
+  return std::to_string(limit_pages * page_size);
+}
+
+}  // namespace ubc
