@@ -32,6 +32,7 @@
 #define ENOMEM 12
 #define ENFILE 23
 #define ENOLCK 37
+#define ENOBUFS 105
 
 #ifndef READ_ONCE
 #define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
@@ -42,5 +43,6 @@
 #include "numproc.bpf.h"
 #include "shmpages.bpf.h"
 #include "numflock.bpf.h"
+#include "sockets.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

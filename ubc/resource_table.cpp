@@ -26,7 +26,9 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
      "the privvmpages held it guarantees"},
     {UBC_OOMGUARPAGES, "oomguarpages", Unit::pages, RefusedAt::never,   0,       Support::accounted,
      "memcg memory.stat anon + unevictable, plus memory.swap.current"},
-    {UBC_NUMTCPSOCK,   "numtcpsock",   Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
+    {UBC_NUMTCPSOCK,   "numtcpsock",   Unit::count, RefusedAt::barrier, ENOBUFS, Support::enforced,
+     "lsm/socket_post_create (charge, refuse), lsm/inet_conn_request (refuse SYN), lsm/inet_csk_clone "
+     "(charge accepted child), lsm/sk_free_security (uncharge)"},
     {UBC_NUMFLOCK,     "numflock",     Unit::count, RefusedAt::barrier, ENOLCK,  Support::enforced,
      "lsm/file_lock (reserve, refuse), fexit/fcntl_setlk|fcntl_setlease|locks_lock_inode_wait "
      "(charge listed objects), fentry/locks_unlink_lock_ctx (uncharge)"},
@@ -37,7 +39,9 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_TCPRCVBUF,    "tcprcvbuf",    Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
     {UBC_OTHERSOCKBUF, "othersockbuf", Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
     {UBC_DGRAMRCVBUF,  "dgramrcvbuf",  Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
-    {UBC_NUMOTHERSOCK, "numothersock", Unit::count, RefusedAt::barrier, ENOBUFS, Support::planned, kPlanned},
+    {UBC_NUMOTHERSOCK, "numothersock", Unit::count, RefusedAt::barrier, ENOBUFS, Support::enforced,
+     "lsm/socket_post_create (charge, refuse), lsm/unix_stream_connect (charge, refuse the server end), "
+     "lsm/sk_free_security (uncharge)"},
     {UBC_DCACHESIZE,   "dcachesize",   Unit::bytes, RefusedAt::never,   0,       Support::accounted,
      "memcg memory.stat slab_reclaimable (dentries and inodes, mostly)"},
     {UBC_NUMFILE,      "numfile",      Unit::count, RefusedAt::barrier, ENFILE,  Support::enforced,

@@ -33,6 +33,11 @@
 //   sendfd         make a pipe, send its read end over fd 3 (SCM_RIGHTS), close both ends
 //                                                                    -> "ok"
 //   recvfd         receive one fd over fd 3 and keep it             -> "ok"
+//   sock N KIND    socket() of KIND (tcp, udp, unix) up to N times (0: until refused)
+//                                                                    -> "ok CREATED ERRNO"
+//   listen         a TCP listener on 127.0.0.1                       -> "ok PORT ERRNO"
+//   unixconn N     an AF_UNIX listener and up to N clients connected to it (0: until refused)
+//                                                                    -> "ok CONNECTED ERRNO"
 //   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
@@ -49,7 +54,10 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +65,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -660,6 +669,69 @@ std::string close_all() {
   return "ok";
 }
 
+// socket(DOMAIN) up to `max` times: tcp, udp or unix.
+std::string socket_until(long max, const std::string& kind) {
+  const int domain = kind == "unix" ? AF_UNIX : AF_INET;
+  const int type = kind == "udp" ? SOCK_DGRAM : SOCK_STREAM;
+  long created = 0;
+  int error = 0;
+  while (created < attempts(max)) {
+    const int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = errno;
+      break;
+    }
+    keep(fd);
+    ++created;
+  }
+  return "ok " + std::to_string(created) + " " + std::to_string(error);
+}
+
+// A TCP listener on 127.0.0.1, kept open; its port for the test to connect to.
+std::string tcp_listen() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return "ok 0 " + std::to_string(errno);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) || ::listen(fd, 128) ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length))
+    return "ok 0 " + std::to_string(errno);
+  keep(fd);
+  return "ok " + std::to_string(ntohs(address.sin_port)) + " 0";
+}
+
+// An AF_UNIX stream listener and up to `max` clients connected to it from this process.
+std::string unix_connect_until(long max) {
+  const int listener = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (listener < 0) return "ok 0 " + std::to_string(errno);
+  keep(listener);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  const std::string name = "ubc-test-" + std::to_string(::getpid()) + "-" + std::to_string(listener);
+  std::memcpy(address.sun_path + 1, name.data(), name.size());  // abstract: nothing to unlink
+  const auto length = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size());
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), length) || ::listen(listener, 4096))
+    return "ok 0 " + std::to_string(errno);
+  long connected = 0;
+  int error = 0;
+  while (connected < attempts(max)) {
+    const int client = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (client < 0) {
+      error = errno;
+      break;
+    }
+    keep(client);
+    if (::connect(client, reinterpret_cast<sockaddr*>(&address), length)) {
+      error = errno;
+      break;
+    }
+    ++connected;
+  }
+  return "ok " + std::to_string(connected) + " " + std::to_string(error);
+}
+
 // Mappings made by "anon" and "mlock", unmapped by "unmap".
 std::vector<std::pair<void*, std::size_t>> g_mappings;
 
@@ -710,6 +782,13 @@ std::string run(const std::string& line) {
     return make_dentries(a, dir);
   }
   words >> b;
+  if (command == "sock") {
+    std::string kind;
+    std::istringstream(line) >> command >> a >> kind;
+    return socket_until(a, kind);
+  }
+  if (command == "listen") return tcp_listen();
+  if (command == "unixconn") return unix_connect_until(a);
   if (command == "anon") return map_pages(a, false);
   if (command == "mlock") return map_pages(a, true);
   if (command == "unmap") return unmap_all();

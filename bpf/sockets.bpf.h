@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * numtcpsock and numothersock: sockets a CT's tasks create, TCP ones in numtcpsock, every
+ * other kind (AF_UNIX, UDP, raw, netlink, packet ...) in numothersock, as OpenVZ split them.
+ * Refused past the barrier with ENOBUFS for inet sockets and ENOMEM for the others, as
+ * OpenVZ did; kernel-internal sockets are never charged.
+ *
+ * Charge:   lsm/socket_post_create, where the struct sock exists (so its pointer can key
+ *           the owner) and a refusal still fails socket()/socketpair() cleanly: the kernel
+ *           releases the socket, and the free hook finds no owner for it.
+ * Children: a TCP connection accepted by a listener is a new sock cloned in softirq
+ *           (lsm/inet_csk_clone) and the server end of an AF_UNIX stream connection is made
+ *           in the client's connect (lsm/unix_stream_connect): both are charged to the CT
+ *           that owns the listener. The SYN (lsm/inet_conn_request) or the connect is
+ *           refused while the listener's CT is at its barrier; the clone itself cannot
+ *           fail, so children already past that check are charged even above it.
+ * Uncharge: lsm/sk_free_security, for socks recorded in an owner map only.
+ */
+#ifndef UBC_SOCKETS_BPF_H
+#define UBC_SOCKETS_BPF_H
+
+#include "charge.bpf.h"
+
+#define UBC_AF_UNIX 1
+#define UBC_AF_INET 2
+#define UBC_AF_INET6 10
+#define UBC_SOCK_STREAM 1
+#define UBC_IPPROTO_TCP 6
+#define UBC_MAX_TRACKED_SOCKS (1U << 18)
+
+/* struct sock pointer -> the CT it is charged to, one map per row so the free hook knows
+ * which row to uncharge without trusting the dying sock's fields. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UBC_MAX_TRACKED_SOCKS);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_tcpsock_owner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UBC_MAX_TRACKED_SOCKS);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_othersock_owner SEC(".maps");
+
+static __always_inline bool ubc_is_tcp(int family, int type, int protocol)
+{
+	return (family == UBC_AF_INET || family == UBC_AF_INET6) && type == UBC_SOCK_STREAM &&
+	       (protocol == 0 || protocol == UBC_IPPROTO_TCP);
+}
+
+static __always_inline void *ubc_sock_owner_map(enum ubc_resource resource)
+{
+	return resource == UBC_NUMTCPSOCK ? (void *)&ubc_tcpsock_owner : (void *)&ubc_othersock_owner;
+}
+
+/* Records that `sk` is charged to `ct`; undoes the charge when the map is full. */
+static __always_inline int ubc_record_sock(struct sock *sk, struct ubc_ct *ct, __u32 slot,
+					   __u64 generation, enum ubc_resource resource)
+{
+	struct ubc_charge_owner owner = {.slot = slot, .amount = 1, .generation = generation};
+	__u64 key = (__u64)sk;
+
+	if (!bpf_map_update_elem(ubc_sock_owner_map(resource), &key, &owner, BPF_NOEXIST))
+		return 0;
+	ubc_uncharge(&owner, resource);
+	ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+	return -1;
+}
+
+SEC("lsm/socket_post_create")
+int BPF_PROG(ubc_sock_charge, struct socket *sock, int family, int type, int protocol, int kern,
+	     int ret)
+{
+	enum ubc_resource resource = ubc_is_tcp(family, type, protocol) ? UBC_NUMTCPSOCK
+									 : UBC_NUMOTHERSOCK;
+	int refusal = family == UBC_AF_INET || family == UBC_AF_INET6 ? -ENOBUFS : -ENOMEM;
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct ubc_ct_ref ct;
+
+	if (ret || kern || !sk || !ubc_current_ct(&ct))
+		return ret;
+	if (ubc_charge(ct.ct, resource, 1, UBC_HARD))
+		return refusal;
+	if (ubc_record_sock(sk, ct.ct, ct.slot, ct.generation, resource))
+		return refusal;
+	return 0;
+}
+
+/* The CT a listening sock is charged to, if any. */
+static __always_inline struct ubc_ct *ubc_listener_ct(const struct sock *listener,
+						      enum ubc_resource resource,
+						      struct ubc_charge_owner *owner_out)
+{
+	__u64 key = (__u64)listener;
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(ubc_sock_owner_map(resource), &key);
+	struct ubc_ct *ct;
+	__u32 slot;
+
+	if (!owner)
+		return NULL;
+	slot = owner->slot;
+	ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+	if (!ct || READ_ONCE(ct->generation) != owner->generation)
+		return NULL;
+	*owner_out = *owner;
+	return ct;
+}
+
+/* A child is refused while its listener's CT is at its barrier. */
+static __always_inline int ubc_admit_child(const struct sock *listener, enum ubc_resource resource)
+{
+	struct ubc_charge_owner owner;
+	struct ubc_ct *ct = ubc_listener_ct(listener, resource, &owner);
+	struct ubc_counter *counter;
+	__u64 held, threshold;
+
+	if (!ct)
+		return 0;
+	counter = &ct->res[resource];
+	held = READ_ONCE(counter->held);
+	threshold = ubc_threshold(counter, UBC_HARD);
+	if (held + 1 <= threshold)
+		return 0;
+	ubc_refuse(ct, counter, resource, 1, held, threshold);
+	return -1;
+}
+
+static __always_inline void ubc_charge_child(const struct sock *listener, struct sock *child,
+					     enum ubc_resource resource)
+{
+	struct ubc_charge_owner owner;
+	struct ubc_ct *ct = ubc_listener_ct(listener, resource, &owner);
+
+	if (!ct)
+		return;
+	ubc_charge(ct, resource, 1, UBC_FORCE);
+	ubc_record_sock(child, ct, owner.slot, owner.generation, resource);
+}
+
+SEC("lsm/inet_conn_request")
+int BPF_PROG(ubc_tcpsock_admit, const struct sock *sk, struct sk_buff *skb,
+	     struct request_sock *req, int ret)
+{
+	if (ret)
+		return ret;
+	return ubc_admit_child(sk, UBC_NUMTCPSOCK) ? -ENOBUFS : 0;
+}
+
+SEC("lsm/inet_csk_clone")
+int BPF_PROG(ubc_tcpsock_child, struct sock *newsk, const struct request_sock *req)
+{
+	/* The listener is the request's socket. */
+	ubc_charge_child(BPF_CORE_READ(req, __req_common.skc_listener), newsk, UBC_NUMTCPSOCK);
+	return 0;
+}
+
+SEC("lsm/unix_stream_connect")
+int BPF_PROG(ubc_unixsock_child, struct sock *sock, struct sock *other, struct sock *newsk,
+	     int ret)
+{
+	if (ret)
+		return ret;
+	if (ubc_admit_child(other, UBC_NUMOTHERSOCK))
+		return -ENOMEM;
+	ubc_charge_child(other, newsk, UBC_NUMOTHERSOCK);
+	return 0;
+}
+
+SEC("lsm/sk_free_security")
+int BPF_PROG(ubc_sock_uncharge, struct sock *sk)
+{
+	__u64 key = (__u64)sk;
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_tcpsock_owner, &key);
+
+	if (owner) {
+		ubc_uncharge(owner, UBC_NUMTCPSOCK);
+		bpf_map_delete_elem(&ubc_tcpsock_owner, &key);
+		return 0;
+	}
+	owner = bpf_map_lookup_elem(&ubc_othersock_owner, &key);
+	if (owner) {
+		ubc_uncharge(owner, UBC_NUMOTHERSOCK);
+		bpf_map_delete_elem(&ubc_othersock_owner, &key);
+	}
+	return 0;
+}
+
+#endif /* UBC_SOCKETS_BPF_H */
