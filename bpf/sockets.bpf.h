@@ -54,7 +54,8 @@ static __always_inline bool ubc_is_tcp(int family, int type, int protocol)
 
 static __always_inline void *ubc_sock_owner_map(enum ubc_resource resource)
 {
-	return resource == UBC_NUMTCPSOCK ? (void *)&ubc_tcpsock_owner : (void *)&ubc_othersock_owner;
+	return resource == UBC_NUMTCPSOCK ? (void *)&ubc_tcpsock_owner
+					  : (void *)&ubc_othersock_owner;
 }
 
 /* Records that `sk` is charged to `ct`; undoes the charge when the map is full. */
@@ -75,8 +76,8 @@ SEC("lsm/socket_post_create")
 int BPF_PROG(ubc_sock_charge, struct socket *sock, int family, int type, int protocol, int kern,
 	     int ret)
 {
-	enum ubc_resource resource = ubc_is_tcp(family, type, protocol) ? UBC_NUMTCPSOCK
-									 : UBC_NUMOTHERSOCK;
+	enum ubc_resource resource =
+		ubc_is_tcp(family, type, protocol) ? UBC_NUMTCPSOCK : UBC_NUMOTHERSOCK;
 	int refusal = family == UBC_AF_INET || family == UBC_AF_INET6 ? -ENOBUFS : -ENOMEM;
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 	struct ubc_ct_ref ct;
@@ -159,8 +160,7 @@ int BPF_PROG(ubc_tcpsock_child, struct sock *newsk, const struct request_sock *r
 }
 
 SEC("lsm/unix_stream_connect")
-int BPF_PROG(ubc_unixsock_child, struct sock *sock, struct sock *other, struct sock *newsk,
-	     int ret)
+int BPF_PROG(ubc_unixsock_child, struct sock *sock, struct sock *other, struct sock *newsk, int ret)
 {
 	if (ret)
 		return ret;

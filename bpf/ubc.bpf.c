@@ -44,5 +44,6 @@
 #include "shmpages.bpf.h"
 #include "numflock.bpf.h"
 #include "sockets.bpf.h"
+#include "numiptent.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

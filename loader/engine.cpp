@@ -2,7 +2,9 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,10 +29,18 @@ std::string g_libbpf_log;
 
 int capture_libbpf_log(libbpf_print_level level, const char* format, va_list args) {
   if (level == LIBBPF_DEBUG) return 0;
-  char line[1024];
-  vsnprintf(line, sizeof line, format, args);
+  // A verifier log arrives as one message of many kilobytes: format it whole, so that the
+  // tail kept below holds the verifier's verdict.
+  va_list measure;
+  va_copy(measure, args);
+  const int length = vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
+  if (length <= 0) return 0;
+  std::string text(static_cast<std::size_t>(length) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.pop_back();
   std::lock_guard lock(g_log_mutex);
-  g_libbpf_log += line;
+  g_libbpf_log += text;
   if (g_libbpf_log.size() > 8192) g_libbpf_log.erase(0, g_libbpf_log.size() - 8192);
   return 0;
 }
@@ -52,11 +62,22 @@ using Skeleton = std::unique_ptr<ubc_bpf, SkeletonDeleter>;
   throw std::runtime_error(message);
 }
 
+// numiptent's programs attach to functions of the nf_tables module: load it if the kernel
+// has it (as the first `nft` command would), else leave those programs out.
+void prepare_nf_tables(ubc_bpf& skeleton) {
+  if (nf_tables_available()) return;
+  for (bpf_program* program : {skeleton.progs.ubc_numiptent_reserve, skeleton.progs.ubc_numiptent_charge,
+                               skeleton.progs.ubc_numiptent_commit_done, skeleton.progs.ubc_numiptent_abort_done,
+                               skeleton.progs.ubc_numiptent_uncharge, skeleton.progs.ubc_numiptent_task_free})
+    bpf_program__set_autoload(program, false);
+}
+
 Skeleton open_and_load() {
   libbpf_set_print(capture_libbpf_log);
   take_libbpf_log();
   Skeleton skeleton(ubc_bpf__open());
   if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
+  prepare_nf_tables(*skeleton);
   if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
   return skeleton;
 }
@@ -92,6 +113,26 @@ void check_layout(int fd, const fs::path& path, std::uint32_t value_size, std::u
 
 }  // namespace
 
+bool nf_tables_available() {
+  if (fs::exists("/sys/module/nf_tables")) return true;
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+    }
+    ::execlp("modprobe", "modprobe", "-q", "nf_tables", static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  if (child > 0) {
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return fs::exists("/sys/module/nf_tables");
+}
+
 std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
   switch (stat) {
     case UBC_STAT_OWNER_MAP_FULL:
@@ -108,6 +149,8 @@ std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
       return "SysV segments left uncharged (size not seen)";
     case UBC_STAT_FLOCK_UNTRACKED:
       return "lock lists too long to walk after a request (objects uncharged)";
+    case UBC_STAT_IPTENT_UNRESERVED:
+      return "nftables rules charged without a reservation (forced)";
     case UBC_STAT_COUNT:
       break;
   }
@@ -129,6 +172,7 @@ void Engine::load(const fs::path& pin_dir) {
   // fails half-way, unpinning them detaches the programs again.
   const bpf_object_skeleton* tables = skeleton->skeleton;
   for (int i = 0; i < tables->prog_cnt; ++i) {
+    if (!*tables->progs[i].link) continue;  // left out (prepare_nf_tables)
     fs::path path = pin_dir / (std::string("link_") + tables->progs[i].name);
     if (int err = bpf_link__pin(*tables->progs[i].link, path.c_str()))
       throw_system_error("bpf_link__pin(" + path.string() + ")", -err);

@@ -20,6 +20,9 @@ namespace ubc {
 inline const std::filesystem::path kDefaultPinDir = "/sys/fs/bpf/ubc";
 
 // What each engine-wide health counter (enum ubc_engine_stat) means, for people.
+// Whether the kernel has nf_tables (loading the module if it can); numiptent needs it.
+bool nf_tables_available();
+
 std::string_view engine_stat_description(ubc_engine_stat stat) noexcept;
 
 class Engine {

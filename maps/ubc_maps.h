@@ -92,6 +92,8 @@ enum ubc_engine_stat {
 	UBC_STAT_UNSIZED_SHM,
 	/* A lock list too long to walk whole after a request: new objects may be uncharged. */
 	UBC_STAT_FLOCK_UNTRACKED,
+	/* An nftables rule committed by a task with no reservation left: charged forced. */
+	UBC_STAT_IPTENT_UNRESERVED,
 	UBC_STAT_COUNT,
 };
 

@@ -47,7 +47,9 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_NUMFILE,      "numfile",      Unit::count, RefusedAt::barrier, ENFILE,  Support::enforced,
      "fmod_ret/security_file_alloc (charge, refuse), lsm/file_free_security (uncharge), "
      "fexit/security_file_alloc (roll back a charge the kernel then failed)"},
-    {UBC_NUMIPTENT,    "numiptent",    Unit::count, RefusedAt::limit,   ENOMEM,  Support::planned, kPlanned},
+    {UBC_NUMIPTENT,    "numiptent",    Unit::count, RefusedAt::limit,   ENOMEM,  Support::enforced,
+     "lsm.s/netlink_send (reserve a batch's new rules, refuse), fentry/nf_tables_rule_notify (charge), "
+     "fexit/nf_tables_commit|nf_tables_abort (settle), fentry/nf_tables_rule_destroy (uncharge)"},
     {UBC_SWAPPAGES,    "swappages",    Unit::pages, RefusedAt::limit,   0,       Support::kernel_limit,
      "memcg memory.swap.current, memory.swap.peak, memory.swap.events max; limit -> memory.swap.max"},
 }};

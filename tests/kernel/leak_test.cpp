@@ -38,7 +38,8 @@ TEST_SUITE("leaks") {
       }
       MESSAGE("second CT: " << refused << " refused operations of " << kRounds * kOperationsPerRound);
       for (const ScopedCt* ct : {&first, &second})
-        for (ubc_resource resource : {UBC_NUMFILE, UBC_NUMFLOCK, UBC_NUMPTY, UBC_SHMPAGES, UBC_NUMPROC, UBC_NUMOTHERSOCK})
+        for (ubc_resource resource :
+             {UBC_NUMFILE, UBC_NUMFLOCK, UBC_NUMPTY, UBC_SHMPAGES, UBC_NUMPROC, UBC_NUMOTHERSOCK})
           MESSAGE(ct->id() << " " << resource << ": maxheld " << ct->counter(resource).maxheld << ", failcnt "
                            << ct->counter(resource).failcnt);
       a.ask("closeall");
