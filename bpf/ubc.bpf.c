@@ -45,5 +45,6 @@
 #include "numflock.bpf.h"
 #include "sockets.bpf.h"
 #include "numiptent.bpf.h"
+#include "numsiginfo.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

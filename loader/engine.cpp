@@ -180,7 +180,7 @@ void Engine::load(const fs::path& pin_dir) {
   }
   for (int i = 0; i < tables->map_cnt; ++i) {
     const std::string name = tables->maps[i].name;
-    if (!name.starts_with("ubc_")) continue;  // libbpf's internal .rodata/.bss maps
+    if (bpf_map__is_internal(*tables->maps[i].map)) continue;  // .rodata/.bss: the programs keep them
     fs::path path = pin_dir / name;
     if (int err = bpf_map__pin(*tables->maps[i].map, path.c_str()))
       throw_system_error("bpf_map__pin(" + path.string() + ")", -err);

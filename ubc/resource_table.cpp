@@ -34,7 +34,9 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
      "(charge listed objects), fentry/locks_unlink_lock_ctx (uncharge)"},
     {UBC_NUMPTY,       "numpty",       Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "lsm/file_open on char device 5:2 (charge, refuse), lsm/file_free_security (uncharge)"},
-    {UBC_NUMSIGINFO,   "numsiginfo",   Unit::count, RefusedAt::barrier, EAGAIN,  Support::planned, kPlanned},
+    {UBC_NUMSIGINFO,   "numsiginfo",   Unit::count, RefusedAt::barrier, EAGAIN,  Support::enforced,
+     "tp_btf/kmem_cache_alloc of the sigqueue cache (charge), lsm/task_kill (refuse real-time signals), "
+     "tp_btf/kmem_cache_free (uncharge)"},
     {UBC_TCPSNDBUF,    "tcpsndbuf",    Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
     {UBC_TCPRCVBUF,    "tcprcvbuf",    Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
     {UBC_OTHERSOCKBUF, "othersockbuf", Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},

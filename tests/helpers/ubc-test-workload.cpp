@@ -38,6 +38,9 @@
 //   listen         a TCP listener on 127.0.0.1                       -> "ok PORT ERRNO"
 //   unixconn N     an AF_UNIX listener and up to N clients connected to it (0: until refused)
 //                                                                    -> "ok CONNECTED ERRNO"
+//   sigqueue N     queue SIGRTMIN to itself (blocked) up to N times (0: until refused)
+//                                                                    -> "ok QUEUED ERRNO"
+//   sigdrain       take every queued SIGRTMIN                        -> "ok TAKEN"
 //   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
@@ -46,7 +49,9 @@
 //                  started                                           -> "ok"
 // "Until refused" stops after kUntilRefusedCap attempts, so a refusal that never comes fails
 // a test instead of hanging it. It exits at end of input. Errors are "error TEXT".
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -54,8 +59,6 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -732,6 +735,35 @@ std::string unix_connect_until(long max) {
   return "ok " + std::to_string(connected) + " " + std::to_string(error);
 }
 
+// Queues up to `max` SIGRTMIN signals to itself with the signal blocked, so each stays
+// queued (one struct sigqueue each) until "sigdrain".
+std::string sigqueue_until(long max) {
+  sigset_t rt;
+  sigemptyset(&rt);
+  sigaddset(&rt, SIGRTMIN);
+  pthread_sigmask(SIG_BLOCK, &rt, nullptr);
+  long queued = 0;
+  int error = 0;
+  while (queued < attempts(max)) {
+    if (::sigqueue(::getpid(), SIGRTMIN, sigval{static_cast<int>(queued)})) {
+      error = errno;
+      break;
+    }
+    ++queued;
+  }
+  return "ok " + std::to_string(queued) + " " + std::to_string(error);
+}
+
+std::string sigdrain() {
+  sigset_t rt;
+  sigemptyset(&rt);
+  sigaddset(&rt, SIGRTMIN);
+  const timespec no_wait{};
+  long drained = 0;
+  while (::sigtimedwait(&rt, nullptr, &no_wait) == SIGRTMIN) ++drained;
+  return "ok " + std::to_string(drained);
+}
+
 // Mappings made by "anon" and "mlock", unmapped by "unmap".
 std::vector<std::pair<void*, std::size_t>> g_mappings;
 
@@ -788,6 +820,8 @@ std::string run(const std::string& line) {
     return socket_until(a, kind);
   }
   if (command == "listen") return tcp_listen();
+  if (command == "sigqueue") return sigqueue_until(a);
+  if (command == "sigdrain") return sigdrain();
   if (command == "unixconn") return unix_connect_until(a);
   if (command == "anon") return map_pages(a, false);
   if (command == "mlock") return map_pages(a, true);

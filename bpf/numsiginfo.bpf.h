@@ -1,0 +1,113 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * numsiginfo: queued signal information structures (struct sigqueue) a CT's tasks caused
+ * the kernel to allocate, refused for real-time signals past the barrier with EAGAIN, the
+ * errno the kernel itself gives a sigqueue() that finds the queue full.
+ *
+ * Charge:   tp_btf/kmem_cache_alloc for objects of the sigqueue slab cache (found by its
+ *           object size, then its name), to the CT of the task that sent the signal; the
+ *           allocator inlines __sigqueue_alloc, so the slab tracepoint is the one exact
+ *           point. It cannot fail an allocation, so the charge is forced.
+ * Refuse:   lsm/task_kill: a real-time signal (which always queues a sigqueue) sent by a
+ *           CT task while its CT is at the barrier fails with EAGAIN. Standard signals are
+ *           never refused: the kernel delivers them without siginfo when it must, and
+ *           refusing them would lose a signal the kernel never loses.
+ * Uncharge: tp_btf/kmem_cache_free of a recorded object, from any context.
+ */
+#ifndef UBC_NUMSIGINFO_BPF_H
+#define UBC_NUMSIGINFO_BPF_H
+
+#include "charge.bpf.h"
+
+#define UBC_SIGRTMIN 32
+#define UBC_EAGAIN 11
+
+/* struct sigqueue pointer -> the CT charged for it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 1 << 18);
+	__type(key, __u64);
+	__type(value, struct ubc_charge_owner);
+} ubc_siginfo_owner SEC(".maps");
+
+/* The sigqueue cache, once recognised; every other cache costs one comparison. */
+static struct kmem_cache *ubc_sigqueue_cache;
+
+static __always_inline bool ubc_is_sigqueue_cache(struct kmem_cache *cache)
+{
+	static const char name[] = "sigqueue";
+	char seen[sizeof(name)];
+
+	if (cache == ubc_sigqueue_cache)
+		return true;
+	if (ubc_sigqueue_cache ||
+	    BPF_CORE_READ(cache, object_size) != bpf_core_type_size(struct sigqueue))
+		return false;
+	if (bpf_probe_read_kernel_str(seen, sizeof(seen), BPF_CORE_READ(cache, name)) !=
+	    sizeof(seen))
+		return false;
+	for (int i = 0; i < sizeof(name); i++)
+		if (seen[i] != name[i])
+			return false;
+	ubc_sigqueue_cache = cache;
+	return true;
+}
+
+SEC("tp_btf/kmem_cache_alloc")
+int BPF_PROG(ubc_numsiginfo_charge, unsigned long call_site, const void *object,
+	     struct kmem_cache *cache, gfp_t flags, int node)
+{
+	struct ubc_charge_owner owner = {.amount = 1};
+	struct ubc_ct_ref ct;
+	__u64 key = (__u64)object;
+
+	if (!object || !ubc_is_sigqueue_cache(cache) || !ubc_current_ct(&ct))
+		return 0;
+	ubc_charge(ct.ct, UBC_NUMSIGINFO, 1, UBC_FORCE);
+	owner.slot = ct.slot;
+	owner.generation = ct.generation;
+	if (bpf_map_update_elem(&ubc_siginfo_owner, &key, &owner, BPF_ANY)) {
+		ubc_uncharge(&owner, UBC_NUMSIGINFO);
+		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+	}
+	return 0;
+}
+
+SEC("tp_btf/kmem_cache_free")
+int BPF_PROG(ubc_numsiginfo_uncharge, unsigned long call_site, const void *object,
+	     const struct kmem_cache *cache)
+{
+	__u64 key = (__u64)object;
+	struct ubc_charge_owner *owner;
+
+	if (cache != ubc_sigqueue_cache || !object)
+		return 0;
+	owner = bpf_map_lookup_elem(&ubc_siginfo_owner, &key);
+	if (!owner)
+		return 0;
+	ubc_uncharge(owner, UBC_NUMSIGINFO);
+	bpf_map_delete_elem(&ubc_siginfo_owner, &key);
+	return 0;
+}
+
+SEC("lsm/task_kill")
+int BPF_PROG(ubc_numsiginfo_refuse, struct task_struct *target, struct kernel_siginfo *info,
+	     int sig, const struct cred *cred, int ret)
+{
+	struct ubc_counter *counter;
+	struct ubc_ct_ref ct;
+	__u64 held, barrier;
+
+	if (ret || sig < UBC_SIGRTMIN || !ubc_current_ct(&ct))
+		return ret;
+	counter = &ct.ct->res[UBC_NUMSIGINFO];
+	held = READ_ONCE(counter->held);
+	barrier = ubc_threshold(counter, UBC_HARD);
+	if (held + 1 <= barrier)
+		return 0;
+	ubc_refuse(ct.ct, counter, UBC_NUMSIGINFO, 1, held, barrier);
+	return -UBC_EAGAIN;
+}
+
+#endif /* UBC_NUMSIGINFO_BPF_H */
