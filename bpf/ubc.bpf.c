@@ -46,5 +46,6 @@
 #include "sockets.bpf.h"
 #include "numiptent.bpf.h"
 #include "numsiginfo.bpf.h"
+#include "sockbufs.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -261,6 +261,30 @@ std::array<std::uint64_t, UBC_STAT_COUNT> Engine::stats() const {
   return values;
 }
 
+std::vector<ubc_sockbuf_record> Engine::socket_buffers(const fs::path& pin_dir) {
+  std::vector<ubc_sockbuf_record> records;
+  for (const char* family : {"tcp", "udp", "unix"}) {
+    const fs::path link = pin_dir / (std::string("link_ubc_sockbuf_") + family);
+    UniqueFd link_fd = open_pinned(link);
+    UniqueFd iter(bpf_iter_create(link_fd.get()));
+    if (!iter) throw_system_error("bpf_iter_create(" + link.string() + ")");
+    ubc_sockbuf_record record;
+    std::size_t filled = 0;
+    for (;;) {
+      const ssize_t got = ::read(iter.get(), reinterpret_cast<char*>(&record) + filled, sizeof record - filled);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw_system_error("read(" + link.string() + " iterator)");
+      if (got == 0) break;
+      filled += static_cast<std::size_t>(got);
+      if (filled == sizeof record) {
+        records.push_back(record);
+        filled = 0;
+      }
+    }
+  }
+  return records;
+}
+
 std::vector<Engine::ProgramHealth> Engine::program_health(const fs::path& pin_dir) {
   std::vector<ProgramHealth> programs;
   for (const auto& entry : fs::directory_iterator(pin_dir)) {

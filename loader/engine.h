@@ -19,9 +19,10 @@ namespace ubc {
 
 inline const std::filesystem::path kDefaultPinDir = "/sys/fs/bpf/ubc";
 
-// What each engine-wide health counter (enum ubc_engine_stat) means, for people.
 // Whether the kernel has nf_tables (loading the module if it can); numiptent needs it.
 bool nf_tables_available();
+
+// What each engine-wide health counter (enum ubc_engine_stat) means, for people.
 
 std::string_view engine_stat_description(ubc_engine_stat stat) noexcept;
 
@@ -53,6 +54,10 @@ class Engine {
   };
   // The attached programs, from the links pinned in `pin_dir`.
   static std::vector<ProgramHealth> program_health(const std::filesystem::path& pin_dir);
+
+  // Runs the pinned socket iterators: one record per non-empty buffer of every socket a CT
+  // owns in the caller's network namespace.
+  static std::vector<ubc_sockbuf_record> socket_buffers(const std::filesystem::path& pin_dir);
 
  private:
   Engine() = default;

@@ -112,6 +112,15 @@ struct ubc_refusal_event {
 
 #define UBC_EVENTS_BYTES (256 * 1024)
 
+/* One socket's buffers, as the socket iterators (link_ubc_sockbuf_*) write them for user
+ * space to sum per CT when it reads the buffer rows. */
+struct ubc_sockbuf_record {
+	__u32 slot;	    /* the CT the socket is charged to */
+	__u32 resource;	    /* enum ubc_resource: a *BUF row */
+	__u64 generation;   /* of that slot when the socket was charged */
+	__u64 bytes;
+};
+
 /* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */
 #define UBC_PIN_CTS "ubc_cts"
 #define UBC_PIN_CT_INDEX "ubc_ct_index"

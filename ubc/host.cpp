@@ -266,7 +266,13 @@ void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limi
 }
 
 void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
-  const KernelReading reading = read_kernel_counters(cgroup_of(ctid), page_size());
+  KernelReading reading = read_kernel_counters(cgroup_of(ctid), page_size());
+  // Socket buffers: summed from the engine's socket iterators, for this slot's generation.
+  const auto slot = static_cast<std::uint32_t>(&ct - engine().slots().data());
+  for (ubc_resource row : {UBC_TCPSNDBUF, UBC_TCPRCVBUF, UBC_OTHERSOCKBUF, UBC_DGRAMRCVBUF}) reading.held[row] = 0;
+  for (const ubc_sockbuf_record& record : Engine::socket_buffers(paths_.pin_dir))
+    if (record.slot == slot && record.generation == load_relaxed(ct.generation) && record.resource < UBC_RESOURCE_COUNT)
+      *reading.held[record.resource] += record.bytes;
   // BPF never writes these rows: user space owns held, and maxheld only grows, so readers
   // racing here can only agree on a later, higher mark.
   for (const auto& info : resource_table()) {

@@ -5,8 +5,6 @@
 namespace ubc {
 namespace {
 
-constexpr std::string_view kPlanned = "not implemented yet";
-
 // clang-format off
 constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_KMEMSIZE,     "kmemsize",     Unit::bytes, RefusedAt::never,   0,       Support::accounted,
@@ -37,10 +35,14 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_NUMSIGINFO,   "numsiginfo",   Unit::count, RefusedAt::barrier, EAGAIN,  Support::enforced,
      "tp_btf/kmem_cache_alloc of the sigqueue cache (charge), lsm/task_kill (refuse real-time signals), "
      "tp_btf/kmem_cache_free (uncharge)"},
-    {UBC_TCPSNDBUF,    "tcpsndbuf",    Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
-    {UBC_TCPRCVBUF,    "tcprcvbuf",    Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
-    {UBC_OTHERSOCKBUF, "othersockbuf", Unit::bytes, RefusedAt::limit,   ENOBUFS, Support::planned, kPlanned},
-    {UBC_DGRAMRCVBUF,  "dgramrcvbuf",  Unit::bytes, RefusedAt::limit,   0,       Support::planned, kPlanned},
+    {UBC_TCPSNDBUF,    "tcpsndbuf",    Unit::bytes, RefusedAt::never,   0,       Support::accounted,
+     "iter/tcp: sk_wmem_queued of the CT's TCP sockets"},
+    {UBC_TCPRCVBUF,    "tcprcvbuf",    Unit::bytes, RefusedAt::never,   0,       Support::accounted,
+     "iter/tcp: sk_rmem_alloc of the CT's TCP sockets"},
+    {UBC_OTHERSOCKBUF, "othersockbuf", Unit::bytes, RefusedAt::never,   0,       Support::accounted,
+     "iter/unix, iter/udp: sk_wmem_alloc of the CT's other sockets"},
+    {UBC_DGRAMRCVBUF,  "dgramrcvbuf",  Unit::bytes, RefusedAt::never,   0,       Support::accounted,
+     "iter/unix, iter/udp: sk_rmem_alloc of the CT's other sockets"},
     {UBC_NUMOTHERSOCK, "numothersock", Unit::count, RefusedAt::barrier, ENOBUFS, Support::enforced,
      "lsm/socket_post_create (charge, refuse), lsm/unix_stream_connect (charge, refuse the server end), "
      "lsm/sk_free_security (uncharge)"},

@@ -41,6 +41,8 @@
 //   sigqueue N     queue SIGRTMIN to itself (blocked) up to N times (0: until refused)
 //                                                                    -> "ok QUEUED ERRNO"
 //   sigdrain       take every queued SIGRTMIN                        -> "ok TAKEN"
+//   sockbufs BYTES leave BYTES unread in a TCP connection, an AF_UNIX socketpair and a UDP
+//                  socket                                            -> "ok 0"
 //   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
@@ -764,6 +766,49 @@ std::string sigdrain() {
   return "ok " + std::to_string(drained);
 }
 
+// Leaves `bytes` unread in each of: a TCP connection over loopback (receiver's queue), an
+// AF_UNIX socketpair (charged to the writer) and a UDP socket sent to itself.
+std::string fill_socket_buffers(long bytes) {
+  const std::string data(static_cast<std::size_t>(bytes), 'x');
+  auto fail = [](const char* what) { return std::string("error ") + what + ": " + std::strerror(errno); };
+  // TCP: listener, client, accepted end.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof address;
+  if (listener < 0 || ::bind(listener, reinterpret_cast<sockaddr*>(&address), length) || ::listen(listener, 1) ||
+      ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length))
+    return fail("tcp listener");
+  keep(listener);
+  const int client = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (client < 0 || ::connect(client, reinterpret_cast<sockaddr*>(&address), length)) return fail("tcp connect");
+  keep(client);
+  const int server = ::accept4(listener, nullptr, nullptr, SOCK_CLOEXEC);
+  if (server < 0) return fail("accept");
+  keep(server);
+  if (::send(client, data.data(), data.size(), 0) != bytes) return fail("tcp send");
+  // AF_UNIX: the queued bytes count against the writer.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair)) return fail("socketpair");
+  keep(pair[0]);
+  keep(pair[1]);
+  if (::send(pair[0], data.data(), data.size(), 0) != bytes) return fail("unix send");
+  // UDP to itself.
+  const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_in udp_address{};
+  udp_address.sin_family = AF_INET;
+  udp_address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t udp_length = sizeof udp_address;
+  if (udp < 0 || ::bind(udp, reinterpret_cast<sockaddr*>(&udp_address), udp_length) ||
+      ::getsockname(udp, reinterpret_cast<sockaddr*>(&udp_address), &udp_length))
+    return fail("udp");
+  keep(udp);
+  if (::sendto(udp, data.data(), data.size(), 0, reinterpret_cast<sockaddr*>(&udp_address), udp_length) != bytes)
+    return fail("udp send");
+  return "ok 0";
+}
+
 // Mappings made by "anon" and "mlock", unmapped by "unmap".
 std::vector<std::pair<void*, std::size_t>> g_mappings;
 
@@ -822,6 +867,7 @@ std::string run(const std::string& line) {
   if (command == "listen") return tcp_listen();
   if (command == "sigqueue") return sigqueue_until(a);
   if (command == "sigdrain") return sigdrain();
+  if (command == "sockbufs") return fill_socket_buffers(a);
   if (command == "unixconn") return unix_connect_until(a);
   if (command == "anon") return map_pages(a, false);
   if (command == "mlock") return map_pages(a, true);

@@ -99,6 +99,24 @@ TEST_SUITE("sockets") {
     CHECK(wait_for_held(ct, UBC_NUMTCPSOCK, 0, std::chrono::seconds(20)) == 0);
   }
 
+  TEST_CASE("socket buffer rows hold the bytes queued in the CT's sockets, and 0 when they close") {
+    ScopedCt ct("sock-bufs");
+    Workload workload(ct);
+    CHECK(workload.ask("sockbufs 20000").at(0) == 0);
+    // The kernel charges buffers by skb truesize: at least the payload, never less.
+    CHECK(wait_for_held(ct, UBC_TCPSNDBUF, 0) == 0);  // acknowledged at once over loopback
+    CHECK(ct.counter(UBC_TCPRCVBUF).held >= 20000);
+    CHECK(ct.counter(UBC_OTHERSOCKBUF).held >= 20000);
+    CHECK(ct.counter(UBC_DGRAMRCVBUF).held >= 20000);
+    CHECK(ct.counter(UBC_TCPRCVBUF).maxheld >= 20000);
+    workload.ask("closeall");
+    for (ubc_resource row : {UBC_TCPSNDBUF, UBC_TCPRCVBUF, UBC_OTHERSOCKBUF, UBC_DGRAMRCVBUF}) {
+      CAPTURE(row);
+      CHECK(wait_for_held(ct, row, 0) == 0);
+    }
+    CHECK(workload.finish() == 0);
+  }
+
   TEST_CASE("host sockets are never charged or refused") {
     ScopedCt ct("sock-host");
     ct.set(UBC_NUMTCPSOCK, 0, 0);
