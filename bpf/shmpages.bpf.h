@@ -13,7 +13,10 @@
  *           is charged and UBC_STAT_UNSIZED_SHM counts it.
  * Uncharge: lsm/shm_free_security, from the RCU callback that frees the segment (also when
  *           newseg fails after the hook), by the owner recorded for that segment.
- * Shared anonymous mappings, tmpfs, POSIX shm and memfd pages are not counted here yet.
+ * Resident: iter/bpf_map_elem over ubc_shm_owner writes, per charged segment, the pages of
+ *           it in memory, so that user space can tell the CT's other shared memory (tmpfs,
+ *           POSIX shm, memfd, shared anonymous: memcg's "shmem" minus these) from its
+ *           SysV segments. The engine attaches it to the map by hand (it needs the map's fd).
  */
 #ifndef UBC_SHMPAGES_BPF_H
 #define UBC_SHMPAGES_BPF_H
@@ -100,6 +103,31 @@ int BPF_PROG(ubc_shmpages_uncharge, struct kern_ipc_perm *perm)
 		return 0;
 	ubc_uncharge(owner, UBC_SHMPAGES);
 	bpf_map_delete_elem(&ubc_shm_owner, &key);
+	return 0;
+}
+
+SEC("iter/bpf_map_elem")
+int ubc_iter_shm(struct bpf_iter__bpf_map_elem *ctx)
+{
+	struct ubc_charge_owner *owner = ctx->value;
+	__u64 *key = ctx->key;
+	struct ubc_iter_record record;
+	struct shmid_kernel *segment;
+	unsigned long resident;
+
+	if (!key || !owner)
+		return 0;
+	/* The key is the segment's kern_ipc_perm, the first member of its shmid_kernel. The
+	 * segment may be going away under RCU: every read is a probe read. */
+	segment = (struct shmid_kernel *)*key;
+	resident = BPF_CORE_READ(segment, shm_file, f_mapping, nrpages);
+	if (!resident)
+		return 0;
+	record.slot = owner->slot;
+	record.resource = UBC_SHMPAGES;
+	record.generation = owner->generation;
+	record.amount = resident;
+	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
 	return 0;
 }
 

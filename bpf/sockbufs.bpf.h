@@ -7,7 +7,7 @@
  * charging them per packet would put the engine on the network's hot path. Instead user
  * space runs these iterators when it reads the rows: each walks the live sockets of one
  * family (in the reader's network namespace), looks up the socket's owner, and writes one
- * ubc_sockbuf_record per non-empty buffer. Held is exact at that moment; nothing refuses.
+ * ubc_iter_record per non-empty buffer. Held is exact at that moment; nothing refuses.
  *
  * OpenVZ's split: tcpsndbuf / tcprcvbuf = TCP send / receive queues; othersockbuf = send
  * buffers of every other socket (AF_UNIX, UDP ...); dgramrcvbuf = receive queues of the
@@ -22,11 +22,11 @@ static __always_inline void ubc_emit_sockbuf(struct seq_file *seq,
 					     const struct ubc_charge_owner *owner,
 					     enum ubc_resource resource, __s64 bytes)
 {
-	struct ubc_sockbuf_record record = {
+	struct ubc_iter_record record = {
 		.slot = owner->slot,
 		.resource = resource,
 		.generation = owner->generation,
-		.bytes = bytes,
+		.amount = bytes,
 	};
 
 	if (bytes > 0)
@@ -46,7 +46,7 @@ static __always_inline __s64 ubc_rmem(struct sock *sk)
 }
 
 SEC("iter/tcp")
-int ubc_sockbuf_tcp(struct bpf_iter__tcp *ctx)
+int ubc_iter_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *common = ctx->sk_common;
 	struct ubc_charge_owner *owner;
@@ -81,7 +81,7 @@ static __always_inline void ubc_other_sockbufs(struct seq_file *seq, struct sock
 }
 
 SEC("iter/udp")
-int ubc_sockbuf_udp(struct bpf_iter__udp *ctx)
+int ubc_iter_udp(struct bpf_iter__udp *ctx)
 {
 	struct udp_sock *udp = ctx->udp_sk;
 
@@ -91,7 +91,7 @@ int ubc_sockbuf_udp(struct bpf_iter__udp *ctx)
 }
 
 SEC("iter/unix")
-int ubc_sockbuf_unix(struct bpf_iter__unix *ctx)
+int ubc_iter_unix(struct bpf_iter__unix *ctx)
 {
 	struct unix_sock *unix_sock = ctx->unix_sk;
 

@@ -78,6 +78,8 @@ Skeleton open_and_load() {
   Skeleton skeleton(ubc_bpf__open());
   if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
   prepare_nf_tables(*skeleton);
+  // Map-element iterators need their map's fd at attach time: attached in attach_iterators.
+  bpf_program__set_autoattach(skeleton->progs.ubc_iter_shm, false);
   if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
   return skeleton;
 }
@@ -161,6 +163,11 @@ void Engine::load(const fs::path& pin_dir) {
   if (is_loaded(pin_dir)) throw std::runtime_error("the engine is already loaded (pinned in " + pin_dir.string() + ")");
   Skeleton skeleton = open_and_load();
   if (int err = ubc_bpf__attach(skeleton.get())) throw_libbpf("attaching the BPF engine", -err);
+  bpf_iter_link_info shm_owner{};
+  shm_owner.map.map_fd = static_cast<__u32>(bpf_map__fd(skeleton->maps.ubc_shm_owner));
+  LIBBPF_OPTS(bpf_iter_attach_opts, iter_options, .link_info = &shm_owner, .link_info_len = sizeof shm_owner);
+  skeleton->links.ubc_iter_shm = bpf_program__attach_iter(skeleton->progs.ubc_iter_shm, &iter_options);
+  if (!skeleton->links.ubc_iter_shm) throw_libbpf("attaching the SysV segment iterator", errno);
 
   std::error_code ec;
   fs::create_directories(pin_dir, ec);
@@ -261,14 +268,14 @@ std::array<std::uint64_t, UBC_STAT_COUNT> Engine::stats() const {
   return values;
 }
 
-std::vector<ubc_sockbuf_record> Engine::socket_buffers(const fs::path& pin_dir) {
-  std::vector<ubc_sockbuf_record> records;
-  for (const char* family : {"tcp", "udp", "unix"}) {
-    const fs::path link = pin_dir / (std::string("link_ubc_sockbuf_") + family);
+std::vector<ubc_iter_record> Engine::iterate(const fs::path& pin_dir) {
+  std::vector<ubc_iter_record> records;
+  for (const char* name : {"tcp", "udp", "unix", "shm"}) {
+    const fs::path link = pin_dir / (std::string("link_ubc_iter_") + name);
     UniqueFd link_fd = open_pinned(link);
     UniqueFd iter(bpf_iter_create(link_fd.get()));
     if (!iter) throw_system_error("bpf_iter_create(" + link.string() + ")");
-    ubc_sockbuf_record record;
+    ubc_iter_record record;
     std::size_t filled = 0;
     for (;;) {
       const ssize_t got = ::read(iter.get(), reinterpret_cast<char*>(&record) + filled, sizeof record - filled);

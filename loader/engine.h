@@ -55,9 +55,9 @@ class Engine {
   // The attached programs, from the links pinned in `pin_dir`.
   static std::vector<ProgramHealth> program_health(const std::filesystem::path& pin_dir);
 
-  // Runs the pinned socket iterators: one record per non-empty buffer of every socket a CT
-  // owns in the caller's network namespace.
-  static std::vector<ubc_sockbuf_record> socket_buffers(const std::filesystem::path& pin_dir);
+  // Runs the pinned iterators: one record per non-empty buffer of every socket a CT owns in
+  // the caller's network namespace, one per SysV segment a CT owns with its resident pages.
+  static std::vector<ubc_iter_record> iterate(const std::filesystem::path& pin_dir);
 
  private:
   Engine() = default;

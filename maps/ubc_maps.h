@@ -112,13 +112,14 @@ struct ubc_refusal_event {
 
 #define UBC_EVENTS_BYTES (256 * 1024)
 
-/* One socket's buffers, as the socket iterators (link_ubc_sockbuf_*) write them for user
- * space to sum per CT when it reads the buffer rows. */
-struct ubc_sockbuf_record {
-	__u32 slot;	    /* the CT the socket is charged to */
-	__u32 resource;	    /* enum ubc_resource: a *BUF row */
-	__u64 generation;   /* of that slot when the socket was charged */
-	__u64 bytes;
+/* What the engine's iterators (pinned as link_ubc_iter_*) write, one record per kernel
+ * object a CT owns, for user space to sum per CT when it reads a row: the bytes in one
+ * socket buffer, the resident pages of one SysV segment. */
+struct ubc_iter_record {
+	__u32 slot;	    /* the CT the object is charged to */
+	__u32 resource;	    /* enum ubc_resource */
+	__u64 generation;   /* of that slot when the object was charged */
+	__u64 amount;	    /* in the row's unit */
 };
 
 /* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */

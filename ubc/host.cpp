@@ -267,12 +267,22 @@ void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limi
 
 void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
   KernelReading reading = read_kernel_counters(cgroup_of(ctid), page_size());
-  // Socket buffers: summed from the engine's socket iterators, for this slot's generation.
+  // Socket buffers and resident SysV pages: summed from the engine's iterators, for this
+  // slot's generation.
   const auto slot = static_cast<std::uint32_t>(&ct - engine().slots().data());
   for (ubc_resource row : {UBC_TCPSNDBUF, UBC_TCPRCVBUF, UBC_OTHERSOCKBUF, UBC_DGRAMRCVBUF}) reading.held[row] = 0;
-  for (const ubc_sockbuf_record& record : Engine::socket_buffers(paths_.pin_dir))
-    if (record.slot == slot && record.generation == load_relaxed(ct.generation) && record.resource < UBC_RESOURCE_COUNT)
-      *reading.held[record.resource] += record.bytes;
+  std::uint64_t sysv_resident = 0;
+  for (const ubc_iter_record& record : Engine::iterate(paths_.pin_dir)) {
+    if (record.slot != slot || record.generation != load_relaxed(ct.generation)) continue;
+    if (record.resource == UBC_SHMPAGES)
+      sysv_resident += record.amount;
+    else if (record.resource < UBC_RESOURCE_COUNT && reading.held[record.resource])
+      *reading.held[record.resource] += record.amount;
+  }
+  // shmpages' held is the SysV charge BPF keeps; the CT's other shared memory is memcg's
+  // shmem less the SysV pages in it.
+  const std::uint64_t shmem = reading.shmem_pages.value_or(0);
+  shm_extra_pages_ = shmem > sysv_resident ? shmem - sysv_resident : 0;
   // BPF never writes these rows: user space owns held, and maxheld only grows, so readers
   // racing here can only agree on a later, higher mark.
   for (const auto& info : resource_table()) {
@@ -287,20 +297,31 @@ void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
   }
 }
 
+ubc_counter Host::with_other_shmem(ubc_resource resource, ubc_ct& ct) const {
+  ubc_counter counter = snapshot(ct.res[resource]);
+  if (resource != UBC_SHMPAGES) return counter;
+  counter.held += shm_extra_pages_;
+  // BPF raises maxheld for SysV charges only; the whole row's mark is raised here.
+  raise_to(ct.res[resource].maxheld, counter.held);
+  counter.maxheld = std::max<std::uint64_t>(counter.maxheld, counter.held);
+  return counter;
+}
+
 ContainerUsage Host::usage(const std::string& ctid) {
   ubc_ct& ct = slot_of(ctid);
   refresh_kernel_rows(ctid, ct);
   ContainerUsage usage{ctid, {}};
   for (const auto& info : resource_table())
-    if (is_available(info.support)) usage.resources.push_back({&info, snapshot(ct.res[info.id])});
+    if (is_available(info.support)) usage.resources.push_back({&info, with_other_shmem(info.id, ct)});
   return usage;
 }
 
 ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
   ubc_ct& ct = slot_of(ctid);
   const Support support = resource_info(resource).support;
-  if (support == Support::kernel_limit || support == Support::accounted) refresh_kernel_rows(ctid, ct);
-  return snapshot(ct.res[resource]);
+  if (support == Support::kernel_limit || support == Support::accounted || resource == UBC_SHMPAGES)
+    refresh_kernel_rows(ctid, ct);
+  return with_other_shmem(resource, ct);
 }
 
 int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {

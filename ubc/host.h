@@ -67,7 +67,11 @@ class Host {
   Engine& engine();
   // Reads the rows the kernel counts (memcg, /proc) into the CT's slot.
   void refresh_kernel_rows(const std::string& ctid, ubc_ct& ct);
+  // The slot's counter, with shmpages' held made whole (SysV charge + other shared memory).
+  ubc_counter with_other_shmem(ubc_resource resource, ubc_ct& ct) const;
   ubc_ct& slot_of(const std::string& ctid);
+  // Pages of shared memory other than SysV segments, from the last refresh_kernel_rows.
+  std::uint64_t shm_extra_pages_ = 0;
   void register_cgroup(const std::filesystem::path& cgroup);
 
   HostPaths paths_;

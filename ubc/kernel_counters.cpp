@@ -98,6 +98,7 @@ KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_si
   };
 
   reading.held[UBC_KMEMSIZE] = value_of(stat, "kernel");
+  reading.shmem_pages = pages(value_of(stat, "shmem"));
   reading.held[UBC_DCACHESIZE] = value_of(stat, "slab_reclaimable");
 
   reading.held[UBC_PHYSPAGES] = pages(read_number(cgroup / "memory.current"));

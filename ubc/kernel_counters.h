@@ -20,6 +20,8 @@ struct KernelReading {
   std::array<std::optional<std::uint64_t>, UBC_RESOURCE_COUNT> maxheld{};
   // The kernel's own count of refusals where it keeps one (memory.events "max").
   std::array<std::optional<std::uint64_t>, UBC_RESOURCE_COUNT> failcnt{};
+  // memcg's resident shared memory (tmpfs, POSIX shm, memfd, shared anonymous, SysV), pages.
+  std::optional<std::uint64_t> shmem_pages;
 };
 
 // "key value" lines (memory.stat, memory.events) as a map.

@@ -14,7 +14,8 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_PRIVVMPAGES,  "privvmpages",  Unit::pages, RefusedAt::never,   0,       Support::accounted,
      "mm->data_vm + mm->stack_vm (VmData + VmStk) summed over the CT's processes"},
     {UBC_SHMPAGES,     "shmpages",     Unit::pages, RefusedAt::barrier, ENOMEM,  Support::enforced,
-     "SysV: fentry/newseg (size), lsm/shm_alloc_security (charge, refuse), lsm/shm_free_security (uncharge)"},
+     "SysV: fentry/newseg (size), lsm/shm_alloc_security (charge, refuse), lsm/shm_free_security (uncharge); "
+     "others: memcg shmem less resident SysV pages (iter/bpf_map_elem)"},
     {UBC_NUMPROC,      "numproc",      Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "lsm/task_alloc (charge, refuse), tp_btf/cgroup_attach_task and fentry/cgroup_post_fork (move), "
      "lsm/task_free (uncharge)"},

@@ -14,6 +14,8 @@
 //   shm N BYTES    create up to N SysV segments of BYTES bytes each (0: until refused)
 //                                                                    -> "ok CREATED ERRNO"
 //   shmrm          IPC_RMID every segment this process created       -> "ok"
+//   shmtouch       attach every segment this process created and write all of it
+//                                                                    -> "ok ERRNO"
 //   flock N        flock(LOCK_EX|LOCK_NB) up to N new files (0: until refused)
 //                                                                    -> "ok LOCKED ERRNO"
 //   posix N        fcntl(F_SETLK) N disjoint byte ranges of one file (0: until refused)
@@ -43,6 +45,8 @@
 //   sigdrain       take every queued SIGRTMIN                        -> "ok TAKEN"
 //   sockbufs BYTES leave BYTES unread in a TCP connection, an AF_UNIX socketpair and a UDP
 //                  socket                                            -> "ok 0"
+//   memfd N        a memfd with N written pages, kept open            -> "ok ERRNO"
+//   shanon N       a shared anonymous mapping of N touched pages      -> "ok ERRNO"
 //   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
@@ -379,6 +383,19 @@ std::string shm_until(long max, long bytes) {
     ++created;
   }
   return "ok " + std::to_string(created) + " " + std::to_string(error);
+}
+
+// Attaches every segment this process created, writes every page, detaches.
+std::string shm_touch_all() {
+  for (int id : g_segments) {
+    shmid_ds info{};
+    if (::shmctl(id, IPC_STAT, &info)) return "ok " + std::to_string(errno);
+    void* area = ::shmat(id, nullptr, 0);
+    if (area == reinterpret_cast<void*>(-1)) return "ok " + std::to_string(errno);
+    std::memset(area, 1, info.shm_segsz);
+    ::shmdt(area);
+  }
+  return "ok 0";
 }
 
 std::string shm_remove_all() {
@@ -823,6 +840,27 @@ std::string map_pages(long pages, bool lock) {
   return "ok 0";
 }
 
+// Shared memory that is not SysV: a memfd of `pages` written pages (kept open), or a shared
+// anonymous mapping of `pages` touched pages.
+std::string shared_pages(long pages, bool memfd) {
+  const std::size_t bytes = static_cast<std::size_t>(pages) * static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  if (memfd) {
+    const int fd = ::memfd_create("ubc-test-shm", MFD_CLOEXEC);
+    if (fd < 0 || ::ftruncate(fd, static_cast<off_t>(bytes))) return "ok " + std::to_string(errno);
+    keep(fd);
+    void* area = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (area == MAP_FAILED) return "ok " + std::to_string(errno);
+    std::memset(area, 1, bytes);
+    ::munmap(area, bytes);
+    return "ok 0";
+  }
+  void* area = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (area == MAP_FAILED) return "ok " + std::to_string(errno);
+  std::memset(area, 1, bytes);
+  g_mappings.emplace_back(area, bytes);
+  return "ok 0";
+}
+
 std::string unmap_all() {
   for (auto [area, bytes] : g_mappings) ::munmap(area, bytes);
   g_mappings.clear();
@@ -869,6 +907,8 @@ std::string run(const std::string& line) {
   if (command == "sigdrain") return sigdrain();
   if (command == "sockbufs") return fill_socket_buffers(a);
   if (command == "unixconn") return unix_connect_until(a);
+  if (command == "memfd") return shared_pages(a, true);
+  if (command == "shanon") return shared_pages(a, false);
   if (command == "anon") return map_pages(a, false);
   if (command == "mlock") return map_pages(a, true);
   if (command == "unmap") return unmap_all();
@@ -891,6 +931,7 @@ std::string run(const std::string& line) {
   if (command == "lock") return "ok " + std::to_string(posix_lock(F_WRLCK, a, b));
   if (command == "unlock") return "ok " + std::to_string(posix_lock(F_UNLCK, a, b));
   if (command == "shmrm") return shm_remove_all();
+  if (command == "shmtouch") return shm_touch_all();
   if (command == "recvfd") return receive_fd();
   if (command == "closeall") return close_all();
   return "error unknown command '" + command + "'";

@@ -82,4 +82,23 @@ TEST_SUITE("shmpages") {
     CHECK(ct.counter(UBC_SHMPAGES).failcnt == 0);
     ::shmctl(id, IPC_RMID, nullptr);
   }
+
+  TEST_CASE("memfd and shared anonymous pages count in shmpages too, and leave with the process") {
+    ScopedCt ct("shm-other");
+    Workload workload(ct);
+    const std::uint64_t before = ct.counter(UBC_SHMPAGES).held;
+    CHECK(workload.ask("memfd 300").at(0) == 0);
+    CHECK(ct.counter(UBC_SHMPAGES).held == before + 300);
+    CHECK(workload.ask("shanon 200").at(0) == 0);
+    CHECK(ct.counter(UBC_SHMPAGES).held == before + 500);
+    CHECK(ct.counter(UBC_SHMPAGES).maxheld >= before + 500);
+    // A SysV segment counts at its size, touched or not: never twice.
+    CHECK(workload.ask("shm 1 409600").at(0) == 1);
+    CHECK(ct.counter(UBC_SHMPAGES).held == before + 600);
+    CHECK(workload.ask("shmtouch").at(0) == 0);
+    CHECK(ct.counter(UBC_SHMPAGES).held == before + 600);
+    workload.ask("shmrm");
+    CHECK(workload.finish() == 0);
+    CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
+  }
 }
