@@ -4,14 +4,19 @@
  * the kernel to allocate, refused for real-time signals past the barrier with EAGAIN, the
  * errno the kernel itself gives a sigqueue() that finds the queue full.
  *
+ * Reserve:  lsm/task_kill: a real-time signal (which queues a sigqueue) sent by a CT task
+ *           reserves one at the barrier (compare-and-swap, so racing senders never pass it)
+ *           or fails with EAGAIN. Standard signals are never refused: the kernel delivers
+ *           them without siginfo when it must, and refusing them would lose a signal the
+ *           kernel never loses.
  * Charge:   tp_btf/kmem_cache_alloc for objects of the sigqueue slab cache (found by its
- *           object size, then its name), to the CT of the task that sent the signal; the
- *           allocator inlines __sigqueue_alloc, so the slab tracepoint is the one exact
- *           point. It cannot fail an allocation, so the charge is forced.
- * Refuse:   lsm/task_kill: a real-time signal (which always queues a sigqueue) sent by a
- *           CT task while its CT is at the barrier fails with EAGAIN. Standard signals are
- *           never refused: the kernel delivers them without siginfo when it must, and
- *           refusing them would lose a signal the kernel never loses.
+ *           object size, then its name), in the sending task: it takes the task's
+ *           reservation, or charges forced (signals the kernel sends on the task's behalf,
+ *           standard signals). The allocator inlines __sigqueue_alloc, so the slab
+ *           tracepoint is the one exact point.
+ * Settle:   fexit/do_send_sig_info (every kill path ends there) hands back a reservation
+ *           the signal did not use (ignored signal, target gone); so do the next send and
+ *           the task's exit, should the kernel skip that fexit.
  * Uncharge: tp_btf/kmem_cache_free of a recorded object, from any context.
  */
 #ifndef UBC_NUMSIGINFO_BPF_H
@@ -30,6 +35,25 @@ struct {
 	__type(key, __u64);
 	__type(value, struct ubc_charge_owner);
 } ubc_siginfo_owner SEC(".maps");
+
+struct ubc_siginfo_task {
+	struct ubc_charge_owner reservation; /* amount 1 while one is held */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct ubc_siginfo_task);
+} ubc_siginfo_task SEC(".maps");
+
+static __always_inline void ubc_siginfo_release(struct ubc_siginfo_task *task)
+{
+	if (!task->reservation.amount)
+		return;
+	ubc_uncharge(&task->reservation, UBC_NUMSIGINFO);
+	task->reservation.amount = 0;
+}
 
 /* The sigqueue cache, once recognised; every other cache costs one comparison. */
 static struct kmem_cache *ubc_sigqueue_cache;
@@ -59,14 +83,22 @@ int BPF_PROG(ubc_numsiginfo_charge, unsigned long call_site, const void *object,
 	     struct kmem_cache *cache, gfp_t flags, int node)
 {
 	struct ubc_charge_owner owner = {.amount = 1};
+	struct ubc_siginfo_task *task;
 	struct ubc_ct_ref ct;
 	__u64 key = (__u64)object;
 
 	if (!object || !ubc_is_sigqueue_cache(cache) || !ubc_current_ct(&ct))
 		return 0;
-	ubc_charge(ct.ct, UBC_NUMSIGINFO, 1, UBC_FORCE);
-	owner.slot = ct.slot;
-	owner.generation = ct.generation;
+	task = bpf_task_storage_get(&ubc_siginfo_task, bpf_get_current_task_btf(), 0, 0);
+	if (task && task->reservation.amount) {
+		owner = task->reservation;
+		task->reservation.amount = 0;
+	} else {
+		ubc_charge(ct.ct, UBC_NUMSIGINFO, 1, UBC_FORCE);
+		owner.slot = ct.slot;
+		owner.generation = ct.generation;
+		owner.amount = 1;
+	}
 	if (bpf_map_update_elem(&ubc_siginfo_owner, &key, &owner, BPF_ANY)) {
 		ubc_uncharge(&owner, UBC_NUMSIGINFO);
 		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
@@ -92,22 +124,46 @@ int BPF_PROG(ubc_numsiginfo_uncharge, unsigned long call_site, const void *objec
 }
 
 SEC("lsm/task_kill")
-int BPF_PROG(ubc_numsiginfo_refuse, struct task_struct *target, struct kernel_siginfo *info,
+int BPF_PROG(ubc_numsiginfo_reserve, struct task_struct *target, struct kernel_siginfo *info,
 	     int sig, const struct cred *cred, int ret)
 {
-	struct ubc_counter *counter;
+	struct ubc_siginfo_task *task;
 	struct ubc_ct_ref ct;
-	__u64 held, barrier;
 
 	if (ret || sig < UBC_SIGRTMIN || !ubc_current_ct(&ct))
 		return ret;
-	counter = &ct.ct->res[UBC_NUMSIGINFO];
-	held = READ_ONCE(counter->held);
-	barrier = ubc_threshold(counter, UBC_HARD);
-	if (held + 1 <= barrier)
-		return 0;
-	ubc_refuse(ct.ct, counter, UBC_NUMSIGINFO, 1, held, barrier);
-	return -UBC_EAGAIN;
+	task = bpf_task_storage_get(&ubc_siginfo_task, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!task)
+		return ret;
+	ubc_siginfo_release(task);
+	if (ubc_charge(ct.ct, UBC_NUMSIGINFO, 1, UBC_HARD))
+		return -UBC_EAGAIN;
+	task->reservation.slot = ct.slot;
+	task->reservation.generation = ct.generation;
+	task->reservation.amount = 1;
+	return 0;
+}
+
+SEC("fexit/do_send_sig_info")
+int BPF_PROG(ubc_numsiginfo_settle)
+{
+	struct ubc_siginfo_task *task =
+		bpf_task_storage_get(&ubc_siginfo_task, bpf_get_current_task_btf(), 0, 0);
+
+	if (task)
+		ubc_siginfo_release(task);
+	return 0;
+}
+
+SEC("lsm/task_free")
+int BPF_PROG(ubc_numsiginfo_task_free, struct task_struct *task)
+{
+	struct ubc_siginfo_task *state = bpf_task_storage_get(&ubc_siginfo_task, task, 0, 0);
+
+	if (state)
+		ubc_siginfo_release(state);
+	return 0;
 }
 
 #endif /* UBC_NUMSIGINFO_BPF_H */

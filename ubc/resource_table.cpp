@@ -34,8 +34,8 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
     {UBC_NUMPTY,       "numpty",       Unit::count, RefusedAt::barrier, ENOMEM,  Support::enforced,
      "lsm/file_open on char device 5:2 (charge, refuse), lsm/file_free_security (uncharge)"},
     {UBC_NUMSIGINFO,   "numsiginfo",   Unit::count, RefusedAt::barrier, EAGAIN,  Support::enforced,
-     "tp_btf/kmem_cache_alloc of the sigqueue cache (charge), lsm/task_kill (refuse real-time signals), "
-     "tp_btf/kmem_cache_free (uncharge)"},
+     "lsm/task_kill (reserve, refuse real-time signals), tp_btf/kmem_cache_alloc of the sigqueue cache "
+     "(charge), fexit/do_send_sig_info (settle), tp_btf/kmem_cache_free (uncharge)"},
     {UBC_TCPSNDBUF,    "tcpsndbuf",    Unit::bytes, RefusedAt::never,   0,       Support::accounted,
      "iter/tcp: sk_wmem_queued of the CT's TCP sockets"},
     {UBC_TCPRCVBUF,    "tcprcvbuf",    Unit::bytes, RefusedAt::never,   0,       Support::accounted,

@@ -30,6 +30,8 @@
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
 //                                                                    -> "ok FILES"
+//   racekind T K   T threads each take K (pty, flock, sock, shm, sig) until refused
+//                                                                    -> "ok TAKEN REFUSALS"
 //   race T         T threads each open until refused                 -> "ok OPENED REFUSALS"
 //   churn T N      T threads each open, yield, close N times                -> "ok OPENED REFUSALS"
 //   sendfd         make a pipe, send its read end over fd 3 (SCM_RIGHTS), close both ends
@@ -77,6 +79,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <optional>
@@ -826,6 +829,67 @@ std::string fill_socket_buffers(long bytes) {
   return "ok 0";
 }
 
+// `threads` threads each take one more of KIND until refused, all released at once: the
+// race at the barrier that must never let held pass it.
+std::string race_kind(int threads, const std::string& kind) {
+  std::function<bool()> take;
+  if (kind == "pty") {
+    take = [] {
+      const int fd = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+      if (fd >= 0) keep(fd);
+      return fd >= 0;
+    };
+  } else if (kind == "flock") {
+    take = [] {
+      const int fd = new_lock_file();
+      return fd >= 0 && ::flock(fd, LOCK_EX | LOCK_NB) == 0;
+    };
+  } else if (kind == "sock") {
+    take = [] {
+      const int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+      if (fd >= 0) keep(fd);
+      return fd >= 0;
+    };
+  } else if (kind == "shm") {
+    take = [] {
+      const int id = ::shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0600);
+      if (id < 0) return false;
+      std::lock_guard lock(g_fds_mutex);
+      g_segments.push_back(id);
+      return true;
+    };
+  } else if (kind == "sig") {
+    sigset_t rt;
+    sigemptyset(&rt);
+    sigaddset(&rt, SIGRTMIN);
+    pthread_sigmask(SIG_BLOCK, &rt, nullptr);  // threads inherit it: every signal stays queued
+    take = [] { return ::sigqueue(::getpid(), SIGRTMIN, sigval{0}) == 0; };
+  } else {
+    return "error unknown race kind '" + kind + "'";
+  }
+  std::atomic<long> taken{0}, refusals{0};
+  std::atomic<int> started{0};
+  std::atomic<bool> go{false};
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&] {
+      ++started;
+      while (!go.load()) std::this_thread::yield();
+      for (long i = 0; i < kUntilRefusedCap; ++i) {
+        if (!take()) {
+          ++refusals;
+          break;
+        }
+        ++taken;
+      }
+    });
+  }
+  while (started.load() < threads) std::this_thread::yield();
+  go = true;
+  for (auto& worker : workers) worker.join();
+  return "ok " + std::to_string(taken.load()) + " " + std::to_string(refusals.load());
+}
+
 // Mappings made by "anon" and "mlock", unmapped by "unmap".
 std::vector<std::pair<void*, std::size_t>> g_mappings;
 
@@ -906,6 +970,11 @@ std::string run(const std::string& line) {
   if (command == "sigqueue") return sigqueue_until(a);
   if (command == "sigdrain") return sigdrain();
   if (command == "sockbufs") return fill_socket_buffers(a);
+  if (command == "racekind") {
+    std::string kind;
+    std::istringstream(line) >> command >> a >> kind;
+    return race_kind(static_cast<int>(a), kind);
+  }
   if (command == "unixconn") return unix_connect_until(a);
   if (command == "memfd") return shared_pages(a, true);
   if (command == "shanon") return shared_pages(a, false);

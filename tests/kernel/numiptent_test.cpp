@@ -85,6 +85,23 @@ TEST_SUITE("numiptent") {
     CHECK(wait_for_held(ct, UBC_NUMIPTENT, 0) == 0);
   }
 
+  TEST_CASE("16 racing nft processes never pass the limit") {
+    if (!have_nft()) return;
+    ScopedCt ct("ipt-race");
+    REQUIRE(nft(&ct, "add table inet ipt_race; add chain inet ipt_race c") == 0);
+    ct.set(UBC_NUMIPTENT, 50, 50);
+    const std::string script =
+        "for i in $(seq 16); do (for j in $(seq 8); do nft add rule inet ipt_race c counter 2>/dev/null; done) & "
+        "done; wait";
+    ubc::test::host().exec(ct.id(), {"bash", "-c", script});
+    const ubc_counter counter = ct.counter(UBC_NUMIPTENT);
+    CHECK(counter.held == 50);
+    CHECK(counter.maxheld == 50);
+    CHECK(counter.failcnt == 16 * 8 - 50);
+    CHECK(nft(&ct, "delete table inet ipt_race") == 0);
+    CHECK(wait_for_held(ct, UBC_NUMIPTENT, 0) == 0);
+  }
+
   TEST_CASE("host rules are never charged or refused") {
     if (!have_nft()) return;
     ScopedCt ct("ipt-host");
