@@ -65,6 +65,23 @@ Capability probe_engine_loadable(const std::string& reason) {
           "beancounters cannot be enforced on this kernel; run ubc in the bundled VM: tools/ubc-vm", true};
 }
 
+Capability probe_memory_controller() {
+  const auto mount = cgroup::find_v2_mount();
+  const std::string controllers = mount ? first_line(*mount / "cgroup.controllers") : "";
+  if (controllers.find("memory") != std::string::npos)
+    return {"memory controller", true, "cgroup v2 memory controller available", "", false};
+  return {"memory controller", false, "no memory controller in the cgroup v2 hierarchy",
+          "ubcctl create fails: physpages, swappages, kmemsize, dcachesize, oomguarpages and the non-SysV "
+          "part of shmpages are read from it",
+          false};
+}
+
+Capability probe_nf_tables() {
+  if (nf_tables_available()) return {"nf_tables", true, "module loaded", "", false};
+  return {"nf_tables", false, "no nf_tables in this kernel (modprobe nf_tables failed)",
+          "numiptent is not counted: the engine leaves its programs out (there is no nftables to count)", false};
+}
+
 Capability probe_sched_ext() {
   const fs::path state = "/sys/kernel/sched_ext/state";
   if (fs::exists(state)) return {"sched_ext", true, "state " + first_line(state), "", false};
@@ -88,8 +105,10 @@ std::string engine_unavailable_reason() {
 }
 
 std::vector<Capability> probe_capabilities() {
-  return {probe_cgroup_v2(), probe_btf(), probe_bpf_lsm_active(), probe_engine_loadable(engine_unavailable_reason()),
-          probe_sched_ext(), probe_criu()};
+  return {probe_cgroup_v2(),         probe_btf(),
+          probe_bpf_lsm_active(),    probe_engine_loadable(engine_unavailable_reason()),
+          probe_memory_controller(), probe_nf_tables(),
+          probe_sched_ext(),         probe_criu()};
 }
 
 }  // namespace ubc

@@ -15,6 +15,7 @@
 #include "loader/engine.h"
 #include "loader/refusal_events.h"
 #include "ubc/ct_config.h"
+#include "ubc/failcnt_baseline.h"
 #include "ubc/host.h"
 #include "ubc/limits.h"
 #include "ubc/report.h"
@@ -56,11 +57,17 @@ int run_doctor() {
   }
   std::printf("\nbeancounters: %s\n",
               ready ? "can be enforced on this host" : "cannot be enforced on this host (see MISSING above)");
+  std::printf("\n%-14s %-13s %s\n", "RESOURCE", "STATUS", "KNOWN GAP (docs/RESOURCES.md)");
+  for (const auto& row : ubc::resource_table()) {
+    const std::string_view gap = ubc::known_gap(row.id);
+    std::printf("%-14s %-13s %s\n", std::string(row.name).c_str(), std::string(ubc::support_name(row.support)).c_str(),
+                gap.empty() ? "-" : std::string(gap).c_str());
+  }
   print_engine_health();
   return ready ? 0 : 1;
 }
 
-int run_show(Host& host, const std::string& ctid, bool json) {
+int run_show(Host& host, const std::string& ctid, bool json, bool relative) {
   if (!host.engine_loaded()) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
   std::vector<ubc::ContainerUsage> usage;
   if (!ctid.empty()) {
@@ -68,6 +75,7 @@ int run_show(Host& host, const std::string& ctid, bool json) {
   } else {
     for (const auto& id : host.list()) usage.push_back(host.usage(id));
   }
+  if (relative) ubc::make_failcnt_relative(usage, ubc::state_dir() / "failcnt.json");
   if (json)
     std::cout << ubc::report_json(usage).dump(2) << "\n";
   else
@@ -198,6 +206,10 @@ int main(int argc, char** argv) {
   auto* show = app.add_subcommand("show", "Print beancounters in /proc/user_beancounters format");
   show->add_option("CT", ctid, "Only this CT");
   show->add_flag("--json", json, "JSON instead of text");
+  bool relative = false;
+  show->add_flag("-r,--relative", relative,
+                 "failcnt as its growth since the previous --relative reading (vzubc -r); "
+                 "failcnt itself is never reset, as in OpenVZ");
 
   CLI11_PARSE(app, argc, argv);
 
@@ -221,7 +233,7 @@ int main(int argc, char** argv) {
     } else if (*events) {
       return run_events(host, follow, json);
     } else if (*show) {
-      return run_show(host, ctid, json);
+      return run_show(host, ctid, json, relative);
     }
     return 0;
   } catch (const ubc::ConfigError& error) {

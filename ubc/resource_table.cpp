@@ -97,6 +97,43 @@ std::string_view support_name(Support support) noexcept {
   return "?";
 }
 
+std::string_view known_gap(ubc_resource id) noexcept {
+  switch (id) {
+    case UBC_KMEMSIZE:
+      return "not refused: cgroup v2 has no limit for kernel memory alone";
+    case UBC_LOCKEDPAGES:
+      return "not refused: no LSM hook on mlock; SysV SHM_LOCK pages not counted";
+    case UBC_PRIVVMPAGES:
+      return "not refused: the kernel unaccounts address space with no hook";
+    case UBC_SHMPAGES:
+      return "only new SysV segments refused; tmpfs, POSIX shm, memfd, shared anon bounded by physpages";
+    case UBC_PHYSPAGES:
+    case UBC_SWAPPAGES:
+      return "enforced by the kernel's memcg, not by ubc";
+    case UBC_VMGUARPAGES:
+      return "the guarantee is not implemented; held is privvmpages'";
+    case UBC_OOMGUARPAGES:
+      return "OOM protection is not implemented";
+    case UBC_NUMTCPSOCK:
+      return "accepted connections in flight are charged even past the barrier";
+    case UBC_NUMOTHERSOCK:
+      return "SCTP peel-off and MPTCP subflows not charged";
+    case UBC_NUMSIGINFO:
+      return "signals the kernel generates are charged but cannot be refused";
+    case UBC_TCPSNDBUF:
+    case UBC_TCPRCVBUF:
+    case UBC_OTHERSOCKBUF:
+    case UBC_DGRAMRCVBUF:
+      return "not refused: socket memory scheduling has no hook; read in the reader's netns";
+    case UBC_DCACHESIZE:
+      return "not refused: no dentry allocation hook; memcg reclaimable slab, not dentries alone";
+    case UBC_NUMIPTENT:
+      return "legacy iptables (xt_tables) entries not counted";
+    default:
+      return "";
+  }
+}
+
 std::string_view unit_name(Unit unit) noexcept {
   switch (unit) {
     case Unit::count:

@@ -49,4 +49,8 @@ const ResourceInfo& resource_info(ubc_resource id) noexcept;
 
 std::string_view unit_name(Unit unit) noexcept;
 
+// What ubc cannot do for the row on a stock kernel, in one line (empty when nothing): the
+// holes `ubcctl doctor` names so that none is silent. docs/RESOURCES.md has the detail.
+std::string_view known_gap(ubc_resource id) noexcept;
+
 }  // namespace ubc

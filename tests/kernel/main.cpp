@@ -32,6 +32,9 @@ int main(int argc, char** argv) {
   const auto config_dir = std::filesystem::temp_directory_path() / "ubc-kernel-tests-conf";
   std::filesystem::remove_all(config_dir);
   setenv("UBC_CONF_DIR", config_dir.c_str(), 1);
+  const auto state_dir = std::filesystem::temp_directory_path() / "ubc-kernel-tests-state";
+  std::filesystem::remove_all(state_dir);
+  setenv("UBC_STATE_DIR", state_dir.c_str(), 1);
   auto& host = ubc::test::host();
   if (host.engine_loaded()) host.unload_engine();
   host.load_engine();

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -62,6 +63,21 @@ TEST_SUITE("ubcctl") {
     CHECK(numfile["maxheld"] == 40);
     CHECK(numfile["failcnt"] == 1);
     CHECK(numfile["held"] == 0);  // the shell has exited
+
+    // Relative failcnt, as vzubc -r: all of it the first time, then only what is new;
+    // failcnt itself never moves back.
+    auto relative_failcnt = [] {
+      const Run run = ubcctl("show 4242 --json -r");
+      REQUIRE(run.status == 0);
+      return nlohmann::json::parse(run.output)["containers"][0]["resources"]["numfile"]["failcnt"].get<int>();
+    };
+    CHECK(relative_failcnt() == 1);
+    CHECK(relative_failcnt() == 0);
+    CHECK(nlohmann::json::parse(
+              ubcctl("show 4242 --json").output)["containers"][0]["resources"]["numfile"]["failcnt"] == 1);
+    // Every row of OpenVZ's table is there, in its order, with its dummy rows.
+    CHECK(show.output.find("kmemsize") < show.output.find("numiptent"));
+    CHECK(std::count(show.output.begin(), show.output.end(), '\n') == 2 + 24);
 
     // The refusal is in the event stream, with the CT's id and the resource's name.
     const Run events = ubcctl("events");
