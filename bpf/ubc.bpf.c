@@ -47,5 +47,6 @@
 #include "numiptent.bpf.h"
 #include "numsiginfo.bpf.h"
 #include "sockbufs.bpf.h"
+#include "isolation.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -14,6 +14,8 @@
 #include "loader/capabilities.h"
 #include "loader/engine.h"
 #include "loader/refusal_events.h"
+#include "tools/ct_commands.h"
+#include "ubc/containers.h"
 #include "ubc/ct_config.h"
 #include "ubc/failcnt_baseline.h"
 #include "ubc/host.h"
@@ -174,21 +176,69 @@ int main(int argc, char** argv) {
   auto* unload = app.add_subcommand("unload", "Detach and unpin the engine (CT cgroups are kept)");
   auto* doctor = app.add_subcommand("doctor", "Say what this host's kernel supports and what ubc does about gaps");
 
-  auto* create = app.add_subcommand("create", "Create a CT");
+  ubc::CreateOptions create_options;
+  std::string root_dir, private_dir, ostemplate, hostname, init;
+  auto* create = app.add_subcommand("create", "Create a CT: its cgroup, beancounters, config and files");
   create->add_option("CT", ctid, "CT id (e.g. 101)")->required();
+  create->add_option("--root", root_dir, "Use this directory as the CT's root filesystem, as it is");
+  create->add_option("--private", private_dir, "Where to unpack --ostemplate (default /var/lib/ubc/private/CT)");
+  create->add_option("--ostemplate", ostemplate, "A root filesystem tarball to unpack as the CT's files");
+  create->add_option("--hostname", hostname, "The CT's hostname (default: its id)");
+  create->add_option("--ipadd", create_options.ip_addresses, "An IPv4 address for the CT (repeatable)");
+  create->add_option("--init", init, "The CT's init command (default /sbin/init)");
+  create->add_flag("--userns", create_options.user_namespace,
+                   "Run the CT in a user namespace: its root is host uid 100000");
 
-  auto* destroy = app.add_subcommand("destroy", "Destroy a CT (its cgroup and its counters)");
+  auto* destroy = app.add_subcommand("destroy", "Destroy a CT: its cgroup, counters, config, and files ubc made");
   destroy->add_option("CT", ctid, "CT id")->required();
-  destroy->add_flag("--force", force, "Kill the CT's processes first");
+  destroy->add_flag("--force", force, "Stop it first if it runs");
 
-  auto* exec = app.add_subcommand("exec", "Run a command inside a CT: ubcctl exec CT -- CMD [ARG]...");
-  exec->add_option("CT", ctid, "CT id")->required();
-  exec->add_option("command", command, "Command and arguments, after --")->required();
+  bool every_ct = false;
+  auto* exec = app.add_subcommand("exec", "Run a command inside a CT: ubcctl exec CT|--all -- CMD [ARG]...");
+  exec->add_flag("--all", every_ct, "In every running CT");
+  exec->add_option("CT", ctid, "CT id (not with --all)");
+  exec->add_option("command", command, "Command and arguments, after --");
+
+  auto* start = app.add_subcommand("start", "Start a CT: its init as PID 1 in namespaces of its own");
+  start->add_option("CT", ctid, "CT id");
+  start->add_flag("--all", every_ct, "Every CT whose config says ONBOOT=\"yes\"");
+  start->add_option("--init", init, "Run this init (saved in the config)");
+  int stop_timeout = 10;
+  auto* stop = app.add_subcommand("stop", "Stop a CT: SIGTERM to its init, SIGKILL to all after --timeout");
+  stop->add_option("CT", ctid, "CT id")->required();
+  stop->add_option("--timeout", stop_timeout, "Seconds to wait for init before killing (default 10)");
+  auto* restart = app.add_subcommand("restart", "Stop and start a CT");
+  restart->add_option("CT", ctid, "CT id")->required();
+  restart->add_option("--timeout", stop_timeout, "Seconds to wait for init before killing (default 10)");
+  auto* status = app.add_subcommand("status", "Print vzctl's status line: CTID 101 exist mounted running");
+  status->add_option("CT", ctid, "CT id")->required();
+  auto* enter = app.add_subcommand("enter", "An interactive shell inside a running CT");
+  enter->add_option("CT", ctid, "CT id")->required();
+  std::string new_ctid;
+  auto* clone = app.add_subcommand("clone", "Copy a CT's files and config under a new id (without its addresses)");
+  clone->add_option("CT", ctid, "CT id")->required();
+  clone->add_option("NEWCT", new_ctid, "The copy's id")->required();
+  std::vector<std::string> list_fields;
+  bool list_all = false;
+  auto* list = app.add_subcommand("list", "vzlist: CTID NPROC STATUS IP_ADDR HOSTNAME of running CTs");
+  list->add_flag("-a,--all", list_all, "Stopped CTs too");
+  list->add_option("-o,--output", list_fields, "Columns: ctid,nproc,status,ip,hostname,<beancounter>[.m|.b|.l|.f]")
+      ->delimiter(',');
+  list->add_flag("-j,--json", json, "JSON instead of columns");
 
   bool save = false;
   auto* set = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L] [--save]");
   set->add_option("CT", ctid, "CT id")->required();
   set->add_flag("--save", save, "Also write them to the CT's config file (/etc/ubc/CT.conf), kept across reloads");
+  ubc::cli::CtSettingChanges changes;
+  set->add_option("--hostname", changes.hostname, "Hostname (applies at the next start; always saved)");
+  set->add_option("--ipadd", changes.ipadd, "Add an IPv4 address (next start; saved)");
+  set->add_option("--ipdel", changes.ipdel, "Remove an address, or 'all' (next start; saved)");
+  set->add_option("--onboot", changes.onboot, "yes|no: start with `ubcctl start --all` (saved)");
+  set->add_option("--init", changes.init, "The CT's init command (next start; saved)");
+  set->add_option("--userns", changes.userns, "yes|no: run in a user namespace (next start; saved)");
+  set->add_option("--devices", changes.devices, "Grant host device nodes: NAME[:r|rw], e.g. ttyS0:rw (saved)");
+  set->add_option("--netdev_add", changes.netdev_add, "Move a host network interface into the CT at start (saved)");
   for (const auto& info : ubc::resource_table()) {
     if (!ubc::is_available(info.support)) continue;
     const std::string name(info.name);
@@ -216,6 +266,7 @@ int main(int argc, char** argv) {
   try {
     if (*doctor) return run_doctor();
     Host host(ubc::HostPaths::discover());
+    ubc::Containers containers(host);
     if (*load) {
       host.load_engine();
       std::printf("engine loaded and pinned in %s\n", host.paths().pin_dir.c_str());
@@ -223,12 +274,52 @@ int main(int argc, char** argv) {
       host.unload_engine();
       std::printf("engine unloaded\n");
     } else if (*create) {
-      host.create(ctid);
+      if (!root_dir.empty()) create_options.root = root_dir;
+      if (!private_dir.empty()) create_options.private_area = private_dir;
+      if (!ostemplate.empty()) create_options.ostemplate = ostemplate;
+      if (!hostname.empty()) create_options.hostname = hostname;
+      if (!init.empty()) create_options.init = init;
+      if (create_options.root && create_options.ostemplate)
+        throw std::invalid_argument("create: --root and --ostemplate exclude each other");
+      containers.create(ctid, create_options);
     } else if (*destroy) {
-      host.destroy(ctid, force);
+      containers.destroy(ctid, force);
     } else if (*exec) {
-      return host.exec(ctid, command);
+      if (every_ct) {
+        // With --all there is no CT id: the first word the parser gave it is the command's.
+        if (!ctid.empty()) command.insert(command.begin(), ctid);
+        if (command.empty()) throw std::invalid_argument("exec --all: give a command after --");
+        return ubc::cli::exec_all(host, containers, command);
+      }
+      if (ctid.empty() || command.empty())
+        throw std::invalid_argument("exec: give a CT id (or --all) and a command after --");
+      return containers.exec(ctid, command);
+    } else if (*start) {
+      if (every_ct) return ubc::cli::start_all(host, containers);
+      if (ctid.empty()) throw std::invalid_argument("start: give a CT id or --all");
+      if (!init.empty()) {
+        ubc::cli::CtSettingChanges init_change;
+        init_change.init = init;
+        ubc::cli::apply_setting_changes(host, ctid, init_change);
+      }
+      containers.start(ctid);
+    } else if (*stop) {
+      containers.stop(ctid, std::chrono::seconds(stop_timeout));
+    } else if (*restart) {
+      if (containers.status(ctid).running) containers.stop(ctid, std::chrono::seconds(stop_timeout));
+      containers.start(ctid);
+    } else if (*status) {
+      return ubc::cli::status(containers, ctid);
+    } else if (*enter) {
+      if (!containers.status(ctid).running) throw std::runtime_error("CT " + ctid + " is not running");
+      return containers.exec(ctid, {"/bin/sh", "-l"});
+    } else if (*clone) {
+      containers.clone(ctid, new_ctid);
+    } else if (*list) {
+      return ubc::cli::list(host, containers, list_fields, list_all, json);
     } else if (*set) {
+      const bool settings_changed = ubc::cli::apply_setting_changes(host, ctid, changes);
+      if (settings_changed && set_values.empty()) return 0;
       return run_set(host, ctid, set_values, save);
     } else if (*events) {
       return run_events(host, follow, json);

@@ -87,6 +87,12 @@ std::optional<std::string> CtConfig::get(const std::string& key) const {
   return std::nullopt;
 }
 
+int CtConfig::line_of(const std::string& key) const {
+  for (auto line = lines_.rbegin(); line != lines_.rend(); ++line)
+    if (line->key == key) return line->number;
+  return 0;
+}
+
 void CtConfig::set(const std::string& key, const std::string& value) {
   for (auto line = lines_.rbegin(); line != lines_.rend(); ++line) {
     if (line->key == key) {
@@ -95,6 +101,10 @@ void CtConfig::set(const std::string& key, const std::string& value) {
     }
   }
   lines_.push_back({{}, key, value, 0});
+}
+
+void CtConfig::erase(const std::string& key) {
+  std::erase_if(lines_, [&](const Line& line) { return line.key == key; });
 }
 
 std::string CtConfig::text() const {

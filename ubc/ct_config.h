@@ -26,7 +26,11 @@ class CtConfig {
   static CtConfig parse(const std::string& text, const std::filesystem::path& file_name);
 
   std::optional<std::string> get(const std::string& key) const;
+  // The line that sets `key` (0 if none), for error messages.
+  int line_of(const std::string& key) const;
+  const std::filesystem::path& file() const { return file_; }
   void set(const std::string& key, const std::string& value);
+  void erase(const std::string& key);
   std::string text() const;
   // Writes atomically (a temporary file renamed over the old one).
   void save(const std::filesystem::path& file) const;

@@ -49,6 +49,9 @@
 //                  socket                                            -> "ok 0"
 //   memfd N        a memfd with N written pages, kept open            -> "ok ERRNO"
 //   shanon N       a shared anonymous mapping of N touched pages      -> "ok ERRNO"
+//   escape MARKER  try bpf(), opening the engine's pinned map, a chroot escape (then look
+//                  for the host file MARKER) and mounting cgroup2
+//                  -> "ok MAP_ERRNO OBJ_GET_ERRNO CHROOT_ERRNO MARKER_SEEN MOUNT_ERRNO"
 //   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
@@ -59,6 +62,7 @@
 // a test instead of hanging it. It exits at end of input. Errors are "error TEXT".
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/bpf.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -66,8 +70,11 @@
 #include <sys/eventfd.h>
 #include <sys/file.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/shm.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -890,6 +897,39 @@ std::string race_kind(int threads, const std::string& kind) {
   return "ok " + std::to_string(taken.load()) + " " + std::to_string(refusals.load());
 }
 
+// What a CT's root tries to get out of its CT: the bpf() syscall (a new map; the engine's
+// pinned map), the classic chroot escape (and whether the host's `marker` file is then
+// visible), and mounting cgroup2 to rewrite its own limits.
+std::string try_escapes(const std::string& marker) {
+  union bpf_attr create {};
+  create.map_type = BPF_MAP_TYPE_ARRAY;
+  create.key_size = 4;
+  create.value_size = 4;
+  create.max_entries = 1;
+  const long map = ::syscall(SYS_bpf, BPF_MAP_CREATE, &create, sizeof create);
+  const int map_errno = map < 0 ? errno : 0;
+  union bpf_attr get {};
+  const char* pinned = "/sys/fs/bpf/ubc/ubc_cts";
+  get.pathname = reinterpret_cast<std::uint64_t>(pinned);
+  const long object = ::syscall(SYS_bpf, BPF_OBJ_GET, &get, sizeof get);
+  const int object_errno = object < 0 ? errno : 0;
+
+  ::mkdir("/tmp/ubc-escape", 0700);
+  int chroot_errno = 0;
+  if (::chroot("/tmp/ubc-escape")) {
+    chroot_errno = errno;
+  } else {
+    for (int i = 0; i < 64; ++i) [[maybe_unused]] int ignored = ::chdir("..");
+    if (::chroot(".")) chroot_errno = errno;
+  }
+  const bool marker_seen = ::access(marker.c_str(), F_OK) == 0;
+  ::mkdir("/tmp/ubc-cgroup", 0700);
+  const int mounted = ::mount("none", "/tmp/ubc-cgroup", "cgroup2", 0, nullptr);
+  const int mount_errno = mounted ? errno : 0;
+  return "ok " + std::to_string(map_errno) + " " + std::to_string(object_errno) + " " + std::to_string(chroot_errno) +
+         " " + std::to_string(marker_seen) + " " + std::to_string(mount_errno);
+}
+
 // Mappings made by "anon" and "mlock", unmapped by "unmap".
 std::vector<std::pair<void*, std::size_t>> g_mappings;
 
@@ -967,6 +1007,11 @@ std::string run(const std::string& line) {
     return socket_until(a, kind);
   }
   if (command == "listen") return tcp_listen();
+  if (command == "escape") {
+    std::string marker;
+    std::istringstream(line) >> command >> marker;
+    return try_escapes(marker);
+  }
   if (command == "sigqueue") return sigqueue_until(a);
   if (command == "sigdrain") return sigdrain();
   if (command == "sockbufs") return fill_socket_buffers(a);

@@ -35,6 +35,9 @@ int main(int argc, char** argv) {
   const auto state_dir = std::filesystem::temp_directory_path() / "ubc-kernel-tests-state";
   std::filesystem::remove_all(state_dir);
   setenv("UBC_STATE_DIR", state_dir.c_str(), 1);
+  const auto run_dir = std::filesystem::temp_directory_path() / "ubc-kernel-tests-run";
+  std::filesystem::remove_all(run_dir);
+  setenv("UBC_RUN_DIR", run_dir.c_str(), 1);
   auto& host = ubc::test::host();
   if (host.engine_loaded()) host.unload_engine();
   host.load_engine();

@@ -16,23 +16,8 @@
 
 namespace {
 
-struct Run {
-  int status;
-  std::string output;
-};
-
-Run ubcctl(const std::string& arguments) {
-  const auto binary = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "ubcctl";
-  const std::string command = binary.string() + " " + arguments + " 2>&1";
-  Run run{-1, {}};
-  FILE* pipe = ::popen(command.c_str(), "r");
-  REQUIRE(pipe);
-  char buffer[4096];
-  while (std::fgets(buffer, sizeof buffer, pipe)) run.output += buffer;
-  const int status = ::pclose(pipe);
-  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return run;
-}
+using ubc::test::ubcctl;
+using Run = ubc::test::CommandRun;
 
 }  // namespace
 

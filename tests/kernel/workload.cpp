@@ -123,4 +123,21 @@ std::uint64_t wait_for_held(const ScopedCt& ct, ubc_resource resource, std::uint
   return held;
 }
 
+std::filesystem::path run_dir() {
+  return std::getenv("UBC_RUN_DIR");
+}
+
+CommandRun ubcctl(const std::string& arguments) {
+  const auto binary = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "ubcctl";
+  const std::string command = binary.string() + " " + arguments + " 2>&1";
+  CommandRun run{-1, {}};
+  FILE* pipe = ::popen(command.c_str(), "r");
+  REQUIRE(pipe);
+  char buffer[4096];
+  while (std::fgets(buffer, sizeof buffer, pipe)) run.output += buffer;
+  const int status = ::pclose(pipe);
+  run.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return run;
+}
+
 }  // namespace ubc::test

@@ -68,4 +68,14 @@ inline std::uint64_t wait_for_numfile_held(const ScopedCt& ct, std::uint64_t exp
   return wait_for_held(ct, UBC_NUMFILE, expected, timeout);
 }
 
+// The output (stdout and stderr) and exit status of a command.
+struct CommandRun {
+  int status;
+  std::string output;
+};
+// Runs this build's ubcctl with `arguments` (a shell command line's words).
+CommandRun ubcctl(const std::string& arguments);
+// Where the tests' running CTs keep their pid files (UBC_RUN_DIR, set by main()).
+std::filesystem::path run_dir();
+
 }  // namespace ubc::test

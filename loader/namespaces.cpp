@@ -1,0 +1,130 @@
+#include "loader/namespaces.h"
+
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+
+#include "loader/error.h"
+#include "loader/unique_fd.h"
+
+namespace ubc::ns {
+namespace fs = std::filesystem;
+
+namespace {
+
+void mount_or_throw(const char* source, const fs::path& target, const char* type, unsigned long flags,
+                    const char* data = nullptr) {
+  if (::mount(source, target.c_str(), type, flags, data))
+    throw_system_error(std::string("mount(") + (type ? type : source ? source : "") + " on " + target.string() + ")");
+}
+
+void write_text(const fs::path& file, const std::string& text) {
+  std::ofstream out(file);
+  out << text;
+  out.flush();
+  if (!out) throw_system_error("write(" + file.string() + ")");
+}
+
+// A host device node, bound onto an empty file in the CT's /dev: works in a user namespace,
+// where mknod does not.
+void bind_device(const fs::path& dev, const DeviceNode& node) {
+  const fs::path host = fs::path("/dev") / node.name;
+  const fs::path target = dev / node.name;
+  fs::create_directories(target.parent_path());
+  UniqueFd placeholder(::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  if (!placeholder) throw_system_error("creating " + target.string());
+  mount_or_throw(host.c_str(), target, nullptr, MS_BIND);
+  if (!node.writable) mount_or_throw(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
+}
+
+}  // namespace
+
+pid_t clone_into_namespaces(int cgroup_fd, bool user_namespace) {
+  clone_args args{};
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWCGROUP |
+               CLONE_INTO_CGROUP | (user_namespace ? CLONE_NEWUSER : 0);
+  args.exit_signal = SIGCHLD;
+  args.cgroup = static_cast<__u64>(cgroup_fd);
+  const long pid = ::syscall(SYS_clone3, &args, sizeof args);
+  if (pid < 0) throw_system_error("clone3(new pid, mount, uts, ipc, net, cgroup namespaces)");
+  return static_cast<pid_t>(pid);
+}
+
+void map_user_namespace(pid_t child, const UserMapping& mapping) {
+  const std::string line = "0 " + std::to_string(mapping.host_first) + " " + std::to_string(mapping.count) + "\n";
+  const fs::path proc = "/proc/" + std::to_string(child);
+  write_text(proc / "uid_map", line);
+  write_text(proc / "gid_map", line);
+}
+
+void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& devices) {
+  // Nothing mounted from here on may reach the host's mount namespace.
+  mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
+  mount_or_throw(root.c_str(), root, nullptr, MS_BIND | MS_REC);
+
+  const fs::path proc = root / "proc", sys = root / "sys", dev = root / "dev";
+  for (const auto& dir : {proc, sys, dev}) fs::create_directories(dir);
+  mount_or_throw("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  mount_or_throw("sysfs", sys, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+  mount_or_throw("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
+  for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) bind_device(dev, {node, true});
+  for (const auto& node : devices) bind_device(dev, node);
+  fs::create_directories(dev / "pts");
+  mount_or_throw("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
+  fs::create_symlink("pts/ptmx", dev / "ptmx");
+  fs::create_directories(dev / "shm");
+  mount_or_throw("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+
+  // pivot_root(".", "."): the old root ends up stacked under the new one and is detached
+  // at once, so nothing of the host's tree stays reachable, not even by "..".
+  if (::chdir(root.c_str())) throw_system_error("chdir(" + root.string() + ")");
+  if (::syscall(SYS_pivot_root, ".", ".")) throw_system_error("pivot_root(" + root.string() + ")");
+  if (::umount2(".", MNT_DETACH)) throw_system_error("umount2(old root)");
+  if (::chdir("/")) throw_system_error("chdir(/)");
+}
+
+void drop_host_capabilities() {
+  for (int cap :
+       {CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_SYS_PTRACE,
+        CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_BPF, CAP_PERFMON, CAP_MKNOD, CAP_SYS_PACCT, CAP_WAKE_ALARM,
+        CAP_BLOCK_SUSPEND, CAP_AUDIT_CONTROL, CAP_LINUX_IMMUTABLE, CAP_SYS_RESOURCE}) {
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
+      throw_system_error("prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
+  }
+}
+
+bool has_own_user_namespace(pid_t pid) {
+  struct stat ours {
+  }, theirs{};
+  if (::stat("/proc/self/ns/user", &ours) || ::stat(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), &theirs))
+    return false;
+  return ours.st_ino != theirs.st_ino;
+}
+
+void join_namespaces(pid_t pid) {
+  const fs::path dir = "/proc/" + std::to_string(pid) + "/ns";
+  // Open them all first: after joining the mount namespace, /proc is the CT's.
+  std::vector<std::pair<UniqueFd, const char*>> namespaces;
+  const bool user = has_own_user_namespace(pid);
+  for (const char* name : {"user", "cgroup", "ipc", "uts", "net", "pid", "mnt"}) {
+    if (std::string(name) == "user" && !user) continue;
+    UniqueFd fd(::open((dir / name).c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_system_error("open(" + (dir / name).string() + ")");
+    namespaces.emplace_back(std::move(fd), name);
+  }
+  for (auto& [fd, name] : namespaces)
+    if (::setns(fd.get(), 0)) throw_system_error(std::string("setns(") + name + " of pid " + std::to_string(pid) + ")");
+  if (::chdir("/")) throw_system_error("chdir(/)");
+}
+
+}  // namespace ubc::ns

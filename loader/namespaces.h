@@ -1,0 +1,51 @@
+// Linux namespace plumbing for running a CT: a child in new namespaces inside the CT's
+// cgroup, its root filesystem (pivot_root, /proc, read-only /sys, a minimal /dev with its own
+// devpts), and joining a running CT's namespaces from outside.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ubc::ns {
+
+struct UserMapping {
+  unsigned host_first = 100000;  // CT uid/gid 0 is this host id
+  unsigned count = 65536;
+};
+
+// clone3() into new pid, mount, uts, ipc, net and cgroup namespaces (and a user namespace if
+// `user_namespace`), starting in the cgroup open as `cgroup_fd`, so that the child's cgroup
+// namespace is rooted at the CT's cgroup. Returns the child's pid in the parent, 0 in the
+// child (which is PID 1 of its pid namespace).
+pid_t clone_into_namespaces(int cgroup_fd, bool user_namespace);
+
+// Writes the child's uid_map and gid_map (from the parent).
+void map_user_namespace(pid_t child, const UserMapping& mapping);
+
+// A host device node bound into the CT's /dev (vzctl --devnodes).
+struct DeviceNode {
+  std::string name;  // relative to /dev, e.g. "ttyS0"
+  bool writable = true;
+};
+
+// In the child: makes `root` its root filesystem with a fresh /proc, /sys read-only, a tmpfs
+// /dev holding null, zero, full, random, urandom, tty, the granted device nodes and a devpts
+// instance of its own (with /dev/ptmx), then pivot_root()s into it and detaches the old root.
+void enter_root_filesystem(const std::filesystem::path& root, const std::vector<DeviceNode>& devices);
+
+// In the child: removes from the capability bounding set what a CT's root must not have on
+// the host's kernel (modules, raw I/O, mounts, chroot, BPF, clock, reboot, MAC policy ...).
+void drop_host_capabilities();
+
+// Joins every namespace of the running process `pid` (user first when it has its own), so
+// that children of the caller run inside them. The caller's own pid namespace membership
+// does not change: fork after this.
+void join_namespaces(pid_t pid);
+
+// Whether `pid` lives in a user namespace other than ours.
+bool has_own_user_namespace(pid_t pid);
+
+}  // namespace ubc::ns

@@ -1,0 +1,179 @@
+// CTs as directories, isolated with namespaces (issue 4), in a real kernel: a busybox root
+// filesystem made by ubc-mkrootfs, driven through ubcctl as a user drives it.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "loader/cgroup.h"
+#include "workload.h"
+
+namespace fs = std::filesystem;
+using ubc::test::ubcctl;
+
+namespace {
+
+// A CT made from a fresh busybox root filesystem, destroyed (with its files) at scope exit.
+class RunningCt {
+ public:
+  RunningCt(std::string id, const std::string& create_flags) : id_(std::move(id)) {
+    root_ = fs::temp_directory_path() / ("ubc-rootfs-" + id_);
+    fs::remove_all(root_);
+    const auto built = std::system(("ubc-mkrootfs " + root_.string() + " ubc-test-workload >/dev/null").c_str());
+    REQUIRE(built == 0);
+    const auto created = ubcctl("create " + id_ + " --root " + root_.string() + " " + create_flags);
+    REQUIRE_MESSAGE(created.status == 0, created.output);
+    const auto started = ubcctl("start " + id_);
+    REQUIRE_MESSAGE(started.status == 0, started.output);
+  }
+  ~RunningCt() {
+    ubcctl("destroy --force " + id_);
+    fs::remove_all(root_);
+  }
+  RunningCt(const RunningCt&) = delete;
+  RunningCt& operator=(const RunningCt&) = delete;
+
+  ubc::test::CommandRun exec(const std::string& command) const {
+    return ubcctl("exec " + id_ + " -- sh -c '" + command + "'");
+  }
+  const std::string& id() const { return id_; }
+  const fs::path& root() const { return root_; }
+
+ private:
+  std::string id_;
+  fs::path root_;
+};
+
+bool mounted_under(const fs::path& dir) {
+  std::ifstream mounts("/proc/self/mountinfo");
+  for (std::string line; std::getline(mounts, line);)
+    if (line.find(" " + dir.string()) != std::string::npos) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_SUITE("containers") {
+  TEST_CASE("a CT runs its init as PID 1, sees no host process, has its own hostname and address") {
+    RunningCt ct("ct-iso", "--hostname iso1 --ipadd 10.77.0.11");
+    const auto ps = ct.exec("ps -o pid,comm");
+    CHECK(ps.status == 0);
+    CHECK(ps.output.find("    1 init") != std::string::npos);
+    CHECK(ps.output.find("ubc-kernel-tests") == std::string::npos);
+    CHECK(ct.exec("hostname").output == "iso1\n");
+    CHECK(ct.exec("ip -4 addr show dev eth0").output.find("inet 10.77.0.11/32") != std::string::npos);
+    const auto status = ubcctl("status " + ct.id());
+    CHECK(status.output == "CTID " + ct.id() + " exist mounted running\n");
+    const auto list = ubcctl("list -o ctid,status,ip,hostname");
+    CAPTURE(list.output);
+    CHECK(list.output.find("      CTID       STATUS      IP_ADDR     HOSTNAME") != std::string::npos);
+    CHECK(list.output.find("    ct-iso      running   10.77.0.11         iso1") != std::string::npos);
+    // /proc is the CT's, /sys is read-only, /dev has its own devpts.
+    CHECK(ct.exec("cat /proc/1/comm").output == "init\n");
+    CHECK(ct.exec("touch /sys/kernel/x 2>&1; echo $?").output.find("Read-only") != std::string::npos);
+    CHECK(ct.exec("ls /dev/pts").output.find("ptmx") != std::string::npos);
+  }
+
+  TEST_CASE("two CTs reach each other; each one's nftables rules are its own") {
+    RunningCt first("ct-net-a", "--ipadd 10.77.0.21");
+    RunningCt second("ct-net-b", "--ipadd 10.77.0.22");
+    CHECK(first.exec("ping -c 1 -W 5 10.77.0.22").status == 0);
+    CHECK(second.exec("ping -c 1 -W 5 10.77.0.21").status == 0);
+    if (::access("/usr/sbin/nft", X_OK) == 0) {
+      // The host's nft, run in the first CT's network namespace through its init.
+      const auto init_pid = [&](const std::string& id) {
+        std::ifstream in(ubc::test::run_dir() / (id + ".pid"));
+        std::string pid;
+        in >> pid;
+        return pid;
+      };
+      const std::string in_first = "nsenter -t " + init_pid(first.id()) + " -n nft ";
+      const std::string in_second = "nsenter -t " + init_pid(second.id()) + " -n nft ";
+      REQUIRE(std::system(
+                  (in_first + "'add table inet own; add chain inet own c; add rule inet own c counter'").c_str()) == 0);
+      CHECK(std::system((in_first + "list table inet own >/dev/null").c_str()) == 0);
+      CHECK(std::system((in_second + "list table inet own >/dev/null 2>&1").c_str()) != 0);
+      CHECK(std::system("nft list table inet own >/dev/null 2>&1") != 0);  // nor the host's
+    } else {
+      MESSAGE("SKIP nftables isolation: no nft on this host");
+    }
+  }
+
+  TEST_CASE("stop leaves no process, mount, network device or nested cgroup behind; start again works") {
+    RunningCt ct("ct-stop", "--ipadd 10.77.0.31");
+    const fs::path cgroup = ubc::test::host().cgroup_of(ct.id());
+    CHECK(ct.exec("mkdir -p /tmp/x && echo ok").status == 0);
+    fs::create_directory(cgroup / "nested");  // as a CT's own service manager would
+    REQUIRE(ubcctl("stop " + ct.id()).status == 0);
+    CHECK_FALSE(ubc::cgroup::is_populated(cgroup));
+    CHECK_FALSE(fs::exists(cgroup / "nested"));
+    CHECK_FALSE(mounted_under(ct.root()));
+    CHECK(std::system(("ip link show " + std::string("dev lo >/dev/null && ! ip -o link | grep -q ' ubc'")).c_str()) ==
+          0);
+    CHECK(ubcctl("status " + ct.id()).output == "CTID " + ct.id() + " exist mounted down\n");
+    REQUIRE(ubcctl("start " + ct.id()).status == 0);
+    CHECK(ct.exec("hostname").status == 0);
+  }
+
+  TEST_CASE("clone yields an independent CT with the same files and no address") {
+    RunningCt ct("ct-orig", "--ipadd 10.77.0.41");
+    CHECK(ct.exec("echo original > /root/note").status == 0);
+    REQUIRE(ubcctl("clone " + ct.id() + " ct-copy").status == 0);
+    REQUIRE(ubcctl("start ct-copy").status == 0);
+    CHECK(ubcctl("exec ct-copy -- cat /root/note").output == "original\n");
+    CHECK(ubcctl("exec ct-copy -- sh -c 'echo changed > /root/note'").status == 0);
+    CHECK(ct.exec("cat /root/note").output == "original\n");
+    const auto list = ubcctl("list -a -o ctid,ip");
+    CAPTURE(list.output);
+    CHECK(list.output.find("   ct-copy            - ") != std::string::npos);
+    CHECK(ubcctl("destroy --force ct-copy").status == 0);
+  }
+
+  TEST_CASE("a CT from an OS template: unpacked on create, removed on destroy") {
+    const fs::path work = fs::temp_directory_path() / "ubc-template-test";
+    fs::remove_all(work);
+    REQUIRE(std::system(("ubc-mkrootfs " + (work / "tree").string() + " >/dev/null && tar -czf " +
+                         (work / "busybox.tar.gz").string() + " -C " + (work / "tree").string() + " .")
+                            .c_str()) == 0);
+    const fs::path area = work / "private";
+    const auto created =
+        ubcctl("create ct-tmpl --ostemplate " + (work / "busybox.tar.gz").string() + " --private " + area.string());
+    REQUIRE_MESSAGE(created.status == 0, created.output);
+    CHECK(fs::exists(area / "sbin/init"));
+    REQUIRE(ubcctl("start ct-tmpl").status == 0);
+    CHECK(ubcctl("exec ct-tmpl -- hostname").output == "ct-tmpl\n");
+    CHECK(ubcctl("destroy --force ct-tmpl").status == 0);
+    CHECK_FALSE(fs::exists(area));
+    fs::remove_all(work);
+  }
+
+  TEST_CASE("exec --all reaches every running CT") {
+    RunningCt first("ct-all-a", "");
+    RunningCt second("ct-all-b", "");
+    const auto run = ubcctl("exec --all -- hostname");
+    CAPTURE(run.output);
+    CHECK(run.status == 0);
+    CHECK(run.output.find("ct-all-a\n") != std::string::npos);
+    CHECK(run.output.find("ct-all-b\n") != std::string::npos);
+  }
+
+  TEST_CASE("the CT's root cannot reach the engine or leave its root") {
+    RunningCt ct("ct-escape", "");
+    const fs::path marker = "/ubc-host-only-marker";
+    std::ofstream(marker) << "host\n";
+    const auto run = ct.exec("echo escape " + marker.string() + " | ubc-test-workload");
+    std::remove(marker.c_str());
+    CHECK(run.status == 0);
+    const auto reply = run.output.substr(run.output.find("ok "));
+    int map_errno = -1, object_errno = -1, chroot_errno = -1, marker_seen = -1, mount_errno = -1;
+    std::sscanf(reply.c_str(), "ok %d %d %d %d %d", &map_errno, &object_errno, &chroot_errno, &marker_seen,
+                &mount_errno);
+    CHECK(map_errno == EPERM);     // bpf() is refused to every CT task
+    CHECK(object_errno == EPERM);  // so are the engine's pinned maps
+    CHECK(chroot_errno == EPERM);  // no CAP_SYS_CHROOT
+    CHECK(marker_seen == 0);       // and nothing of the host is reachable anyway
+    CHECK(mount_errno == EPERM);   // no mounting cgroup2 to rewrite its own limits
+  }
+}

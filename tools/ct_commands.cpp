@@ -1,0 +1,167 @@
+#include "tools/ct_commands.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "ubc/resource_table.h"
+
+namespace ubc::cli {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& words, const char* empty = "-") {
+  if (words.empty()) return empty;
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+// One vzlist field of a CT, as text.
+std::string field_value(Host& host, const ListEntry& entry, const std::string& field) {
+  if (field == "ctid") return entry.ctid;
+  if (field == "nproc") return std::to_string(entry.nproc);
+  if (field == "status") return entry.running ? "running" : "stopped";
+  if (field == "ip") return entry.ip_addresses.empty() ? "-" : entry.ip_addresses.front();
+  if (field == "hostname") return entry.hostname.empty() ? "-" : entry.hostname;
+  const auto dot = field.find('.');
+  const ResourceInfo* resource = find_resource(field.substr(0, dot));
+  if (!resource || !is_available(resource->support))
+    throw std::invalid_argument("unknown field '" + field +
+                                "'; use ctid, nproc, status, ip, hostname or a beancounter name with .m .b .l .f");
+  const ubc_counter counter = host.counter(entry.ctid, resource->id);
+  const std::string suffix = dot == std::string::npos ? "" : field.substr(dot);
+  const std::uint64_t value = suffix.empty()   ? counter.held
+                              : suffix == ".m" ? counter.maxheld
+                              : suffix == ".b" ? counter.barrier
+                              : suffix == ".l" ? counter.limit
+                              : suffix == ".f" ? counter.failcnt
+                                               : throw std::invalid_argument("unknown suffix in '" + field + "'");
+  return std::to_string(value);
+}
+
+std::string header_of(const std::string& field) {
+  if (field == "ctid") return "CTID";
+  if (field == "ip") return "IP_ADDR";
+  std::string upper = field;
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return std::toupper(c); });
+  return upper;
+}
+
+}  // namespace
+
+int list(Host& host, Containers& containers, const std::vector<std::string>& fields_asked, bool all, bool json) {
+  const std::vector<std::string> fields =
+      fields_asked.empty() ? std::vector<std::string>{"ctid", "nproc", "status", "ip", "hostname"} : fields_asked;
+  std::vector<ListEntry> entries;
+  for (auto& entry : containers.list())
+    if (all || entry.running) entries.push_back(std::move(entry));
+  if (json) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& entry : entries) {
+      nlohmann::json row;
+      for (const auto& field : fields) {
+        if (field == "ip")
+          row["ip"] = entry.ip_addresses;
+        else if (field == "status")
+          row["status"] = entry.running ? "running" : "stopped";
+        else if (field == "ctid" || field == "hostname")
+          row[field] = field_value(host, entry, field);
+        else
+          row[field] = std::stoull(field_value(host, entry, field));
+      }
+      rows.push_back(std::move(row));
+    }
+    std::cout << rows.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& field : fields) std::printf("%*s ", field == "ctid" ? 10 : 12, header_of(field).c_str());
+  std::printf("\n");
+  for (const auto& entry : entries) {
+    for (const auto& field : fields)
+      std::printf("%*s ", field == "ctid" ? 10 : 12, field_value(host, entry, field).c_str());
+    std::printf("\n");
+  }
+  return 0;
+}
+
+int status(Containers& containers, const std::string& ctid) {
+  const CtStatus status = containers.status(ctid);
+  std::printf("CTID %s %s %s %s\n", ctid.c_str(), status.exists ? "exist" : "deleted",
+              status.mounted ? "mounted" : "unmounted", status.running ? "running" : "down");
+  return 0;
+}
+
+int start_all(Host& host, Containers& containers) {
+  int failures = 0;
+  for (const auto& ctid : host.list()) {
+    try {
+      if (!containers.settings(ctid).onboot || containers.status(ctid).running) continue;
+      containers.start(ctid);
+      std::printf("CT %s started\n", ctid.c_str());
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "ubcctl: CT %s: %s\n", ctid.c_str(), error.what());
+      ++failures;
+    }
+  }
+  return failures ? 1 : 0;
+}
+
+int exec_all(Host& host, Containers& containers, const std::vector<std::string>& command) {
+  int worst = 0;
+  for (const auto& ctid : host.list()) {
+    if (!containers.status(ctid).running) continue;
+    std::printf("CT %s:\n", ctid.c_str());
+    std::fflush(stdout);
+    worst = std::max(worst, containers.exec(ctid, command));
+  }
+  return worst;
+}
+
+bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
+  const bool any = !changes.hostname.empty() || !changes.init.empty() || !changes.onboot.empty() ||
+                   !changes.userns.empty() || !changes.ipadd.empty() || !changes.ipdel.empty() ||
+                   !changes.devices.empty() || !changes.netdev_add.empty();
+  if (!any) return false;
+  CtConfig config = CtConfig::load(host.config_path(ctid));
+  CtSettings current = CtSettings::from(config);
+  auto yes_no = [](const std::string& key, const std::string& value) {
+    if (value != "yes" && value != "no") throw std::invalid_argument(key + " takes yes or no, not '" + value + "'");
+    return value;
+  };
+  if (!changes.hostname.empty()) config.set("HOSTNAME", changes.hostname);
+  if (!changes.init.empty()) config.set("INIT", changes.init);
+  if (!changes.onboot.empty()) config.set("ONBOOT", yes_no("--onboot", changes.onboot));
+  if (!changes.userns.empty()) config.set("USERNS", yes_no("--userns", changes.userns));
+  auto addresses = current.ip_addresses;
+  for (const auto& address : changes.ipadd) {
+    validate_ipv4(address);
+    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
+  }
+  for (const auto& address : changes.ipdel) {
+    if (address == "all") addresses.clear();
+    std::erase(addresses, address);
+  }
+  if (!changes.ipadd.empty() || !changes.ipdel.empty()) config.set("IP_ADDRESS", joined(addresses, ""));
+  if (!changes.devices.empty()) {
+    std::vector<std::string> specs;
+    for (const auto& spec : changes.devices) {
+      parse_device_node(spec);
+      specs.push_back(spec);
+    }
+    config.set("DEVNODES", joined(specs, ""));
+  }
+  if (!changes.netdev_add.empty()) {
+    auto devices = current.netdevs;
+    for (const auto& device : changes.netdev_add)
+      if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
+    config.set("NETDEV", joined(devices, ""));
+  }
+  CtSettings::from(config);  // refuse before writing anything
+  config.save(host.config_path(ctid));
+  return true;
+}
+
+}  // namespace ubc::cli

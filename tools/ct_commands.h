@@ -1,0 +1,30 @@
+// ubcctl's container verbs (vzctl's and vzlist's): what each prints and returns, apart from
+// the option parsing in ubcctl.cpp.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ubc/containers.h"
+
+namespace ubc::cli {
+
+// vzlist: CTID NPROC STATUS IP_ADDR HOSTNAME by default; `fields` picks columns (ctid,
+// nproc, status, ip, hostname, or any beancounter name with .m .b .l .f for maxheld,
+// barrier, limit, failcnt); `all` includes stopped CTs.
+int list(Host& host, Containers& containers, const std::vector<std::string>& fields, bool all, bool json);
+// vzctl status: "CTID 101 exist mounted running".
+int status(Containers& containers, const std::string& ctid);
+// Starts every CT whose config says ONBOOT="yes" and that is not running.
+int start_all(Host& host, Containers& containers);
+// Runs one command in every running CT, each one's output under a "CT <id>:" header.
+int exec_all(Host& host, Containers& containers, const std::vector<std::string>& command);
+// Saves CT settings (hostname, addresses, init, devices, ...) into its config; they apply
+// at the next start.
+struct CtSettingChanges {
+  std::string hostname, init, onboot, userns;
+  std::vector<std::string> ipadd, ipdel, devices, netdev_add;
+};
+bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes);
+
+}  // namespace ubc::cli

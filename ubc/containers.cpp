@@ -1,0 +1,370 @@
+#include "ubc/containers.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <stdexcept>
+#include <thread>
+
+#include "loader/cgroup.h"
+#include "loader/error.h"
+#include "loader/namespaces.h"
+#include "loader/unique_fd.h"
+#include "ubc/ct_network.h"
+#include "ubc/failcnt_baseline.h"
+#include "ubc/run_command.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kCtPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+constexpr int kKillTimeoutMs = 10000;
+
+// The environment a CT's processes start with: nothing of the host's but the terminal type.
+std::vector<std::string> ct_environment() {
+  std::vector<std::string> env{kCtPath, "HOME=/root", "container=ubc"};
+  if (const char* term = std::getenv("TERM")) env.push_back(std::string("TERM=") + term);
+  return env;
+}
+
+[[noreturn]] void exec_in_ct(const std::vector<std::string>& argv) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const auto env = ct_environment();
+  std::vector<char*> envp;
+  for (const auto& var : env) envp.push_back(const_cast<char*>(var.c_str()));
+  envp.push_back(nullptr);
+  // execvpe searches the CT's PATH, not the host's.
+  ::execvpe(args[0], args.data(), envp.data());
+  throw_system_error("exec(" + argv[0] + ")");
+}
+
+void become_ct_root() {
+  if (::setgroups(0, nullptr)) throw_system_error("setgroups");
+  if (::setresgid(0, 0, 0)) throw_system_error("setresgid(0)");
+  if (::setresuid(0, 0, 0)) throw_system_error("setresuid(0)");
+}
+
+// Files unpacked for a CT with its own user namespace belong to the CT's root, so that
+// root inside can write them: shift their owners into the CT's host id range.
+void shift_ownership(const fs::path& dir, const ns::UserMapping& mapping) {
+  auto shift = [&](const fs::path& path) {
+    struct stat info {};
+    if (::lstat(path.c_str(), &info)) throw_system_error("lstat(" + path.string() + ")");
+    if (info.st_uid >= mapping.count || info.st_gid >= mapping.count) return;
+    if (::lchown(path.c_str(), mapping.host_first + info.st_uid, mapping.host_first + info.st_gid))
+      throw_system_error("lchown(" + path.string() + ")");
+  };
+  shift(dir);
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) shift(entry.path());
+}
+
+std::string join(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+}  // namespace
+
+fs::path run_dir() {
+  const char* dir = std::getenv("UBC_RUN_DIR");
+  return dir && *dir ? fs::path(dir) : fs::path("/run/ubc");
+}
+
+CtSettings Containers::settings(const std::string& ctid) const {
+  return CtSettings::from(CtConfig::load(host_.config_path(ctid)));
+}
+
+fs::path Containers::pid_file(const std::string& ctid) const {
+  validate_ctid(ctid);
+  return run_dir() / (ctid + ".pid");
+}
+
+std::optional<pid_t> Containers::running_init(const std::string& ctid) const {
+  std::ifstream in(pid_file(ctid));
+  pid_t pid = 0;
+  if (!(in >> pid) || pid <= 0 || !host_.exists(ctid)) return std::nullopt;
+  // A pid is only the CT's init while it is still a member of the CT's cgroup tree.
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  std::ifstream membership("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  std::getline(membership, line);
+  const std::string suffix = cgroup.string().substr(cgroup::find_v2_mount().value_or("/").string().size());
+  if (line.rfind("0::", 0) != 0) return std::nullopt;
+  const std::string path = line.substr(3);
+  if (path != suffix && path.rfind(suffix + "/", 0) != 0) return std::nullopt;
+  return pid;
+}
+
+void Containers::create(const std::string& ctid, const CreateOptions& options) {
+  validate_ctid(ctid);
+  if (host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " already exists");
+  for (const auto& address : options.ip_addresses) validate_ipv4(address);
+  const fs::path config_file = host_.config_path(ctid);
+  const bool had_config = fs::exists(config_file);
+  CtConfig config = CtConfig::load(config_file);
+  CtSettings::from(config);  // an existing vzctl config must be valid before we build on it
+
+  fs::path unpacked;  // removed again if a later step fails
+  auto undo = [&] {
+    if (!unpacked.empty()) fs::remove_all(unpacked);
+    if (!had_config) fs::remove(config_file);
+  };
+  try {
+    if (options.root) {
+      if (!fs::is_directory(*options.root))
+        throw std::runtime_error("--root " + options.root->string() + " is not a directory");
+      config.set("VE_ROOT", fs::absolute(*options.root).string());
+      config.set("VE_PRIVATE", fs::absolute(*options.root).string());
+    } else if (options.ostemplate) {
+      if (!fs::is_regular_file(*options.ostemplate))
+        throw std::runtime_error("--ostemplate " + options.ostemplate->string() + " is not a file");
+      const fs::path area = fs::absolute(options.private_area.value_or(state_dir() / "private" / ctid));
+      if (fs::exists(area) && !fs::is_empty(area))
+        throw std::runtime_error("private area " + area.string() + " exists and is not empty");
+      fs::create_directories(area);
+      unpacked = area;
+      run_or_throw({"tar", "--numeric-owner", "-xpf", fs::absolute(*options.ostemplate).string(), "-C", area.string()});
+      if (options.user_namespace) shift_ownership(area, {});
+      config.set("VE_ROOT", area.string());
+      config.set("VE_PRIVATE", area.string());
+      config.set("OSTEMPLATE", fs::absolute(*options.ostemplate).string());
+      config.set("UBC_OWNS_PRIVATE", "yes");
+    } else if (options.private_area) {
+      if (!fs::is_directory(*options.private_area))
+        throw std::runtime_error("--private " + options.private_area->string() + " is not a directory");
+      config.set("VE_ROOT", fs::absolute(*options.private_area).string());
+      config.set("VE_PRIVATE", fs::absolute(*options.private_area).string());
+    }
+    if (options.hostname) config.set("HOSTNAME", *options.hostname);
+    if (!options.ip_addresses.empty()) config.set("IP_ADDRESS", join(options.ip_addresses));
+    if (options.init) config.set("INIT", *options.init);
+    if (options.user_namespace) config.set("USERNS", "yes");
+    CtSettings::from(config);
+    config.save(config_file);
+    host_.create(ctid);
+  } catch (...) {
+    undo();
+    throw;
+  }
+}
+
+void Containers::start(const std::string& ctid) {
+  if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  if (running_init(ctid)) throw std::runtime_error("CT " + ctid + " is already running");
+  const CtSettings ct = settings(ctid);
+  if (ct.root.empty())
+    throw std::runtime_error("CT " + ctid + " has no files (VE_ROOT): create it with --root or --ostemplate");
+  if (!fs::is_directory(ct.root)) throw std::runtime_error("VE_ROOT " + ct.root.string() + " is not a directory");
+  if (!fs::exists(ct.root / ct.init.front().substr(ct.init.front().front() == '/' ? 1 : 0)))
+    throw std::runtime_error("CT " + ctid + " has no " + ct.init.front() + " in " + ct.root.string() +
+                             " (set INIT or start with --init)");
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  UniqueFd cgroup_fd(::open(cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup_fd) throw_system_error("open(" + cgroup.string() + ")");
+  fs::create_directories(run_dir());
+  const fs::path console_path = run_dir() / (ctid + ".console");
+  UniqueFd console(::open(console_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!console) throw_system_error("open(" + console_path.string() + ")");
+  int go[2], failed[2];
+  if (::pipe2(go, O_CLOEXEC) || ::pipe2(failed, O_CLOEXEC)) throw_system_error("pipe2");
+  UniqueFd go_read(go[0]), go_write(go[1]), failed_read(failed[0]), failed_write(failed[1]);
+
+  const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
+  if (init == 0) {
+    // The CT's init-to-be, PID 1 of its namespaces: wait until the host has set up what
+    // only the host can (user mapping, network), then build the CT's root and exec init.
+    try {
+      go_write.reset();
+      failed_read.reset();
+      char byte = 0;
+      if (::read(go_read.get(), &byte, 1) != 1) ::_exit(1);
+      if (ct.user_namespace) become_ct_root();
+      const std::string hostname = ct.hostname.empty() ? ctid : ct.hostname;
+      if (::sethostname(hostname.c_str(), hostname.size())) throw_system_error("sethostname(" + hostname + ")");
+      ns::enter_root_filesystem(ct.root, ct.devices);
+      ns::drop_host_capabilities();
+      if (::setsid() < 0) throw_system_error("setsid");
+      const int null = ::open("/dev/null", O_RDONLY);
+      if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(console.get(), 1) < 0 || ::dup2(console.get(), 2) < 0)
+        throw_system_error("setting up init's stdio");
+      exec_in_ct(ct.init);
+    } catch (const std::exception& error) {
+      const std::string message = error.what();
+      [[maybe_unused]] auto ignored = ::write(failed_write.get(), message.data(), message.size());
+      ::_exit(1);
+    }
+  }
+  go_read.reset();
+  failed_write.reset();
+  auto abandon = [&] {
+    ::kill(init, SIGKILL);
+    ::waitpid(init, nullptr, 0);
+  };
+  try {
+    if (ct.user_namespace) ns::map_user_namespace(init, {});
+    set_up_ct_network(init, cgroup::id_of(cgroup), ct.ip_addresses, ct.netdevs);
+  } catch (...) {
+    abandon();
+    throw;
+  }
+  if (::write(go_write.get(), "g", 1) != 1) {
+    abandon();
+    throw_system_error("starting CT " + ctid);
+  }
+  go_write.reset();
+  // The pipe closes on init's exec; anything written to it first is why it failed.
+  std::string why;
+  char buffer[512];
+  for (ssize_t got; (got = ::read(failed_read.get(), buffer, sizeof buffer)) != 0;) {
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) break;
+    why.append(buffer, static_cast<std::size_t>(got));
+  }
+  if (!why.empty()) {
+    ::waitpid(init, nullptr, 0);
+    throw std::runtime_error("CT " + ctid + " did not start: " + why);
+  }
+  std::ofstream(pid_file(ctid)) << init << "\n";
+}
+
+void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
+  const auto init = running_init(ctid);
+  if (!init) throw std::runtime_error("CT " + ctid + " is not running");
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  ::kill(*init, SIGTERM);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (cgroup::is_populated(cgroup) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  cgroup::kill_all(cgroup, kKillTimeoutMs);
+  ::waitpid(*init, nullptr, WNOHANG);  // our child when this process started it
+  // Cgroups the CT made inside its own are its business only while it runs.
+  for (const auto& entry : fs::directory_iterator(cgroup))
+    if (entry.is_directory()) cgroup::remove_tree(entry.path());
+  fs::remove(pid_file(ctid));
+}
+
+CtStatus Containers::status(const std::string& ctid) {
+  CtStatus status;
+  status.ctid = ctid;
+  status.exists = host_.exists(ctid);
+  if (!status.exists) return status;
+  const CtSettings ct = settings(ctid);
+  status.mounted = !ct.root.empty() && fs::is_directory(ct.root);
+  status.init_pid = running_init(ctid);
+  status.running = status.init_pid.has_value();
+  return status;
+}
+
+std::vector<ListEntry> Containers::list() {
+  std::vector<ListEntry> entries;
+  for (const auto& ctid : host_.list()) {
+    ListEntry entry;
+    entry.ctid = ctid;
+    const CtSettings ct = settings(ctid);
+    entry.running = running_init(ctid).has_value();
+    entry.ip_addresses = ct.ip_addresses;
+    entry.hostname = ct.hostname;
+    if (host_.engine_loaded())
+      entry.nproc = host_.counter(ctid, UBC_NUMPROC).held;
+    else
+      entry.nproc = cgroup::member_pids(host_.cgroup_of(ctid)).size();
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+int Containers::exec(const std::string& ctid, const std::vector<std::string>& argv) {
+  if (argv.empty()) throw std::invalid_argument("exec needs a command");
+  const auto init = running_init(ctid);
+  if (!init) return host_.exec(ctid, argv);
+  const std::string procs = (host_.cgroup_of(ctid) / "cgroup.procs").string();
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    try {
+      if (cgroup::enter_from_child(procs.c_str())) throw_system_error("entering " + procs);
+      const bool own_users = ns::has_own_user_namespace(*init);
+      ns::join_namespaces(*init);
+      // Joining a pid namespace only places children in it.
+      const pid_t inner = ::fork();
+      if (inner < 0) throw_system_error("fork");
+      if (inner == 0) {
+        if (own_users) become_ct_root();
+        ns::drop_host_capabilities();
+        exec_in_ct(argv);
+      }
+      int status = 0;
+      while (::waitpid(inner, &status, 0) < 0)
+        if (errno != EINTR) throw_system_error("waitpid");
+      ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "ubcctl: exec in CT %s: %s\n", ctid.c_str(), error.what());
+      ::_exit(errno == ENOENT ? 127 : 126);
+    }
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("waitpid");
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+void Containers::clone(const std::string& ctid, const std::string& new_ctid) {
+  validate_ctid(new_ctid);
+  if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  if (host_.exists(new_ctid)) throw std::runtime_error("CT " + new_ctid + " already exists");
+  const fs::path new_config_file = host_.config_path(new_ctid);
+  if (fs::exists(new_config_file)) throw std::runtime_error(new_config_file.string() + " already exists");
+  const CtSettings source = settings(ctid);
+  CtConfig config = CtConfig::load(host_.config_path(ctid));
+  fs::path copy;
+  try {
+    if (!source.private_area.empty()) {
+      copy = state_dir() / "private" / new_ctid;
+      if (fs::exists(copy)) throw std::runtime_error("private area " + copy.string() + " already exists");
+      fs::create_directories(copy);
+      run_or_throw({"cp", "-a", "--", (source.private_area / ".").string(), copy.string()});
+      config.set("VE_ROOT", copy.string());
+      config.set("VE_PRIVATE", copy.string());
+      config.set("UBC_OWNS_PRIVATE", "yes");
+    }
+    // A clone is a new identity: no addresses of the original.
+    config.erase("IP_ADDRESS");
+    config.save(new_config_file);
+    host_.create(new_ctid);
+  } catch (...) {
+    if (!copy.empty()) fs::remove_all(copy);
+    fs::remove(new_config_file);
+    throw;
+  }
+}
+
+void Containers::destroy(const std::string& ctid, bool force) {
+  if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  if (running_init(ctid)) {
+    if (!force) throw std::runtime_error("CT " + ctid + " is running; stop it first or use --force");
+    stop(ctid, std::chrono::seconds(10));
+  }
+  const fs::path config_file = host_.config_path(ctid);
+  const CtConfig config = CtConfig::load(config_file);
+  host_.destroy(ctid, force);
+  if (config.get("UBC_OWNS_PRIVATE") == "yes")
+    if (auto area = config.get("VE_PRIVATE"); area && !area->empty()) fs::remove_all(*area);
+  // vzctl keeps a destroyed CT's config as CTID.conf.destroyed.
+  if (fs::exists(config_file)) fs::rename(config_file, config_file.string() + ".destroyed");
+  fs::remove(pid_file(ctid));
+}
+
+}  // namespace ubc

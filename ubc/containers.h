@@ -1,0 +1,79 @@
+// Containers as OpenVZ had them: a directory of files plus a config file, run isolated in
+// their own namespaces with their init as PID 1. The verbs of vzctl (create, start, stop,
+// restart, status, exec, enter, clone, destroy) and vzlist, on top of Host's cgroups and
+// beancounters.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ubc/ct_settings.h"
+#include "ubc/host.h"
+
+namespace ubc {
+
+// Where running CTs keep their pid and console files: $UBC_RUN_DIR, default /run/ubc.
+std::filesystem::path run_dir();
+
+struct CreateOptions {
+  std::optional<std::filesystem::path> root;          // --root DIR: use this directory as is
+  std::optional<std::filesystem::path> private_area;  // --private DIR (with --ostemplate)
+  std::optional<std::filesystem::path> ostemplate;    // --ostemplate TARBALL: unpack it
+  std::optional<std::string> hostname;
+  std::vector<std::string> ip_addresses;
+  std::optional<std::string> init;
+  bool user_namespace = false;
+};
+
+struct CtStatus {
+  std::string ctid;
+  bool exists = false;
+  bool mounted = false;  // its files are there
+  bool running = false;
+  std::optional<pid_t> init_pid;  // in the host's pid namespace
+};
+
+struct ListEntry {
+  std::string ctid;
+  std::uint64_t nproc = 0;
+  bool running = false;
+  std::vector<std::string> ip_addresses;
+  std::string hostname;
+};
+
+class Containers {
+ public:
+  explicit Containers(Host& host) : host_(host) {}
+
+  // The cgroup (and beancounters) as Host::create, plus the config file and, from a
+  // template, the files. Nothing is left behind when a step fails.
+  void create(const std::string& ctid, const CreateOptions& options);
+  void start(const std::string& ctid);
+  // Asks init to stop (SIGTERM), kills what is left after `timeout`; no process, mount,
+  // network device or nested cgroup stays behind.
+  void stop(const std::string& ctid, std::chrono::seconds timeout);
+  CtStatus status(const std::string& ctid);
+  std::vector<ListEntry> list();
+  // Runs argv in the running CT's namespaces (as its root), or only in its cgroup when it
+  // is not running. Returns the exit status.
+  int exec(const std::string& ctid, const std::vector<std::string>& argv);
+  // Copies the CT's files and config under a new id, without its addresses.
+  void clone(const std::string& ctid, const std::string& new_ctid);
+  // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.
+  void destroy(const std::string& ctid, bool force);
+
+  CtSettings settings(const std::string& ctid) const;
+
+ private:
+  std::optional<pid_t> running_init(const std::string& ctid) const;
+  std::filesystem::path pid_file(const std::string& ctid) const;
+
+  Host& host_;
+};
+
+}  // namespace ubc

@@ -1,0 +1,22 @@
+// A CT's network, routed the way vzctl's venet was: a veth pair per CT, the CT's end (eth0)
+// holding its /32 addresses with a default route through it, the host's end answering ARP
+// for the other CTs (proxy ARP) and routing each address to its CT. CTs reach each other and
+// the host; nothing is bridged.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace ubc {
+
+// The host end's name: "ubc" and the CT cgroup's id, unique while the CT exists.
+std::string host_veth_name(std::uint64_t cgroup_id);
+
+// From the host, for the CT whose init is `init_pid` (in its own network namespace).
+void set_up_ct_network(pid_t init_pid, std::uint64_t cgroup_id, const std::vector<std::string>& addresses,
+                       const std::vector<std::string>& netdevs);
+
+}  // namespace ubc

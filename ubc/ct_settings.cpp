@@ -1,0 +1,82 @@
+#include "ubc/ct_settings.h"
+
+#include <arpa/inet.h>
+
+#include <sstream>
+#include <stdexcept>
+
+namespace ubc {
+
+namespace {
+
+std::vector<std::string> words(const std::string& text) {
+  std::istringstream in(text);
+  std::vector<std::string> result;
+  for (std::string word; in >> word;) result.push_back(word);
+  return result;
+}
+
+bool yes(const std::optional<std::string>& value) {
+  return value && (*value == "yes" || *value == "1" || *value == "true");
+}
+
+}  // namespace
+
+void validate_ipv4(const std::string& address) {
+  in_addr parsed{};
+  if (::inet_pton(AF_INET, address.c_str(), &parsed) != 1)
+    throw std::invalid_argument("'" + address + "' is not an IPv4 address (ubc's CT network is IPv4 for now)");
+}
+
+ns::DeviceNode parse_device_node(const std::string& spec) {
+  const auto colon = spec.find(':');
+  ns::DeviceNode node{spec.substr(0, colon), true};
+  const std::string mode = colon == std::string::npos ? "rw" : spec.substr(colon + 1);
+  if (node.name.empty() || node.name.find("..") != std::string::npos || node.name.front() == '/')
+    throw std::invalid_argument("device '" + spec + "': give a node name under /dev, e.g. ttyS0 or sda1");
+  if (mode == "r")
+    node.writable = false;
+  else if (mode != "rw" && mode != "w")
+    throw std::invalid_argument("device '" + spec + "': mode must be r, w or rw");
+  return node;
+}
+
+CtSettings CtSettings::from(const CtConfig& config) {
+  CtSettings settings;
+  auto fail = [&](const std::string& key, const std::string& reason) {
+    throw ConfigError(config.file(), config.line_of(key), key + ": " + reason);
+  };
+  if (auto root = config.get("VE_ROOT")) settings.root = *root;
+  if (auto area = config.get("VE_PRIVATE")) settings.private_area = *area;
+  if (settings.root.empty()) settings.root = settings.private_area;
+  if (settings.private_area.empty()) settings.private_area = settings.root;
+  if (!settings.root.empty() && settings.root.is_relative()) fail("VE_ROOT", "must be an absolute path");
+  settings.ostemplate = config.get("OSTEMPLATE").value_or("");
+  settings.hostname = config.get("HOSTNAME").value_or("");
+  if (settings.hostname.size() > 64) fail("HOSTNAME", "longer than 64 characters");
+  for (const auto& address : words(config.get("IP_ADDRESS").value_or(""))) {
+    try {
+      validate_ipv4(address);
+    } catch (const std::invalid_argument& error) {
+      fail("IP_ADDRESS", error.what());
+    }
+    settings.ip_addresses.push_back(address);
+  }
+  if (auto init = config.get("INIT")) {
+    settings.init = words(*init);
+    if (settings.init.empty()) fail("INIT", "empty");
+  }
+  settings.user_namespace = yes(config.get("USERNS"));
+  settings.onboot = yes(config.get("ONBOOT"));
+  for (const auto& spec : words(config.get("DEVNODES").value_or(""))) {
+    try {
+      settings.devices.push_back(parse_device_node(spec));
+    } catch (const std::invalid_argument& error) {
+      fail("DEVNODES", error.what());
+    }
+  }
+  settings.netdevs = words(config.get("NETDEV").value_or(""));
+  return settings;
+}
+
+}  // namespace ubc

@@ -1,0 +1,49 @@
+#include "ubc/run_command.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+#include "loader/error.h"
+
+namespace ubc {
+
+int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
+  std::vector<char*> args;
+  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  const std::string netns = "/proc/" + std::to_string(netns_of_pid) + "/ns/net";
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    if (netns_of_pid) {
+      const int fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+      if (fd < 0 || ::setns(fd, CLONE_NEWNET)) {
+        std::fprintf(stderr, "ubcctl: entering %s: %s\n", netns.c_str(), std::strerror(errno));
+        ::_exit(126);
+      }
+    }
+    ::execvp(args[0], args.data());
+    std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("waitpid");
+  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid) {
+  const int status = run_command(argv, netns_of_pid);
+  if (status == 0) return;
+  std::string line;
+  for (const auto& arg : argv) line += (line.empty() ? "" : " ") + arg;
+  throw std::runtime_error("`" + line + "` failed with status " + std::to_string(status));
+}
+
+}  // namespace ubc

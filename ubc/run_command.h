@@ -1,0 +1,19 @@
+// Running the host's own tools (ip, tar, cp) from the engine, optionally inside a running
+// CT's network namespace: their exit status, and an error naming the command when they fail.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+namespace ubc {
+
+// Runs argv (PATH search) and waits; in the network namespace of `netns_of_pid` if it is
+// not 0. Returns the exit status (128+N if killed by N).
+int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid = 0);
+
+// The same, throwing std::runtime_error with the command line when it does not exit 0.
+void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid = 0);
+
+}  // namespace ubc
