@@ -82,6 +82,23 @@ Capability probe_nf_tables() {
           "numiptent is not counted: the engine leaves its programs out (there is no nftables to count)", false};
 }
 
+Capability probe_user_namespaces() {
+  const std::string max = first_line("/proc/sys/user/max_user_namespaces");
+  if (!max.empty() && max != "0") return {"user namespaces", true, "max_user_namespaces " + max, "", false};
+  return {"user namespaces", false, "user namespaces are disabled (user.max_user_namespaces = 0)",
+          "CTs cannot use --userns; their root is the host's root, with host capabilities dropped", false};
+}
+
+Capability probe_container_tools() {
+  std::string missing;
+  for (const char* tool : {"ip", "tar", "cp"})
+    if (command_output((std::string("command -v ") + tool + " 2>/dev/null").c_str()).empty())
+      missing += std::string(" ") + tool;
+  if (missing.empty()) return {"CT tools", true, "ip (iproute2), tar, cp found", "", false};
+  return {"CT tools", false, "missing:" + missing,
+          "ubcctl start cannot give CTs addresses without ip; create --ostemplate needs tar; clone needs cp", false};
+}
+
 Capability probe_sched_ext() {
   const fs::path state = "/sys/kernel/sched_ext/state";
   if (fs::exists(state)) return {"sched_ext", true, "state " + first_line(state), "", false};
@@ -108,6 +125,7 @@ std::vector<Capability> probe_capabilities() {
   return {probe_cgroup_v2(),         probe_btf(),
           probe_bpf_lsm_active(),    probe_engine_loadable(engine_unavailable_reason()),
           probe_memory_controller(), probe_nf_tables(),
+          probe_user_namespaces(),   probe_container_tools(),
           probe_sched_ext(),         probe_criu()};
 }
 

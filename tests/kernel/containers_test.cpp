@@ -5,9 +5,11 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "loader/cgroup.h"
+#include "ubc/ct_config.h"
 #include "workload.h"
 
 namespace fs = std::filesystem;
@@ -175,5 +177,59 @@ TEST_SUITE("containers") {
     CHECK(chroot_errno == EPERM);  // no CAP_SYS_CHROOT
     CHECK(marker_seen == 0);       // and nothing of the host is reachable anyway
     CHECK(mount_errno == EPERM);   // no mounting cgroup2 to rewrite its own limits
+  }
+
+  TEST_CASE("with --userns the CT's root is an unprivileged host uid") {
+    RunningCt ct("ct-userns", "--userns");
+    CHECK(ct.exec("cat /proc/self/uid_map").output.find("0     100000      65536") != std::string::npos);
+    CHECK(ct.exec("id -u").output == "0\n");
+    std::ifstream pid_file(ubc::test::run_dir() / (ct.id() + ".pid"));
+    pid_t init = 0;
+    pid_file >> init;
+    std::ifstream status("/proc/" + std::to_string(init) + "/status");
+    std::string line;
+    while (std::getline(status, line) && !line.starts_with("Uid:")) {
+    }
+    CHECK(line.find("100000") != std::string::npos);  // as the host sees it
+  }
+
+  TEST_CASE("ptys opened in the CT's own devpts count in its numpty; files in its numfile") {
+    RunningCt ct("ct-pty", "");
+    const auto numpty = [&] { return ubc::test::host().counter(ct.id(), UBC_NUMPTY).held; };
+    const std::uint64_t before = numpty();
+    const auto run = ct.exec("exec 3<>/dev/ptmx 4<>/dev/ptmx; ls /dev/pts | wc -l; sleep 2");
+    CHECK(run.status == 0);
+    CHECK(numpty() == before);  // back once the shell is gone
+    const auto held = ct.exec("exec 3<>/dev/ptmx; echo > /dev/null; cat /proc/self/status >/dev/null; sleep 0");
+    CHECK(held.status == 0);
+    CHECK(ubc::test::host().counter(ct.id(), UBC_NUMPTY).maxheld >= before + 2);
+  }
+
+  TEST_CASE("a vzctl config written before create is used as it is; a broken one is refused with its line") {
+    const fs::path config = ubc::config_dir() / "ct-vzconf.conf";
+    std::ofstream(config) << "# written by vzctl\nONBOOT=\"yes\"\nNUMFILE=\"500:600\"\nHOSTNAME=\"fromvz\"\n"
+                             "SOME_VZCTL_KEY=\"kept\"\n";
+    {
+      RunningCt ct("ct-vzconf", "");
+      CHECK(ct.exec("hostname").output == "fromvz\n");
+      const ubc_counter numfile = ubc::test::host().counter(ct.id(), UBC_NUMFILE);
+      CHECK(numfile.barrier == 500);
+      CHECK(numfile.limit == 600);
+      std::ifstream in(config);
+      const std::string text((std::istreambuf_iterator<char>(in)), {});
+      CHECK(text.find("SOME_VZCTL_KEY=\"kept\"") != std::string::npos);
+      CHECK(text.find("# written by vzctl") != std::string::npos);
+      // ONBOOT CTs start with start --all.
+      REQUIRE(ubcctl("stop " + ct.id()).status == 0);
+      CHECK(ubcctl("start --all").status == 0);
+      CHECK(ubcctl("status " + ct.id()).output.find("running") != std::string::npos);
+    }
+    fs::remove(config.string() + ".destroyed");
+    std::ofstream(ubc::config_dir() / "ct-badconf.conf") << "HOSTNAME=\"ok\"\nIP_ADDRESS=\"10.1.2\"\n";
+    const auto refused = ubcctl("create ct-badconf --root /tmp");
+    CHECK(refused.status != 0);
+    CHECK(refused.output.find("ct-badconf.conf:2") != std::string::npos);
+    CHECK_FALSE(ubc::test::host().exists("ct-badconf"));
+    fs::remove(ubc::config_dir() / "ct-badconf.conf");
   }
 }
