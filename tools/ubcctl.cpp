@@ -311,8 +311,7 @@ int main(int argc, char** argv) {
     } else if (*status) {
       return ubc::cli::status(containers, ctid);
     } else if (*enter) {
-      if (!containers.status(ctid).running) throw std::runtime_error("CT " + ctid + " is not running");
-      return containers.exec(ctid, {"/bin/sh", "-l"});
+      return containers.enter(ctid);
     } else if (*clone) {
       containers.clone(ctid, new_ctid);
     } else if (*list) {

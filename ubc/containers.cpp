@@ -18,6 +18,7 @@
 #include "loader/error.h"
 #include "loader/namespaces.h"
 #include "loader/unique_fd.h"
+#include "ubc/ct_console.h"
 #include "ubc/ct_network.h"
 #include "ubc/failcnt_baseline.h"
 #include "ubc/run_command.h"
@@ -319,6 +320,17 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
   while (::waitpid(child, &status, 0) < 0)
     if (errno != EINTR) throw_system_error("waitpid");
   return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+}
+
+int Containers::enter(const std::string& ctid) {
+  const auto init = running_init(ctid);
+  if (!init) throw std::runtime_error("CT " + ctid + " is not running");
+  const bool own_users = ns::has_own_user_namespace(*init);
+  return run_on_ct_pty(*init, (host_.cgroup_of(ctid) / "cgroup.procs").string(), [own_users] {
+    if (own_users) become_ct_root();
+    ns::drop_host_capabilities();
+    exec_in_ct({"/bin/sh", "-l"});
+  });
 }
 
 void Containers::clone(const std::string& ctid, const std::string& new_ctid) {

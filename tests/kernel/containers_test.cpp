@@ -232,4 +232,18 @@ TEST_SUITE("containers") {
     CHECK_FALSE(ubc::test::host().exists("ct-badconf"));
     fs::remove(ubc::config_dir() / "ct-badconf.conf");
   }
+
+  TEST_CASE("enter gives a shell on a pty of the CT's own devpts, counted in its numpty") {
+    RunningCt ct("ct-enter", "--hostname entered");
+    const std::uint64_t before = ubc::test::host().counter(ct.id(), UBC_NUMPTY).maxheld;
+    const fs::path input = fs::temp_directory_path() / "ubc-enter-input";
+    std::ofstream(input) << "hostname; tty; exit 3\n";
+    const auto run = ubcctl("enter " + ct.id() + " < " + input.string());
+    fs::remove(input);
+    CAPTURE(run.output);
+    CHECK(run.status == 3);
+    CHECK(run.output.find("entered") != std::string::npos);
+    CHECK(run.output.find("/dev/pts/0") != std::string::npos);  // the CT's first pty
+    CHECK(ubc::test::host().counter(ct.id(), UBC_NUMPTY).maxheld == before + 1);
+  }
 }
