@@ -186,6 +186,9 @@ int main(int argc, char** argv) {
   create->add_option("--hostname", hostname, "The CT's hostname (default: its id)");
   create->add_option("--ipadd", create_options.ip_addresses, "An IPv4 address for the CT (repeatable)");
   create->add_option("--init", init, "The CT's init command (default /sbin/init)");
+  std::string adopt_cgroup;
+  create->add_option("--cgroup", adopt_cgroup,
+                     "Put beancounters on this existing cgroup (Docker, Podman, systemd), without moving it");
   create->add_flag("--userns", create_options.user_namespace,
                    "Run the CT in a user namespace: its root is host uid 100000");
 
@@ -279,6 +282,7 @@ int main(int argc, char** argv) {
       if (!ostemplate.empty()) create_options.ostemplate = ostemplate;
       if (!hostname.empty()) create_options.hostname = hostname;
       if (!init.empty()) create_options.init = init;
+      if (!adopt_cgroup.empty()) create_options.cgroup = adopt_cgroup;
       if (create_options.root && create_options.ostemplate)
         throw std::invalid_argument("create: --root and --ostemplate exclude each other");
       containers.create(ctid, create_options);

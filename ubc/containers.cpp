@@ -113,6 +113,13 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
   validate_ctid(ctid);
   if (host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " already exists");
   for (const auto& address : options.ip_addresses) validate_ipv4(address);
+  if (options.cgroup) {
+    if (options.root || options.ostemplate || options.private_area || options.user_namespace ||
+        !options.ip_addresses.empty() || options.init)
+      throw std::invalid_argument("create --cgroup: the other runtime runs the CT; only beancounters apply");
+    host_.adopt(ctid, *options.cgroup);
+    return;
+  }
   const fs::path config_file = host_.config_path(ctid);
   const bool had_config = fs::exists(config_file);
   CtConfig config = CtConfig::load(config_file);
@@ -164,6 +171,8 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
 
 void Containers::start(const std::string& ctid) {
   if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  if (host_.adopted_cgroup(ctid))
+    throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime starts it");
   if (running_init(ctid)) throw std::runtime_error("CT " + ctid + " is already running");
   const CtSettings ct = settings(ctid);
   if (ct.root.empty())
@@ -242,6 +251,8 @@ void Containers::start(const std::string& ctid) {
 }
 
 void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
+  if (host_.adopted_cgroup(ctid))
+    throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime stops it");
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   const fs::path cgroup = host_.cgroup_of(ctid);

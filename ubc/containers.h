@@ -28,6 +28,7 @@ struct CreateOptions {
   std::vector<std::string> ip_addresses;
   std::optional<std::string> init;
   bool user_namespace = false;
+  std::optional<std::filesystem::path> cgroup;  // --cgroup PATH: adopt another runtime's cgroup
 };
 
 struct CtStatus {

@@ -118,7 +118,7 @@ void Host::load_engine() {
   Engine::load(paths_.pin_dir);
   try {
     HostLock lock(paths_.cgroup_root);
-    for (const auto& ctid : list()) register_cgroup(cgroup_of(ctid));
+    for (const auto& ctid : list()) register_cgroup(ctid);
   } catch (...) {
     Engine::unload(paths_.pin_dir);
     throw;
@@ -132,7 +132,15 @@ void Host::unload_engine() {
 
 fs::path Host::cgroup_of(const std::string& ctid) const {
   validate_ctid(ctid);
+  if (auto adopted = adopted_cgroup(ctid)) return *adopted;
   return paths_.cgroup_root / ctid;
+}
+
+std::optional<fs::path> Host::adopted_cgroup(const std::string& ctid) const {
+  const fs::path file = config_path(ctid);
+  if (!fs::exists(file)) return std::nullopt;
+  if (auto path = CtConfig::load(file).get(kAdoptedCgroupKey); path && !path->empty()) return fs::path(*path);
+  return std::nullopt;
 }
 
 bool Host::exists(const std::string& ctid) const {
@@ -141,9 +149,21 @@ bool Host::exists(const std::string& ctid) const {
 
 std::vector<std::string> Host::list() const {
   std::vector<std::string> ids;
-  if (!fs::is_directory(paths_.cgroup_root)) return ids;
-  for (const auto& entry : fs::directory_iterator(paths_.cgroup_root))
-    if (entry.is_directory()) ids.push_back(entry.path().filename());
+  if (fs::is_directory(paths_.cgroup_root))
+    for (const auto& entry : fs::directory_iterator(paths_.cgroup_root))
+      if (entry.is_directory()) ids.push_back(entry.path().filename());
+  // CTs on cgroups another runtime made are known by their config files.
+  std::error_code ignored;
+  for (const auto& entry : fs::directory_iterator(config_dir(), ignored)) {
+    if (entry.path().extension() != ".conf") continue;
+    const std::string ctid = entry.path().stem();
+    try {
+      validate_ctid(ctid);
+      if (auto adopted = adopted_cgroup(ctid); adopted && fs::is_directory(*adopted)) ids.push_back(ctid);
+    } catch (const std::exception&) {
+      // not a CT's config, or a broken one: `load` and the CT's own commands report it
+    }
+  }
   // Numeric CT ids in numeric order (vzlist's), names after them.
   std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
     const bool a_numeric = std::all_of(a.begin(), a.end(), ::isdigit);
@@ -152,6 +172,7 @@ std::vector<std::string> Host::list() const {
     if (a_numeric && a.size() != b.size()) return a.size() < b.size();
     return a < b;
   });
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   return ids;
 }
 
@@ -172,7 +193,8 @@ void Host::save_limits(const std::string& ctid, const std::map<ubc_resource, Lim
   config.save(config_path(ctid));
 }
 
-void Host::register_cgroup(const fs::path& cgroup) {
+void Host::register_cgroup(const std::string& ctid) {
+  const fs::path cgroup = cgroup_of(ctid);
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
   if (engine().find_slot(cgroup_id)) return;
   auto slots = engine().slots();
@@ -192,7 +214,7 @@ void Host::register_cgroup(const fs::path& cgroup) {
   store(ct.generation, load_relaxed(ct.generation) + 1);
   store(ct.cgroup_id, cgroup_id);
   // Limits saved with `set --save` apply from the start; a bad file refuses the CT whole.
-  for (const auto& [resource, limits] : CtConfig::load(config_path(cgroup.filename())).beancounters(page_size())) {
+  for (const auto& [resource, limits] : CtConfig::load(config_path(ctid)).beancounters(page_size())) {
     store(ct.res[resource].barrier, limits.barrier);
     store(ct.res[resource].limit, limits.limit);
     if (const char* file = memcg_limit_file(resource))
@@ -217,9 +239,47 @@ void Host::create(const std::string& ctid) {
     throw_system_error("mkdir(" + cgroup.string() + ")");
   }
   try {
-    register_cgroup(cgroup);
+    register_cgroup(ctid);
   } catch (...) {
     ::rmdir(cgroup.c_str());
+    throw;
+  }
+}
+
+void Host::adopt(const std::string& ctid, const fs::path& cgroup) {
+  validate_ctid(ctid);
+  engine();
+  const fs::path config_file = config_path(ctid);
+  if (exists(ctid)) throw std::runtime_error("CT " + ctid + " already exists");
+  const auto mount = cgroup::find_v2_mount();
+  const fs::path path = fs::weakly_canonical(cgroup);
+  if (!mount || !fs::exists(path / "cgroup.procs") || path.string().rfind(mount->string() + "/", 0) != 0)
+    throw std::invalid_argument("--cgroup " + cgroup.string() + " is not a cgroup v2 directory below " +
+                                (mount ? mount->string() : std::string("a cgroup2 mount")));
+  const fs::path root = fs::weakly_canonical(paths_.cgroup_root);
+  if (path == root || path.string().rfind(root.string() + "/", 0) == 0)
+    throw std::invalid_argument("--cgroup " + path.string() + " is inside ubc's own CT tree " + root.string());
+  for (const auto& other : list())
+    if (cgroup::id_of(cgroup_of(other)) == cgroup::id_of(path))
+      throw std::runtime_error(path.string() + " is CT " + other + " already");
+  if (!fs::exists(path / "memory.stat"))
+    throw std::runtime_error("the memory controller is not enabled for " + path.string() +
+                             " (enable it in its parent's cgroup.subtree_control); ubc reads its page rows from it");
+  fs::create_directories(paths_.cgroup_root);
+  HostLock lock(paths_.cgroup_root);  // the one lock every slot assignment takes
+  const bool had_config = fs::exists(config_file);
+  CtConfig config = CtConfig::load(config_file);
+  config.set(kAdoptedCgroupKey, path.string());
+  config.save(config_file);
+  try {
+    register_cgroup(ctid);
+  } catch (...) {
+    if (had_config) {
+      config.erase(kAdoptedCgroupKey);
+      config.save(config_file);
+    } else {
+      fs::remove(config_file);
+    }
     throw;
   }
 }
@@ -227,13 +287,27 @@ void Host::create(const std::string& ctid) {
 void Host::destroy(const std::string& ctid, bool kill) {
   const fs::path cgroup = cgroup_of(ctid);
   if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  const bool adopted = adopted_cgroup(ctid).has_value();
+  fs::create_directories(paths_.cgroup_root);
   HostLock lock(paths_.cgroup_root);
+  if (adopted) {
+    // Another runtime's cgroup: forget it, never touch its processes or its directory.
+    forget(cgroup::id_of(cgroup));
+    CtConfig config = CtConfig::load(config_path(ctid));
+    config.erase(kAdoptedCgroupKey);
+    config.save(config_path(ctid));
+    return;
+  }
   if (cgroup::is_populated(cgroup)) {
     if (!kill) throw std::runtime_error("CT " + ctid + " has running processes; stop them or use --force");
     cgroup::kill_all(cgroup, kKillTimeoutMs);
   }
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
   cgroup::remove_tree(cgroup);
+  forget(cgroup_id);
+}
+
+void Host::forget(std::uint64_t cgroup_id) {
   if (!engine_loaded()) return;
   if (auto slot = engine().find_slot(cgroup_id)) {
     engine().unbind_slot(cgroup_id);

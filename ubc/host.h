@@ -24,6 +24,9 @@ struct HostPaths {
   static HostPaths discover();
 };
 
+// The config key that makes a CT an adopted cgroup.
+inline constexpr const char* kAdoptedCgroupKey = "UBC_CGROUP";
+
 // Throws std::invalid_argument unless `ctid` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric.
 void validate_ctid(const std::string& ctid);
 
@@ -41,6 +44,12 @@ class Host {
   bool engine_loaded() const;
 
   void create(const std::string& ctid);
+  // Puts beancounters on a cgroup another runtime made (a Docker, Podman or systemd unit's),
+  // without moving it: recorded as UBC_CGROUP in the CT's config. Destroying such a CT
+  // only forgets it.
+  void adopt(const std::string& ctid, const std::filesystem::path& cgroup);
+  // The cgroup of an adopted CT, if `ctid` is one.
+  std::optional<std::filesystem::path> adopted_cgroup(const std::string& ctid) const;
   // Refuses a CT with running processes unless `kill` is set.
   void destroy(const std::string& ctid, bool kill);
   bool exists(const std::string& ctid) const;
@@ -72,7 +81,9 @@ class Host {
   ubc_ct& slot_of(const std::string& ctid);
   // Pages of shared memory other than SysV segments, from the last refresh_kernel_rows.
   std::uint64_t shm_extra_pages_ = 0;
-  void register_cgroup(const std::filesystem::path& cgroup);
+  void register_cgroup(const std::string& ctid);
+  // Unbinds the CT's slot from the engine (if loaded), so nothing is charged to it any more.
+  void forget(std::uint64_t cgroup_id);
 
   HostPaths paths_;
   std::optional<Engine> engine_;

@@ -246,4 +246,35 @@ TEST_SUITE("containers") {
     CHECK(run.output.find("/dev/pts/0") != std::string::npos);  // the CT's first pty
     CHECK(ubc::test::host().counter(ct.id(), UBC_NUMPTY).maxheld == before + 1);
   }
+
+  TEST_CASE("create --cgroup puts beancounters on another runtime's cgroup without moving it") {
+    const auto mount = ubc::cgroup::find_v2_mount();
+    REQUIRE(mount);
+    const fs::path foreign = *mount / "ubc-test-foreign-runtime";
+    fs::create_directories(foreign);
+    ubc::cgroup::write_file(foreign / "cgroup.subtree_control", "+memory");  // as systemd or Docker do
+    fs::create_directories(foreign / "svc");
+    // A service of the other runtime, already running before ubc knows the cgroup.
+    const int started = std::system(
+        ("sh -c 'echo $$ > " + (foreign / "svc/cgroup.procs").string() + "; exec sleep 300' & sleep 0.3").c_str());
+    REQUIRE(started == 0);
+    REQUIRE(ubc::cgroup::is_populated(foreign / "svc"));
+    const auto adopted = ubcctl("create svc --cgroup " + (foreign / "svc").string());
+    REQUIRE_MESSAGE(adopted.status == 0, adopted.output);
+    CHECK(ubcctl("list -a -o ctid").output.find("svc") != std::string::npos);
+    CHECK(ubcctl("set svc --numfile 30").status == 0);
+    const auto exec = ubcctl(
+        "exec svc -- bash -c 'n=0; while [ $n -lt 200 ] && { exec {fd}</dev/null; } 2>/dev/null; do n=$((n+1)); "
+        "done; echo opened $n'");
+    CHECK(exec.output.find("opened ") != std::string::npos);
+    const ubc_counter numfile = ubc::test::host().counter("svc", UBC_NUMFILE);
+    CHECK(numfile.maxheld == 30);
+    CHECK(numfile.failcnt == 1);
+    CHECK(ubcctl("start svc").status != 0);  // the other runtime runs it
+    CHECK(ubcctl("destroy svc").status == 0);
+    CHECK(ubc::cgroup::is_populated(foreign / "svc"));  // its service untouched
+    CHECK_FALSE(ubc::test::host().exists("svc"));
+    ubc::cgroup::kill_all(foreign / "svc", 10000);
+    ubc::cgroup::remove_tree(foreign);
+  }
 }
