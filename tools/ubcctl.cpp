@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -16,6 +17,7 @@
 #include "loader/refusal_events.h"
 #include "tools/ct_commands.h"
 #include "ubc/containers.h"
+#include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
 #include "ubc/failcnt_baseline.h"
 #include "ubc/host.h"
@@ -57,7 +59,8 @@ int run_doctor() {
     if (!cap.available) std::printf("%-22s %-8s -> %s\n", "", "", cap.consequence.c_str());
     ready = ready && (cap.available || !cap.required);
   }
-  std::printf("\nbeancounters: %s\n",
+  std::printf("\nCPU scheduler: %s\n", ubc::active_cpu_scheduler().c_str());
+  std::printf("beancounters: %s\n",
               ready ? "can be enforced on this host" : "cannot be enforced on this host (see MISSING above)");
   std::printf("\n%-14s %-13s %s\n", "RESOURCE", "STATUS", "KNOWN GAP (docs/RESOURCES.md)");
   for (const auto& row : ubc::resource_table()) {
@@ -233,6 +236,10 @@ int main(int argc, char** argv) {
   auto* set = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L] [--save]");
   set->add_option("CT", ctid, "CT id")->required();
   set->add_flag("--save", save, "Also write them to the CT's config file (/etc/ubc/CT.conf), kept across reloads");
+  std::string cpuunits, cpulimit, cpus;
+  set->add_option("--cpuunits", cpuunits, "CPU weight among CTs, 8..500000 (OpenVZ default 1000); at once");
+  set->add_option("--cpulimit", cpulimit, "CPU cap in percent of one CPU (200 = two), or N% of the host; 0 = none");
+  set->add_option("--cpus", cpus, "How many CPUs the CT may use at once; 0 = all");
   ubc::cli::CtSettingChanges changes;
   set->add_option("--hostname", changes.hostname, "Hostname (applies at the next start; always saved)");
   set->add_option("--ipadd", changes.ipadd, "Add an IPv4 address (next start; saved)");
@@ -322,7 +329,14 @@ int main(int argc, char** argv) {
       return ubc::cli::list(host, containers, list_fields, list_all, json);
     } else if (*set) {
       const bool settings_changed = ubc::cli::apply_setting_changes(host, ctid, changes);
-      if (settings_changed && set_values.empty()) return 0;
+      ubc::sched::CpuSettings cpu;
+      const auto host_cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+      if (!cpuunits.empty()) cpu.cpuunits = ubc::sched::parse_cpuunits(cpuunits);
+      if (!cpulimit.empty()) cpu.cpulimit = ubc::sched::parse_cpulimit(cpulimit, host_cpus);
+      if (!cpus.empty()) cpu.cpus = ubc::sched::parse_cpus(cpus, host_cpus);
+      const bool cpu_changed = cpu.cpuunits || cpu.cpulimit || cpu.cpus;
+      if (cpu_changed) host.set_cpu(ctid, cpu, save);
+      if ((settings_changed || cpu_changed) && set_values.empty()) return 0;
       return run_set(host, ctid, set_values, save);
     } else if (*events) {
       return run_events(host, follow, json);

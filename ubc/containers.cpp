@@ -79,11 +79,6 @@ std::string join(const std::vector<std::string>& words) {
 
 }  // namespace
 
-fs::path run_dir() {
-  const char* dir = std::getenv("UBC_RUN_DIR");
-  return dir && *dir ? fs::path(dir) : fs::path("/run/ubc");
-}
-
 CtSettings Containers::settings(const std::string& ctid) const {
   return CtSettings::from(CtConfig::load(host_.config_path(ctid)));
 }

@@ -17,9 +17,6 @@
 
 namespace ubc {
 
-// Where running CTs keep their pid and console files: $UBC_RUN_DIR, default /run/ubc.
-std::filesystem::path run_dir();
-
 struct CreateOptions {
   std::optional<std::filesystem::path> root;          // --root DIR: use this directory as is
   std::optional<std::filesystem::path> private_area;  // --private DIR (with --ostemplate)

@@ -33,6 +33,11 @@ fs::path config_dir() {
   return dir && *dir ? fs::path(dir) : fs::path("/etc/ubc");
 }
 
+fs::path run_dir() {
+  const char* dir = std::getenv("UBC_RUN_DIR");
+  return dir && *dir ? fs::path(dir) : fs::path("/run/ubc");
+}
+
 CtConfig CtConfig::load(const fs::path& file) {
   std::ifstream in(file);
   if (!in) {

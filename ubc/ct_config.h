@@ -53,5 +53,7 @@ class CtConfig {
 
 // Where CT configs live: $UBC_CONF_DIR, default /etc/ubc (like vzctl's /etc/vz/conf).
 std::filesystem::path config_dir();
+// Where running CTs keep their pid, console and live CPU settings: $UBC_RUN_DIR, default /run/ubc.
+std::filesystem::path run_dir();
 
 }  // namespace ubc

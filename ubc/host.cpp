@@ -11,11 +11,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <regex>
+#include <sstream>
 #include <stdexcept>
 
 #include "loader/cgroup.h"
 #include "loader/error.h"
 #include "loader/unique_fd.h"
+#include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
 #include "ubc/kernel_counters.h"
 
@@ -59,14 +61,26 @@ std::uint64_t page_size() {
 
 // The kernel-kept rows need the memory controller in every CT: enable it on the path from
 // the cgroup root down to the CTs' parent (the parent's parent may be the root itself).
-void enable_memory_controller(const fs::path& ct_parent) {
+bool has_word(const std::string& text, const std::string& word) {
+  std::istringstream in(text);
+  for (std::string seen; in >> seen;)
+    if (seen == word) return true;
+  return false;
+}
+
+// The controllers every CT gets, on the path from the cgroup root down to the CTs' parent
+// (the parent's parent may be the root itself): memory, which the page rows are read from,
+// and, where the kernel has them, cpu and cpuset, which carry the CPU policy.
+void enable_controllers(const fs::path& ct_parent) {
   for (const fs::path& dir : {ct_parent.parent_path(), ct_parent}) {
-    const std::string controllers = cgroup::read_file(dir / "cgroup.controllers");
-    if (controllers.find("memory") == std::string::npos)
+    const std::string available = cgroup::read_file(dir / "cgroup.controllers");
+    if (!has_word(available, "memory"))
       throw std::runtime_error("the cgroup v2 memory controller is not available in " + dir.string() +
                                "; ubc reads its page rows from it");
-    if (cgroup::read_file(dir / "cgroup.subtree_control").find("memory") == std::string::npos)
-      cgroup::write_file(dir / "cgroup.subtree_control", "+memory");
+    const std::string enabled = cgroup::read_file(dir / "cgroup.subtree_control");
+    for (const char* controller : {"memory", "cpu", "cpuset"})
+      if (has_word(available, controller) && !has_word(enabled, controller))
+        cgroup::write_file(dir / "cgroup.subtree_control", std::string("+") + controller);
   }
 }
 
@@ -114,7 +128,7 @@ bool Host::engine_loaded() const {
 
 void Host::load_engine() {
   fs::create_directories(paths_.cgroup_root);
-  enable_memory_controller(paths_.cgroup_root);
+  enable_controllers(paths_.cgroup_root);
   Engine::load(paths_.pin_dir);
   try {
     HostLock lock(paths_.cgroup_root);
@@ -220,6 +234,7 @@ void Host::register_cgroup(const std::string& ctid) {
     if (const char* file = memcg_limit_file(resource))
       cgroup::write_file(cgroup / file, memcg_limit_text(limits.limit, page_size()));
   }
+  apply_cpu_settings(cgroup, cpu_settings_from(CtConfig::load(config_path(ctid))));
   try {
     engine().bind_slot(cgroup_id, static_cast<std::uint32_t>(&ct - slots.data()));
   } catch (...) {
@@ -232,7 +247,7 @@ void Host::create(const std::string& ctid) {
   const fs::path cgroup = cgroup_of(ctid);
   engine();  // fail before touching anything when the engine is not loaded
   fs::create_directories(paths_.cgroup_root);
-  enable_memory_controller(paths_.cgroup_root);
+  enable_controllers(paths_.cgroup_root);
   HostLock lock(paths_.cgroup_root);
   if (::mkdir(cgroup.c_str(), 0755)) {
     if (errno == EEXIST) throw std::runtime_error("CT " + ctid + " already exists");
@@ -304,6 +319,7 @@ void Host::destroy(const std::string& ctid, bool kill) {
   }
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
   cgroup::remove_tree(cgroup);
+  fs::remove(run_dir() / (ctid + ".cpu"));
   forget(cgroup_id);
 }
 
@@ -337,6 +353,22 @@ void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limi
     cgroup::write_file(cgroup_of(ctid) / file, memcg_limit_text(limits.limit, page_size()));
   store(counter.barrier, limits.barrier);
   store(counter.limit, limits.limit);
+}
+
+void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save) {
+  if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  // What runs now: the config's values, overridden by those set since without --save.
+  const fs::path live_file = run_dir() / (ctid + ".cpu");
+  CtConfig config = CtConfig::load(config_path(ctid));
+  CtConfig live = CtConfig::load(live_file);
+  const sched::CpuSettings effective = merge(merge(cpu_settings_from(config), cpu_settings_from(live)), changes);
+  apply_cpu_settings(cgroup_of(ctid), effective);
+  store_cpu_settings(live, effective);
+  live.save(live_file);
+  if (save) {
+    store_cpu_settings(config, changes);
+    config.save(config_path(ctid));
+  }
 }
 
 void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "loader/engine.h"
+#include "sched/cpu_policy.h"
 #include "ubc/limits.h"
 #include "ubc/report.h"
 
@@ -60,6 +61,9 @@ class Host {
 
   // Takes effect on the CT's next allocation; lowering below held only refuses new ones.
   void set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits);
+  // cpuunits / cpulimit / cpus on the running CT, at once (cpu.weight, cpu.max, cpuset.cpus);
+  // with `save` also in its config, for the next load.
+  void set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save);
   // The CT's config file (vzctl format), in config_dir().
   std::filesystem::path config_path(const std::string& ctid) const;
   // Writes these limits into the CT's config file, keeping everything else in it.
