@@ -103,7 +103,7 @@ Capability probe_sched_ext() {
   const fs::path state = "/sys/kernel/sched_ext/state";
   if (fs::exists(state)) return {"sched_ext", true, "state " + first_line(state), "", false};
   return {"sched_ext", false, "no /sys/kernel/sched_ext (CONFIG_SCHED_CLASS_EXT not set)",
-          "CPU policy will fall back to cgroup cpu.weight / cpu.max (CPU policy is not implemented yet)", false};
+          "the CPU policy is enforced through cgroup cpu.weight / cpu.max / cpuset.cpus by the kernel's fair class", false};
 }
 
 Capability probe_criu() {
