@@ -1,5 +1,6 @@
 // ubcctl: OpenVZ-style control of ubc's containers and beancounters. Parses arguments and
 // prints; the work lives in ubc/ and loader/.
+#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -22,6 +24,7 @@
 #include "ubc/failcnt_baseline.h"
 #include "ubc/host.h"
 #include "ubc/limits.h"
+#include "ubc/policy_reload.h"
 #include "ubc/report.h"
 #include "ubc/resource_table.h"
 
@@ -159,6 +162,23 @@ int run_set(Host& host, const std::string& ctid, const std::map<std::string, std
   return 0;
 }
 
+// Asks a running ubcd to reload (it logs the outcome), or reloads here.
+int run_reload(Host& host) {
+  std::ifstream pidfile(ubc::run_dir() / "ubcd.pid");
+  pid_t daemon = 0;
+  if (pidfile >> daemon && daemon > 0 && ::kill(daemon, SIGHUP) == 0) {
+    std::printf("asked ubcd (pid %d) to reload; it logs the outcome\n", daemon);
+    return 0;
+  }
+  const ubc::ReloadResult result = ubc::reload_policy(host);
+  if (!result.applied) {
+    std::fprintf(stderr, "ubcctl: reload refused, the running policy is unchanged: %s\n", result.error.c_str());
+    return 1;
+  }
+  std::printf("applied the config of %d CT(s)\n", result.cts);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -258,6 +278,9 @@ int main(int argc, char** argv) {
         "--" + name, [&set_values, name](const std::string& v) { set_values[name] = v; }, help);
   }
 
+  auto* reload = app.add_subcommand(
+      "reload", "Apply every CT's config file to the live engine (SIGHUP to ubcd if it runs); all or nothing");
+
   bool follow = false;
   auto* events = app.add_subcommand("events", "Print refused charges (CT, resource, pid, comm), oldest first");
   events->add_flag("-f,--follow", follow, "Keep printing new refusals until interrupted");
@@ -338,6 +361,8 @@ int main(int argc, char** argv) {
       if (cpu_changed) host.set_cpu(ctid, cpu, save);
       if ((settings_changed || cpu_changed) && set_values.empty()) return 0;
       return run_set(host, ctid, set_values, save);
+    } else if (*reload) {
+      return run_reload(host);
     } else if (*events) {
       return run_events(host, follow, json);
     } else if (*show) {

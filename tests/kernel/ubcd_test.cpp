@@ -1,0 +1,155 @@
+// ubcd in a real kernel: metrics equal to the engine's truth across a kill -9, hot reload
+// on SIGHUP, a broken config refused without touching the running policy.
+#include <arpa/inet.h>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "loader/unique_fd.h"
+#include "ubc/ct_config.h"
+#include "workload.h"
+
+namespace fs = std::filesystem;
+using ubc::test::ubcctl;
+
+namespace {
+
+constexpr int kPort = 19477;
+const fs::path kLog = fs::temp_directory_path() / "ubcd-test.log";
+
+std::string http_get(int port, const std::string& path) {
+  ubc::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address)) return {};
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
+  if (::write(fd.get(), request.data(), request.size()) < 0) return {};
+  std::string response;
+  char buffer[8192];
+  for (ssize_t got; (got = ::read(fd.get(), buffer, sizeof buffer)) > 0;) response.append(buffer, got);
+  const auto body = response.find("\r\n\r\n");
+  return body == std::string::npos ? std::string() : response.substr(body + 4);
+}
+
+// The value of one sample line "NAME{LABELS} VALUE" in a scrape; -1 when absent.
+double sample(const std::string& metrics, const std::string& series) {
+  const auto at = metrics.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(metrics.substr(at + series.size() + 2));
+}
+
+class Daemon {
+ public:
+  Daemon() {
+    pid_ = ::fork();
+    REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      const auto binary = fs::read_symlink("/proc/self/exe").parent_path() / "ubcd";
+      const int log = ::open(kLog.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+      ::dup2(log, 2);
+      const std::string listen = "127.0.0.1:" + std::to_string(kPort);
+      ::execl(binary.c_str(), "ubcd", "--listen", listen.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 200 && http_get(kPort, "/metrics").empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ~Daemon() { stop(SIGTERM); }
+  void stop(int signal) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, signal);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  void signal(int signal) const { ::kill(pid_, signal); }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+std::string log_text() {
+  std::ifstream in(kLog);
+  return std::string((std::istreambuf_iterator<char>(in)), {});
+}
+
+nlohmann::json truth(const std::string& ctid) {
+  return nlohmann::json::parse(ubcctl("show " + ctid + " --json").output)["containers"][0]["resources"]["numfile"];
+}
+
+}  // namespace
+
+TEST_SUITE("ubcd") {
+  TEST_CASE("kill -9 during a load loses nothing; metrics equal the engine's truth after a restart") {
+    fs::remove(kLog);
+    REQUIRE(ubcctl("create ubcd-load").status == 0);
+    REQUIRE(ubcctl("set ubcd-load --numfile 25 --save").status == 0);
+    const std::string series = "ubc_resource_failures_total{ct=\"ubcd-load\",resource=\"numfile\"}";
+    {
+      Daemon daemon;
+      CHECK(sample(http_get(kPort, "/metrics"), series) == 0);
+      // A load that keeps hitting the limit while ubcd is killed under it.
+      std::thread load([] {
+        ubcctl(
+            "exec ubcd-load -- bash -c 'for i in $(seq 40); do (n=0; while [ $n -lt 60 ] && "
+            "{ exec {fd}</dev/null; } 2>/dev/null; do n=$((n+1)); done); done'");
+      });
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      daemon.stop(SIGKILL);
+      load.join();
+    }
+    const auto counted = truth("ubcd-load");
+    CHECK(counted["failcnt"].get<int>() == 40);  // enforcement never paused
+    CHECK(counted["maxheld"].get<int>() == 25);
+    Daemon restarted;
+    const std::string metrics = http_get(kPort, "/metrics");
+    CHECK(sample(metrics, series) == counted["failcnt"].get<double>());
+    CHECK(sample(metrics, "ubc_resource_maxheld{ct=\"ubcd-load\",resource=\"numfile\"}") == 25);
+    CHECK(sample(metrics, "ubc_resource_held{ct=\"ubcd-load\",resource=\"numfile\"}") == counted["held"].get<double>());
+    CHECK(log_text().find("refused: ct=ubcd-load resource=numfile") != std::string::npos);
+    CHECK(ubcctl("destroy ubcd-load").status == 0);
+  }
+
+  TEST_CASE("SIGHUP applies a changed limit at once; a broken file changes nothing and says where") {
+    fs::remove(kLog);
+    REQUIRE(ubcctl("create ubcd-hup").status == 0);
+    REQUIRE(ubcctl("set ubcd-hup --numfile 30 --save").status == 0);
+    Daemon daemon;
+    const fs::path config = ubc::config_dir() / "ubcd-hup.conf";
+    std::ofstream(config) << "NUMFILE=\"40:50\"\n";
+    daemon.signal(SIGHUP);
+    nlohmann::json numfile;
+    for (int i = 0; i < 100; ++i) {
+      numfile = truth("ubcd-hup");
+      if (numfile["barrier"] == 40) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    CHECK(numfile["barrier"] == 40);
+    CHECK(numfile["limit"] == 50);
+    std::ofstream(config) << "NUMFILE=\"60\"\nNUMPROC=\"lots\"\n";
+    daemon.signal(SIGHUP);
+    for (int i = 0; i < 100 && log_text().find("refused, the running policy is unchanged") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(log_text().find("ubcd-hup.conf:2") != std::string::npos);
+    CHECK(truth("ubcd-hup")["barrier"] == 40);  // NUMFILE's good line was not applied either
+    // ubcctl reload reaches the daemon too.
+    std::ofstream(config) << "NUMFILE=\"70\"\n";
+    CHECK(ubcctl("reload").output.find("asked ubcd") != std::string::npos);
+    for (int i = 0; i < 100 && truth("ubcd-hup")["barrier"] != 70; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(truth("ubcd-hup")["barrier"] == 70);
+    daemon.stop(SIGTERM);
+    CHECK(ubcctl("destroy ubcd-hup").status == 0);
+  }
+}

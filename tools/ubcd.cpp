@@ -1,0 +1,114 @@
+// ubcd: the host daemon. Serves the beancounters as Prometheus metrics, applies the CT
+// config files to the live engine at start and on SIGHUP (all or nothing), and logs every
+// refusal the engine reports. All state lives in the engine's pinned maps: ubcd can be
+// restarted, or killed, at any time without losing a counter or a moment of enforcement.
+#include <prometheus/exposer.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <cstdio>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <thread>
+
+#include "loader/refusal_events.h"
+#include "ubc/ct_config.h"
+#include "ubc/host.h"
+#include "ubc/metrics.h"
+#include "ubc/policy_reload.h"
+
+namespace {
+
+void log(const char* format, auto... args) {
+  std::fprintf(stderr, "ubcd: ");
+  std::fprintf(stderr, format, args...);
+  std::fprintf(stderr, "\n");
+}
+
+void reload(ubc::Host& host, const char* why) {
+  const ubc::ReloadResult result = ubc::reload_policy(host);
+  if (result.applied)
+    log("%s: applied the config of %d CT(s)", why, result.cts);
+  else
+    log("%s: refused, the running policy is unchanged: %s", why, result.error.c_str());
+}
+
+// Logs refusals with the CT's id until `stop` is set.
+void log_refusals(const ubc::HostPaths& paths, const std::atomic<bool>& stop) {
+  ubc::Host host(paths);
+  ubc::RefusalEventReader reader(paths.pin_dir, [&](const ubc_refusal_event& event) {
+    const auto ctid = host.ctid_of_cgroup(event.cgroup_id);
+    const std::string resource = event.resource < UBC_RESOURCE_COUNT
+                                     ? std::string(ubc::resource_info(static_cast<ubc_resource>(event.resource)).name)
+                                     : std::to_string(event.resource);
+    const std::string comm(event.comm, strnlen(event.comm, sizeof event.comm));
+    log("refused: ct=%s resource=%s pid=%u comm=%s held=%llu threshold=%llu",
+        ctid ? ctid->c_str() : ("cgroup:" + std::to_string(event.cgroup_id)).c_str(), resource.c_str(), event.tgid,
+        comm.c_str(), static_cast<unsigned long long>(event.held), static_cast<unsigned long long>(event.threshold));
+  });
+  while (!stop.load()) reader.poll(std::chrono::milliseconds(200));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"ubcd: Prometheus metrics, hot policy reload and refusal logs for ubc's beancounters", "ubcd"};
+  std::string listen = "127.0.0.1:9477";
+  std::string pidfile = (ubc::run_dir() / "ubcd.pid").string();
+  app.add_option("--listen", listen, "ADDRESS:PORT to serve /metrics on (default 127.0.0.1:9477)");
+  app.add_option("--pidfile", pidfile, "Where to write the pid (ubcctl reload signals it)");
+  CLI11_PARSE(app, argc, argv);
+
+  // Signals are taken synchronously by the main thread; every other thread blocks them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  for (int signal : {SIGHUP, SIGTERM, SIGINT}) sigaddset(&signals, signal);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  try {
+    const ubc::HostPaths paths = ubc::HostPaths::discover();
+    ubc::Host host(paths);
+    if (!host.engine_loaded()) {
+      host.load_engine();
+      log("loaded the engine into %s", paths.pin_dir.c_str());
+    }
+    reload(host, "start");
+
+    std::unique_ptr<prometheus::Exposer> exposer;
+    try {
+      exposer = std::make_unique<prometheus::Exposer>(listen);
+    } catch (const std::exception& error) {
+      log("cannot serve metrics on %s (%s): is the port taken?", listen.c_str(), error.what());
+      return 1;
+    }
+    auto collector = std::make_shared<ubc::MetricsCollector>(paths);
+    exposer->RegisterCollectable(collector);
+    log("serving http://%s/metrics", listen.c_str());
+
+    std::filesystem::create_directories(std::filesystem::path(pidfile).parent_path());
+    std::ofstream(pidfile) << ::getpid() << "\n";
+    std::atomic<bool> stop{false};
+    std::thread refusals([&] { log_refusals(paths, stop); });
+
+    for (;;) {
+      int signal = 0;
+      if (sigwait(&signals, &signal)) continue;
+      if (signal == SIGHUP) {
+        reload(host, "SIGHUP");
+        continue;
+      }
+      log("signal %d: stopping (the engine stays loaded)", signal);
+      break;
+    }
+    stop = true;
+    refusals.join();
+    std::filesystem::remove(pidfile);
+    return 0;
+  } catch (const std::exception& error) {
+    log("%s", error.what());
+    return 1;
+  }
+}

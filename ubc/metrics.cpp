@@ -1,0 +1,130 @@
+#include "ubc/metrics.h"
+
+#include <unistd.h>
+
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "ubc/cpu_settings.h"
+
+namespace ubc {
+
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(const std::string& name, const std::string& help, MetricType type) {
+  return MetricFamily{name, help, type, {}};
+}
+
+void add(MetricFamily& family, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric metric;
+  metric.label = std::move(labels);
+  if (family.type == MetricType::Counter)
+    metric.counter.value = value;
+  else
+    metric.gauge.value = value;
+  family.metric.push_back(std::move(metric));
+}
+
+// Pages and bytes rows are reported in bytes, counts as counts, unlimited as +Inf.
+double in_base_unit(const ResourceInfo& info, std::uint64_t value, bool threshold) {
+  if (threshold && value >= UBC_UNLIMITED) return std::numeric_limits<double>::infinity();
+  const double scale = info.unit == Unit::pages ? static_cast<double>(::sysconf(_SC_PAGESIZE)) : 1.0;
+  return static_cast<double>(value) * scale;
+}
+
+std::map<std::string, std::uint64_t> cpu_stat(const std::filesystem::path& cgroup) {
+  std::map<std::string, std::uint64_t> values;
+  std::ifstream in(cgroup / "cpu.stat");
+  std::string key;
+  std::uint64_t value = 0;
+  while (in >> key >> value) values[key] = value;
+  return values;
+}
+
+}  // namespace
+
+std::vector<MetricFamily> MetricsCollector::Collect() const {
+  std::lock_guard lock(mutex_);
+  std::vector<MetricFamily> families;
+  const bool loaded = host_.engine_loaded();
+
+  auto build = family("ubc_build_info", "ubc's version; always 1", MetricType::Gauge);
+  add(build, {{"version", kUbcVersion}}, 1);
+  auto engine = family("ubc_engine_loaded", "1 when the BPF engine is attached and pinned, else 0", MetricType::Gauge);
+  add(engine, {}, loaded ? 1 : 0);
+  auto scheduler =
+      family("ubc_cpu_scheduler_info", "The CPU scheduler enforcing the CPU policy; always 1", MetricType::Gauge);
+  add(scheduler, {{"scheduler", active_cpu_scheduler()}}, 1);
+
+  // One family per figure and unit: counts and bytes never mix.
+  struct Figure {
+    const char* name;
+    const char* help;
+    __u64 ubc_counter::*field;
+    bool threshold;
+  };
+  const Figure figures[] = {
+      {"held", "What the CT holds now", &ubc_counter::held, false},
+      {"maxheld", "The most the CT held since it was registered", &ubc_counter::maxheld, false},
+      {"barrier", "OpenVZ's barrier (+Inf = unlimited)", &ubc_counter::barrier, true},
+      {"limit", "OpenVZ's limit (+Inf = unlimited)", &ubc_counter::limit, true},
+  };
+  std::map<std::string, MetricFamily> by_name;
+  auto family_for = [&](const Figure& figure, bool bytes) -> MetricFamily& {
+    const std::string name = std::string("ubc_resource_") + figure.name + (bytes ? "_bytes" : "");
+    auto found = by_name.find(name);
+    if (found == by_name.end())
+      found = by_name
+                  .emplace(name, family(name,
+                                        std::string(figure.help) +
+                                            (bytes ? ", in bytes (page rows converted)" : ", for count rows"),
+                                        MetricType::Gauge))
+                  .first;
+    return found->second;
+  };
+  auto failures = family("ubc_resource_failures_total", "Refused allocations (OpenVZ's failcnt)", MetricType::Counter);
+  auto cpu_usage = family("ubc_cpu_usage_seconds_total", "CPU time the CT's tasks used", MetricType::Counter);
+  auto cpu_throttled =
+      family("ubc_cpu_throttled_seconds_total", "Time the CT was held back by its cpulimit", MetricType::Counter);
+
+  if (loaded) {
+    for (const auto& ctid : host_.list()) {
+      ContainerUsage usage;
+      try {
+        usage = host_.usage(ctid);
+      } catch (const std::exception&) {
+        continue;  // destroyed while we looked, or not registered: no stale figures
+      }
+      for (const auto& row : usage.resources) {
+        const bool bytes = row.resource->unit != Unit::count;
+        const std::vector<ClientMetric::Label> labels{{"ct", ctid}, {"resource", std::string(row.resource->name)}};
+        for (const auto& figure : figures)
+          add(family_for(figure, bytes), labels,
+              in_base_unit(*row.resource, row.counter.*figure.field, figure.threshold));
+        add(failures, labels, static_cast<double>(row.counter.failcnt));
+      }
+      const auto stat = cpu_stat(host_.cgroup_of(ctid));
+      if (auto found = stat.find("usage_usec"); found != stat.end())
+        add(cpu_usage, {{"ct", ctid}}, static_cast<double>(found->second) / 1e6);
+      if (auto found = stat.find("throttled_usec"); found != stat.end())
+        add(cpu_throttled, {{"ct", ctid}}, static_cast<double>(found->second) / 1e6);
+    }
+  }
+  families.push_back(std::move(build));
+  families.push_back(std::move(engine));
+  families.push_back(std::move(scheduler));
+  for (auto& [name, built] : by_name) families.push_back(std::move(built));
+  families.push_back(std::move(failures));
+  families.push_back(std::move(cpu_usage));
+  families.push_back(std::move(cpu_throttled));
+  return families;
+}
+
+}  // namespace ubc
