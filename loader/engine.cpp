@@ -8,13 +8,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdarg>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "loader/error.h"
+#include "loader/libbpf_support.h"
 #include "ubc.skel.h"
 
 namespace ubc {
@@ -22,45 +21,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// libbpf reports why a load failed (the verifier log) through its print callback only;
-// keep the tail of it so the exception can say what the kernel said.
-std::mutex g_log_mutex;
-std::string g_libbpf_log;
-
-int capture_libbpf_log(libbpf_print_level level, const char* format, va_list args) {
-  if (level == LIBBPF_DEBUG) return 0;
-  // A verifier log arrives as one message of many kilobytes: format it whole, so that the
-  // tail kept below holds the verifier's verdict.
-  va_list measure;
-  va_copy(measure, args);
-  const int length = vsnprintf(nullptr, 0, format, measure);
-  va_end(measure);
-  if (length <= 0) return 0;
-  std::string text(static_cast<std::size_t>(length) + 1, '\0');
-  vsnprintf(text.data(), text.size(), format, args);
-  text.pop_back();
-  std::lock_guard lock(g_log_mutex);
-  g_libbpf_log += text;
-  if (g_libbpf_log.size() > 8192) g_libbpf_log.erase(0, g_libbpf_log.size() - 8192);
-  return 0;
-}
-
-std::string take_libbpf_log() {
-  std::lock_guard lock(g_log_mutex);
-  return std::exchange(g_libbpf_log, {});
-}
-
 struct SkeletonDeleter {
   void operator()(ubc_bpf* skeleton) const noexcept { ubc_bpf__destroy(skeleton); }
 };
 using Skeleton = std::unique_ptr<ubc_bpf, SkeletonDeleter>;
-
-[[noreturn]] void throw_libbpf(const std::string& what, int error) {
-  std::string log = take_libbpf_log();
-  std::string message = what + ": " + std::strerror(error);
-  if (!log.empty()) message += "\nlibbpf said:\n" + log;
-  throw std::runtime_error(message);
-}
 
 // numiptent's programs attach to functions of the nf_tables module: load it if the kernel
 // has it (as the first `nft` command would), else leave those programs out.
@@ -73,8 +37,7 @@ void prepare_nf_tables(ubc_bpf& skeleton) {
 }
 
 Skeleton open_and_load() {
-  libbpf_set_print(capture_libbpf_log);
-  take_libbpf_log();
+  capture_libbpf_messages();
   Skeleton skeleton(ubc_bpf__open());
   if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
   prepare_nf_tables(*skeleton);
@@ -82,25 +45,6 @@ Skeleton open_and_load() {
   bpf_program__set_autoattach(skeleton->progs.ubc_iter_shm, false);
   if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
   return skeleton;
-}
-
-// Unpins, on destruction, whatever it pinned unless told the whole load succeeded.
-class PinGuard {
- public:
-  void pinned(fs::path path) { paths_.push_back(std::move(path)); }
-  void commit() noexcept { paths_.clear(); }
-  ~PinGuard() {
-    for (const auto& path : paths_) ::unlink(path.c_str());
-  }
-
- private:
-  std::vector<fs::path> paths_;
-};
-
-UniqueFd open_pinned(const fs::path& path) {
-  int fd = bpf_obj_get(path.c_str());
-  if (fd < 0) throw_system_error("bpf_obj_get(" + path.string() + ")");
-  return UniqueFd(fd);
 }
 
 void check_layout(int fd, const fs::path& path, std::uint32_t value_size, std::uint32_t max_entries) {

@@ -18,6 +18,7 @@
 #include "loader/engine.h"
 #include "loader/refusal_events.h"
 #include "tools/ct_commands.h"
+#include "tools/sched_commands.h"
 #include "ubc/containers.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
@@ -63,6 +64,12 @@ int run_doctor() {
     ready = ready && (cap.available || !cap.required);
   }
   std::printf("\nCPU scheduler: %s\n", ubc::active_cpu_scheduler().c_str());
+  try {
+    Host host(ubc::HostPaths::discover());
+    ubc::cli::print_scheduler_health(host);
+  } catch (const std::exception& error) {
+    std::printf("  (scheduler state unreadable: %s)\n", error.what());
+  }
   std::printf("beancounters: %s\n",
               ready ? "can be enforced on this host" : "cannot be enforced on this host (see MISSING above)");
   std::printf("\n%-14s %-13s %s\n", "RESOURCE", "STATUS", "KNOWN GAP (docs/RESOURCES.md)");
@@ -196,6 +203,12 @@ int main(int argc, char** argv) {
   std::map<std::string, std::string> set_values;
 
   auto* load = app.add_subcommand("load", "Load and attach the engine; it stays attached after ubcctl exits");
+  std::string cpu_scheduler = "auto";
+  load->add_option("--cpu-scheduler", cpu_scheduler,
+                   "auto (sched_ext where the kernel has it, else cgroup), sched_ext, or cgroup (default auto)");
+  std::string sched_action;
+  auto* sched = app.add_subcommand("sched", "The CPU scheduler: ubcctl sched status|load|unload");
+  sched->add_option("ACTION", sched_action, "status (default), load or unload");
   auto* unload = app.add_subcommand("unload", "Detach and unpin the engine (CT cgroups are kept)");
   auto* doctor = app.add_subcommand("doctor", "Say what this host's kernel supports and what ubc does about gaps");
 
@@ -301,8 +314,12 @@ int main(int argc, char** argv) {
     Host host(ubc::HostPaths::discover());
     ubc::Containers containers(host);
     if (*load) {
-      host.load_engine();
-      std::printf("engine loaded and pinned in %s\n", host.paths().pin_dir.c_str());
+      return ubc::cli::load(host, ubc::cli::parse_cpu_scheduler_choice(cpu_scheduler));
+    } else if (*sched) {
+      if (sched_action.empty() || sched_action == "status") return ubc::cli::sched_status(host);
+      if (sched_action == "load") return ubc::cli::sched_load(host);
+      if (sched_action == "unload") return ubc::cli::sched_unload(host);
+      throw std::invalid_argument("sched " + sched_action + ": expected status, load or unload");
     } else if (*unload) {
       host.unload_engine();
       std::printf("engine unloaded\n");
@@ -358,6 +375,12 @@ int main(int argc, char** argv) {
       if (!cpulimit.empty()) cpu.cpulimit = ubc::sched::parse_cpulimit(cpulimit, host_cpus);
       if (!cpus.empty()) cpu.cpus = ubc::sched::parse_cpus(cpus, host_cpus);
       const bool cpu_changed = cpu.cpuunits || cpu.cpulimit || cpu.cpus;
+      if (ctid == "0") {  // OpenVZ's VE0: the host's own tasks, a group of the CPU scheduler
+        if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !set_values.empty())
+          throw std::invalid_argument("set 0 (the host) takes --cpuunits only");
+        host.set_host_cpuunits(*cpu.cpuunits, save);
+        return 0;
+      }
       if (cpu_changed) host.set_cpu(ctid, cpu, save);
       if ((settings_changed || cpu_changed) && set_values.empty()) return 0;
       return run_set(host, ctid, set_values, save);

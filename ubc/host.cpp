@@ -16,6 +16,7 @@
 
 #include "loader/cgroup.h"
 #include "loader/error.h"
+#include "loader/scheduler.h"
 #include "loader/unique_fd.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
@@ -140,8 +141,55 @@ void Host::load_engine() {
 }
 
 void Host::unload_engine() {
+  if (scheduler_loaded()) unload_scheduler();
   engine_.reset();
   Engine::unload(paths_.pin_dir);
+}
+
+namespace {
+fs::path host_config_path() {
+  return config_dir() / "ubc.conf";
+}
+}  // namespace
+
+std::uint32_t Host::host_cpuunits() const {
+  const CtConfig config = CtConfig::load(host_config_path());
+  const auto value = config.get("HOST_CPUUNITS");
+  if (!value) return sched::kDefaultCpuUnits;
+  try {
+    return sched::parse_cpuunits(*value);
+  } catch (const std::exception& error) {
+    throw ConfigError(host_config_path(), config.line_of("HOST_CPUUNITS"), error.what());
+  }
+}
+
+void Host::load_scheduler() {
+  if (!engine_loaded()) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
+  Scheduler::load(paths_.pin_dir, sched::cpu_weight(host_cpuunits()));
+}
+
+void Host::unload_scheduler() {
+  Scheduler::unload(paths_.pin_dir);
+}
+
+bool Host::scheduler_loaded() const {
+  return Scheduler::is_pinned(paths_.pin_dir);
+}
+
+std::optional<std::uint32_t> Host::slot_index(const std::string& ctid) {
+  const fs::path cgroup = cgroup_of(ctid);
+  if (!fs::is_directory(cgroup)) return std::nullopt;
+  return engine().find_slot(cgroup::id_of(cgroup));
+}
+
+void Host::set_host_cpuunits(std::uint32_t cpuunits, bool save) {
+  const std::uint32_t weight = sched::cpu_weight(cpuunits);
+  if (save) {
+    CtConfig config = CtConfig::load(host_config_path());
+    config.set("HOST_CPUUNITS", std::to_string(cpuunits));
+    config.save(host_config_path());
+  }
+  if (scheduler_loaded()) Scheduler::open(paths_.pin_dir).set_host_weight(weight);
 }
 
 fs::path Host::cgroup_of(const std::string& ctid) const {

@@ -41,8 +41,22 @@ class Host {
   // of its config file (unlimited where it sets none) and held 0: what was allocated
   // before the load is not charged.
   void load_engine();
+  // Unloads the CPU scheduler too if it is loaded (it shares the engine's CT registry).
   void unload_engine();
   bool engine_loaded() const;
+
+  // The sched_ext CPU scheduler (loader/scheduler.h), loaded over the engine. The host
+  // group (tasks outside all CTs, OpenVZ's VE0) gets HOST_CPUUNITS from ubc.conf in the
+  // config directory (default 1000, as a CT).
+  void load_scheduler();
+  void unload_scheduler();
+  bool scheduler_loaded() const;
+  std::uint32_t host_cpuunits() const;
+  // Sets the host group's cpuunits on the running scheduler (if any) and, with `save`, in
+  // ubc.conf.
+  void set_host_cpuunits(std::uint32_t cpuunits, bool save);
+  // The CT's slot in the engine's maps (and the scheduler's), if it is registered.
+  std::optional<std::uint32_t> slot_index(const std::string& ctid);
 
   void create(const std::string& ctid);
   // Puts beancounters on a cgroup another runtime made (a Docker, Podman or systemd unit's),

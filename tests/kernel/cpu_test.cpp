@@ -7,36 +7,17 @@
 #include <string>
 #include <thread>
 
+#include "cpu_load.h"
 #include "loader/cgroup.h"
 #include "ubc/ct_config.h"
 #include "workload.h"
 
+using ubc::test::burn;
 using ubc::test::ScopedCt;
 using ubc::test::ubcctl;
+using ubc::test::usage_usec;
 
 namespace {
-
-std::string file_of(const ScopedCt& ct, const char* name) {
-  std::string text = ubc::cgroup::read_file(ubc::test::host().cgroup_of(ct.id()) / name);
-  while (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
-
-std::uint64_t usage_usec(const ScopedCt& ct) {
-  std::istringstream stat(file_of(ct, "cpu.stat"));
-  std::string key;
-  std::uint64_t value = 0;
-  while (stat >> key >> value)
-    if (key == "usage_usec") return value;
-  return 0;
-}
-
-// `hogs` busy loops in the CT for `seconds`.
-std::thread burn(const ScopedCt& ct, int hogs, int seconds) {
-  const std::string script = "for i in $(seq " + std::to_string(hogs) + "); do timeout " + std::to_string(seconds) +
-                             " bash -c 'while :; do :; done' & done; wait";
-  return std::thread([id = ct.id(), script] { ubc::test::host().exec(id, {"bash", "-c", script}); });
-}
 
 bool have_cpu_controller(const ScopedCt& ct) {
   if (std::filesystem::exists(ubc::test::host().cgroup_of(ct.id()) / "cpu.weight")) return true;
@@ -52,16 +33,16 @@ TEST_SUITE("cpu") {
     if (!have_cpu_controller(ct)) return;
     const auto set = ubcctl("set cpu-files --cpuunits 2000 --cpulimit 25");
     REQUIRE_MESSAGE(set.status == 0, set.output);
-    CHECK(file_of(ct, "cpu.weight") == "200");
-    CHECK(file_of(ct, "cpu.max") == "25000 100000");
+    CHECK(ubc::test::cgroup_file(ct, "cpu.weight") == "200");
+    CHECK(ubc::test::cgroup_file(ct, "cpu.max") == "25000 100000");
     // cpus alone keeps the cpulimit set before (not saved): the smaller cap wins.
     CHECK(ubcctl("set cpu-files --cpus 1").status == 0);
-    CHECK(file_of(ct, "cpu.max") == "25000 100000");
-    CHECK(file_of(ct, "cpuset.cpus") == "0");
+    CHECK(ubc::test::cgroup_file(ct, "cpu.max") == "25000 100000");
+    CHECK(ubc::test::cgroup_file(ct, "cpuset.cpus") == "0");
     CHECK(ubcctl("set cpu-files --cpulimit 0").status == 0);
-    CHECK(file_of(ct, "cpu.max") == "100000 100000");         // capped at cpus x 100
-    CHECK(ubcctl("set cpu-files --cpuunits 7").status == 2);  // outside OpenVZ's range: refused
-    CHECK(file_of(ct, "cpu.weight") == "200");
+    CHECK(ubc::test::cgroup_file(ct, "cpu.max") == "100000 100000");  // capped at cpus x 100
+    CHECK(ubcctl("set cpu-files --cpuunits 7").status == 2);          // outside OpenVZ's range: refused
+    CHECK(ubc::test::cgroup_file(ct, "cpu.weight") == "200");
     CHECK(ubcctl("set cpu-files --cpuunits 4000 --save").status == 0);
     std::ifstream config(ubc::config_dir() / "cpu-files.conf");
     const std::string text((std::istreambuf_iterator<char>(config)), {});

@@ -1,0 +1,778 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ubc's CPU scheduler: OpenVZ's two-level fair share on sched_ext.
+ *
+ * Design
+ * ------
+ * Every task belongs to one group: the CT whose cgroup is its outermost CT ancestor (the
+ * engine's registry, `ubc_ct_index`, reused from its pins), or the host group (slot 0) for
+ * tasks outside all CTs. Each group has one dispatch queue (DSQ) ordered by task vtime.
+ *
+ * - Level one (groups, by cpuunits): a group's vtime grows by the CPU time its tasks use
+ *   times 100 / its cpu.weight. A CPU that needs work scans the groups that have queued
+ *   tasks and takes the head of the one with the smallest vtime. A group that was idle
+ *   re-enters at most one slice behind the others: sleeping earns no credit.
+ * - Level two (tasks in a group, by nice): a task's vtime grows by its CPU time times
+ *   100 / its weight (the kernel's nice table scaled to 100), so a group's DSQ hands out
+ *   time in the kernel's nice ratios.
+ * - A task whose slice ends while still runnable is in no queue, so the dispatch that
+ *   follows compares it with the scan's pick at both levels and lets it run on when it is
+ *   still the most behind: otherwise two tasks sharing a CPU would simply take turns.
+ * - cpulimit (cpu.max): a group's quota per period is charged at every tick and at every
+ *   stop; a group past its quota is skipped by the scan, its running task is preempted at
+ *   the next tick, and a timer kicks idle CPUs when its next period starts. Overshoot in
+ *   one period is repaid from the next, so the long-run cap is exact to the tick.
+ * - cpus (cpuset.cpus): the kernel narrows the tasks' affinity; the scan skips a group
+ *   whose queued tasks may not run on this CPU and tries the others.
+ * - Work conserving: a waking task goes straight to an idle CPU when its group is within
+ *   quota, and a CPU only idles when every group with queued work is out of quota or
+ *   cannot run there.
+ *
+ * The policy arrives through the cgroup callbacks (cpu.weight, cpu.max written by ubc or
+ * anyone), so loading or ejecting the scheduler never loses a setting: the kernel's fair
+ * class reads the same files.
+ *
+ * Cost per decision: enqueue is O(1) once a task's group is cached (an ancestor walk of at
+ * most UBC_MAX_CGROUP_DEPTH hash lookups when its cgroup changes); a level-one pick reads
+ * one record and one queue length per group slot up to the highest slot in use, with no
+ * lock (records are updated with atomics; a stale read only reorders two picks).
+ *
+ * Limits
+ * ------
+ * - The scan is linear in the number of CTs; at thousands of CTs a vtime-ordered tree
+ *   would be cheaper per pick but needs a global lock.
+ * - Level one is flat: CTs nested inside CTs are one group, as in OpenVZ.
+ * - Quota is tracked host-wide per group, charged at ticks: a group can overrun its quota
+ *   by one tick per CPU it runs on, repaid in the next period.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+#include "ubc_ct_maps.bpf.h"
+#include "ubc_sched_maps.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#ifndef READ_ONCE
+#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
+#endif
+#ifndef WRITE_ONCE
+#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
+#endif
+
+#define CLOCK_MONOTONIC 1
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, UBC_MAX_CTS);
+	__type(key, __u32);
+	__type(value, struct ubc_sched_ct);
+} ubc_sched_cts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UBC_SCHED_MAX_CGROUPS);
+	__type(key, __u64);
+	__type(value, struct ubc_sched_cgroup_policy);
+} ubc_sched_cgroup_policy SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ubc_sched_exit_info);
+} ubc_sched_exit SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, UBC_SCHED_STAT_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} ubc_sched_stats SEC(".maps");
+
+/* Which group a task was last found in, and when its running time was last charged. */
+struct task_ctx {
+	__u64 cgroup_id;  /* the task's own cgroup when `slot` was found; 0 = look again */
+	__u64 generation; /* ubc_cts[slot].generation then */
+	__u64 charged_at; /* scx_bpf_now() of the last charge while running; 0 = not running */
+	__u32 slot;
+	__u32 charged_slot; /* the group charged while it runs (stable across a cgroup move) */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_ctx);
+} task_ctxs SEC(".maps");
+
+struct unthrottle_timer {
+	struct bpf_timer timer;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unthrottle_timer);
+} unthrottle_timers SEC(".maps");
+
+/* The largest group vtime picked so far: where an idle group re-enters. */
+static __u64 global_vtime;
+/* Highest slot that ever had a task: the level-one scan stops there. */
+static __u32 highest_slot;
+/* When the unthrottle timer fires next (scx_bpf_now() time), 0 when not armed. */
+static __u64 timer_deadline;
+
+static __always_inline void stat_add(enum ubc_sched_stat stat, __u64 amount)
+{
+	__u32 key = stat;
+	__u64 *value = bpf_map_lookup_elem(&ubc_sched_stats, &key);
+
+	if (value)
+		*value += amount; /* per-CPU: no other writer */
+}
+
+static __always_inline __u64 group_dsq(__u32 slot)
+{
+	return UBC_SCHED_DSQ_BASE + slot;
+}
+
+static __always_inline struct ubc_sched_ct *group_of_slot(__u32 slot)
+{
+	return bpf_map_lookup_elem(&ubc_sched_cts, &slot);
+}
+
+static __always_inline __u32 group_weight(struct ubc_sched_ct *group)
+{
+	__u32 weight = READ_ONCE(group->weight);
+
+	return weight ? weight : UBC_SCHED_DEFAULT_WEIGHT;
+}
+
+/* A zeroed record (the host group before anyone set it) has no quota either. */
+static __always_inline bool has_quota(struct ubc_sched_ct *group)
+{
+	__u64 quota = READ_ONCE(group->quota_ns);
+
+	return quota && quota != UBC_SCHED_NO_QUOTA;
+}
+
+static __always_inline __u64 quota_from_us(__u64 quota_us)
+{
+	/* cpu.max "max" arrives as ~0 (or anything too large to mean a real quota). */
+	if (quota_us >= UBC_SCHED_NO_QUOTA / 1000)
+		return UBC_SCHED_NO_QUOTA;
+	return quota_us * 1000;
+}
+
+/* Resets a group record for the CT that now holds its slot, from what the cgroup
+ * callbacks said about that CT's cgroup (defaults if they said nothing yet). */
+static void reset_group(struct ubc_sched_ct *group, __u64 cgroup_id, __u64 generation)
+{
+	struct ubc_sched_cgroup_policy *policy =
+		bpf_map_lookup_elem(&ubc_sched_cgroup_policy, &cgroup_id);
+
+	WRITE_ONCE(group->weight, policy ? policy->weight : UBC_SCHED_DEFAULT_WEIGHT);
+	WRITE_ONCE(group->quota_ns, policy ? policy->quota_ns : UBC_SCHED_NO_QUOTA);
+	WRITE_ONCE(group->period_ns, policy ? policy->period_ns : UBC_SCHED_DEFAULT_PERIOD_NS);
+	WRITE_ONCE(group->period_start_ns, 0);
+	WRITE_ONCE(group->period_used_ns, 0);
+	WRITE_ONCE(group->vtime, READ_ONCE(global_vtime));
+	WRITE_ONCE(group->task_vtime_now, 0);
+	WRITE_ONCE(group->runtime_ns, 0);
+	WRITE_ONCE(group->throttled_periods, 0);
+	WRITE_ONCE(group->generation, generation);
+}
+
+/* The group record of a CT slot, set up for the CT that holds the slot now. */
+static struct ubc_sched_ct *ct_group(__u32 slot, __u64 cgroup_id, __u64 generation)
+{
+	struct ubc_sched_ct *group = group_of_slot(slot);
+
+	if (group && READ_ONCE(group->generation) != generation)
+		reset_group(group, cgroup_id, generation);
+	return group;
+}
+
+static __always_inline struct cgroup *task_dfl_cgroup(struct task_struct *p)
+{
+	return BPF_CORE_READ(p, cgroups, dfl_cgrp);
+}
+
+/* The task's group: its outermost CT ancestor, or the host group. Cached per task; looked
+ * up again when the task's cgroup or the CT holding the cached slot changed. */
+static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
+{
+	struct cgroup *cgrp = task_dfl_cgroup(p);
+	__u64 cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	int level = BPF_CORE_READ(cgrp, level);
+
+	if (tctx && tctx->cgroup_id == cgroup_id && tctx->slot != UBC_SCHED_HOST_SLOT) {
+		__u32 cached = tctx->slot;
+		struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &cached);
+
+		if (ct && READ_ONCE(ct->generation) == tctx->generation)
+			return cached;
+	}
+
+	__u32 slot = UBC_SCHED_HOST_SLOT;
+	__u64 generation = 0;
+
+	for (int depth = 1; depth <= UBC_MAX_CGROUP_DEPTH; depth++) {
+		struct cgroup *ancestor = NULL;
+		__u64 ancestor_id;
+		__u32 *found;
+
+		if (depth > level)
+			break;
+		bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[depth]);
+		if (!ancestor)
+			break;
+		ancestor_id = BPF_CORE_READ(ancestor, kn, id);
+		found = bpf_map_lookup_elem(&ubc_ct_index, &ancestor_id);
+		if (!found)
+			continue;
+		struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, found);
+
+		if (!ct)
+			break;
+		slot = *found;
+		generation = READ_ONCE(ct->generation);
+		ct_group(slot, ancestor_id, generation);
+		break;
+	}
+	if (tctx) {
+		tctx->cgroup_id = cgroup_id;
+		tctx->slot = slot;
+		tctx->generation = generation;
+	}
+	return slot;
+}
+
+static __always_inline struct task_ctx *task_ctx_of(struct task_struct *p)
+{
+	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+/* Starts a new quota period once the current one is over. Used time beyond the quota is
+ * carried into the next period, so a cap is exact over time even though it is charged at
+ * tick granularity. */
+static void refresh_period(struct ubc_sched_ct *group, __u64 now)
+{
+	__u64 start = READ_ONCE(group->period_start_ns);
+	__u64 period = READ_ONCE(group->period_ns);
+	__u64 quota = READ_ONCE(group->quota_ns);
+
+	if (now - start < period)
+		return;
+	if (__sync_val_compare_and_swap(&group->period_start_ns, start, now) != start)
+		return; /* another CPU started it */
+	__u64 used = READ_ONCE(group->period_used_ns);
+	__u64 repay = used;
+
+	/* One period late at most is carried over; after a longer pause the debt is gone. */
+	if (now - start < 2 * period && used > quota)
+		repay = quota;
+	__sync_fetch_and_sub(&group->period_used_ns, repay);
+}
+
+/* Whether the group has used its quota for this period; if so, `until` is when the next
+ * period starts. */
+static bool group_throttled(struct ubc_sched_ct *group, __u64 now, __u64 *until)
+{
+	if (!has_quota(group))
+		return false;
+	refresh_period(group, now);
+	if (READ_ONCE(group->period_used_ns) < READ_ONCE(group->quota_ns))
+		return false;
+	*until = READ_ONCE(group->period_start_ns) + READ_ONCE(group->period_ns);
+	return true;
+}
+
+/* Charges a running task's time since its last charge to itself and its group. */
+static void charge_running(struct task_struct *p, struct task_ctx *tctx, __u64 now)
+{
+	__u64 since = tctx->charged_at;
+	struct ubc_sched_ct *group;
+	__u64 used;
+
+	if (!since || now <= since)
+		return;
+	used = now - since;
+	tctx->charged_at = now;
+	scx_bpf_task_set_dsq_vtime(p, p->scx.dsq_vtime + used * UBC_SCHED_DEFAULT_WEIGHT /
+								 (p->scx.weight ?: 1));
+	group = group_of_slot(tctx->charged_slot);
+	if (!group)
+		return;
+	__sync_fetch_and_add(&group->vtime, used * UBC_SCHED_DEFAULT_WEIGHT / group_weight(group));
+	__sync_fetch_and_add(&group->runtime_ns, used);
+	if (has_quota(group)) {
+		refresh_period(group, now);
+		if (__sync_fetch_and_add(&group->period_used_ns, used) <
+			    READ_ONCE(group->quota_ns) &&
+		    READ_ONCE(group->period_used_ns) >= READ_ONCE(group->quota_ns))
+			__sync_fetch_and_add(&group->throttled_periods, 1);
+	}
+}
+
+/* A task that slept starts at most one slice behind the tasks of its group. */
+static __always_inline void clamp_task_vtime(struct task_struct *p, struct ubc_sched_ct *group)
+{
+	__u64 floor = READ_ONCE(group->task_vtime_now);
+
+	if (floor > UBC_SCHED_SLICE_NS && p->scx.dsq_vtime < floor - UBC_SCHED_SLICE_NS)
+		scx_bpf_task_set_dsq_vtime(p, floor - UBC_SCHED_SLICE_NS);
+}
+
+/* A group that had nothing queued re-enters at most one slice behind the others. */
+static __always_inline void clamp_group_vtime(struct ubc_sched_ct *group)
+{
+	__u64 floor = READ_ONCE(global_vtime);
+	__u64 vtime = READ_ONCE(group->vtime);
+
+	if (floor > UBC_SCHED_SLICE_NS && vtime < floor - UBC_SCHED_SLICE_NS)
+		__sync_val_compare_and_swap(&group->vtime, vtime, floor - UBC_SCHED_SLICE_NS);
+}
+
+static int kick_idle_cpus(void *map, int *key, struct bpf_timer *timer)
+{
+	__u32 cpus = scx_bpf_nr_cpu_ids();
+	__u32 cpu;
+
+	WRITE_ONCE(timer_deadline, 0);
+	bpf_for(cpu, 0, cpus) scx_bpf_kick_cpu(cpu, SCX_KICK_IDLE);
+	return 0;
+}
+
+/* Makes sure idle CPUs look for work again when a throttled group's next period starts. */
+static void wake_at_unthrottle(__u64 when, __u64 now)
+{
+	__u64 armed = READ_ONCE(timer_deadline);
+	__u32 key = 0;
+	struct unthrottle_timer *unthrottle;
+
+	if (armed && armed <= when)
+		return;
+	if (__sync_val_compare_and_swap(&timer_deadline, armed, when) != armed)
+		return;
+	unthrottle = bpf_map_lookup_elem(&unthrottle_timers, &key);
+	if (unthrottle)
+		bpf_timer_start(&unthrottle->timer, when > now ? when - now : 0, 0);
+}
+
+static __always_inline void note_slot(__u32 slot)
+{
+	if (slot > READ_ONCE(highest_slot))
+		WRITE_ONCE(highest_slot, slot);
+}
+
+SEC("struct_ops/ubc_select_cpu")
+s32 BPF_PROG(ubc_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+{
+	bool is_idle = false;
+	s32 cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
+
+	if (is_idle) {
+		struct task_ctx *tctx = task_ctx_of(p);
+		struct ubc_sched_ct *group = group_of_slot(task_slot(p, tctx));
+		__u64 until;
+
+		if (group && !group_throttled(group, scx_bpf_now(), &until)) {
+			clamp_task_vtime(p, group);
+			scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, UBC_SCHED_SLICE_NS, 0);
+			stat_add(UBC_SCHED_STAT_DIRECT, 1);
+		}
+	}
+	return cpu;
+}
+
+SEC("struct_ops/ubc_enqueue")
+void BPF_PROG(ubc_enqueue, struct task_struct *p, u64 enq_flags)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+	__u32 slot = task_slot(p, tctx);
+	struct ubc_sched_ct *group = group_of_slot(slot);
+	__u64 now = scx_bpf_now();
+	__u64 until = 0;
+	bool throttled;
+
+	if (!group) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, UBC_SCHED_SLICE_NS, enq_flags);
+		return;
+	}
+	throttled = group_throttled(group, now, &until);
+	/* Nothing else wants this CPU: keep running unless the group is out of quota. */
+	if ((enq_flags & SCX_ENQ_LAST) && !throttled) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, UBC_SCHED_SLICE_NS, enq_flags);
+		return;
+	}
+	clamp_task_vtime(p, group);
+	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
+		clamp_group_vtime(group);
+	scx_bpf_dsq_insert_vtime(p, group_dsq(slot), UBC_SCHED_SLICE_NS, p->scx.dsq_vtime,
+				 enq_flags);
+	note_slot(slot);
+	stat_add(UBC_SCHED_STAT_QUEUED, 1);
+	if (throttled) {
+		wake_at_unthrottle(until, now);
+	} else if (!(enq_flags & SCX_ENQ_CPU_SELECTED)) {
+		/* Not woken through select_cpu (a preempted or requeued task): find it a CPU. */
+		s32 idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
+
+		if (idle >= 0)
+			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+	}
+}
+
+/* State of one level-one decision, shared with the bpf_loop callbacks below (a callback is
+ * verified once, whatever the number of groups; an open-coded loop would be explored
+ * group by group). */
+struct pick {
+	__u64 now;
+	__u64 wake_at; /* earliest end of a throttled group's period, ~0 if none */
+	__u64 best_vtime;
+	s64 best; /* slot picked, -1 if none */
+	__u32 scanned;
+	__u32 throttled;
+	bool moved;
+};
+
+/* Level one: the runnable group within quota with the least weighted CPU time. */
+static long consider_group(__u64 index, struct pick *pick)
+{
+	__u32 slot = index;
+	struct ubc_sched_ct *group;
+	__u64 until, vtime;
+
+	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
+		return 0;
+	group = group_of_slot(slot);
+	if (!group)
+		return 0;
+	pick->scanned++;
+	if (group_throttled(group, pick->now, &until)) {
+		pick->throttled++;
+		if (until < pick->wake_at)
+			pick->wake_at = until;
+		return 0;
+	}
+	vtime = READ_ONCE(group->vtime);
+	if (vtime < pick->best_vtime) {
+		pick->best_vtime = vtime;
+		pick->best = slot;
+	}
+	return 0;
+}
+
+/* The best group's queued tasks may not run on this CPU (cpus, affinity): take from any
+ * other group within quota that has one that can. */
+static long move_from_any_group(__u64 index, struct pick *pick)
+{
+	__u32 slot = index;
+	struct ubc_sched_ct *group;
+	__u64 until;
+
+	if ((s64)slot == pick->best || scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
+		return 0;
+	group = group_of_slot(slot);
+	if (!group || group_throttled(group, pick->now, &until))
+		return 0;
+	pick->moved = scx_bpf_dsq_move_to_local(group_dsq(slot));
+	return pick->moved ? 1 : 0;
+}
+
+/* Whether `prev`, still runnable as its slice ends, should run on rather than what the scan
+ * picked. A running task is in no queue, so neither the scan nor its group's DSQ sees it;
+ * without this check two tasks or groups sharing a CPU would take turns whatever their
+ * weights. */
+static bool keep_prev(struct task_struct *prev, const struct pick *pick)
+{
+	struct task_struct *head;
+	struct ubc_sched_ct *group;
+	struct task_ctx *tctx;
+	__u64 until;
+	__u32 slot;
+
+	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
+		return false;
+	tctx = task_ctx_of(prev);
+	if (!tctx)
+		return false;
+	slot = task_slot(prev, tctx);
+	group = group_of_slot(slot);
+	if (!group || group_throttled(group, pick->now, &until))
+		return false;
+	/* Level one: another group has used less than prev's. */
+	if (pick->best >= 0 && pick->best != slot && READ_ONCE(group->vtime) > pick->best_vtime)
+		return false;
+	/* Level two: a task of prev's own group has used less than prev. */
+	head = scx_bpf_dsq_peek(group_dsq(slot));
+	return !head || head->scx.dsq_vtime >= prev->scx.dsq_vtime;
+}
+
+SEC("struct_ops/ubc_dispatch")
+void BPF_PROG(ubc_dispatch, s32 cpu, struct task_struct *prev)
+{
+	__u32 groups = READ_ONCE(highest_slot) + 1;
+	struct pick pick = {
+		.now = scx_bpf_now(),
+		.wake_at = ~0ULL,
+		.best_vtime = ~0ULL,
+		.best = -1,
+	};
+
+	if (groups > UBC_MAX_CTS)
+		groups = UBC_MAX_CTS;
+	bpf_loop(groups, consider_group, &pick, 0);
+	stat_add(UBC_SCHED_STAT_DISPATCH, 1);
+	stat_add(UBC_SCHED_STAT_SLOTS_SCANNED, pick.scanned);
+	if (pick.throttled)
+		stat_add(UBC_SCHED_STAT_THROTTLED, 1);
+	if (keep_prev(prev, &pick)) {
+		scx_bpf_task_set_slice(prev, UBC_SCHED_SLICE_NS);
+		return;
+	}
+
+	if (pick.best >= 0) {
+		/* Level two: the group's DSQ hands out its smallest task vtime this CPU may run. */
+		if (scx_bpf_dsq_move_to_local(group_dsq(pick.best))) {
+			if (pick.best_vtime > READ_ONCE(global_vtime))
+				WRITE_ONCE(global_vtime, pick.best_vtime);
+			return;
+		}
+		stat_add(UBC_SCHED_STAT_AFFINITY_MISS, 1);
+		bpf_loop(groups, move_from_any_group, &pick, 0);
+		if (pick.moved)
+			return;
+	}
+	if (pick.wake_at != ~0ULL)
+		wake_at_unthrottle(pick.wake_at, pick.now);
+}
+
+SEC("struct_ops/ubc_tick")
+void BPF_PROG(ubc_tick, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+	struct ubc_sched_ct *group;
+	__u64 now = scx_bpf_now();
+	__u64 until;
+
+	if (!tctx)
+		return;
+	charge_running(p, tctx, now);
+	group = group_of_slot(tctx->charged_slot);
+	if (group && group_throttled(group, now, &until)) {
+		scx_bpf_task_set_slice(p, 0);
+		wake_at_unthrottle(until, now);
+	}
+}
+
+SEC("struct_ops/ubc_running")
+void BPF_PROG(ubc_running, struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+	struct ubc_sched_ct *group;
+
+	if (!tctx)
+		return;
+	tctx->charged_at = scx_bpf_now();
+	tctx->charged_slot = task_slot(p, tctx);
+	group = group_of_slot(tctx->charged_slot);
+	if (group && p->scx.dsq_vtime > READ_ONCE(group->task_vtime_now))
+		WRITE_ONCE(group->task_vtime_now, p->scx.dsq_vtime);
+}
+
+SEC("struct_ops/ubc_stopping")
+void BPF_PROG(ubc_stopping, struct task_struct *p, bool runnable)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+
+	if (!tctx)
+		return;
+	charge_running(p, tctx, scx_bpf_now());
+	tctx->charged_at = 0;
+}
+
+SEC("struct_ops/ubc_enable")
+void BPF_PROG(ubc_enable, struct task_struct *p)
+{
+	struct ubc_sched_ct *group = group_of_slot(task_slot(p, task_ctx_of(p)));
+
+	scx_bpf_task_set_dsq_vtime(p, group ? READ_ONCE(group->task_vtime_now) : 0);
+}
+
+SEC("struct_ops/ubc_init_task")
+s32 BPF_PROG(ubc_init_task, struct task_struct *p, struct scx_init_task_args *args)
+{
+	if (!bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+		return -12; /* -ENOMEM */
+	return 0;
+}
+
+SEC("struct_ops/ubc_cgroup_move")
+void BPF_PROG(ubc_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+	struct ubc_sched_ct *group;
+
+	if (!tctx)
+		return;
+	tctx->cgroup_id = 0;
+	/* Start level two in the new group where its tasks are, not where the old one was. */
+	group = group_of_slot(task_slot(p, tctx));
+	if (group)
+		scx_bpf_task_set_dsq_vtime(p, READ_ONCE(group->task_vtime_now));
+}
+
+/* Remembers a cgroup's policy, and applies it at once if the cgroup is a CT. */
+static void set_cgroup_policy(struct cgroup *cgrp, const struct ubc_sched_cgroup_policy *change,
+			      bool weight, bool bandwidth)
+{
+	__u64 cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	struct ubc_sched_cgroup_policy *policy =
+		bpf_map_lookup_elem(&ubc_sched_cgroup_policy, &cgroup_id);
+	struct ubc_sched_cgroup_policy fresh = {
+		.weight = UBC_SCHED_DEFAULT_WEIGHT,
+		.quota_ns = UBC_SCHED_NO_QUOTA,
+		.period_ns = UBC_SCHED_DEFAULT_PERIOD_NS,
+	};
+
+	if (!policy) {
+		bpf_map_update_elem(&ubc_sched_cgroup_policy, &cgroup_id, &fresh, BPF_NOEXIST);
+		policy = bpf_map_lookup_elem(&ubc_sched_cgroup_policy, &cgroup_id);
+		if (!policy)
+			return;
+	}
+	if (weight)
+		WRITE_ONCE(policy->weight, change->weight);
+	if (bandwidth) {
+		WRITE_ONCE(policy->quota_ns, change->quota_ns);
+		WRITE_ONCE(policy->period_ns, change->period_ns);
+	}
+
+	__u32 *slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
+	struct ubc_ct *ct = slot ? bpf_map_lookup_elem(&ubc_cts, slot) : NULL;
+	struct ubc_sched_ct *group;
+
+	if (!ct)
+		return;
+	group = group_of_slot(*slot);
+	if (!group)
+		return;
+	if (READ_ONCE(group->generation) != READ_ONCE(ct->generation)) {
+		reset_group(group, cgroup_id,
+			    READ_ONCE(ct->generation)); /* reads the policy above */
+		return;
+	}
+	if (weight)
+		WRITE_ONCE(group->weight, change->weight);
+	if (bandwidth) {
+		WRITE_ONCE(group->period_ns, change->period_ns);
+		WRITE_ONCE(group->quota_ns, change->quota_ns);
+	}
+}
+
+SEC("struct_ops.s/ubc_cgroup_init")
+s32 BPF_PROG(ubc_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
+{
+	struct ubc_sched_cgroup_policy policy = {
+		.weight = args->weight,
+		.quota_ns = quota_from_us(args->bw_quota_us),
+		.period_ns = args->bw_period_us * 1000,
+	};
+
+	set_cgroup_policy(cgrp, &policy, true, true);
+	return 0;
+}
+
+SEC("struct_ops.s/ubc_cgroup_exit")
+void BPF_PROG(ubc_cgroup_exit, struct cgroup *cgrp)
+{
+	__u64 cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+
+	bpf_map_delete_elem(&ubc_sched_cgroup_policy, &cgroup_id);
+}
+
+SEC("struct_ops/ubc_cgroup_set_weight")
+void BPF_PROG(ubc_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+{
+	struct ubc_sched_cgroup_policy policy = {.weight = weight};
+
+	set_cgroup_policy(cgrp, &policy, true, false);
+}
+
+SEC("struct_ops/ubc_cgroup_set_bandwidth")
+void BPF_PROG(ubc_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_us, u64 quota_us,
+	      u64 burst_us)
+{
+	struct ubc_sched_cgroup_policy policy = {
+		.quota_ns = quota_from_us(quota_us),
+		.period_ns = period_us * 1000,
+	};
+
+	set_cgroup_policy(cgrp, &policy, false, true);
+}
+
+SEC("struct_ops.s/ubc_init")
+s32 BPF_PROG(ubc_init)
+{
+	struct unthrottle_timer *unthrottle;
+	__u32 key = 0;
+	__u32 slot;
+	s32 err;
+
+	bpf_for(slot, 0, UBC_MAX_CTS)
+	{
+		err = scx_bpf_create_dsq(group_dsq(slot), -1);
+		if (err)
+			return err;
+	}
+	unthrottle = bpf_map_lookup_elem(&unthrottle_timers, &key);
+	if (!unthrottle)
+		return -2; /* -ENOENT */
+	bpf_timer_init(&unthrottle->timer, &unthrottle_timers, CLOCK_MONOTONIC);
+	bpf_timer_set_callback(&unthrottle->timer, kick_idle_cpus);
+	return 0;
+}
+
+SEC("struct_ops/ubc_exit")
+void BPF_PROG(ubc_exit, struct scx_exit_info *ei)
+{
+	__u32 key = 0;
+	struct ubc_sched_exit_info *info = bpf_map_lookup_elem(&ubc_sched_exit, &key);
+
+	if (!info)
+		return;
+	info->exit_code = ei->exit_code;
+	bpf_probe_read_kernel_str(info->reason, sizeof(info->reason), ei->reason);
+	bpf_probe_read_kernel_str(info->msg, sizeof(info->msg), ei->msg);
+	WRITE_ONCE(info->kind, ei->kind);
+}
+
+SEC(".struct_ops.link")
+struct sched_ext_ops ubc_sched_ops = {
+	.select_cpu = (void *)ubc_select_cpu,
+	.enqueue = (void *)ubc_enqueue,
+	.dispatch = (void *)ubc_dispatch,
+	.tick = (void *)ubc_tick,
+	.running = (void *)ubc_running,
+	.stopping = (void *)ubc_stopping,
+	.enable = (void *)ubc_enable,
+	.init_task = (void *)ubc_init_task,
+	.cgroup_init = (void *)ubc_cgroup_init,
+	.cgroup_exit = (void *)ubc_cgroup_exit,
+	.cgroup_move = (void *)ubc_cgroup_move,
+	.cgroup_set_weight = (void *)ubc_cgroup_set_weight,
+	.cgroup_set_bandwidth = (void *)ubc_cgroup_set_bandwidth,
+	.init = (void *)ubc_init,
+	.exit = (void *)ubc_exit,
+	.flags = SCX_OPS_ENQ_LAST,
+	.timeout_ms = 10000,
+	.name = "ubc",
+};

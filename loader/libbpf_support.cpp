@@ -1,0 +1,71 @@
+#include "loader/libbpf_support.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <cstring>
+#include <mutex>
+#include <stdexcept>
+#include <utility>
+
+#include "loader/error.h"
+
+namespace ubc {
+namespace {
+
+// libbpf reports why a load failed (the verifier log) through its print callback only;
+// keep the tail of it so the exception can say what the kernel said.
+std::mutex g_log_mutex;
+std::string g_libbpf_log;
+
+int capture_libbpf_log(libbpf_print_level level, const char* format, va_list args) {
+  if (level == LIBBPF_DEBUG) return 0;
+  // A verifier log arrives as one message of many kilobytes: format it whole, so that the
+  // tail kept below holds the verifier's verdict.
+  va_list measure;
+  va_copy(measure, args);
+  const int length = vsnprintf(nullptr, 0, format, measure);
+  va_end(measure);
+  if (length <= 0) return 0;
+  std::string text(static_cast<std::size_t>(length) + 1, '\0');
+  vsnprintf(text.data(), text.size(), format, args);
+  text.pop_back();
+  std::lock_guard lock(g_log_mutex);
+  g_libbpf_log += text;
+  if (g_libbpf_log.size() > 8192) g_libbpf_log.erase(0, g_libbpf_log.size() - 8192);
+  return 0;
+}
+
+std::string take_libbpf_log() {
+  std::lock_guard lock(g_log_mutex);
+  return std::exchange(g_libbpf_log, {});
+}
+
+}  // namespace
+
+void capture_libbpf_messages() {
+  libbpf_set_print(capture_libbpf_log);
+  take_libbpf_log();
+}
+
+void throw_libbpf(const std::string& what, int error) {
+  std::string log = take_libbpf_log();
+  std::string message = what + ": " + std::strerror(error);
+  if (!log.empty()) message += "\nlibbpf said:\n" + log;
+  throw std::runtime_error(message);
+}
+
+UniqueFd open_pinned(const std::filesystem::path& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) throw_system_error("bpf_obj_get(" + path.string() + ")");
+  return UniqueFd(fd);
+}
+
+PinGuard::~PinGuard() {
+  for (const auto& path : paths_) ::unlink(path.c_str());
+}
+
+}  // namespace ubc

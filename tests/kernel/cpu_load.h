@@ -1,0 +1,21 @@
+// CPU load for the CPU policy tests: busy loops in a CT, and the CPU time the kernel's own
+// accounting (cgroup cpu.stat) says a CT used.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include "workload.h"
+
+namespace ubc::test {
+
+// A file of the CT's cgroup, without its trailing newline.
+std::string cgroup_file(const ScopedCt& ct, const char* name);
+// usage_usec of the CT's cgroup cpu.stat.
+std::uint64_t usage_usec(const ScopedCt& ct);
+// `hogs` busy loops in the CT for `seconds` (> 0), on a thread that returns when they end.
+std::thread burn(const ScopedCt& ct, int hogs, double seconds);
+int online_cpus();
+
+}  // namespace ubc::test

@@ -1,0 +1,251 @@
+// ubc's sched_ext scheduler (bpf/ubc_sched.bpf.c) in a real kernel: it becomes the scheduler
+// of every task, shares CPUs between CTs by cpuunits and inside a CT by nice, caps by
+// cpulimit, takes changes while CTs run, survives CTs coming and going and tasks moving
+// between them, reports an ejection, and unloads cleanly. CPU time is read from the
+// kernel's own accounting (cgroup cpu.stat, /proc/PID/stat), never from the scheduler.
+// Tolerances are generous (TCG vCPUs, seconds-long runs); tests/bench carries tight goals.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "cpu_load.h"
+#include "loader/cgroup.h"
+#include "loader/scheduler.h"
+#include "workload.h"
+
+using ubc::test::burn;
+using ubc::test::host;
+using ubc::test::ScopedCt;
+using ubc::test::ubcctl;
+using ubc::test::usage_usec;
+
+namespace {
+
+std::string first_line(const char* path) {
+  std::ifstream in(path);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
+bool have_sched_ext() {
+  if (auto reason = ubc::Scheduler::unavailable_reason()) {
+    MESSAGE("SKIP: " << *reason);
+    return false;
+  }
+  return true;
+}
+
+// Loads ubc's scheduler for one test and unloads it after, checking both went cleanly.
+class LoadedScheduler {
+ public:
+  LoadedScheduler() {
+    const auto run = ubcctl("sched load");
+    REQUIRE_MESSAGE(run.status == 0, run.output);
+  }
+  ~LoadedScheduler() {
+    if (host().scheduler_loaded()) {
+      const auto run = ubcctl("sched unload");
+      CHECK_MESSAGE(run.status == 0, run.output);
+    }
+    CHECK(first_line("/sys/kernel/sched_ext/state") == "disabled");
+  }
+  LoadedScheduler(const LoadedScheduler&) = delete;
+  LoadedScheduler& operator=(const LoadedScheduler&) = delete;
+};
+
+ubc::Scheduler scheduler() {
+  return ubc::Scheduler::open(host().paths().pin_dir);
+}
+
+bool ubc_runs() {
+  return ubc::Scheduler::running_ops().value_or("") == "ubc";
+}
+
+// Why the kernel ejected the scheduler, for a failed CHECK(ubc_runs()).
+std::string ejection() {
+  if (!host().scheduler_loaded()) return "the scheduler is not pinned";
+  const auto exit = scheduler().exit_info();
+  if (!exit) return "no exit recorded";
+  return "ejected: kind " + std::to_string(exit->kind) + ", " + exit->reason + ": " + exit->message;
+}
+
+std::uint64_t group_runtime_ns(const ScopedCt& ct) {
+  const auto slot = host().slot_index(ct.id());
+  REQUIRE(slot);
+  return scheduler().groups()[*slot].runtime_ns;
+}
+
+}  // namespace
+
+TEST_SUITE("sched") {
+  TEST_CASE("loads as the scheduler of every task, stays after ubcctl exits, unloads cleanly") {
+    if (!have_sched_ext()) return;
+    {
+      LoadedScheduler loaded;
+      CHECK_MESSAGE(ubc_runs(), ejection());
+      // switch_all: the kernel moved every SCHED_NORMAL task to the BPF scheduler.
+      CHECK(first_line("/sys/kernel/sched_ext/switch_all") == "1");
+      ScopedCt ct("sched-every");
+      burn(ct, 1, 1).join();
+      CHECK(group_runtime_ns(ct) > 500'000'000ULL);  // the CT's busy second went through it
+      CHECK(scheduler().groups()[UBC_SCHED_HOST_SLOT].runtime_ns > 0);
+      const auto status = ubcctl("sched status");
+      CHECK(status.output.find("CPU scheduler: sched_ext:ubc") != std::string::npos);
+      CHECK(status.output.find("sched-every") != std::string::npos);
+      CHECK_FALSE(scheduler().exit_info());
+    }
+    CHECK_FALSE(ubc::Scheduler::running_ops());
+    CHECK(ubcctl("show").status == 0);  // the engine is untouched by the unload
+  }
+
+  TEST_CASE("CTs at cpuunits 1000 and 3000 share saturated CPUs about 1:3") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ScopedCt light("sched-light");
+    ScopedCt heavy("sched-heavy");
+    REQUIRE(ubcctl("set sched-light --cpuunits 1000").status == 0);
+    REQUIRE(ubcctl("set sched-heavy --cpuunits 3000").status == 0);
+    const int hogs = 2 * ubc::test::online_cpus();
+    const std::uint64_t light_before = usage_usec(light), heavy_before = usage_usec(heavy);
+    auto a = burn(light, hogs, 5);
+    auto b = burn(heavy, hogs, 5);
+    a.join();
+    b.join();
+    const double light_used = static_cast<double>(usage_usec(light) - light_before);
+    const double heavy_used = static_cast<double>(usage_usec(heavy) - heavy_before);
+    const double ratio = heavy_used / light_used;
+    MESSAGE("sched_ext: cpuunits 3000 vs 1000 got " << heavy_used / 1e6 << " s vs " << light_used / 1e6 << " s: ratio "
+                                                    << ratio << " (ideal 3)");
+    CHECK(ratio > 2.0);
+    CHECK(ratio < 4.5);
+    CHECK_MESSAGE(ubc_runs(), ejection());
+  }
+
+  TEST_CASE("inside a CT, nice 0 and nice 5 share one CPU in the kernel's weight ratio") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ScopedCt ct("sched-nice");
+    // Both on CPU 0, so they compete; each prints its pid, then spins for 4 s.
+    const std::string spin =
+        "bash -c \"echo \\$\\$; end=\\$((SECONDS+4)); while [ \\$SECONDS -lt \\$end ]; do :; done\"";
+    std::thread run([&] {
+      const auto result = ubcctl("exec sched-nice -- bash -c 'taskset -c 0 " + spin + " & taskset -c 0 nice -n 5 " +
+                                 spin + " & sleep 2; cat /proc/[0-9]*/stat > /tmp/ubc-nice-stat; wait'");
+      CHECK_MESSAGE(result.status == 0, result.output);
+    });
+    run.join();
+    // The stat snapshot taken at 2 s holds both spinners' times (comm "bash", nice 0 / 5).
+    std::ifstream in("/tmp/ubc-nice-stat");
+    std::string line;
+    double nice0 = 0, nice5 = 0;
+    while (std::getline(in, line)) {
+      const auto close = line.rfind(')');
+      if (close == std::string::npos || line.find("(bash)") == std::string::npos) continue;
+      std::istringstream fields(line.substr(close + 2));
+      std::string field;
+      double utime = 0;
+      long nice = 0;
+      for (int index = 3; fields >> field; ++index) {
+        if (index == 14) utime = std::stod(field);
+        if (index == 19) {
+          nice = std::stol(field);
+          break;
+        }
+      }
+      if (utime < 10) continue;  // the wrapper shells, not the spinners
+      if (nice == 5)
+        nice5 = std::max(nice5, utime);
+      else if (nice == 0)
+        nice0 = std::max(nice0, utime);
+    }
+    REQUIRE(nice0 > 0);
+    REQUIRE(nice5 > 0);
+    const double ratio = nice0 / nice5;
+    MESSAGE("nice 0 vs nice 5 on one CPU: " << nice0 << " vs " << nice5 << " ticks, ratio " << ratio
+                                            << " (kernel weights 1024/335 = 3.06)");
+    CHECK(ratio > 2.0);
+    CHECK(ratio < 4.5);
+  }
+
+  TEST_CASE("cpulimit caps a CT, and a change made while it runs applies at once") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ScopedCt ct("sched-capped");
+    REQUIRE(ubcctl("set sched-capped --cpulimit 25").status == 0);
+    auto hogs = burn(ct, 2, 8);
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    const std::uint64_t start = usage_usec(ct);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const std::uint64_t at_25 = usage_usec(ct);
+    REQUIRE(ubcctl("set sched-capped --cpulimit 100").status == 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    const std::uint64_t raised = usage_usec(ct);
+    std::this_thread::sleep_for(std::chrono::seconds(3));
+    const std::uint64_t at_100 = usage_usec(ct);
+    hogs.join();
+    const double share_25 = static_cast<double>(at_25 - start) / 3e6;
+    const double share_100 = static_cast<double>(at_100 - raised) / 3e6;
+    MESSAGE("cpulimit 25 -> " << share_25 * 100 << "% of one CPU; raised live to 100 -> " << share_100 * 100 << "%");
+    CHECK(share_25 > 0.15);
+    CHECK(share_25 < 0.35);
+    CHECK(share_100 > 0.75);
+    CHECK(share_100 < 1.15);
+    CHECK_MESSAGE(ubc_runs(), ejection());
+  }
+
+  TEST_CASE("survives CTs created and destroyed under load and a task moved between CTs") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ScopedCt from("sched-from");
+    ScopedCt to("sched-to");
+    auto hog = burn(from, 1, 6);
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    // Move every task of `from` (the shell and its busy loop) into `to`.
+    const auto from_cgroup = host().cgroup_of(from.id()), to_cgroup = host().cgroup_of(to.id());
+    std::istringstream procs(ubc::cgroup::read_file(from_cgroup / "cgroup.procs"));
+    int moved = 0;
+    for (std::string pid; procs >> pid; ++moved) ubc::cgroup::write_file(to_cgroup / "cgroup.procs", pid);
+    REQUIRE(moved > 0);
+    const std::uint64_t from_at_move = group_runtime_ns(from), to_at_move = group_runtime_ns(to);
+    for (int i = 0; i < 10; ++i) {  // churn: CTs come and go while the hog runs
+      ScopedCt passing("sched-churn-" + std::to_string(i));
+      burn(passing, 1, 0.2).join();
+    }
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const std::uint64_t from_after = group_runtime_ns(from), to_after = group_runtime_ns(to);
+    MESSAGE("after the move: old CT +" << (from_after - from_at_move) / 1e6 << " ms, new CT +"
+                                       << (to_after - to_at_move) / 1e6 << " ms");
+    CHECK(to_after - to_at_move > 1'000'000'000ULL);  // the busy loop is charged to its new CT
+    CHECK(from_after - from_at_move < 100'000'000ULL);
+    hog.join();
+    CHECK_MESSAGE(ubc_runs(), ejection());
+    CHECK_FALSE(scheduler().exit_info());
+  }
+
+  TEST_CASE("an ejection by the kernel is reported with its reason, and tasks fall back") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    {
+      std::ofstream sysrq("/proc/sysrq-trigger");
+      sysrq << 'S';  // SysRq-S: the kernel disables any BPF scheduler, as its watchdog would
+    }
+    for (int i = 0; i < 500 && first_line("/sys/kernel/sched_ext/state") != "disabled"; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    CHECK(first_line("/sys/kernel/sched_ext/state") == "disabled");
+    const auto exit = scheduler().exit_info();
+    REQUIRE(exit);
+    CHECK(exit->kind == 67);  // SCX_EXIT_SYSRQ
+    const auto doctor = ubcctl("doctor");
+    CHECK_MESSAGE(doctor.output.find("ejected by the kernel: SysRq-S") != std::string::npos, doctor.output);
+    CHECK(doctor.output.find("CPU scheduler: cfs+cgroup") != std::string::npos);
+    ScopedCt ct("sched-after");
+    burn(ct, 1, 1).join();  // tasks still run, on the fair class
+    CHECK(usage_usec(ct) > 500'000);
+  }
+}
