@@ -24,6 +24,9 @@
  *   one period is repaid from the next, so the long-run cap is exact to the tick.
  * - cpus (cpuset.cpus): the kernel narrows the tasks' affinity; the scan skips a group
  *   whose queued tasks may not run on this CPU and tries the others.
+ * - Wake-up preemption: a woken task that finds no idle CPU preempts the task on its CPU
+ *   when that one's group has used more weighted time (or, in the same group, the task
+ *   is a slice ahead), so a latency-sensitive task does not wait for a busy CT's slice.
  * - Work conserving: a waking task goes straight to an idle CPU when its group is within
  *   quota, and a CPU only idles when every group with queued work is out of quota or
  *   cannot run there.
@@ -32,10 +35,10 @@
  * anyone), so loading or ejecting the scheduler never loses a setting: the kernel's fair
  * class reads the same files.
  *
- * Cost per decision: enqueue is O(1) once a task's group is cached (an ancestor walk of at
- * most UBC_MAX_CGROUP_DEPTH hash lookups when its cgroup changes); a level-one pick reads
- * one record and one queue length per group slot up to the highest slot in use, with no
- * lock (records are updated with atomics; a stale read only reorders two picks).
+ * Cost per decision: enqueue (wake-up preemption included) is O(1) once a task's group is cached
+ * (an ancestor walk of at most UBC_MAX_CGROUP_DEPTH hash lookups when its cgroup changes); a
+ * level-one pick reads one record and one queue length per group slot up to the highest slot in
+ * use, with no lock (records are updated with atomics; a stale read only reorders two picks).
  *
  * Limits
  * ------
@@ -109,6 +112,20 @@ struct {
 	__type(key, int);
 	__type(value, struct task_ctx);
 } task_ctxs SEC(".maps");
+
+/* What each CPU runs, for wake-up preemption: slot UBC_MAX_CTS when nothing of ours. */
+struct cpu_running {
+	__u32 slot;
+	__u32 reserved;
+	__u64 task_vtime;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, UBC_SCHED_MAX_CPUS);
+	__type(key, __u32);
+	__type(value, struct cpu_running);
+} running_on SEC(".maps");
 
 struct unthrottle_timer {
 	struct bpf_timer timer;
@@ -268,7 +285,9 @@ static void refresh_period(struct ubc_sched_ct *group, __u64 now)
 	__u64 period = READ_ONCE(group->period_ns);
 	__u64 quota = READ_ONCE(group->quota_ns);
 
-	if (now - start < period)
+	/* `start` may come from another CPU whose clock runs ahead of this one's (sched
+	 * clocks are per CPU): a negative distance is still inside the period. */
+	if ((__s64)(now - start) < (__s64)period)
 		return;
 	if (__sync_val_compare_and_swap(&group->period_start_ns, start, now) != start)
 		return; /* another CPU started it */
@@ -372,6 +391,17 @@ static __always_inline void note_slot(__u32 slot)
 		WRITE_ONCE(highest_slot, slot);
 }
 
+static __always_inline void note_running(__u32 slot, __u64 task_vtime)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct cpu_running *running = bpf_map_lookup_elem(&running_on, &cpu);
+
+	if (running) {
+		WRITE_ONCE(running->task_vtime, task_vtime);
+		WRITE_ONCE(running->slot, slot);
+	}
+}
+
 SEC("struct_ops/ubc_select_cpu")
 s32 BPF_PROG(ubc_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
@@ -390,6 +420,34 @@ s32 BPF_PROG(ubc_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags
 		}
 	}
 	return cpu;
+}
+
+/* A woken task that found no idle CPU takes its CPU from the task running there if that
+ * one is further ahead: its group has used more weighted time (level one), or, in the same
+ * group, it has by more than a slice (level two, so that a group's own wake-ups do not
+ * preempt each other at every turn). Only the woken task's CPU is examined: O(1). */
+static void preempt_if_ahead(struct task_struct *p, __u32 slot, struct ubc_sched_ct *group)
+{
+	__u32 cpu = scx_bpf_task_cpu(p);
+	struct cpu_running *running = bpf_map_lookup_elem(&running_on, &cpu);
+	struct ubc_sched_ct *other;
+	__u32 other_slot;
+
+	if (!running)
+		return;
+	other_slot = READ_ONCE(running->slot);
+	if (other_slot >= UBC_MAX_CTS)
+		return;
+	if (other_slot == slot) {
+		if (READ_ONCE(running->task_vtime) <= p->scx.dsq_vtime + UBC_SCHED_SLICE_NS)
+			return;
+	} else {
+		other = group_of_slot(other_slot);
+		if (!other || READ_ONCE(other->vtime) <= READ_ONCE(group->vtime))
+			return;
+	}
+	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
+	stat_add(UBC_SCHED_STAT_PREEMPT, 1);
 }
 
 SEC("struct_ops/ubc_enqueue")
@@ -427,21 +485,38 @@ void BPF_PROG(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 
 		if (idle >= 0)
 			scx_bpf_kick_cpu(idle, SCX_KICK_IDLE);
+	} else if (enq_flags & SCX_ENQ_WAKEUP) {
+		/* select_cpu found no idle CPU for it. */
+		preempt_if_ahead(p, slot, group);
 	}
 }
 
 /* State of one level-one decision, shared with the bpf_loop callbacks below (a callback is
  * verified once, whatever the number of groups; an open-coded loop would be explored
  * group by group). */
+/* Level-one picks one dispatch may make: when the best group's queue yields nothing (another
+ * CPU took its only task a moment earlier, or affinity), the next best is tried, so a race
+ * between CPUs does not hand the CPU to whichever group comes first in slot order. */
+#define PICK_TRIES 3
+
 struct pick {
 	__u64 now;
 	__u64 wake_at; /* earliest end of a throttled group's period, ~0 if none */
 	__u64 best_vtime;
-	s64 best; /* slot picked, -1 if none */
+	s64 best;	       /* slot picked, -1 if none */
+	s64 tried[PICK_TRIES]; /* slots whose queue yielded nothing, -1 if unused */
 	__u32 scanned;
 	__u32 throttled;
 	bool moved;
 };
+
+static __always_inline bool tried_before(const struct pick *pick, __u32 slot)
+{
+	for (int i = 0; i < PICK_TRIES; i++)
+		if (pick->tried[i] == (s64)slot)
+			return true;
+	return false;
+}
 
 /* Level one: the runnable group within quota with the least weighted CPU time. */
 static long consider_group(__u64 index, struct pick *pick)
@@ -450,7 +525,7 @@ static long consider_group(__u64 index, struct pick *pick)
 	struct ubc_sched_ct *group;
 	__u64 until, vtime;
 
-	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
+	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0 || tried_before(pick, slot))
 		return 0;
 	group = group_of_slot(slot);
 	if (!group)
@@ -522,24 +597,28 @@ void BPF_PROG(ubc_dispatch, s32 cpu, struct task_struct *prev)
 	__u32 groups = READ_ONCE(highest_slot) + 1;
 	struct pick pick = {
 		.now = scx_bpf_now(),
-		.wake_at = ~0ULL,
-		.best_vtime = ~0ULL,
-		.best = -1,
+		.tried = {-1, -1, -1},
 	};
 
 	if (groups > UBC_MAX_CTS)
 		groups = UBC_MAX_CTS;
-	bpf_loop(groups, consider_group, &pick, 0);
 	stat_add(UBC_SCHED_STAT_DISPATCH, 1);
-	stat_add(UBC_SCHED_STAT_SLOTS_SCANNED, pick.scanned);
-	if (pick.throttled)
-		stat_add(UBC_SCHED_STAT_THROTTLED, 1);
-	if (keep_prev(prev, &pick)) {
-		scx_bpf_task_set_slice(prev, UBC_SCHED_SLICE_NS);
-		return;
-	}
-
-	if (pick.best >= 0) {
+	for (int try = 0; try < PICK_TRIES; try++) {
+		pick.wake_at = ~0ULL;
+		pick.best_vtime = ~0ULL;
+		pick.best = -1;
+		pick.scanned = 0;
+		pick.throttled = 0;
+		bpf_loop(groups, consider_group, &pick, 0);
+		stat_add(UBC_SCHED_STAT_SLOTS_SCANNED, pick.scanned);
+		if (pick.throttled && try == 0)
+			stat_add(UBC_SCHED_STAT_THROTTLED, 1);
+		if (try == 0 && keep_prev(prev, &pick)) {
+			scx_bpf_task_set_slice(prev, UBC_SCHED_SLICE_NS);
+			return;
+		}
+		if (pick.best < 0)
+			break;
 		/* Level two: the group's DSQ hands out its smallest task vtime this CPU may run. */
 		if (scx_bpf_dsq_move_to_local(group_dsq(pick.best))) {
 			if (pick.best_vtime > READ_ONCE(global_vtime))
@@ -547,6 +626,9 @@ void BPF_PROG(ubc_dispatch, s32 cpu, struct task_struct *prev)
 			return;
 		}
 		stat_add(UBC_SCHED_STAT_AFFINITY_MISS, 1);
+		pick.tried[try] = pick.best;
+	}
+	if (pick.best >= 0) {
 		bpf_loop(groups, move_from_any_group, &pick, 0);
 		if (pick.moved)
 			return;
@@ -586,6 +668,7 @@ void BPF_PROG(ubc_running, struct task_struct *p)
 	group = group_of_slot(tctx->charged_slot);
 	if (group && p->scx.dsq_vtime > READ_ONCE(group->task_vtime_now))
 		WRITE_ONCE(group->task_vtime_now, p->scx.dsq_vtime);
+	note_running(tctx->charged_slot, p->scx.dsq_vtime);
 }
 
 SEC("struct_ops/ubc_stopping")
@@ -597,6 +680,7 @@ void BPF_PROG(ubc_stopping, struct task_struct *p, bool runnable)
 		return;
 	charge_running(p, tctx, scx_bpf_now());
 	tctx->charged_at = 0;
+	note_running(UBC_MAX_CTS, 0);
 }
 
 SEC("struct_ops/ubc_enable")
@@ -620,12 +704,21 @@ void BPF_PROG(ubc_cgroup_move, struct task_struct *p, struct cgroup *from, struc
 {
 	struct task_ctx *tctx = task_ctx_of(p);
 	struct ubc_sched_ct *group;
+	__u32 slot;
 
 	if (!tctx)
 		return;
+	/* A running task (one that wrote its own pid to cgroup.procs) is charged to the old
+	 * group up to now and to the new one from now: waiting for its next stop would let a
+	 * task that is never preempted escape its new group's share and cpulimit. */
+	if (tctx->charged_at)
+		charge_running(p, tctx, scx_bpf_now());
 	tctx->cgroup_id = 0;
+	slot = task_slot(p, tctx);
+	if (tctx->charged_at)
+		tctx->charged_slot = slot;
 	/* Start level two in the new group where its tasks are, not where the old one was. */
-	group = group_of_slot(task_slot(p, tctx));
+	group = group_of_slot(slot);
 	if (group)
 		scx_bpf_task_set_dsq_vtime(p, READ_ONCE(group->task_vtime_now));
 }
@@ -724,7 +817,7 @@ s32 BPF_PROG(ubc_init)
 {
 	struct unthrottle_timer *unthrottle;
 	__u32 key = 0;
-	__u32 slot;
+	__u32 slot, cpu;
 	s32 err;
 
 	bpf_for(slot, 0, UBC_MAX_CTS)
@@ -732,6 +825,13 @@ s32 BPF_PROG(ubc_init)
 		err = scx_bpf_create_dsq(group_dsq(slot), -1);
 		if (err)
 			return err;
+	}
+	bpf_for(cpu, 0, UBC_SCHED_MAX_CPUS)
+	{
+		struct cpu_running *running = bpf_map_lookup_elem(&running_on, &cpu);
+
+		if (running)
+			running->slot = UBC_MAX_CTS; /* nothing of ours runs there yet */
 	}
 	unthrottle = bpf_map_lookup_elem(&unthrottle_timers, &key);
 	if (!unthrottle)

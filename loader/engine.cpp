@@ -21,10 +21,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct SkeletonDeleter {
-  void operator()(ubc_bpf* skeleton) const noexcept { ubc_bpf__destroy(skeleton); }
-};
-using Skeleton = std::unique_ptr<ubc_bpf, SkeletonDeleter>;
+using Skeleton = LibbpfPtr<ubc_bpf, &ubc_bpf__destroy>;
 
 // numiptent's programs attach to functions of the nf_tables module: load it if the kernel
 // has it (as the first `nft` command would), else leave those programs out.

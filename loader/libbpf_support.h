@@ -3,12 +3,24 @@
 #pragma once
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "loader/unique_fd.h"
 
 namespace ubc {
+
+// Owns a libbpf object (a skeleton, a bpf_link) and frees it with `Destroy`.
+template <auto Destroy>
+struct LibbpfDeleter {
+  template <class T>
+  void operator()(T* object) const noexcept {
+    Destroy(object);
+  }
+};
+template <class T, auto Destroy>
+using LibbpfPtr = std::unique_ptr<T, LibbpfDeleter<Destroy>>;
 
 // Routes libbpf's warnings (the verifier log among them) into a buffer that
 // throw_libbpf() appends to its message, and empties that buffer.

@@ -19,10 +19,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct SkeletonDeleter {
-  void operator()(ubc_sched_bpf* skeleton) const noexcept { ubc_sched_bpf__destroy(skeleton); }
-};
-using Skeleton = std::unique_ptr<ubc_sched_bpf, SkeletonDeleter>;
+using Skeleton = LibbpfPtr<ubc_sched_bpf, &ubc_sched_bpf__destroy>;
+using Link = LibbpfPtr<bpf_link, &bpf_link__destroy>;
 
 std::string first_line(const fs::path& path) {
   std::ifstream in(path);
@@ -105,11 +103,12 @@ void Scheduler::load(const fs::path& engine_pin_dir, std::uint32_t host_weight) 
   }
   // Attaching makes it the scheduler of every task; the kernel may still refuse (another
   // scheduler won the race, ops.init failed): then nothing above stays pinned.
-  bpf_link* link = bpf_map__attach_struct_ops(skeleton->maps.ubc_sched_ops);
+  // The link is ours to close: libbpf 1.4's skeleton does not track struct_ops links, and
+  // a process that kept it open would keep the scheduler loaded after `unload`.
+  Link link(bpf_map__attach_struct_ops(skeleton->maps.ubc_sched_ops));
   if (!link) throw_libbpf("attaching the CPU scheduler (sched_ext struct_ops)", errno);
-  skeleton->links.ubc_sched_ops = link;  // destroyed with the skeleton
   const fs::path link_path = pin_dir / UBC_SCHED_PIN_LINK;
-  if (int err = bpf_link__pin(link, link_path.c_str()))
+  if (int err = bpf_link__pin(link.get(), link_path.c_str()))
     throw_system_error("bpf_link__pin(" + link_path.string() + ")", -err);
   guard.commit();
 }
@@ -196,9 +195,11 @@ std::string_view sched_stat_description(ubc_sched_stat stat) noexcept {
     case UBC_SCHED_STAT_SLOTS_SCANNED:
       return "group records those decisions read";
     case UBC_SCHED_STAT_AFFINITY_MISS:
-      return "decisions whose best group had nothing this CPU may run";
+      return "picks whose group yielded nothing (another CPU took it; affinity)";
     case UBC_SCHED_STAT_THROTTLED:
       return "decisions that skipped a group out of cpulimit quota";
+    case UBC_SCHED_STAT_PREEMPT:
+      return "wake-ups that preempted a task further ahead";
     case UBC_SCHED_STAT_COUNT:
       break;
   }

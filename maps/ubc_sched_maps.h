@@ -19,6 +19,8 @@
 #define UBC_SCHED_HOST_SLOT 0
 /* Dispatch queue of slot N: UBC_SCHED_DSQ_BASE + N (user DSQ ids only need bit 63 clear). */
 #define UBC_SCHED_DSQ_BASE 0x10000ULL
+/* CPUs the scheduler tracks what runs on (more are scheduled, without wake-up preemption). */
+#define UBC_SCHED_MAX_CPUS 4096
 /* cgroup v2 cpu.weight's default and range. */
 #define UBC_SCHED_DEFAULT_WEIGHT 100
 #define UBC_SCHED_MAX_WEIGHT 10000
@@ -74,8 +76,9 @@ enum ubc_sched_stat {
 	UBC_SCHED_STAT_QUEUED,	      /* task queued on its group's dispatch queue */
 	UBC_SCHED_STAT_DISPATCH,      /* dispatch decisions (level-one picks) */
 	UBC_SCHED_STAT_SLOTS_SCANNED, /* group records read by those decisions */
-	UBC_SCHED_STAT_AFFINITY_MISS, /* best group had nothing this CPU may run */
+	UBC_SCHED_STAT_AFFINITY_MISS, /* best group's queue yielded nothing (taken, affinity) */
 	UBC_SCHED_STAT_THROTTLED,     /* decisions that skipped a group out of quota */
+	UBC_SCHED_STAT_PREEMPT,	      /* wake-ups that preempted a task further ahead */
 	UBC_SCHED_STAT_COUNT,
 };
 

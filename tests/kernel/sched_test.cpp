@@ -13,6 +13,7 @@
 #include <string>
 #include <thread>
 
+#include "../bench/hogs.h"
 #include "cpu_load.h"
 #include "loader/cgroup.h"
 #include "loader/scheduler.h"
@@ -104,6 +105,14 @@ TEST_SUITE("sched") {
     CHECK(ubcctl("show").status == 0);  // the engine is untouched by the unload
   }
 
+  TEST_CASE("a process that loads and unloads it (ubcd, the benchmark) leaves no reference behind") {
+    if (!have_sched_ext()) return;
+    host().load_scheduler();
+    CHECK(ubc_runs());
+    host().unload_scheduler();  // throws if the kernel still runs it 10 s later
+    CHECK(first_line("/sys/kernel/sched_ext/state") == "disabled");
+  }
+
   TEST_CASE("CTs at cpuunits 1000 and 3000 share saturated CPUs about 1:3") {
     if (!have_sched_ext()) return;
     LoadedScheduler loaded;
@@ -111,19 +120,20 @@ TEST_SUITE("sched") {
     ScopedCt heavy("sched-heavy");
     REQUIRE(ubcctl("set sched-light --cpuunits 1000").status == 0);
     REQUIRE(ubcctl("set sched-heavy --cpuunits 3000").status == 0);
-    const int hogs = 2 * ubc::test::online_cpus();
-    const std::uint64_t light_before = usage_usec(light), heavy_before = usage_usec(heavy);
-    auto a = burn(light, hogs, 5);
-    auto b = burn(heavy, hogs, 5);
-    a.join();
-    b.join();
-    const double light_used = static_cast<double>(usage_usec(light) - light_before);
-    const double heavy_used = static_cast<double>(usage_usec(heavy) - heavy_before);
+    // Hogs that start together (a shell per hog would start them seconds apart under TCG).
+    ubc::bench::HogRace race;
+    for (int hog = 0; hog < 2 * ubc::test::online_cpus(); ++hog) {
+      race.add({host().cgroup_of(light.id()), 0, -1, 1});
+      race.add({host().cgroup_of(heavy.id()), 0, -1, 3});
+    }
+    const auto results = race.run(std::chrono::seconds(5));
+    const double light_used = ubc::bench::group_seconds(results, 1);
+    const double heavy_used = ubc::bench::group_seconds(results, 3);
     const double ratio = heavy_used / light_used;
-    MESSAGE("sched_ext: cpuunits 3000 vs 1000 got " << heavy_used / 1e6 << " s vs " << light_used / 1e6 << " s: ratio "
-                                                    << ratio << " (ideal 3)");
-    CHECK(ratio > 2.0);
-    CHECK(ratio < 4.5);
+    MESSAGE("sched_ext: cpuunits 3000 vs 1000 got " << heavy_used << " s vs " << light_used << " s: ratio " << ratio
+                                                    << " (ideal 3)");
+    CHECK(ratio > 2.4);
+    CHECK(ratio < 3.75);
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
@@ -196,6 +206,23 @@ TEST_SUITE("sched") {
     CHECK(share_25 < 0.35);
     CHECK(share_100 > 0.75);
     CHECK(share_100 < 1.15);
+    CHECK_MESSAGE(ubc_runs(), ejection());
+  }
+
+  TEST_CASE("a running task that moves itself into a capped CT is capped at once") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ScopedCt ct("sched-joined");
+    REQUIRE(ubcctl("set sched-joined --cpulimit 25").status == 0);
+    // Each hog writes its own pid to the CT's cgroup.procs while it runs, and then never
+    // sleeps: only the move itself can switch the group it is charged to.
+    ubc::bench::HogRace race;
+    for (int hog = 0; hog < 2; ++hog) race.add({host().cgroup_of(ct.id()), 0, -1, 0});
+    const double seconds = 4;
+    const double share = ubc::bench::group_seconds(race.run(std::chrono::seconds(4)), 0) / seconds;
+    MESSAGE("cpulimit 25, hogs that joined while running: " << share * 100 << "% of one CPU");
+    CHECK(share > 0.15);
+    CHECK(share < 0.32);
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
