@@ -3,7 +3,6 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -42,16 +41,6 @@ Skeleton open_and_load() {
   bpf_program__set_autoattach(skeleton->progs.ubc_iter_shm, false);
   if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
   return skeleton;
-}
-
-void check_layout(int fd, const fs::path& path, std::uint32_t value_size, std::uint32_t max_entries) {
-  bpf_map_info info{};
-  std::uint32_t length = sizeof info;
-  if (bpf_map_get_info_by_fd(fd, &info, &length)) throw_system_error("bpf_map_get_info_by_fd(" + path.string() + ")");
-  if (info.value_size != value_size || info.max_entries != max_entries)
-    throw std::runtime_error(path.string() +
-                             " was pinned by an engine with another map layout; "
-                             "run `ubcctl unload` and `ubcctl load` with this version");
 }
 
 }  // namespace
@@ -169,14 +158,11 @@ Engine Engine::open(const fs::path& pin_dir) {
   engine.cts_fd_ = open_pinned(pin_dir / UBC_PIN_CTS);
   engine.ct_index_fd_ = open_pinned(pin_dir / UBC_PIN_CT_INDEX);
   engine.stats_fd_ = open_pinned(pin_dir / UBC_PIN_ENGINE_STATS);
-  check_layout(engine.cts_fd_.get(), pin_dir / UBC_PIN_CTS, sizeof(ubc_ct), UBC_MAX_CTS);
-  check_layout(engine.ct_index_fd_.get(), pin_dir / UBC_PIN_CT_INDEX, sizeof(std::uint32_t), UBC_MAX_CTS);
-
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t size = (sizeof(ubc_ct) * UBC_MAX_CTS + page - 1) / page * page;
-  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, engine.cts_fd_.get(), 0);
-  if (address == MAP_FAILED) throw_system_error("mmap(" UBC_PIN_CTS ")");
-  engine.cts_ = MappedRegion(address, size);
+  const std::string reload = "run `ubcctl unload` and `ubcctl load` with this version";
+  check_pinned_layout(engine.cts_fd_.get(), pin_dir / UBC_PIN_CTS, sizeof(ubc_ct), UBC_MAX_CTS, reload);
+  check_pinned_layout(engine.ct_index_fd_.get(), pin_dir / UBC_PIN_CT_INDEX, sizeof(std::uint32_t), UBC_MAX_CTS,
+                      reload);
+  engine.cts_ = map_array(engine.cts_fd_.get(), sizeof(ubc_ct), UBC_MAX_CTS, UBC_PIN_CTS);
   return engine;
 }
 

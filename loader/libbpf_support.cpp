@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstdarg>
@@ -66,6 +67,23 @@ UniqueFd open_pinned(const std::filesystem::path& path) {
 
 PinGuard::~PinGuard() {
   for (const auto& path : paths_) ::unlink(path.c_str());
+}
+
+void check_pinned_layout(int fd, const std::filesystem::path& path, std::uint32_t value_size, std::uint32_t max_entries,
+                         const std::string& remedy) {
+  bpf_map_info info{};
+  std::uint32_t length = sizeof info;
+  if (bpf_map_get_info_by_fd(fd, &info, &length)) throw_system_error("bpf_map_get_info_by_fd(" + path.string() + ")");
+  if (info.value_size != value_size || info.max_entries != max_entries)
+    throw std::runtime_error(path.string() + " was pinned by a version of ubc with another map layout; " + remedy);
+}
+
+MappedRegion map_array(int fd, std::size_t value_size, std::size_t entries, const std::string& name) {
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t size = (value_size * entries + page - 1) / page * page;
+  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (address == MAP_FAILED) throw_system_error("mmap(" + name + ")");
+  return MappedRegion(address, size);
 }
 
 }  // namespace ubc

@@ -2,11 +2,13 @@
 // pins that are undone when a load fails half-way.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "loader/mapped_region.h"
 #include "loader/unique_fd.h"
 
 namespace ubc {
@@ -31,6 +33,14 @@ void capture_libbpf_messages();
 
 // Opens a pinned BPF object (map, link, program).
 UniqueFd open_pinned(const std::filesystem::path& path);
+
+// Refuses a pinned map whose value size or entry count is not this build's (a map pinned by
+// another version of ubc would be misread); `remedy` says how to reload it.
+void check_pinned_layout(int fd, const std::filesystem::path& path, std::uint32_t value_size, std::uint32_t max_entries,
+                         const std::string& remedy);
+
+// Maps a whole BPF_F_MMAPABLE array map shared and writable; `name` is for the error.
+MappedRegion map_array(int fd, std::size_t value_size, std::size_t entries, const std::string& name);
 
 // Unpins, on destruction, whatever it pinned unless told the whole load succeeded.
 class PinGuard {

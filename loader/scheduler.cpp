@@ -2,7 +2,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <fstream>
@@ -141,11 +140,13 @@ Scheduler Scheduler::open(const fs::path& engine_pin_dir) {
   scheduler.groups_fd_ = open_pinned(pin_dir / UBC_SCHED_PIN_CTS);
   scheduler.exit_fd_ = open_pinned(pin_dir / UBC_SCHED_PIN_EXIT);
   scheduler.stats_fd_ = open_pinned(pin_dir / UBC_SCHED_PIN_STATS);
-  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
-  const std::size_t size = (sizeof(ubc_sched_ct) * UBC_MAX_CTS + page - 1) / page * page;
-  void* address = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, scheduler.groups_fd_.get(), 0);
-  if (address == MAP_FAILED) throw_system_error("mmap(" UBC_SCHED_PIN_CTS ")");
-  scheduler.groups_ = MappedRegion(address, size);
+  const std::string reload = "run `ubcctl sched unload` and `ubcctl sched load` with this version";
+  check_pinned_layout(scheduler.groups_fd_.get(), pin_dir / UBC_SCHED_PIN_CTS, sizeof(ubc_sched_ct), UBC_MAX_CTS,
+                      reload);
+  check_pinned_layout(scheduler.exit_fd_.get(), pin_dir / UBC_SCHED_PIN_EXIT, sizeof(ubc_sched_exit_info), 1, reload);
+  check_pinned_layout(scheduler.stats_fd_.get(), pin_dir / UBC_SCHED_PIN_STATS, sizeof(std::uint64_t),
+                      UBC_SCHED_STAT_COUNT, reload);
+  scheduler.groups_ = map_array(scheduler.groups_fd_.get(), sizeof(ubc_sched_ct), UBC_MAX_CTS, UBC_SCHED_PIN_CTS);
   return scheduler;
 }
 
