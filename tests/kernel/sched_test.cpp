@@ -137,6 +137,29 @@ TEST_SUITE("sched") {
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
+  TEST_CASE("the host group (tasks outside all CTs) shares by `set 0 --cpuunits`, changed live") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ScopedCt ct("sched-beside-host");
+    REQUIRE(ubcctl("set sched-beside-host --cpuunits 1000").status == 0);
+    const auto set_host = ubcctl("set 0 --cpuunits 3000");
+    REQUIRE_MESSAGE(set_host.status == 0, set_host.output);
+    CHECK(scheduler().groups()[UBC_SCHED_HOST_SLOT].weight == 300);
+    ubc::bench::HogRace race;
+    for (int hog = 0; hog < 2 * ubc::test::online_cpus(); ++hog) {
+      race.add({{}, 0, -1, 0});  // stays in this test's own cgroup: the host group
+      race.add({host().cgroup_of(ct.id()), 0, -1, 1});
+    }
+    const auto results = race.run(std::chrono::seconds(5));
+    const double ratio = ubc::bench::group_seconds(results, 0) / ubc::bench::group_seconds(results, 1);
+    MESSAGE("host group at cpuunits 3000 vs a CT at 1000: ratio " << ratio << " (ideal 3)");
+    CHECK(ratio > 2.4);
+    CHECK(ratio < 3.75);
+    CHECK(ubcctl("set 0 --cpuunits 1000").status == 0);
+    CHECK(scheduler().groups()[UBC_SCHED_HOST_SLOT].weight == 100);
+    CHECK(ubcctl("set 0 --cpulimit 50").status != 0);  // the host takes --cpuunits only
+  }
+
   TEST_CASE("inside a CT, nice 0 and nice 5 share one CPU in the kernel's weight ratio") {
     if (!have_sched_ext()) return;
     LoadedScheduler loaded;
