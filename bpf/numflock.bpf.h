@@ -20,8 +20,13 @@
  *           their allocation; the walk looks at most UBC_FLOCK_WALK entries of one list.
  * Uncharge: fentry/locks_unlink_lock_ctx, for every object leaving an inode's list (unlock,
  *           merge, close, exit), by the owner recorded for it.
- * Settle and uncharge are tracing programs, which the kernel's recursion guard could skip;
- * `ubcctl doctor` shows their miss counts.
+ * Settle and uncharge are tracing programs, which the kernel's per-CPU recursion guard
+ * skips when another task was preempted inside the same program on that CPU. They run with
+ * preemption off, which leaves only the instants around their entry and exit; and a request
+ * whose settle was skipped anyway (its reservation still held) is settled at the task's
+ * next lsm/file_lock, an LSM program the guard never skips, if its file is still open in
+ * the task's fd table (else its inode may be gone: counted as lost). `ubcctl doctor` shows
+ * the misses, late settles and losses.
  */
 #ifndef UBC_NUMFLOCK_BPF_H
 #define UBC_NUMFLOCK_BPF_H
@@ -29,6 +34,10 @@
 #include "charge.bpf.h"
 
 #define UBC_F_UNLCK 2
+#define UBC_F_SETLK 6
+#define UBC_F_SETLKW 7
+#define UBC_F_OFD_SETLK 37
+#define UBC_F_OFD_SETLKW 38
 #define UBC_F_SETLEASE 1024
 #define UBC_FILE_LOCK_DEFERRED 1
 #define UBC_NR_FCNTL 72
@@ -37,9 +46,20 @@
 #define UBC_FL_FLOCK 2
 #define UBC_FLOCK_WALK 512
 
+enum ubc_flock_list { UBC_FLOCK_LIST_FLOCK, UBC_FLOCK_LIST_POSIX, UBC_FLOCK_LIST_LEASE };
+
+/* What a settle needs to know of a request, kept until the settle has run. */
+struct ubc_flock_request {
+	__u64 file;  /* struct file *; 0: nothing pending (or a request made outside a syscall) */
+	__u64 owner; /* POSIX: the task's files_struct (or the file itself, for OFD locks) */
+	__u32 fd;
+	__u32 list; /* enum ubc_flock_list */
+};
+
 /* A task's lock request in progress. */
 struct ubc_flock_task {
 	struct ubc_charge_owner reservation; /* amount 1 while one is held */
+	struct ubc_flock_request pending;
 };
 
 struct {
@@ -70,31 +90,49 @@ static __always_inline int ubc_flock_errno(void)
 
 static __always_inline void ubc_flock_release_reservation(struct ubc_flock_task *task)
 {
+	task->pending.file = 0;
 	if (!task->reservation.amount)
 		return;
 	ubc_uncharge(&task->reservation, UBC_NUMFLOCK);
 	task->reservation.amount = 0;
 }
 
-SEC("lsm/file_lock")
-int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
+/* The request this lsm/file_lock call is for, from the syscall that made it. */
+static __always_inline void ubc_flock_note_request(struct ubc_flock_task *task, struct file *file)
 {
-	struct ubc_flock_task *task;
-	struct ubc_ct_ref ct;
+	struct task_struct *current = bpf_get_current_task_btf();
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(current);
+	long nr = BPF_CORE_READ(regs, orig_ax);
+	long cmd = BPF_CORE_READ(regs, si);
 
-	if (ret || cmd == UBC_F_UNLCK || !ubc_current_ct(&ct))
-		return ret;
-	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!task)
-		return ret;
-	ubc_flock_release_reservation(task);
-	if (ubc_charge(ct.ct, UBC_NUMFLOCK, 1, UBC_HARD))
-		return ubc_flock_errno();
-	task->reservation.slot = ct.slot;
-	task->reservation.generation = ct.generation;
-	task->reservation.amount = 1;
-	return 0;
+	task->pending.file = 0;
+	if (nr == UBC_NR_FLOCK) {
+		task->pending.list = UBC_FLOCK_LIST_FLOCK;
+	} else if (nr == UBC_NR_FCNTL && cmd == UBC_F_SETLEASE) {
+		task->pending.list = UBC_FLOCK_LIST_LEASE;
+	} else if (nr == UBC_NR_FCNTL && (cmd == UBC_F_SETLK || cmd == UBC_F_SETLKW ||
+					  cmd == UBC_F_OFD_SETLK || cmd == UBC_F_OFD_SETLKW)) {
+		task->pending.list = UBC_FLOCK_LIST_POSIX;
+		task->pending.owner = (__u64)BPF_CORE_READ(current, files);
+	} else {
+		return; /* not from flock()/fcntl(): only its own settle can charge it */
+	}
+	task->pending.fd = (__u32)BPF_CORE_READ(regs, di);
+	task->pending.file = (__u64)file;
+}
+
+/* Whether the pending request's file is still at its fd in the task's table: then its inode
+ * is alive and its lists can be walked. */
+static __always_inline bool ubc_flock_pending_file_open(const struct ubc_flock_request *pending)
+{
+	struct fdtable *fdt = BPF_CORE_READ(bpf_get_current_task_btf(), files, fdt);
+	struct file **files = BPF_CORE_READ(fdt, fd);
+	struct file *file = NULL;
+
+	if (!fdt || pending->fd >= BPF_CORE_READ(fdt, max_fds))
+		return false;
+	bpf_probe_read_kernel(&file, sizeof(file), &files[pending->fd]);
+	return (__u64)file == pending->file;
 }
 
 /* Charges one newly listed lock object: from the reservation, else forced. */
@@ -151,33 +189,86 @@ static __always_inline void ubc_flock_settle_list(struct ubc_flock_task *task,
 	ubc_stat_inc(UBC_STAT_FLOCK_UNTRACKED);
 }
 
-enum ubc_flock_list { UBC_FLOCK_LIST_FLOCK, UBC_FLOCK_LIST_POSIX, UBC_FLOCK_LIST_LEASE };
+/* Charges the objects on the inode's list that the request's owner (POSIX) or file (flock,
+ * lease) holds and nobody charged yet. */
+static __always_inline void ubc_flock_settle_lists(struct ubc_flock_task *task, struct inode *inode,
+						   enum ubc_flock_list list, __u64 owner,
+						   __u64 other_owner, __u64 file)
+{
+	struct file_lock_context *ctx = BPF_CORE_READ(inode, i_flctx);
+
+	if (!ctx)
+		return;
+	if (list == UBC_FLOCK_LIST_POSIX)
+		ubc_flock_settle_list(task, &ctx->flc_posix, owner, other_owner, 0);
+	else if (list == UBC_FLOCK_LIST_FLOCK)
+		ubc_flock_settle_list(task, &ctx->flc_flock, 0, 0, file);
+	else
+		ubc_flock_settle_list(task, &ctx->flc_lease, 0, 0, file);
+}
 
 /* After a request: charge the new objects it listed, return an unused reservation. */
 static __always_inline void ubc_flock_settle(struct inode *inode, enum ubc_flock_list list,
 					     __u64 owner, __u64 other_owner, __u64 file, int ret)
 {
 	struct ubc_flock_task *task;
-	struct file_lock_context *ctx;
 	struct ubc_ct_ref ct;
 
 	if (!ubc_current_ct(&ct))
 		return;
+	/* Preempted in here, this task would make the next settle on this CPU a recursion miss. */
+	bpf_preempt_disable();
+	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (task) {
+		if (ret >= 0)
+			ubc_flock_settle_lists(task, inode, list, owner, other_owner, file);
+		if (ret != UBC_FILE_LOCK_DEFERRED)
+			ubc_flock_release_reservation(task);
+	}
+	bpf_preempt_enable();
+}
+
+/* At the task's next request (or exit): a reservation still held with a request pending
+ * means that request's settle program was skipped; settle it now if that is safe. */
+static __always_inline void ubc_flock_settle_skipped(struct ubc_flock_task *task, bool exiting)
+{
+	struct ubc_flock_request *pending = &task->pending;
+	struct file *file;
+
+	if (!task->reservation.amount || !pending->file)
+		return;
+	if (exiting || !ubc_flock_pending_file_open(pending)) {
+		ubc_stat_inc(UBC_STAT_FLOCK_SETTLE_LOST);
+		return;
+	}
+	file = (struct file *)pending->file;
+	ubc_flock_settle_lists(task, BPF_CORE_READ(file, f_inode), pending->list, pending->owner,
+			       pending->file, pending->file);
+	ubc_stat_inc(UBC_STAT_FLOCK_LATE_SETTLE);
+}
+
+SEC("lsm/file_lock")
+int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
+{
+	struct ubc_flock_task *task;
+	struct ubc_ct_ref ct;
+
+	if (ret || cmd == UBC_F_UNLCK || !ubc_current_ct(&ct))
+		return ret;
 	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!task)
-		return;
-	ctx = BPF_CORE_READ(inode, i_flctx);
-	if (ctx && ret >= 0) {
-		if (list == UBC_FLOCK_LIST_POSIX)
-			ubc_flock_settle_list(task, &ctx->flc_posix, owner, other_owner, 0);
-		else if (list == UBC_FLOCK_LIST_FLOCK)
-			ubc_flock_settle_list(task, &ctx->flc_flock, 0, 0, file);
-		else
-			ubc_flock_settle_list(task, &ctx->flc_lease, 0, 0, file);
-	}
-	if (ret != UBC_FILE_LOCK_DEFERRED)
-		ubc_flock_release_reservation(task);
+		return ret;
+	ubc_flock_settle_skipped(task, false);
+	ubc_flock_release_reservation(task);
+	if (ubc_charge(ct.ct, UBC_NUMFLOCK, 1, UBC_HARD))
+		return ubc_flock_errno();
+	task->reservation.slot = ct.slot;
+	task->reservation.generation = ct.generation;
+	task->reservation.amount = 1;
+	ubc_flock_note_request(task, file);
+	return 0;
 }
 
 /* flock(), and POSIX locks of filesystems that take them through locks_lock_inode_wait. */
@@ -215,6 +306,8 @@ int BPF_PROG(ubc_numflock_settle_lease, unsigned int fd, struct file *filp, int 
 	return 0;
 }
 
+/* Called under the inode's flc_lock spinlock: never preempted inside, so never skipped for
+ * recursion by another task on this CPU. */
 SEC("fentry/locks_unlink_lock_ctx")
 int BPF_PROG(ubc_numflock_uncharge, struct file_lock_core *flc)
 {
@@ -233,8 +326,10 @@ int BPF_PROG(ubc_numflock_task_free, struct task_struct *task)
 {
 	struct ubc_flock_task *state = bpf_task_storage_get(&ubc_flock_task, task, 0, 0);
 
-	if (state)
+	if (state) {
+		ubc_flock_settle_skipped(state, true);
 		ubc_flock_release_reservation(state);
+	}
 	return 0;
 }
 

@@ -83,6 +83,10 @@ std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
       return "lock lists too long to walk after a request (objects uncharged)";
     case UBC_STAT_IPTENT_UNRESERVED:
       return "nftables rules charged without a reservation (forced)";
+    case UBC_STAT_FLOCK_LATE_SETTLE:
+      return "lock requests settled at the next request (settle program skipped)";
+    case UBC_STAT_FLOCK_SETTLE_LOST:
+      return "lock requests never settled (skipped, file closed; objects uncharged)";
     case UBC_STAT_COUNT:
       break;
   }

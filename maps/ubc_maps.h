@@ -94,6 +94,10 @@ enum ubc_engine_stat {
 	UBC_STAT_FLOCK_UNTRACKED,
 	/* An nftables rule committed by a task with no reservation left: charged forced. */
 	UBC_STAT_IPTENT_UNRESERVED,
+	/* A lock request whose settle program was skipped, settled at the task's next one. */
+	UBC_STAT_FLOCK_LATE_SETTLE,
+	/* ... or not settled: its file was closed first (new objects may be uncharged). */
+	UBC_STAT_FLOCK_SETTLE_LOST,
 	UBC_STAT_COUNT,
 };
 

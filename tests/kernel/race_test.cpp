@@ -40,11 +40,7 @@ TEST_SUITE("races") {
   TEST_CASE("numpty: 32 threads at the barrier") {
     race_at_barrier({"pty", UBC_NUMPTY});
   }
-  // Known bug, reported but not failing the run (docs/RESOURCES.md, numflock "Gaps"): on a
-  // preemptible kernel the fexit settle program is sometimes skipped by BPF's per-CPU
-  // recursion guard, so a racing lock can go uncharged and the successes pass the barrier.
-  // Remove may_fail with the fix (settle a pending request at the next lsm/file_lock).
-  TEST_CASE("numflock: 32 threads at the barrier" * doctest::may_fail()) {
+  TEST_CASE("numflock: 32 threads at the barrier") {
     race_at_barrier({"flock", UBC_NUMFLOCK});
   }
   TEST_CASE("numothersock: 32 threads at the barrier") {
