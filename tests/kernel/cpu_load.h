@@ -14,7 +14,8 @@ namespace ubc::test {
 std::string cgroup_file(const ScopedCt& ct, const char* name);
 // usage_usec of the CT's cgroup cpu.stat.
 std::uint64_t usage_usec(const ScopedCt& ct);
-// `hogs` busy loops in the CT for `seconds` (> 0), on a thread that returns when they end.
+// `hogs` busy processes in the CT's cgroup for `seconds` (> 0), started together
+// (tests/bench/hogs.h), on a thread that returns when they end.
 std::thread burn(const ScopedCt& ct, int hogs, double seconds);
 int online_cpus();
 

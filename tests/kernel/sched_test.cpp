@@ -256,7 +256,7 @@ TEST_SUITE("sched") {
     ScopedCt to("sched-to");
     auto hog = burn(from, 1, 6);
     std::this_thread::sleep_for(std::chrono::seconds(1));
-    // Move every task of `from` (the shell and its busy loop) into `to`.
+    // Move every task of `from` (its busy process) into `to`.
     const auto from_cgroup = host().cgroup_of(from.id()), to_cgroup = host().cgroup_of(to.id());
     std::istringstream procs(ubc::cgroup::read_file(from_cgroup / "cgroup.procs"));
     int moved = 0;
