@@ -25,7 +25,8 @@
 //   chaos N SEED   N random operations of every kind the engine charges (open, dup, pipe,
 //                  socketpair, pty, flock, fcntl locks, SysV shm, fds sent and received
 //                  over fd 3 if it is a socket, threads, forks that exec, exit or are
-//                  killed with SIGKILL), refusals included; state carries over to the
+//                  killed with SIGKILL), refusals included, and every 1000 operations a
+//                  burst of forks and flocks up to their limits; state carries over to the
 //                  next chaos command and closeall releases it      -> "ok DONE REFUSED"
 //   pipe           one pipe                                          -> "ok ERRNO" (0: made)
 //   kinds          one each of pipe, socket, socketpair, eventfd, epoll, memfd
@@ -421,7 +422,10 @@ class Chaos {
   explicit Chaos(unsigned seed) : state_(seed | 1) {}
 
   std::string run(long operations) {
-    for (long i = 0; i < operations; ++i) step();
+    for (long i = 0; i < operations; ++i) {
+      step();
+      if (++steps_ % kStepsPerBurst == 0) burst();
+    }
     return "ok " + std::to_string(operations) + " " + std::to_string(refused_);
   }
 
@@ -466,6 +470,43 @@ class Chaos {
     lock.l_start = next() % 64;
     lock.l_len = 1 + next() % 16;
     if (::fcntl(fd, F_SETLK, &lock) && errno != EAGAIN && errno != EBADF) ++refused_;
+  }
+  // The random mix reaches the numproc and numflock walls only when timing allows (reaps
+  // outpace forks), so a burst now and then goes to both walls on purpose, in the middle of
+  // the other operations, and then lets go.
+  static constexpr long kStepsPerBurst = 1000;
+  void burst() {
+    std::vector<pid_t> waiting;
+    for (long i = 0; i < kForkCap / 10; ++i) {
+      const pid_t child = ::fork();
+      if (child < 0) {
+        ++refused_;
+        break;
+      }
+      if (child == 0) {
+        ::pause();
+        ::_exit(0);
+      }
+      waiting.push_back(child);
+    }
+    for (pid_t child : waiting) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, nullptr, 0);
+    }
+    std::vector<int> locked;  // shared flocks on separate open files: one lock each
+    for (long i = 0; i < 200; ++i) {
+      const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (fd < 0) {
+        ++refused_;
+        break;
+      }
+      locked.push_back(fd);
+      if (::flock(fd, LOCK_SH | LOCK_NB)) {
+        ++refused_;
+        break;
+      }
+    }
+    for (int fd : locked) ::close(fd);
   }
   // A short-lived child: it takes a few resources, then exits, execs, or waits to be killed.
   void fork_child() {
@@ -646,6 +687,7 @@ class Chaos {
   }
 
   unsigned state_;
+  long steps_ = 0;
   long refused_ = 0;
   int lock_file_ = -1;
   std::vector<int> fds_;
