@@ -9,6 +9,7 @@
 
 #include "loader/cgroup.h"
 #include "loader/engine.h"
+#include "loader/proc_view.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -89,6 +90,12 @@ Capability probe_user_namespaces() {
           "CTs cannot use --userns; their root is the host's root, with host capabilities dropped", false};
 }
 
+Capability probe_fuse() {
+  if (ns::proc_view_available()) return {"FUSE", true, "/dev/fuse opens", "", false};
+  return {"FUSE", false, "/dev/fuse does not open (modprobe fuse)",
+          "CTs start with a plain procfs as /proc: no /proc/user_beancounters inside them", false};
+}
+
 Capability probe_container_tools() {
   std::string missing;
   for (const char* tool : {"ip", "tar", "cp"})
@@ -103,7 +110,8 @@ Capability probe_sched_ext() {
   const fs::path state = "/sys/kernel/sched_ext/state";
   if (fs::exists(state)) return {"sched_ext", true, "state " + first_line(state), "", false};
   return {"sched_ext", false, "no /sys/kernel/sched_ext (CONFIG_SCHED_CLASS_EXT not set)",
-          "the CPU policy is enforced through cgroup cpu.weight / cpu.max / cpuset.cpus by the kernel's fair class", false};
+          "the CPU policy is enforced through cgroup cpu.weight / cpu.max / cpuset.cpus by the kernel's fair class",
+          false};
 }
 
 Capability probe_criu() {
@@ -122,11 +130,17 @@ std::string engine_unavailable_reason() {
 }
 
 std::vector<Capability> probe_capabilities() {
-  return {probe_cgroup_v2(),         probe_btf(),
-          probe_bpf_lsm_active(),    probe_engine_loadable(engine_unavailable_reason()),
-          probe_memory_controller(), probe_nf_tables(),
-          probe_user_namespaces(),   probe_container_tools(),
-          probe_sched_ext(),         probe_criu()};
+  return {probe_cgroup_v2(),
+          probe_btf(),
+          probe_bpf_lsm_active(),
+          probe_engine_loadable(engine_unavailable_reason()),
+          probe_memory_controller(),
+          probe_nf_tables(),
+          probe_user_namespaces(),
+          probe_fuse(),
+          probe_container_tools(),
+          probe_sched_ext(),
+          probe_criu()};
 }
 
 }  // namespace ubc

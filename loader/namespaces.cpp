@@ -15,6 +15,7 @@
 #include <fstream>
 
 #include "loader/error.h"
+#include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 
 namespace ubc::ns {
@@ -67,14 +68,18 @@ void map_user_namespace(pid_t child, const UserMapping& mapping) {
   write_text(proc / "gid_map", line);
 }
 
-void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& devices) {
+void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& devices,
+                           std::optional<ProcViewHandles> proc_view) {
   // Nothing mounted from here on may reach the host's mount namespace.
   mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
   mount_or_throw(root.c_str(), root, nullptr, MS_BIND | MS_REC);
 
   const fs::path proc = root / "proc", sys = root / "sys", dev = root / "dev";
   for (const auto& dir : {proc, sys, dev}) fs::create_directories(dir);
-  mount_or_throw("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  if (proc_view)
+    attach_proc_view(proc, proc_view->view_mount, proc_view->server_socket);
+  else
+    mount_or_throw("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_or_throw("sysfs", sys, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
   mount_or_throw("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
   for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) bind_device(dev, {node, true});

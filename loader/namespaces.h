@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,13 @@ struct DeviceNode {
 // In the child: makes `root` its root filesystem with a fresh /proc, /sys read-only, a tmpfs
 // /dev holding null, zero, full, random, urandom, tty, the granted device nodes and a devpts
 // instance of its own (with /dev/ptmx), then pivot_root()s into it and detaches the old root.
-void enter_root_filesystem(const std::filesystem::path& root, const std::vector<DeviceNode>& devices);
+// With `proc_view`, /proc is the CT's /proc view (loader/proc_view.h), else a plain procfs.
+struct ProcViewHandles {
+  int view_mount;     // from create_proc_view
+  int server_socket;  // the view's server is at its other end
+};
+void enter_root_filesystem(const std::filesystem::path& root, const std::vector<DeviceNode>& devices,
+                           std::optional<ProcViewHandles> proc_view);
 
 // In the child: removes from the capability bounding set what a CT's root must not have on
 // the host's kernel (modules, raw I/O, mounts, chroot, BPF, clock, reboot, MAC policy ...).

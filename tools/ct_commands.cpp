@@ -94,12 +94,19 @@ int status(Containers& containers, const std::string& ctid) {
   return 0;
 }
 
+void start(Containers& containers, const std::string& ctid) {
+  const StartResult result = containers.start(ctid);
+  if (result.without_proc_view)
+    std::fprintf(stderr, "ubcctl: warning: CT %s has no /proc/user_beancounters inside: %s\n", ctid.c_str(),
+                 result.without_proc_view->c_str());
+}
+
 int start_all(Host& host, Containers& containers) {
   int failures = 0;
   for (const auto& ctid : host.list()) {
     try {
       if (!containers.settings(ctid).onboot || containers.status(ctid).running) continue;
-      containers.start(ctid);
+      start(containers, ctid);
       std::printf("CT %s started\n", ctid.c_str());
     } catch (const std::exception& error) {
       std::fprintf(stderr, "ubcctl: CT %s: %s\n", ctid.c_str(), error.what());

@@ -15,6 +15,8 @@ namespace ubc::cli {
 int list(Host& host, Containers& containers, const std::vector<std::string>& fields, bool all, bool json);
 // vzctl status: "CTID 101 exist mounted running".
 int status(Containers& containers, const std::string& ctid);
+// Starts one CT, warning on stderr when it runs without /proc/user_beancounters inside.
+void start(Containers& containers, const std::string& ctid);
 // Starts every CT whose config says ONBOOT="yes" and that is not running.
 int start_all(Host& host, Containers& containers);
 // Runs one command in every running CT, each one's output under a "CT <id>:" header.

@@ -353,12 +353,12 @@ int main(int argc, char** argv) {
         init_change.init = init;
         ubc::cli::apply_setting_changes(host, ctid, init_change);
       }
-      containers.start(ctid);
+      ubc::cli::start(containers, ctid);
     } else if (*stop) {
       containers.stop(ctid, std::chrono::seconds(stop_timeout));
     } else if (*restart) {
       if (containers.status(ctid).running) containers.stop(ctid, std::chrono::seconds(stop_timeout));
-      containers.start(ctid);
+      ubc::cli::start(containers, ctid);
     } else if (*status) {
       return ubc::cli::status(containers, ctid);
     } else if (*enter) {

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "loader/cgroup.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
+#include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 #include "ubc/ct_console.h"
 #include "ubc/ct_network.h"
@@ -69,6 +71,38 @@ void shift_ownership(const fs::path& dir, const ns::UserMapping& mapping) {
   };
   shift(dir);
   for (const auto& entry : fs::recursive_directory_iterator(dir)) shift(entry.path());
+}
+
+// A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
+fs::path helper_path(const char* name) {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  if (error) throw_system_error("readlink(/proc/self/exe)", error.value());
+  return self.parent_path() / name;
+}
+
+// Runs `program args... FDS...` in a new session, its stdout and stderr on `log`, with `fds`
+// kept open for it; a grandchild, so that it outlives this process without a zombie.
+void spawn_detached(const fs::path& program, std::vector<std::string> args, std::initializer_list<int> fds, int log) {
+  args.insert(args.begin(), program.string());
+  for (int fd : fds) args.push_back(std::to_string(fd));
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    if (::setsid() < 0 || ::fork() != 0) ::_exit(0);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(127);
+    for (int fd : fds)
+      if (::fcntl(fd, F_SETFD, 0)) ::_exit(127);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("waitpid");
 }
 
 std::string join(const std::vector<std::string>& words) {
@@ -164,7 +198,7 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
   }
 }
 
-void Containers::start(const std::string& ctid) {
+StartResult Containers::start(const std::string& ctid) {
   if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime starts it");
@@ -186,6 +220,23 @@ void Containers::start(const std::string& ctid) {
   int go[2], failed[2];
   if (::pipe2(go, O_CLOEXEC) || ::pipe2(failed, O_CLOEXEC)) throw_system_error("pipe2");
   UniqueFd go_read(go[0]), go_write(go[1]), failed_read(failed[0]), failed_write(failed[1]);
+  StartResult result;
+  // The CT's root as the host sees it: the view's files are its.
+  const unsigned ct_root_id = ct.user_namespace ? ns::UserMapping{}.host_first : 0;
+  const fs::path view_server = helper_path("ubc-procfs");
+  std::optional<ns::ProcViewMount> view;
+  UniqueFd view_ct_end, view_server_end;
+  if (!ns::proc_view_available()) {
+    result.without_proc_view = "/dev/fuse does not open (modprobe fuse)";
+  } else if (!fs::exists(view_server)) {
+    result.without_proc_view = view_server.string() + " is missing";
+  } else {
+    view = ns::create_proc_view(ct_root_id, ct_root_id);
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends)) throw_system_error("socketpair");
+    view_ct_end.reset(ends[0]);
+    view_server_end.reset(ends[1]);
+  }
 
   const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
   if (init == 0) {
@@ -194,12 +245,18 @@ void Containers::start(const std::string& ctid) {
     try {
       go_write.reset();
       failed_read.reset();
+      view_server_end.reset();
+      if (view) view->connection.reset();
       char byte = 0;
       if (::read(go_read.get(), &byte, 1) != 1) ::_exit(1);
       if (ct.user_namespace) become_ct_root();
       const std::string hostname = ct.hostname.empty() ? ctid : ct.hostname;
       if (::sethostname(hostname.c_str(), hostname.size())) throw_system_error("sethostname(" + hostname + ")");
-      ns::enter_root_filesystem(ct.root, ct.devices);
+      std::optional<ns::ProcViewHandles> view_handles;
+      if (view) view_handles = ns::ProcViewHandles{view->mount.get(), view_ct_end.get()};
+      ns::enter_root_filesystem(ct.root, ct.devices, view_handles);
+      view.reset();
+      view_ct_end.reset();
       ns::drop_host_capabilities();
       if (::setsid() < 0) throw_system_error("setsid");
       const int null = ::open("/dev/null", O_RDONLY);
@@ -214,6 +271,8 @@ void Containers::start(const std::string& ctid) {
   }
   go_read.reset();
   failed_write.reset();
+  view_ct_end.reset();
+  if (view) view->mount.reset();
   auto abandon = [&] {
     ::kill(init, SIGKILL);
     ::waitpid(init, nullptr, 0);
@@ -221,6 +280,12 @@ void Containers::start(const std::string& ctid) {
   try {
     if (ct.user_namespace) ns::map_user_namespace(init, {});
     set_up_ct_network(init, cgroup::id_of(cgroup), ct.ip_addresses, ct.netdevs);
+    if (view) {
+      spawn_detached(view_server, {ctid, std::to_string(init), std::to_string(ct_root_id)},
+                     {view->connection.get(), view_server_end.get()}, console.get());
+      view->connection.reset();
+      view_server_end.reset();
+    }
   } catch (...) {
     abandon();
     throw;
@@ -243,6 +308,7 @@ void Containers::start(const std::string& ctid) {
     throw std::runtime_error("CT " + ctid + " did not start: " + why);
   }
   std::ofstream(pid_file(ctid)) << init << "\n";
+  return result;
 }
 
 void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {

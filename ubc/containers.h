@@ -28,6 +28,11 @@ struct CreateOptions {
   std::optional<std::filesystem::path> cgroup;  // --cgroup PATH: adopt another runtime's cgroup
 };
 
+struct StartResult {
+  // Why the CT runs without /proc/user_beancounters inside (its /proc is a plain procfs).
+  std::optional<std::string> without_proc_view;
+};
+
 struct CtStatus {
   std::string ctid;
   bool exists = false;
@@ -51,7 +56,9 @@ class Containers {
   // The cgroup (and beancounters) as Host::create, plus the config file and, from a
   // template, the files. Nothing is left behind when a step fails.
   void create(const std::string& ctid, const CreateOptions& options);
-  void start(const std::string& ctid);
+  // Runs the CT's init in its namespaces, with a /proc view (user_beancounters inside)
+  // served by ubc-procfs when the host can serve one.
+  StartResult start(const std::string& ctid);
   // Asks init to stop (SIGTERM), kills what is left after `timeout`; no process, mount,
   // network device or nested cgroup stays behind.
   void stop(const std::string& ctid, std::chrono::seconds timeout);

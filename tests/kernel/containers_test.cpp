@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "loader/cgroup.h"
 #include "ubc/ct_config.h"
@@ -40,6 +44,10 @@ class RunningCt {
   ubc::test::CommandRun exec(const std::string& command) const {
     return ubcctl("exec " + id_ + " -- sh -c '" + command + "'");
   }
+  void set_numfile_limit(unsigned limit) const {
+    const auto set = ubcctl("set " + id_ + " --numfile " + std::to_string(limit) + ":" + std::to_string(limit));
+    REQUIRE_MESSAGE(set.status == 0, set.output);
+  }
   const std::string& id() const { return id_; }
   const fs::path& root() const { return root_; }
 
@@ -47,6 +55,43 @@ class RunningCt {
   std::string id_;
   fs::path root_;
 };
+
+// The held column of each `resource` row in a user_beancounters text, in order.
+std::vector<std::uint64_t> held_of(const std::string& resource, const std::string& text) {
+  std::vector<std::uint64_t> helds;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string word;
+    while (words >> word && word != resource) {
+    }
+    std::uint64_t held = 0;
+    if (word == resource && words >> held) helds.push_back(held);
+  }
+  return helds;
+}
+
+// ubc-procfs processes serving CT `ctid`'s /proc view.
+int view_servers_of(const std::string& ctid) {
+  int servers = 0;
+  for (const auto& entry : fs::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "cmdline");
+    std::string cmdline((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (cmdline.find("ubc-procfs") != std::string::npos &&
+        cmdline.find(std::string(1, '\0') + ctid + '\0') != std::string::npos)
+      ++servers;
+  }
+  return servers;
+}
+
+// The server ends with its CT's init; it may take a moment to see the end.
+bool wait_for_no_view_server(const std::string& ctid) {
+  for (int tries = 0; tries < 100; ++tries) {
+    if (view_servers_of(ctid) == 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return false;
+}
 
 bool mounted_under(const fs::path& dir) {
   std::ifstream mounts("/proc/self/mountinfo");
@@ -78,6 +123,43 @@ TEST_SUITE("containers") {
     CHECK(ct.exec("ls /dev/pts").output.find("ptmx") != std::string::npos);
   }
 
+  TEST_CASE("inside a CT, /proc/user_beancounters shows its own rows, live, read-only; the rest of /proc is procfs") {
+    RunningCt ct("ct-ubc", "");
+    ct.set_numfile_limit(1000);
+    const auto view = ct.exec("cat /proc/user_beancounters");
+    REQUIRE(view.status == 0);
+    CAPTURE(view.output);
+    CHECK(view.output.starts_with("Version: 2.5\n"));
+    CHECK(view.output.find("    ct-ubc: kmemsize") != std::string::npos);
+    CHECK(view.output.find("numfile") != std::string::npos);
+    CHECK(view.output.find(" 1000 ") != std::string::npos);  // the limit just set
+    // A process in the CT holds 100 more files between two readings: numfile follows them
+    // (other processes of the CT come and go meanwhile, hence the margin).
+    const auto live = ct.exec(
+        "cat /proc/user_beancounters; (echo open 100; sleep 60) | ubc-test-workload >/tmp/held 2>&1 & "
+        "while ! grep -q \"^ok 100\" /tmp/held; do sleep 0.1; done; cat /proc/user_beancounters; "
+        "kill $(pidof ubc-test-workload)");
+    REQUIRE(live.status == 0);
+    const auto numfile_helds = held_of("numfile", live.output);
+    REQUIRE(numfile_helds.size() == 2);
+    CHECK(numfile_helds[1] >= numfile_helds[0] + 90);
+    // Root in the CT cannot change it, and only root reads it, as in OpenVZ.
+    CHECK(ct.exec("echo 0 > /proc/user_beancounters").status != 0);
+    CHECK(ct.exec("ls -l /proc/user_beancounters").output.starts_with("-r--------    1 root     root"));
+    // Below the view's first level everything is the CT's own procfs, magic links included.
+    CHECK(ct.exec("readlink /proc/self/exe").output == "/bin/busybox\n");
+    const auto self = ct.exec("echo $$; exec readlink /proc/self");  // one process, two ways
+    const auto newline = self.output.find('\n');
+    REQUIRE(newline != std::string::npos);
+    CHECK(self.output.substr(newline + 1) == self.output.substr(0, newline + 1));
+    CHECK(ct.exec("cat /proc/self/fd/0 </proc/1/comm").output == "init\n");
+    CHECK(ct.exec("echo hello > /proc/self/fd/1").output == "hello\n");
+    CHECK(ct.exec("grep -c MemTotal /proc/meminfo").output == "1\n");
+    const auto listing = ct.exec("ls /proc");
+    CHECK(listing.output.find("user_beancounters") != std::string::npos);
+    CHECK(listing.output.find("meminfo") != std::string::npos);
+  }
+
   TEST_CASE("two CTs reach each other; each one's nftables rules are its own") {
     RunningCt first("ct-net-a", "--ipadd 10.77.0.21");
     RunningCt second("ct-net-b", "--ipadd 10.77.0.22");
@@ -106,12 +188,14 @@ TEST_SUITE("containers") {
   TEST_CASE("stop leaves no process, mount, network device or nested cgroup behind; start again works") {
     RunningCt ct("ct-stop", "--ipadd 10.77.0.31");
     const fs::path cgroup = ubc::test::host().cgroup_of(ct.id());
+    REQUIRE(view_servers_of(ct.id()) == 1);
     CHECK(ct.exec("mkdir -p /tmp/x && echo ok").status == 0);
     fs::create_directory(cgroup / "nested");  // as a CT's own service manager would
     REQUIRE(ubcctl("stop " + ct.id()).status == 0);
     CHECK_FALSE(ubc::cgroup::is_populated(cgroup));
     CHECK_FALSE(fs::exists(cgroup / "nested"));
     CHECK_FALSE(mounted_under(ct.root()));
+    CHECK(wait_for_no_view_server(ct.id()));
     CHECK(std::system(("ip link show " + std::string("dev lo >/dev/null && ! ip -o link | grep -q ' ubc'")).c_str()) ==
           0);
     CHECK(ubcctl("status " + ct.id()).output == "CTID " + ct.id() + " exist mounted down\n");
@@ -191,6 +275,10 @@ TEST_SUITE("containers") {
     while (std::getline(status, line) && !line.starts_with("Uid:")) {
     }
     CHECK(line.find("100000") != std::string::npos);  // as the host sees it
+    // The /proc view works in a CT's own user namespace too (FUSE mounted from inside it).
+    const auto view = ct.exec("cat /proc/user_beancounters");
+    CHECK(view.output.find("ct-userns: kmemsize") != std::string::npos);
+    CHECK(ct.exec("readlink /proc/self/exe").output == "/bin/busybox\n");
   }
 
   TEST_CASE("ptys opened in the CT's own devpts count in its numpty; files in its numfile") {

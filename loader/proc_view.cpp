@@ -1,0 +1,112 @@
+#include "loader/proc_view.h"
+
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "loader/error.h"
+
+namespace ubc::ns {
+namespace fs = std::filesystem;
+
+namespace {
+
+void set_string(int context, const char* key, const std::string& value) {
+  if (::fsconfig(context, FSCONFIG_SET_STRING, key, value.c_str(), 0))
+    throw_system_error(std::string("fsconfig(fuse, ") + key + "=" + value + ")");
+}
+
+void set_flag(int context, const char* key) {
+  if (::fsconfig(context, FSCONFIG_SET_FLAG, key, nullptr, 0))
+    throw_system_error(std::string("fsconfig(fuse, ") + key + ")");
+}
+
+}  // namespace
+
+bool proc_view_available() {
+  const UniqueFd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  return static_cast<bool>(fuse);
+}
+
+ProcViewMount create_proc_view(uid_t root_uid, gid_t root_gid) {
+  ProcViewMount view;
+  view.connection.reset(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+  if (!view.connection) throw_system_error("open(/dev/fuse)");
+  const UniqueFd context(::fsopen("fuse", FSOPEN_CLOEXEC));
+  if (!context) throw_system_error("fsopen(fuse)");
+  char rootmode[16];
+  std::snprintf(rootmode, sizeof rootmode, "%o", S_IFDIR | 0555);  // the kernel reads it in octal
+  set_string(context.get(), "source", "ubc-procfs");
+  set_string(context.get(), "subtype", "ubc-procfs");
+  set_string(context.get(), "fd", std::to_string(view.connection.get()));
+  set_string(context.get(), "rootmode", rootmode);
+  set_string(context.get(), "user_id", std::to_string(root_uid));
+  set_string(context.get(), "group_id", std::to_string(root_gid));
+  set_flag(context.get(), "allow_other");  // any uid of the CT, not only its root, sees /proc
+  set_flag(context.get(), "default_permissions");
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0)) throw_system_error("fsconfig(fuse, create)");
+  view.mount.reset(::fsmount(context.get(), FSMOUNT_CLOEXEC,
+                             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  if (!view.mount) throw_system_error("fsmount(fuse)");
+  return view;
+}
+
+void attach_proc_view(const fs::path& proc_dir, int view_mount, int server_socket) {
+  if (::move_mount(view_mount, "", AT_FDCWD, proc_dir.c_str(), MOVE_MOUNT_F_EMPTY_PATH))
+    throw_system_error("move_mount(/proc view on " + proc_dir.string() + ")");
+
+  const UniqueFd context(::fsopen("proc", FSOPEN_CLOEXEC));
+  if (!context) throw_system_error("fsopen(proc)");
+  if (::fsconfig(context.get(), FSCONFIG_CMD_CREATE, nullptr, nullptr, 0)) throw_system_error("fsconfig(proc, create)");
+  const UniqueFd procfs(
+      ::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
+  if (!procfs) throw_system_error("fsmount(proc)");
+
+  char byte = 'p';
+  iovec payload{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &payload;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  cmsghdr* header = CMSG_FIRSTHDR(&message);
+  header->cmsg_level = SOL_SOCKET;
+  header->cmsg_type = SCM_RIGHTS;
+  header->cmsg_len = CMSG_LEN(sizeof(int));
+  const int fd = procfs.get();
+  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
+  if (::sendmsg(server_socket, &message, MSG_NOSIGNAL) != 1) throw_system_error("sendmsg(to ubc-procfs)");
+
+  const fs::path real = proc_dir / kRealProcName;
+  if (::move_mount(procfs.get(), "", AT_FDCWD, real.c_str(), MOVE_MOUNT_F_EMPTY_PATH))
+    throw_system_error("move_mount(proc on " + real.string() + ")");
+}
+
+UniqueFd receive_ct_procfs(int socket) {
+  char byte = 0;
+  iovec payload{&byte, 1};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr message{};
+  message.msg_iov = &payload;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  ssize_t got;
+  while ((got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
+  }
+  if (got < 0) throw_system_error("recvmsg(from the CT)");
+  const cmsghdr* header = CMSG_FIRSTHDR(&message);
+  if (got == 0 || !header || header->cmsg_type != SCM_RIGHTS || header->cmsg_len != CMSG_LEN(sizeof(int)))
+    throw std::runtime_error("the CT ended before it mounted its /proc");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
+  return UniqueFd(fd);
+}
+
+}  // namespace ubc::ns

@@ -1,0 +1,46 @@
+// The kernel side of a CT's /proc view. procfs cannot gain a file (no create, and overlayfs
+// refuses it as a layer), so a CT's /proc is a small FUSE file system instead: it holds
+// user_beancounters, and every other name is a symlink into the CT's real procfs, mounted
+// under it at /proc/.procfs. Only the first component goes through FUSE; everything below
+// it (magic links such as /proc/self/fd/N and /proc/PID/exe included) is real procfs.
+//
+// The host makes the FUSE mount (FUSE wants the mount made in the user namespace that
+// opened /dev/fuse, and a CT's root may not open it), the CT's init-to-be attaches it and a
+// procfs of its own pid namespace, and the view's server (tools/ubc-procfs, a host process)
+// answers for it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+
+#include "loader/unique_fd.h"
+
+namespace ubc::ns {
+
+// The real procfs under the view, relative to the view's root.
+inline constexpr const char* kRealProcName = ".procfs";
+
+// Whether this host can serve a view (/dev/fuse opens).
+bool proc_view_available();
+
+struct ProcViewMount {
+  UniqueFd connection;  // /dev/fuse: the server's end
+  UniqueFd mount;       // the view, mounted nowhere yet
+};
+
+// On the host, before the CT's init-to-be is cloned: a read-only FUSE mount whose files
+// belong to `root_uid`/`root_gid` (the CT's root as the host sees it), readable from
+// inside the CT.
+ProcViewMount create_proc_view(uid_t root_uid, gid_t root_gid);
+
+// In the CT's init-to-be, before pivot_root: attaches the view (`view_mount`) on
+// `proc_dir` and a fresh procfs of the CT's pid namespace under it. The server at the other
+// end of `server_socket` gets that procfs first: it lists its names, and answers the
+// lookup the second mount makes.
+void attach_proc_view(const std::filesystem::path& proc_dir, int view_mount, int server_socket);
+
+// In the server: waits for attach_proc_view's procfs. Throws when the CT died first.
+UniqueFd receive_ct_procfs(int socket);
+
+}  // namespace ubc::ns

@@ -1,0 +1,100 @@
+// The /proc view's names, on a directory standing in for a CT's procfs.
+#include "ubc/proc_view.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+namespace fs = std::filesystem;
+using ubc::ProcView;
+
+namespace {
+
+struct FakeProcfs {
+  FakeProcfs() : dir(fs::temp_directory_path() / ("ubc-fake-procfs-" + std::to_string(::getpid()))) {
+    fs::remove_all(dir);
+    fs::create_directories(dir / "1");
+    std::ofstream(dir / "meminfo") << "MemTotal: 1 kB\n";
+    fs::create_symlink("1", dir / "self");
+  }
+  ~FakeProcfs() { fs::remove_all(dir); }
+  ubc::UniqueFd open() const { return ubc::UniqueFd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC)); }
+  fs::path dir;
+};
+
+// Host tid 4242 is thread 42 of process 40 in the CT; any other caller is outside it.
+std::optional<ProcView::CtThread> resolve(pid_t tid) {
+  if (tid == 4242) return ProcView::CtThread{40, 42};
+  return std::nullopt;
+}
+
+}  // namespace
+
+TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink for every other name") {
+  FakeProcfs procfs;
+  ProcView view(
+      procfs.open(), [] { return std::string("Version: 2.5\n"); }, resolve);
+
+  const auto beancounters = view.lookup("user_beancounters");
+  REQUIRE(beancounters);
+  CHECK(beancounters->kind == ProcView::Kind::file);
+  CHECK(beancounters->mode == 0400);  // root only, as OpenVZ's
+  CHECK(view.beancounters() == "Version: 2.5\n");
+
+  const auto real = view.lookup(".procfs");
+  REQUIRE(real);
+  CHECK(real->kind == ProcView::Kind::directory);
+
+  const auto meminfo = view.lookup("meminfo");
+  REQUIRE(meminfo);
+  CHECK(meminfo->kind == ProcView::Kind::symlink);
+  CHECK(view.link_target(meminfo->inode, 4242) == ".procfs/meminfo");
+  CHECK(view.lookup("1")->inode != meminfo->inode);
+  CHECK_FALSE(view.lookup("missing"));
+  CHECK_FALSE(view.lookup(".."));
+
+  const auto names = view.list();
+  CHECK(names.front().name == "user_beancounters");
+  for (const char* name : {"1", "meminfo", "self"})
+    CHECK(std::any_of(names.begin(), names.end(), [&](const auto& entry) { return entry.name == name; }));
+  CHECK(std::none_of(names.begin(), names.end(), [](const auto& entry) { return entry.name == "."; }));
+}
+
+TEST_CASE("self and thread-self name the reader as its CT numbers it") {
+  FakeProcfs procfs;
+  ProcView view(
+      procfs.open(), [] { return std::string(); }, resolve);
+  const auto self = view.lookup("self");
+  const auto thread_self = view.lookup("thread-self");
+  REQUIRE(self);
+  REQUIRE(thread_self);
+  CHECK(view.link_target(self->inode, 4242) == "40");
+  CHECK(view.link_target(thread_self->inode, 4242) == "40/task/42");
+  // A reader outside the CT's pid namespace gets procfs's own answer.
+  CHECK(view.link_target(self->inode, 7) == ".procfs/self");
+  CHECK(view.link_target(self->inode, 0) == ".procfs/self");
+  CHECK(self->attribute_timeout == 0);  // the target depends on the reader
+}
+
+TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets it") {
+  FakeProcfs procfs;
+  ProcView view(
+      procfs.open(), [] { return std::string(); }, resolve);
+  const auto first = view.lookup("meminfo");
+  const auto second = view.lookup("meminfo");
+  REQUIRE(first);
+  REQUIRE(second);
+  CHECK(first->inode == second->inode);
+  CHECK(view.names_held() == 1);
+  view.forget(first->inode, 1);
+  CHECK(view.node(first->inode));
+  view.forget(first->inode, 1);
+  CHECK(view.names_held() == 0);
+  CHECK_FALSE(view.node(first->inode));
+  CHECK_FALSE(view.link_target(first->inode, 4242));
+  view.forget(ProcView::kRoot, 5);  // fixed nodes ignore it
+  CHECK(view.node(ProcView::kRoot));
+}

@@ -1,0 +1,338 @@
+// ubc-procfs: serves one running CT's /proc view (ubc/proc_view.h) over FUSE. `ubcctl
+// start` runs it on the host next to the CT; it ends with the CT (its init's exit, or the
+// kernel ending the FUSE connection when the CT's mounts go away).
+#define FUSE_USE_VERSION 34
+#include <fuse_lowlevel.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/error.h"
+#include "loader/proc_view.h"
+#include "ubc/host.h"
+#include "ubc/proc_view.h"
+#include "ubc/report.h"
+
+namespace {
+
+using ubc::ProcView;
+
+constexpr const char* kUsage =
+    "usage: ubc-procfs CTID INIT_PID ROOT_ID FUSE_FD SOCKET_FD\n"
+    "Serves CT CTID's /proc view (user_beancounters and its real procfs) on the FUSE\n"
+    "connection FUSE_FD until the CT's init INIT_PID exits; its files belong to host uid and\n"
+    "gid ROOT_ID (the CT's root). The CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
+
+struct Server {
+  Server(ProcView served, uid_t owner) : view(std::move(served)), owner(owner), started(::time(nullptr)) {}
+  ProcView view;
+  uid_t owner;
+  time_t started;
+  std::map<std::uint64_t, std::vector<ProcView::Entry>> listings;  // by directory handle
+  std::map<std::uint64_t, std::string> texts;                      // by file handle
+  std::uint64_t next_handle = 1;
+};
+
+Server& server_of(fuse_req_t request) {
+  return *static_cast<Server*>(fuse_req_userdata(request));
+}
+
+// `text`: the user_beancounters text the reader has open, if it asks through an open file.
+struct stat attributes_of(const ProcView::Node& node, fuse_req_t request, const std::string* text = nullptr) {
+  const Server& server = server_of(request);
+  struct stat attributes {};
+  attributes.st_ino = node.inode;
+  attributes.st_uid = server.owner;
+  attributes.st_gid = server.owner;
+  attributes.st_atime = attributes.st_mtime = attributes.st_ctime = server.started;
+  switch (node.kind) {
+    case ProcView::Kind::directory:
+      attributes.st_mode = S_IFDIR | node.mode;
+      attributes.st_nlink = 2;
+      break;
+    case ProcView::Kind::file:
+      // Its true size, unlike procfs's 0: the kernel reads FUSE files through the page cache
+      // up to the size when it splices (sendfile, busybox cat), even with direct_io.
+      attributes.st_mode = S_IFREG | node.mode;
+      attributes.st_nlink = 1;
+      attributes.st_size = static_cast<off_t>(text ? text->size() : server.view.beancounters().size());
+      break;
+    case ProcView::Kind::symlink:
+      attributes.st_mode = S_IFLNK | node.mode;
+      attributes.st_nlink = 1;
+      if (auto target = server.view.link_target(node.inode, fuse_req_ctx(request)->pid))
+        attributes.st_size = static_cast<off_t>(target->size());
+      break;
+  }
+  return attributes;
+}
+
+void reply_entry(fuse_req_t request, const ProcView::Node& node) {
+  fuse_entry_param entry{};
+  try {
+    entry.attr = attributes_of(node, request);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubc-procfs: rendering user_beancounters: %s\n", error.what());
+    fuse_reply_err(request, EIO);
+    return;
+  }
+  entry.ino = node.inode;
+  entry.generation = 1;
+  entry.entry_timeout = node.entry_timeout;
+  entry.attr_timeout = node.attribute_timeout;
+  fuse_reply_entry(request, &entry);
+}
+
+void on_lookup(fuse_req_t request, fuse_ino_t parent, const char* name) {
+  if (parent != ProcView::kRoot) {
+    fuse_reply_err(request, ENOENT);  // only .procfs, before procfs is mounted on it
+    return;
+  }
+  if (auto node = server_of(request).view.lookup(name))
+    reply_entry(request, *node);
+  else
+    fuse_reply_err(request, ENOENT);
+}
+
+void on_forget(fuse_req_t request, fuse_ino_t inode, std::uint64_t count) {
+  server_of(request).view.forget(inode, count);
+  fuse_reply_none(request);
+}
+
+void on_forget_multi(fuse_req_t request, std::size_t count, fuse_forget_data* forgets) {
+  for (std::size_t i = 0; i < count; ++i) server_of(request).view.forget(forgets[i].ino, forgets[i].nlookup);
+  fuse_reply_none(request);
+}
+
+void on_getattr(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
+  Server& server = server_of(request);
+  const auto node = server.view.node(inode);
+  if (!node) {
+    fuse_reply_err(request, ENOENT);
+    return;
+  }
+  const auto open_text = file && node->kind == ProcView::Kind::file ? server.texts.find(file->fh) : server.texts.end();
+  try {
+    const struct stat attributes =
+        attributes_of(*node, request, open_text != server.texts.end() ? &open_text->second : nullptr);
+    fuse_reply_attr(request, &attributes, node->attribute_timeout);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubc-procfs: rendering user_beancounters: %s\n", error.what());
+    fuse_reply_err(request, EIO);
+  }
+}
+
+void on_readlink(fuse_req_t request, fuse_ino_t inode) {
+  if (auto target = server_of(request).view.link_target(inode, fuse_req_ctx(request)->pid))
+    fuse_reply_readlink(request, target->c_str());
+  else
+    fuse_reply_err(request, EINVAL);
+}
+
+void on_opendir(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
+  Server& server = server_of(request);
+  const auto node = server.view.node(inode);
+  if (!node || node->kind != ProcView::Kind::directory) {
+    fuse_reply_err(request, ENOTDIR);
+    return;
+  }
+  try {
+    // A listing is taken once per open, so that offsets stay stable while pids come and go.
+    std::vector<ProcView::Entry> listing{{".", ProcView::Kind::directory}, {"..", ProcView::Kind::directory}};
+    if (inode == ProcView::kRoot)
+      for (auto& entry : server.view.list()) listing.push_back(std::move(entry));
+    file->fh = server.next_handle++;
+    server.listings.emplace(file->fh, std::move(listing));
+    fuse_reply_open(request, file);
+  } catch (const ubc::SystemError& error) {
+    std::fprintf(stderr, "ubc-procfs: %s\n", error.what());
+    fuse_reply_err(request, error.error());
+  }
+}
+
+void on_readdir(fuse_req_t request, fuse_ino_t, std::size_t size, off_t offset, fuse_file_info* file) {
+  const auto& listing = server_of(request).listings.at(file->fh);
+  std::vector<char> buffer(size);
+  std::size_t used = 0;
+  for (auto index = static_cast<std::size_t>(offset); index < listing.size(); ++index) {
+    struct stat type {};
+    type.st_mode = listing[index].kind == ProcView::Kind::directory ? S_IFDIR
+                   : listing[index].kind == ProcView::Kind::file    ? S_IFREG
+                                                                    : S_IFLNK;
+    const std::size_t wanted = fuse_add_direntry(request, buffer.data() + used, size - used,
+                                                 listing[index].name.c_str(), &type, static_cast<off_t>(index + 1));
+    if (wanted > size - used) break;
+    used += wanted;
+  }
+  fuse_reply_buf(request, buffer.data(), used);
+}
+
+void on_releasedir(fuse_req_t request, fuse_ino_t, fuse_file_info* file) {
+  server_of(request).listings.erase(file->fh);
+  fuse_reply_err(request, 0);
+}
+
+void on_open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
+  Server& server = server_of(request);
+  const auto node = server.view.node(inode);
+  if (!node || node->kind != ProcView::Kind::file) {
+    fuse_reply_err(request, EISDIR);
+    return;
+  }
+  if ((file->flags & O_ACCMODE) != O_RDONLY) {
+    fuse_reply_err(request, EACCES);
+    return;
+  }
+  try {
+    // One reading per open: a reader that reads in pieces sees one consistent table.
+    file->fh = server.next_handle++;
+    server.texts.emplace(file->fh, server.view.beancounters());
+    file->keep_cache = 0;  // each open reads anew
+    fuse_reply_open(request, file);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubc-procfs: rendering user_beancounters: %s\n", error.what());
+    fuse_reply_err(request, EIO);
+  }
+}
+
+void on_read(fuse_req_t request, fuse_ino_t, std::size_t size, off_t offset, fuse_file_info* file) {
+  const std::string& text = server_of(request).texts.at(file->fh);
+  const auto start = std::min(text.size(), static_cast<std::size_t>(offset));
+  fuse_reply_buf(request, text.data() + start, std::min(size, text.size() - start));
+}
+
+void on_release(fuse_req_t request, fuse_ino_t, fuse_file_info* file) {
+  server_of(request).texts.erase(file->fh);
+  fuse_reply_err(request, 0);
+}
+
+std::string render(const std::string& ctid) {
+  ubc::Host host(ubc::HostPaths::discover());
+  if (!host.engine_loaded()) return ubc::format_user_beancounters({});
+  const ubc::ContainerUsage usage = host.usage(ctid);
+  return ubc::format_user_beancounters({&usage, 1});
+}
+
+// Serves requests until the CT's init exits or the kernel ends the connection.
+void serve(fuse_session* session, int init_pidfd) {
+  fuse_buf buffer{};
+  pollfd watched[2] = {{fuse_session_fd(session), POLLIN, 0}, {init_pidfd, POLLIN, 0}};
+  while (!fuse_session_exited(session)) {
+    if (::poll(watched, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      ubc::throw_system_error("poll");
+    }
+    if (watched[1].revents) break;
+    const int got = fuse_session_receive_buf(session, &buffer);
+    if (got == -EINTR) continue;
+    if (got <= 0) break;
+    fuse_session_process_buf(session, &buffer);
+  }
+  std::free(buffer.mem);
+}
+
+// The last number of a "NSpid:" or "NStgid:" line: the innermost pid namespace's.
+std::optional<pid_t> innermost(const std::string& status, const std::string& key) {
+  const auto line = status.find("\n" + key);
+  if (line == std::string::npos) return std::nullopt;
+  const auto end = status.find('\n', line + 1);
+  const auto last = status.find_last_of(" \t", end);
+  return static_cast<pid_t>(std::strtol(status.c_str() + last + 1, nullptr, 10));
+}
+
+std::optional<ProcView::CtThread> resolve_thread(pid_t tid, ino_t ct_pid_namespace) {
+  const std::string dir = "/proc/" + std::to_string(tid);
+  struct stat namespace_of {};
+  if (::stat((dir + "/ns/pid").c_str(), &namespace_of) || namespace_of.st_ino != ct_pid_namespace) return std::nullopt;
+  std::ifstream in(dir + "/status");
+  const std::string status((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const auto process = innermost(status, "NStgid:");
+  const auto thread = innermost(status, "NSpid:");
+  if (!process || !thread) return std::nullopt;
+  return ProcView::CtThread{*process, *thread};
+}
+
+int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int socket) {
+  ubc::validate_ctid(ctid);
+  const ubc::UniqueFd init_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
+  if (!init_pidfd) ubc::throw_system_error("pidfd_open(" + std::to_string(init) + ")");
+  struct stat ct_pid_namespace {};
+  const std::string init_namespace = "/proc/" + std::to_string(init) + "/ns/pid";
+  if (::stat(init_namespace.c_str(), &ct_pid_namespace)) ubc::throw_system_error("stat(" + init_namespace + ")");
+  // The CT's whole /proc depends on this process, and a FUSE connection cannot be taken
+  // over once its server is gone: the OOM killer must pick anything else first.
+  std::ofstream("/proc/self/oom_score_adj") << "-1000\n";
+  ubc::UniqueFd procfs = ubc::ns::receive_ct_procfs(socket);
+  ::close(socket);
+
+  Server server(
+      ProcView(
+          std::move(procfs), [ctid] { return render(ctid); },
+          [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
+      owner);
+  fuse_lowlevel_ops operations{};
+  operations.lookup = on_lookup;
+  operations.forget = on_forget;
+  operations.forget_multi = on_forget_multi;
+  operations.getattr = on_getattr;
+  operations.readlink = on_readlink;
+  operations.opendir = on_opendir;
+  operations.readdir = on_readdir;
+  operations.releasedir = on_releasedir;
+  operations.open = on_open;
+  operations.read = on_read;
+  operations.release = on_release;
+
+  char program[] = "ubc-procfs";
+  char* argv[] = {program, nullptr};
+  fuse_args args = FUSE_ARGS_INIT(1, argv);
+  fuse_session* session = fuse_session_new(&args, &operations, sizeof operations, &server);
+  if (!session) throw std::runtime_error("fuse_session_new failed");
+  // "/dev/fd/N": the connection is mounted already (by ubcctl), libfuse only serves it.
+  const std::string mounted = "/dev/fd/" + std::to_string(connection);
+  if (fuse_session_mount(session, mounted.c_str())) {
+    fuse_session_destroy(session);
+    throw std::runtime_error("fuse_session_mount(" + mounted + ") failed");
+  }
+  try {
+    serve(session, init_pidfd.get());
+  } catch (...) {
+    fuse_session_destroy(session);
+    throw;
+  }
+  fuse_session_destroy(session);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 2 && (std::string(argv[1]) == "--help" || std::string(argv[1]) == "-h")) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (argc != 6) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  try {
+    return run(argv[1], static_cast<pid_t>(std::stol(argv[2])), static_cast<uid_t>(std::stoul(argv[3])),
+               std::stoi(argv[4]), std::stoi(argv[5]));
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubc-procfs: CT %s: %s\n", argv[1], error.what());
+    return 1;
+  }
+}

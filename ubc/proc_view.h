@@ -1,0 +1,79 @@
+// What a CT's /proc view holds (loader/proc_view.h has the mounts): its root directory,
+// user_beancounters rendered for the reader's CT, the real procfs at .procfs, and a symlink
+// into it for every other name of that procfs. The FUSE glue is tools/ubc-procfs.cpp; this
+// part knows nothing of FUSE and is tested on its own.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loader/unique_fd.h"
+
+namespace ubc {
+
+class ProcView {
+ public:
+  enum class Kind { directory, file, symlink };
+  struct Node {
+    std::uint64_t inode;
+    Kind kind;
+    unsigned mode;  // permission bits
+    // How long the kernel may keep the name and the attributes, in seconds.
+    double entry_timeout;
+    double attribute_timeout;
+  };
+  struct Entry {
+    std::string name;
+    Kind kind;
+  };
+
+  // A thread as the CT's pid namespace numbers it.
+  struct CtThread {
+    pid_t process;
+    pid_t thread;
+  };
+  // The CT's numbers for the thread the kernel named `tid` (FUSE names callers in the
+  // host's pid namespace), if it lives in the CT's pid namespace.
+  using ThreadResolver = std::function<std::optional<CtThread>(pid_t tid)>;
+
+  static constexpr std::uint64_t kRoot = 1;
+  static constexpr const char* kBeancountersName = "user_beancounters";
+
+  // `procfs`: the root of the CT's real procfs. `render`: the user_beancounters text.
+  ProcView(UniqueFd procfs, std::function<std::string()> render, ThreadResolver resolve);
+
+  // The node `name` in the root, counted as one more kernel reference to it.
+  std::optional<Node> lookup(const std::string& name);
+  std::optional<Node> node(std::uint64_t inode) const;
+  // The kernel dropped `count` references to `inode`.
+  void forget(std::uint64_t inode, std::uint64_t count);
+  // A symlink's target for the thread `caller_tid` (as FUSE names it): self and
+  // thread-self name the caller as procfs does.
+  std::optional<std::string> link_target(std::uint64_t inode, pid_t caller_tid) const;
+  // The root's entries: user_beancounters, then every name of the real procfs.
+  std::vector<Entry> list() const;
+  std::string beancounters() const { return render_(); }
+
+  // Names the kernel holds now (for tests: forget must free them).
+  std::size_t names_held() const { return names_.size(); }
+
+ private:
+  UniqueFd procfs_;
+  std::function<std::string()> render_;
+  ThreadResolver resolve_;
+  struct Name {
+    std::uint64_t inode;
+    std::uint64_t lookups;
+  };
+  std::map<std::string, Name> names_;  // the real procfs's names the kernel knows
+  std::map<std::uint64_t, std::string> name_of_;
+  std::uint64_t next_inode_;
+};
+
+}  // namespace ubc
