@@ -16,6 +16,11 @@
 
 #define UBC_CAS_RETRIES 64
 
+/* inode i_mode file types (vmlinux.h has no macros). */
+#define UBC_S_IFMT 00170000
+#define UBC_S_IFCHR 0020000
+#define UBC_S_IFBLK 0060000
+
 /* OpenVZ's strictness of a charge: which threshold refuses it. */
 enum ubc_strictness {
 	UBC_HARD,  /* refused past the barrier (and past the limit) */

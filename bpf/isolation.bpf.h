@@ -9,8 +9,6 @@
 
 #include "charge.bpf.h"
 
-#define UBC_EPERM 1
-
 SEC("lsm/bpf")
 int BPF_PROG(ubc_deny_bpf_in_ct, int cmd, union bpf_attr *attr, unsigned int size, bool kernel,
 	     int ret)
@@ -19,7 +17,7 @@ int BPF_PROG(ubc_deny_bpf_in_ct, int cmd, union bpf_attr *attr, unsigned int siz
 
 	if (ret || kernel)
 		return ret;
-	return ubc_current_ct(&ct) ? -UBC_EPERM : 0;
+	return ubc_current_ct(&ct) ? -EPERM : 0;
 }
 
 #endif /* UBC_ISOLATION_BPF_H */

@@ -17,8 +17,6 @@
 
 /* The kernel's internal dev_t: MKDEV(major, minor) = major << 20 | minor. */
 #define UBC_PTMX_RDEV ((5U << 20) | 2U)
-#define UBC_S_IFMT 00170000
-#define UBC_S_IFCHR 0020000
 
 /* struct file pointer of a pty master -> the CT that opened it. */
 struct {

@@ -29,6 +29,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 
+#define EPERM 1
 #define ENOMEM 12
 #define ENFILE 23
 #define ENOLCK 37
@@ -48,5 +49,6 @@
 #include "numsiginfo.bpf.h"
 #include "sockbufs.bpf.h"
 #include "isolation.bpf.h"
+#include "devices.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -167,7 +167,42 @@ Engine Engine::open(const fs::path& pin_dir) {
   check_pinned_layout(engine.ct_index_fd_.get(), pin_dir / UBC_PIN_CT_INDEX, sizeof(std::uint32_t), UBC_MAX_CTS,
                       reload);
   engine.cts_ = map_array(engine.cts_fd_.get(), sizeof(ubc_ct), UBC_MAX_CTS, UBC_PIN_CTS);
+  if (fs::exists(pin_dir / UBC_PIN_DEVICES)) {
+    engine.devices_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICES);
+    engine.device_guard_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICE_GUARD);
+  }
   return engine;
+}
+
+void Engine::clear_device_rules(std::uint32_t slot) {
+  if (!devices_fd_) return;  // an older engine never enforced any
+  const std::uint64_t off = 0;
+  // The guard first: from here on no open is judged by half-removed rules.
+  if (bpf_map_update_elem(device_guard_fd_.get(), &slot, &off, BPF_ANY))
+    throw_system_error("bpf_map_update_elem(" UBC_PIN_DEVICE_GUARD ")");
+  std::vector<ubc_device_key> stale;
+  ubc_device_key key{}, next{};
+  for (const void* previous = nullptr; bpf_map_get_next_key(devices_fd_.get(), previous, &next) == 0; previous = &key) {
+    if (next.slot == slot) stale.push_back(next);
+    key = next;
+  }
+  for (const auto& rule : stale)
+    if (bpf_map_delete_elem(devices_fd_.get(), &rule) && errno != ENOENT)
+      throw_system_error("bpf_map_delete_elem(" UBC_PIN_DEVICES ")");
+}
+
+void Engine::set_device_rules(std::uint32_t slot, const std::vector<DeviceRule>& rules) {
+  if (!devices_fd_)
+    throw std::runtime_error("the loaded engine predates device rules: run `ubcctl unload` and `ubcctl load`");
+  clear_device_rules(slot);
+  for (const auto& rule : rules) {
+    const ubc_device_key key{slot, rule.type, rule.major, rule.minor};
+    if (bpf_map_update_elem(devices_fd_.get(), &key, &rule.access, BPF_ANY))
+      throw_system_error("bpf_map_update_elem(" UBC_PIN_DEVICES ")");
+  }
+  const std::uint64_t generation = __atomic_load_n(&slots()[slot].generation, __ATOMIC_RELAXED);
+  if (bpf_map_update_elem(device_guard_fd_.get(), &slot, &generation, BPF_ANY))
+    throw_system_error("bpf_map_update_elem(" UBC_PIN_DEVICE_GUARD ")");
 }
 
 std::span<ubc_ct, UBC_MAX_CTS> Engine::slots() const noexcept {

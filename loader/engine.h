@@ -48,6 +48,19 @@ class Engine {
   void unbind_slot(std::uint64_t cgroup_id);
   std::array<std::uint64_t, UBC_STAT_COUNT> stats() const;
 
+  // Device nodes a CT's tasks may open (bpf/devices.bpf.h).
+  struct DeviceRule {
+    std::uint32_t type;  // UBC_DEVICE_CHAR or UBC_DEVICE_BLOCK
+    std::uint32_t major;
+    std::uint32_t minor;   // or UBC_DEVICE_ANY_MINOR
+    std::uint32_t access;  // UBC_DEVICE_READ | UBC_DEVICE_WRITE
+  };
+  // Replaces `slot`'s rules and enforces them for its current owner: any other device
+  // node is refused to the CT's tasks.
+  void set_device_rules(std::uint32_t slot, const std::vector<DeviceRule>& rules);
+  // Stops enforcing them (the CT's tasks get the host's device rules) and removes them.
+  void clear_device_rules(std::uint32_t slot);
+
   struct ProgramHealth {
     std::string name;
     std::uint64_t recursion_misses;  // runs the kernel skipped: charges that never happened
@@ -64,6 +77,8 @@ class Engine {
   UniqueFd cts_fd_;
   UniqueFd ct_index_fd_;
   UniqueFd stats_fd_;
+  UniqueFd devices_fd_;  // absent in an engine pinned before device rules existed
+  UniqueFd device_guard_fd_;
   MappedRegion cts_;
 };
 

@@ -42,13 +42,22 @@ void bind_device(const fs::path& dev, const DeviceNode& node) {
   const fs::path host = fs::path("/dev") / node.name;
   const fs::path target = dev / node.name;
   fs::create_directories(target.parent_path());
-  UniqueFd placeholder(::open(target.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0600));
+  // O_EXCL: never open what is there already (a standard node granted again, whose access
+  // the engine's device rules narrow), which would be opening the device itself.
+  UniqueFd placeholder(::open(target.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+  if (!placeholder && errno == EEXIST) return;
   if (!placeholder) throw_system_error("creating " + target.string());
   mount_or_throw(host.c_str(), target, nullptr, MS_BIND);
   if (!node.writable) mount_or_throw(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
 
 }  // namespace
+
+const std::vector<DeviceNode>& standard_device_nodes() {
+  static const std::vector<DeviceNode> nodes{{"null", true},   {"zero", true},    {"full", true},
+                                             {"random", true}, {"urandom", true}, {"tty", true}};
+  return nodes;
+}
 
 pid_t clone_into_namespaces(int cgroup_fd, bool user_namespace) {
   clone_args args{};
@@ -82,7 +91,7 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
     mount_or_throw("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_or_throw("sysfs", sys, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
   mount_or_throw("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
-  for (const char* node : {"null", "zero", "full", "random", "urandom", "tty"}) bind_device(dev, {node, true});
+  for (const auto& node : standard_device_nodes()) bind_device(dev, node);
   for (const auto& node : devices) bind_device(dev, node);
   fs::create_directories(dev / "pts");
   mount_or_throw("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");

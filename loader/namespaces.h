@@ -32,6 +32,9 @@ struct DeviceNode {
   bool writable = true;
 };
 
+// The nodes every CT's /dev has: null, zero, full, random, urandom, tty (read-write).
+const std::vector<DeviceNode>& standard_device_nodes();
+
 // In the child: makes `root` its root filesystem with a fresh /proc, /sys read-only, a tmpfs
 // /dev holding null, zero, full, random, urandom, tty, the granted device nodes and a devpts
 // instance of its own (with /dev/ptmx), then pivot_root()s into it and detaches the old root.

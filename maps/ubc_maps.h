@@ -120,10 +120,28 @@ struct ubc_refusal_event {
  * object a CT owns, for user space to sum per CT when it reads a row: the bytes in one
  * socket buffer, the resident pages of one SysV segment. */
 struct ubc_iter_record {
-	__u32 slot;	    /* the CT the object is charged to */
-	__u32 resource;	    /* enum ubc_resource */
-	__u64 generation;   /* of that slot when the object was charged */
-	__u64 amount;	    /* in the row's unit */
+	__u32 slot;	  /* the CT the object is charged to */
+	__u32 resource;	  /* enum ubc_resource */
+	__u64 generation; /* of that slot when the object was charged */
+	__u64 amount;	  /* in the row's unit */
+};
+
+/* Device nodes a running CT's tasks may open (OpenVZ's --devnodes): a key per node, or per
+ * major with UBC_DEVICE_ANY_MINOR, valued with UBC_DEVICE_READ | UBC_DEVICE_WRITE. The
+ * policy holds only while ubc_device_guard[slot] equals the slot's generation: CTs that
+ * ubcctl does not run (bare cgroups, adopted ones) keep the host's device rules. */
+#define UBC_DEVICE_READ 1
+#define UBC_DEVICE_WRITE 2
+#define UBC_DEVICE_ANY_MINOR 0xffffffffu
+#define UBC_DEVICE_CHAR 'c'
+#define UBC_DEVICE_BLOCK 'b'
+#define UBC_MAX_DEVICE_RULES 8192
+
+struct ubc_device_key {
+	__u32 slot;
+	__u32 type; /* UBC_DEVICE_CHAR or UBC_DEVICE_BLOCK */
+	__u32 major;
+	__u32 minor;
 };
 
 /* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */
@@ -132,5 +150,7 @@ struct ubc_iter_record {
 #define UBC_PIN_FILE_OWNER "ubc_file_owner"
 #define UBC_PIN_ENGINE_STATS "ubc_engine_stats"
 #define UBC_PIN_EVENTS "ubc_events"
+#define UBC_PIN_DEVICES "ubc_devices"
+#define UBC_PIN_DEVICE_GUARD "ubc_device_guard"
 
 #endif /* UBC_MAPS_H */

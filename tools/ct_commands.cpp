@@ -99,6 +99,9 @@ void start(Containers& containers, const std::string& ctid) {
   if (result.without_proc_view)
     std::fprintf(stderr, "ubcctl: warning: CT %s has no /proc/user_beancounters inside: %s\n", ctid.c_str(),
                  result.without_proc_view->c_str());
+  if (result.without_device_rules)
+    std::fprintf(stderr, "ubcctl: warning: CT %s may open any device node it reaches: %s\n", ctid.c_str(),
+                 result.without_device_rules->c_str());
 }
 
 int start_all(Host& host, Containers& containers) {
@@ -130,7 +133,7 @@ int exec_all(Host& host, Containers& containers, const std::vector<std::string>&
 bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
   const bool any = !changes.hostname.empty() || !changes.init.empty() || !changes.onboot.empty() ||
                    !changes.userns.empty() || !changes.ipadd.empty() || !changes.ipdel.empty() ||
-                   !changes.devices.empty() || !changes.netdev_add.empty();
+                   !changes.devices.empty() || !changes.netdev_add.empty() || !changes.netdev_del.empty();
   if (!any) return false;
   CtConfig config = CtConfig::load(host.config_path(ctid));
   CtSettings current = CtSettings::from(config);
@@ -144,7 +147,7 @@ bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingC
   if (!changes.userns.empty()) config.set("USERNS", yes_no("--userns", changes.userns));
   auto addresses = current.ip_addresses;
   for (const auto& address : changes.ipadd) {
-    validate_ipv4(address);
+    validate_ip_address(address);
     if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
   }
   for (const auto& address : changes.ipdel) {
@@ -160,10 +163,13 @@ bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingC
     }
     config.set("DEVNODES", joined(specs, ""));
   }
-  if (!changes.netdev_add.empty()) {
+  if (!changes.netdev_add.empty() || !changes.netdev_del.empty()) {
     auto devices = current.netdevs;
-    for (const auto& device : changes.netdev_add)
+    for (const auto& device : changes.netdev_add) {
+      validate_interface_name(device);
       if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
+    }
+    for (const auto& device : changes.netdev_del) std::erase(devices, device);
     config.set("NETDEV", joined(devices, ""));
   }
   CtSettings::from(config);  // refuse before writing anything

@@ -25,7 +25,7 @@ int exec_all(Host& host, Containers& containers, const std::vector<std::string>&
 // at the next start.
 struct CtSettingChanges {
   std::string hostname, init, onboot, userns;
-  std::vector<std::string> ipadd, ipdel, devices, netdev_add;
+  std::vector<std::string> ipadd, ipdel, devices, netdev_add, netdev_del;
 };
 bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes);
 

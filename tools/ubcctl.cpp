@@ -220,7 +220,7 @@ int main(int argc, char** argv) {
   create->add_option("--private", private_dir, "Where to unpack --ostemplate (default /var/lib/ubc/private/CT)");
   create->add_option("--ostemplate", ostemplate, "A root filesystem tarball to unpack as the CT's files");
   create->add_option("--hostname", hostname, "The CT's hostname (default: its id)");
-  create->add_option("--ipadd", create_options.ip_addresses, "An IPv4 address for the CT (repeatable)");
+  create->add_option("--ipadd", create_options.ip_addresses, "An IPv4 or IPv6 address for the CT (repeatable)");
   create->add_option("--init", init, "The CT's init command (default /sbin/init)");
   std::string adopt_cgroup;
   create->add_option("--cgroup", adopt_cgroup,
@@ -275,13 +275,14 @@ int main(int argc, char** argv) {
   set->add_option("--cpus", cpus, "How many CPUs the CT may use at once; 0 = all");
   ubc::cli::CtSettingChanges changes;
   set->add_option("--hostname", changes.hostname, "Hostname (applies at the next start; always saved)");
-  set->add_option("--ipadd", changes.ipadd, "Add an IPv4 address (next start; saved)");
+  set->add_option("--ipadd", changes.ipadd, "Add an IPv4 or IPv6 address (next start; saved)");
   set->add_option("--ipdel", changes.ipdel, "Remove an address, or 'all' (next start; saved)");
   set->add_option("--onboot", changes.onboot, "yes|no: start with `ubcctl start --all` (saved)");
   set->add_option("--init", changes.init, "The CT's init command (next start; saved)");
   set->add_option("--userns", changes.userns, "yes|no: run in a user namespace (next start; saved)");
   set->add_option("--devices", changes.devices, "Grant host device nodes: NAME[:r|rw], e.g. ttyS0:rw (saved)");
   set->add_option("--netdev_add", changes.netdev_add, "Move a host network interface into the CT at start (saved)");
+  set->add_option("--netdev_del", changes.netdev_del, "Stop moving that interface in (next start; saved)");
   for (const auto& info : ubc::resource_table()) {
     if (!ubc::is_available(info.support)) continue;
     const std::string name(info.name);

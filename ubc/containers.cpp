@@ -21,6 +21,7 @@
 #include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 #include "ubc/ct_console.h"
+#include "ubc/ct_devices.h"
 #include "ubc/ct_network.h"
 #include "ubc/failcnt_baseline.h"
 #include "ubc/run_command.h"
@@ -105,6 +106,32 @@ void spawn_detached(const fs::path& program, std::vector<std::string> args, std:
     if (errno != EINTR) throw_system_error("waitpid");
 }
 
+// A CT's device rules while its start may still fail: removed again unless kept.
+class DeviceRulesUntilStarted {
+ public:
+  DeviceRulesUntilStarted(Host& host, std::string ctid) : host_(host), ctid_(std::move(ctid)) {}
+  DeviceRulesUntilStarted(const DeviceRulesUntilStarted&) = delete;
+  DeviceRulesUntilStarted& operator=(const DeviceRulesUntilStarted&) = delete;
+  ~DeviceRulesUntilStarted() {
+    if (!set_) return;
+    try {
+      host_.clear_device_rules(ctid_);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "ubcctl: CT %s: removing device rules: %s\n", ctid_.c_str(), error.what());
+    }
+  }
+  void set(const std::vector<Engine::DeviceRule>& rules) {
+    host_.set_device_rules(ctid_, rules);
+    set_ = true;
+  }
+  void keep() { set_ = false; }
+
+ private:
+  Host& host_;
+  std::string ctid_;
+  bool set_ = false;
+};
+
 std::string join(const std::vector<std::string>& words) {
   std::string text;
   for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
@@ -141,7 +168,7 @@ std::optional<pid_t> Containers::running_init(const std::string& ctid) const {
 void Containers::create(const std::string& ctid, const CreateOptions& options) {
   validate_ctid(ctid);
   if (host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " already exists");
-  for (const auto& address : options.ip_addresses) validate_ipv4(address);
+  for (const auto& address : options.ip_addresses) validate_ip_address(address);
   if (options.cgroup) {
     if (options.root || options.ostemplate || options.private_area || options.user_namespace ||
         !options.ip_addresses.empty() || options.init)
@@ -221,6 +248,14 @@ StartResult Containers::start(const std::string& ctid) {
   if (::pipe2(go, O_CLOEXEC) || ::pipe2(failed, O_CLOEXEC)) throw_system_error("pipe2");
   UniqueFd go_read(go[0]), go_write(go[1]), failed_read(failed[0]), failed_write(failed[1]);
   StartResult result;
+  // Device rules before the CT's first task exists: from its first open on, only the
+  // standard and granted nodes open, as granted.
+  const auto device_rules_for_ct = device_rules(ct.devices);
+  DeviceRulesUntilStarted device_rules_guard(host_, ctid);
+  if (host_.engine_loaded())
+    device_rules_guard.set(device_rules_for_ct);
+  else
+    result.without_device_rules = "the engine is not loaded (ubcctl load)";
   // The CT's root as the host sees it: the view's files are its.
   const unsigned ct_root_id = ct.user_namespace ? ns::UserMapping{}.host_first : 0;
   const fs::path view_server = helper_path("ubc-procfs");
@@ -308,6 +343,7 @@ StartResult Containers::start(const std::string& ctid) {
     throw std::runtime_error("CT " + ctid + " did not start: " + why);
   }
   std::ofstream(pid_file(ctid)) << init << "\n";
+  device_rules_guard.keep();
   return result;
 }
 
@@ -327,6 +363,7 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   for (const auto& entry : fs::directory_iterator(cgroup))
     if (entry.is_directory()) cgroup::remove_tree(entry.path());
   fs::remove(pid_file(ctid));
+  if (host_.engine_loaded()) host_.clear_device_rules(ctid);
 }
 
 CtStatus Containers::status(const std::string& ctid) {

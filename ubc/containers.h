@@ -31,6 +31,8 @@ struct CreateOptions {
 struct StartResult {
   // Why the CT runs without /proc/user_beancounters inside (its /proc is a plain procfs).
   std::optional<std::string> without_proc_view;
+  // Why the CT's tasks may open any device node they reach (no device rules enforced).
+  std::optional<std::string> without_device_rules;
 };
 
 struct CtStatus {

@@ -2,6 +2,7 @@
 
 #include <fstream>
 
+#include "ubc/ct_settings.h"
 #include "ubc/run_command.h"
 
 namespace ubc {
@@ -11,6 +12,8 @@ std::string host_veth_name(std::uint64_t cgroup_id) {
 }
 
 namespace {
+constexpr const char* kIpv6Gateway = "fe80::1";
+
 void sysctl(const std::string& path, const std::string& value) {
   std::ofstream out("/proc/sys/" + path);
   out << value;
@@ -26,17 +29,35 @@ void set_up_ct_network(pid_t init_pid, std::uint64_t cgroup_id, const std::vecto
     run_or_throw({"ip", "link", "set", "dev", device, "up"}, init_pid);
   }
   if (addresses.empty()) return;
+  bool has_v4 = false, has_v6 = false;
+  for (const auto& address : addresses) (validate_ip_address(address) == IpFamily::v4 ? has_v4 : has_v6) = true;
+
   const std::string host_end = host_veth_name(cgroup_id);
   run_or_throw({"ip", "link", "add", host_end, "type", "veth", "peer", "name", "eth0", "netns", pid});
+  if (has_v6) {
+    // The CT's IPv6 gateway: a fixed link-local address on the host's end, so that the CT
+    // needs no router advertisement. No DAD on either end: the link has two ends, both ours.
+    sysctl("net/ipv6/conf/" + host_end + "/disable_ipv6", "0");
+    run_or_throw({"ip", "-6", "addr", "add", std::string(kIpv6Gateway) + "/64", "dev", host_end, "nodad"});
+    sysctl("net/ipv6/conf/all/forwarding", "1");
+  }
   run_or_throw({"ip", "link", "set", host_end, "up"});
-  sysctl("net/ipv4/conf/" + host_end + "/proxy_arp", "1");
-  sysctl("net/ipv4/ip_forward", "1");
+  if (has_v4) {
+    sysctl("net/ipv4/conf/" + host_end + "/proxy_arp", "1");
+    sysctl("net/ipv4/ip_forward", "1");
+  }
   run_or_throw({"ip", "link", "set", "eth0", "up"}, init_pid);
   for (const auto& address : addresses) {
-    run_or_throw({"ip", "addr", "add", address + "/32", "dev", "eth0"}, init_pid);
-    run_or_throw({"ip", "route", "replace", address + "/32", "dev", host_end});
+    if (validate_ip_address(address) == IpFamily::v4) {
+      run_or_throw({"ip", "addr", "add", address + "/32", "dev", "eth0"}, init_pid);
+      run_or_throw({"ip", "route", "replace", address + "/32", "dev", host_end});
+    } else {
+      run_or_throw({"ip", "-6", "addr", "add", address + "/128", "dev", "eth0", "nodad"}, init_pid);
+      run_or_throw({"ip", "-6", "route", "replace", address + "/128", "dev", host_end});
+    }
   }
-  run_or_throw({"ip", "route", "add", "default", "dev", "eth0"}, init_pid);
+  if (has_v4) run_or_throw({"ip", "route", "add", "default", "dev", "eth0"}, init_pid);
+  if (has_v6) run_or_throw({"ip", "-6", "route", "add", "default", "via", kIpv6Gateway, "dev", "eth0"}, init_pid);
 }
 
 }  // namespace ubc

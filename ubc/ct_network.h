@@ -1,7 +1,9 @@
 // A CT's network, routed the way vzctl's venet was: a veth pair per CT, the CT's end (eth0)
-// holding its /32 addresses with a default route through it, the host's end answering ARP
-// for the other CTs (proxy ARP) and routing each address to its CT. CTs reach each other and
-// the host; nothing is bridged.
+// holding its /32 and /128 addresses with default routes through it, the host's end
+// answering ARP for the other CTs (proxy ARP; for IPv6 it is the gateway fe80::1) and
+// routing each address to its CT. CTs reach each other and the host; nothing is bridged.
+// IPv6 addresses turn on the host's IPv6 forwarding (as vzctl did), which makes Linux stop
+// accepting router advertisements on the host's own interfaces unless accept_ra is 2.
 #pragma once
 
 #include <sys/types.h>

@@ -22,10 +22,18 @@ bool yes(const std::optional<std::string>& value) {
 
 }  // namespace
 
-void validate_ipv4(const std::string& address) {
-  in_addr parsed{};
-  if (::inet_pton(AF_INET, address.c_str(), &parsed) != 1)
-    throw std::invalid_argument("'" + address + "' is not an IPv4 address (ubc's CT network is IPv4 for now)");
+IpFamily validate_ip_address(const std::string& address) {
+  in6_addr parsed{};
+  if (::inet_pton(AF_INET, address.c_str(), &parsed) == 1) return IpFamily::v4;
+  if (::inet_pton(AF_INET6, address.c_str(), &parsed) == 1) return IpFamily::v6;
+  throw std::invalid_argument("'" + address + "' is not an IPv4 or IPv6 address (give it without a mask)");
+}
+
+void validate_interface_name(const std::string& name) {
+  const bool bad_character = name.find_first_of("/: \t\n") != std::string::npos;
+  if (name.empty() || name.size() > 15 || bad_character || name == "." || name == "..")
+    throw std::invalid_argument("'" + name +
+                                "' is not a network interface name (1-15 characters, no '/', ':' or spaces)");
 }
 
 ns::DeviceNode parse_device_node(const std::string& spec) {
@@ -56,7 +64,7 @@ CtSettings CtSettings::from(const CtConfig& config) {
   if (settings.hostname.size() > 64) fail("HOSTNAME", "longer than 64 characters");
   for (const auto& address : words(config.get("IP_ADDRESS").value_or(""))) {
     try {
-      validate_ipv4(address);
+      validate_ip_address(address);
     } catch (const std::invalid_argument& error) {
       fail("IP_ADDRESS", error.what());
     }
@@ -75,7 +83,14 @@ CtSettings CtSettings::from(const CtConfig& config) {
       fail("DEVNODES", error.what());
     }
   }
-  settings.netdevs = words(config.get("NETDEV").value_or(""));
+  for (const auto& device : words(config.get("NETDEV").value_or(""))) {
+    try {
+      validate_interface_name(device);
+    } catch (const std::invalid_argument& error) {
+      fail("NETDEV", error.what());
+    }
+    settings.netdevs.push_back(device);
+  }
   return settings;
 }
 

@@ -27,8 +27,13 @@ struct CtSettings {
   static CtSettings from(const CtConfig& config);
 };
 
-// Throws std::invalid_argument unless `address` is a dotted IPv4 address.
-void validate_ipv4(const std::string& address);
+enum class IpFamily { v4, v6 };
+// The family of a CT address (vzctl's IP_ADDRESS holds both, without masks); throws
+// std::invalid_argument for anything else.
+IpFamily validate_ip_address(const std::string& address);
+// Throws std::invalid_argument unless `name` can name a network interface (1-15 bytes, no
+// '/', ':' or whitespace, not "." or "..").
+void validate_interface_name(const std::string& name);
 // Throws std::invalid_argument unless `spec` is NAME[:r|:rw|:w] naming a node under /dev.
 ns::DeviceNode parse_device_node(const std::string& spec);
 

@@ -470,6 +470,15 @@ ContainerUsage Host::usage(const std::string& ctid) {
   return usage;
 }
 
+void Host::set_device_rules(const std::string& ctid, const std::vector<Engine::DeviceRule>& rules) {
+  slot_of(ctid);  // registered, or a clear error
+  engine().set_device_rules(*engine().find_slot(cgroup::id_of(cgroup_of(ctid))), rules);
+}
+
+void Host::clear_device_rules(const std::string& ctid) {
+  if (auto slot = engine().find_slot(cgroup::id_of(cgroup_of(ctid)))) engine().clear_device_rules(*slot);
+}
+
 ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
   ubc_ct& ct = slot_of(ctid);
   const Support support = resource_info(resource).support;

@@ -86,6 +86,10 @@ class Host {
   ContainerUsage usage(const std::string& ctid);
   // One row of the CT, live.
   ubc_counter counter(const std::string& ctid, ubc_resource resource);
+  // The device nodes the CT's tasks may open (Engine::set_device_rules), or no device
+  // rules of ubc's at all.
+  void set_device_rules(const std::string& ctid, const std::vector<Engine::DeviceRule>& rules);
+  void clear_device_rules(const std::string& ctid);
 
   // Runs argv inside the CT, waits, and returns its exit status (128+N if killed by N).
   int exec(const std::string& ctid, const std::vector<std::string>& argv);

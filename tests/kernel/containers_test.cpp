@@ -185,6 +185,70 @@ TEST_SUITE("containers") {
     }
   }
 
+  TEST_CASE("IPv6: CTs reach each other and the host by their own addresses, next to IPv4") {
+    RunningCt first("ct-v6-a", "--ipadd fd00:77::51 --ipadd 10.77.0.51");
+    RunningCt second("ct-v6-b", "--ipadd fd00:77::52");
+    CHECK(first.exec("ip -6 addr show dev eth0").output.find("inet6 fd00:77::51/128") != std::string::npos);
+    CHECK(first.exec("ip -4 addr show dev eth0").output.find("inet 10.77.0.51/32") != std::string::npos);
+    const auto to_second = first.exec("ping -c 1 -W 5 fd00:77::52");
+    CHECK_MESSAGE(to_second.status == 0, to_second.output);
+    CHECK(second.exec("ping -c 1 -W 5 fd00:77::51").status == 0);
+    CHECK(std::system("busybox ping -c 1 -W 5 fd00:77::52 >/dev/null") == 0);  // from the host
+    const auto list = ubcctl("list -o ctid,ip");
+    CAPTURE(list.output);
+    CHECK(list.output.find("fd00:77::51") != std::string::npos);
+  }
+
+  TEST_CASE("set --netdev_add moves a host interface into the CT at start; --netdev_del stops it") {
+    REQUIRE(std::system("ip link add ubctest0 type dummy") == 0);
+    RunningCt ct("ct-netdev", "");
+    REQUIRE(ubcctl("set " + ct.id() + " --netdev_add ubctest0").status == 0);
+    CHECK(ct.exec("ip link show ubctest0 2>&1").status != 0);  // only from the next start
+    REQUIRE(ubcctl("restart " + ct.id()).status == 0);
+    CHECK(ct.exec("ip link show ubctest0").output.find("ubctest0") != std::string::npos);
+    CHECK(std::system("ip link show ubctest0 >/dev/null 2>&1") != 0);  // gone from the host
+    CHECK(ubcctl("set " + ct.id() + " --netdev_add bad/name").status != 0);
+    REQUIRE(ubcctl("set " + ct.id() + " --netdev_del ubctest0").status == 0);
+    CHECK(ubc::CtConfig::load(ubc::config_dir() / (ct.id() + ".conf")).get("NETDEV").value_or("") == "");
+    // A device the host does not have: start fails whole, naming it, and leaves nothing running.
+    REQUIRE(ubcctl("stop " + ct.id()).status == 0);
+    REQUIRE(ubcctl("set " + ct.id() + " --netdev_add ubcmissing0").status == 0);
+    const auto refused = ubcctl("start " + ct.id());
+    CHECK(refused.status != 0);
+    CHECK(refused.output.find("ubcmissing0") != std::string::npos);
+    CHECK(ubcctl("status " + ct.id()).output == "CTID " + ct.id() + " exist mounted down\n");
+    CHECK_FALSE(ubc::cgroup::is_populated(ubc::test::host().cgroup_of(ct.id())));
+    std::system("ip link del ubctest0 2>/dev/null");  // a dummy dies with the CT's netns anyway
+  }
+
+  TEST_CASE("set --devices grants host device nodes, read-only where asked; no other node opens") {
+    RunningCt ct("ct-devices", "");
+    CHECK(ct.exec("test -e /dev/ttyS1").status != 0);
+    // zero:r narrows a standard node to reading; ttyS1 is a host node granted in full.
+    REQUIRE(ubcctl("set " + ct.id() + " --devices zero:r --devices ttyS1:rw").status == 0);
+    // A node the root file system brought along (a template unpacked as root keeps them).
+    REQUIRE(std::system(("mknod " + (ct.root() / "hostmem").string() + " c 1 1").c_str()) == 0);
+    const auto restarted = ubcctl("restart " + ct.id());
+    REQUIRE_MESSAGE(restarted.status == 0, restarted.output);
+    CHECK(ct.exec("test -c /dev/ttyS1").status == 0);
+    CHECK(ct.exec("head -c 1 /dev/zero >/dev/null").status == 0);  // r: reads
+    const auto write = ct.exec("echo ubc > /dev/zero");            // but never writes
+    CAPTURE(write.output);
+    CHECK(write.status != 0);
+    CHECK(write.output.find("Operation not permitted") != std::string::npos);
+    const auto host_memory = ct.exec("head -c 1 /hostmem");
+    CAPTURE(host_memory.output);
+    CHECK(host_memory.status != 0);
+    CHECK(host_memory.output.find("Operation not permitted") != std::string::npos);
+    // The standard nodes and the CT's own ptys still work.
+    CHECK(ct.exec("head -c 4 /dev/urandom >/dev/null && echo x >/dev/null && exec 3<>/dev/ptmx").status == 0);
+    CHECK(ct.exec("mknod /dev/mine c 1 1 2>&1").status != 0);  // no CAP_MKNOD either
+    CHECK(ubcctl("set " + ct.id() + " --devices ../mem").status != 0);
+    // Stopped, the CT's cgroup keeps no device rules: host tasks placed in it open anything.
+    REQUIRE(ubcctl("stop " + ct.id()).status == 0);
+    CHECK(ubcctl("exec " + ct.id() + " -- head -c 1 " + (ct.root() / "hostmem").string() + " >/dev/null").status == 0);
+  }
+
   TEST_CASE("stop leaves no process, mount, network device or nested cgroup behind; start again works") {
     RunningCt ct("ct-stop", "--ipadd 10.77.0.31");
     const fs::path cgroup = ubc::test::host().cgroup_of(ct.id());
