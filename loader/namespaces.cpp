@@ -12,7 +12,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
 #include <fstream>
+#include <thread>
 
 #include "loader/error.h"
 #include "loader/proc_view.h"
@@ -115,6 +117,31 @@ void drop_host_capabilities() {
     if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
       throw_system_error("prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
   }
+}
+
+void run_in_network_namespace(pid_t pid, const std::function<void()>& work) {
+  const std::string theirs_path = "/proc/" + std::to_string(pid) + "/ns/net";
+  struct stat ours {
+  }, theirs{};
+  if (::stat("/proc/self/ns/net", &ours)) throw_system_error("stat(/proc/self/ns/net)");
+  if (::stat(theirs_path.c_str(), &theirs)) throw_system_error("stat(" + theirs_path + ")");
+  if (ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev) {
+    work();
+    return;
+  }
+  UniqueFd namespace_fd(::open(theirs_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!namespace_fd) throw_system_error("open(" + theirs_path + ")");
+  std::exception_ptr failure;
+  std::thread inside([&] {
+    try {
+      if (::setns(namespace_fd.get(), CLONE_NEWNET)) throw_system_error("setns(" + theirs_path + ")");
+      work();
+    } catch (...) {
+      failure = std::current_exception();
+    }
+  });
+  inside.join();
+  if (failure) std::rethrow_exception(failure);
 }
 
 bool has_own_user_namespace(pid_t pid) {

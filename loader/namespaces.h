@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,6 +55,11 @@ void drop_host_capabilities();
 // that children of the caller run inside them. The caller's own pid namespace membership
 // does not change: fork after this.
 void join_namespaces(pid_t pid);
+
+// Runs `work` on a thread of its own inside the network namespace of `pid` (what network
+// state the kernel shows depends on it), or right here when `pid` shares ours. The caller's
+// namespaces never change. Exceptions from `work` reach the caller.
+void run_in_network_namespace(pid_t pid, const std::function<void()>& work);
 
 // Whether `pid` lives in a user namespace other than ours.
 bool has_own_user_namespace(pid_t pid);

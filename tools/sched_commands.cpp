@@ -5,6 +5,7 @@
 
 #include "loader/scheduler.h"
 #include "sched/cpu_policy.h"
+#include "ubc/containers.h"
 #include "ubc/cpu_settings.h"
 
 namespace ubc::cli {
@@ -19,6 +20,8 @@ CpuSchedulerChoice parse_cpu_scheduler_choice(const std::string& text) {
 int load(Host& host, CpuSchedulerChoice choice) {
   host.load_engine();
   std::printf("engine loaded and pinned in %s\n", host.paths().pin_dir.c_str());
+  if (const int restored = Containers(host).restore_device_rules())
+    std::printf("device rules restored for %d running CT(s)\n", restored);
   if (choice == CpuSchedulerChoice::cgroup) {
     std::printf("CPU policy: cgroup fallback (cpu.weight, cpu.max, cpuset.cpus), as asked\n");
     return 0;

@@ -68,7 +68,7 @@ struct stat attributes_of(const ProcView::Node& node, fuse_req_t request, const 
       // up to the size when it splices (sendfile, busybox cat), even with direct_io.
       attributes.st_mode = S_IFREG | node.mode;
       attributes.st_nlink = 1;
-      attributes.st_size = static_cast<off_t>(text ? text->size() : server.view.beancounters().size());
+      attributes.st_size = static_cast<off_t>(text ? text->size() : server.view.beancounters_size());
       break;
     case ProcView::Kind::symlink:
       attributes.st_mode = S_IFLNK | node.mode;
@@ -226,6 +226,15 @@ std::string render(const std::string& ctid) {
   return ubc::format_user_beancounters({&usage, 1});
 }
 
+// render()'s length without reading a counter: the same rows, all zero, are as long.
+std::size_t rendered_size(const std::string& ctid) {
+  if (!ubc::Host(ubc::HostPaths::discover()).engine_loaded()) return ubc::format_user_beancounters({}).size();
+  ubc::ContainerUsage shape{ctid, {}};
+  for (const auto& info : ubc::resource_table())
+    if (ubc::is_available(info.support)) shape.resources.push_back({&info, {}});
+  return ubc::format_user_beancounters({&shape, 1}).size();
+}
+
 // Serves requests until the CT's init exits or the kernel ends the connection.
 void serve(fuse_session* session, int init_pidfd) {
   fuse_buf buffer{};
@@ -279,9 +288,8 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   ::close(socket);
 
   Server server(
-      ProcView(
-          std::move(procfs), [ctid] { return render(ctid); },
-          [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
+      ProcView(std::move(procfs), {[ctid] { return render(ctid); }, [ctid] { return rendered_size(ctid); }},
+               [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
       owner);
   fuse_lowlevel_ops operations{};
   operations.lookup = on_lookup;

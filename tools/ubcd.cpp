@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "loader/refusal_events.h"
+#include "ubc/containers.h"
 #include "ubc/ct_config.h"
 #include "ubc/host.h"
 #include "ubc/metrics.h"
@@ -74,6 +75,8 @@ int main(int argc, char** argv) {
     if (!host.engine_loaded()) {
       host.load_engine();
       log("loaded the engine into %s", paths.pin_dir.c_str());
+      if (const int restored = ubc::Containers(host).restore_device_rules())
+        log("device rules restored for %d running CT(s)", restored);
     }
     reload(host, "start");
 

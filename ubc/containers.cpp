@@ -366,6 +366,16 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   if (host_.engine_loaded()) host_.clear_device_rules(ctid);
 }
 
+int Containers::restore_device_rules() {
+  int restored = 0;
+  for (const auto& ctid : host_.list()) {
+    if (!running_init(ctid)) continue;
+    host_.set_device_rules(ctid, device_rules(settings(ctid).devices));
+    ++restored;
+  }
+  return restored;
+}
+
 CtStatus Containers::status(const std::string& ctid) {
   CtStatus status;
   status.ctid = ctid;

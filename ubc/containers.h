@@ -77,6 +77,9 @@ class Containers {
   void destroy(const std::string& ctid, bool force);
 
   CtSettings settings(const std::string& ctid) const;
+  // After the engine is (re)loaded: the device rules of every running CT, as at its start
+  // (a new engine starts with none). Returns how many CTs got them.
+  int restore_device_rules();
 
  private:
   std::optional<pid_t> running_init(const std::string& ctid) const;

@@ -16,6 +16,7 @@
 
 #include "loader/cgroup.h"
 #include "loader/error.h"
+#include "loader/namespaces.h"
 #include "loader/scheduler.h"
 #include "loader/unique_fd.h"
 #include "ubc/cpu_settings.h"
@@ -426,7 +427,18 @@ void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
   const auto slot = static_cast<std::uint32_t>(&ct - engine().slots().data());
   for (ubc_resource row : {UBC_TCPSNDBUF, UBC_TCPRCVBUF, UBC_OTHERSOCKBUF, UBC_DGRAMRCVBUF}) reading.held[row] = 0;
   std::uint64_t sysv_resident = 0;
-  for (const ubc_iter_record& record : Engine::iterate(paths_.pin_dir)) {
+  // The socket iterators see the reader's network namespace: read in the CT's own, taken
+  // from one of its tasks, so that a CT with a network of its own shows its sockets.
+  std::vector<ubc_iter_record> records;
+  const auto members = cgroup::member_pids(cgroup_of(ctid));
+  auto iterate = [&] { records = Engine::iterate(paths_.pin_dir); };
+  try {
+    if (members.empty()) throw std::runtime_error("no task");
+    ns::run_in_network_namespace(members.front(), iterate);
+  } catch (const std::exception&) {
+    iterate();  // no task left to ask, or it exited meanwhile: its sockets are gone with it
+  }
+  for (const ubc_iter_record& record : records) {
     if (record.slot != slot || record.generation != load_relaxed(ct.generation)) continue;
     if (record.resource == UBC_SHMPAGES)
       sysv_resident += record.amount;

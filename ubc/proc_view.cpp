@@ -33,9 +33,9 @@ std::string real(const std::string& name) {
 
 }  // namespace
 
-ProcView::ProcView(UniqueFd procfs, std::function<std::string()> render, ThreadResolver resolve)
+ProcView::ProcView(UniqueFd procfs, Beancounters beancounters, ThreadResolver resolve)
     : procfs_(std::move(procfs)),
-      render_(std::move(render)),
+      beancounters_(std::move(beancounters)),
       resolve_(std::move(resolve)),
       next_inode_(kFirstNameInode) {}
 

@@ -45,8 +45,14 @@ class ProcView {
   static constexpr std::uint64_t kRoot = 1;
   static constexpr const char* kBeancountersName = "user_beancounters";
 
-  // `procfs`: the root of the CT's real procfs. `render`: the user_beancounters text.
-  ProcView(UniqueFd procfs, std::function<std::string()> render, ThreadResolver resolve);
+  // `procfs`: the root of the CT's real procfs. `render`: the user_beancounters text;
+  // `size`: its length, known without reading any counter (the table's rows have fixed
+  // widths), since the kernel asks for it at every stat and lookup.
+  struct Beancounters {
+    std::function<std::string()> render;
+    std::function<std::size_t()> size;
+  };
+  ProcView(UniqueFd procfs, Beancounters beancounters, ThreadResolver resolve);
 
   // The node `name` in the root, counted as one more kernel reference to it.
   std::optional<Node> lookup(const std::string& name);
@@ -58,14 +64,15 @@ class ProcView {
   std::optional<std::string> link_target(std::uint64_t inode, pid_t caller_tid) const;
   // The root's entries: user_beancounters, then every name of the real procfs.
   std::vector<Entry> list() const;
-  std::string beancounters() const { return render_(); }
+  std::string beancounters() const { return beancounters_.render(); }
+  std::size_t beancounters_size() const { return beancounters_.size(); }
 
   // Names the kernel holds now (for tests: forget must free them).
   std::size_t names_held() const { return names_.size(); }
 
  private:
   UniqueFd procfs_;
-  std::function<std::string()> render_;
+  Beancounters beancounters_;
   ThreadResolver resolve_;
   struct Name {
     std::uint64_t inode;

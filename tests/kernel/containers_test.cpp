@@ -133,16 +133,27 @@ TEST_SUITE("containers") {
     CHECK(view.output.find("    ct-ubc: kmemsize") != std::string::npos);
     CHECK(view.output.find("numfile") != std::string::npos);
     CHECK(view.output.find(" 1000 ") != std::string::npos);  // the limit just set
-    // A process in the CT holds 100 more files between two readings: numfile follows them
-    // (other processes of the CT come and go meanwhile, hence the margin).
+    // A process in the CT holds 100 more files and 20000 unread bytes in sockets of the CT's
+    // own network namespace between two readings: the rows follow them (other processes of
+    // the CT come and go meanwhile, hence the margin), and the host reads the same sockets.
     const auto live = ct.exec(
-        "cat /proc/user_beancounters; (echo open 100; sleep 60) | ubc-test-workload >/tmp/held 2>&1 & "
-        "while ! grep -q \"^ok 100\" /tmp/held; do sleep 0.1; done; cat /proc/user_beancounters; "
-        "kill $(pidof ubc-test-workload)");
+        "cat /proc/user_beancounters; (echo open 100; echo sockbufs 20000; sleep 60) </dev/null 2>/dev/null | "
+        "ubc-test-workload >/tmp/held 2>&1 & while [ $(grep -c ^ok /tmp/held) -lt 2 ]; do sleep 0.1; done; "
+        "cat /proc/user_beancounters");
     REQUIRE(live.status == 0);
     const auto numfile_helds = held_of("numfile", live.output);
     REQUIRE(numfile_helds.size() == 2);
     CHECK(numfile_helds[1] >= numfile_helds[0] + 90);
+    const auto dgram_helds = held_of("dgramrcvbuf", live.output);
+    REQUIRE(dgram_helds.size() == 2);
+    CHECK(dgram_helds[1] >= 20000);
+    CHECK(ubc::test::host().counter(ct.id(), UBC_DGRAMRCVBUF).held >= 20000);
+    CHECK(ct.exec("kill $(pidof ubc-test-workload)").status == 0);
+    // Its size is the size of what a read returns (sendfile reads up to the size).
+    const auto sizes = ct.exec("stat -c %s /proc/user_beancounters; wc -c < /proc/user_beancounters");
+    const auto newline_at = sizes.output.find('\n');
+    REQUIRE(newline_at != std::string::npos);
+    CHECK(std::stoul(sizes.output.substr(0, newline_at)) == std::stoul(sizes.output.substr(newline_at + 1)));
     // Root in the CT cannot change it, and only root reads it, as in OpenVZ.
     CHECK(ct.exec("echo 0 > /proc/user_beancounters").status != 0);
     CHECK(ct.exec("ls -l /proc/user_beancounters").output.starts_with("-r--------    1 root     root"));
@@ -244,6 +255,14 @@ TEST_SUITE("containers") {
     CHECK(ct.exec("head -c 4 /dev/urandom >/dev/null && echo x >/dev/null && exec 3<>/dev/ptmx").status == 0);
     CHECK(ct.exec("mknod /dev/mine c 1 1 2>&1").status != 0);  // no CAP_MKNOD either
     CHECK(ubcctl("set " + ct.id() + " --devices ../mem").status != 0);
+    // A new engine starts with no rules; load gives the running CT its own back.
+    REQUIRE(ubcctl("unload").status == 0);
+    const auto loaded = ubcctl("load");
+    REQUIRE_MESSAGE(loaded.status == 0, loaded.output);
+    ubc::test::reopen_host();
+    CHECK(loaded.output.find("device rules restored for 1 running CT") != std::string::npos);
+    CHECK(ct.exec("head -c 1 /hostmem").status != 0);
+    CHECK(ct.exec("head -c 1 /dev/zero >/dev/null").status == 0);
     // Stopped, the CT's cgroup keeps no device rules: host tasks placed in it open anything.
     REQUIRE(ubcctl("stop " + ct.id()).status == 0);
     CHECK(ubcctl("exec " + ct.id() + " -- head -c 1 " + (ct.root() / "hostmem").string() + " >/dev/null").status == 0);

@@ -131,6 +131,7 @@ TEST_SUITE("ubcctl") {
     CHECK(ubcctl("show").status == 1);  // nothing half-loaded
     std::filesystem::remove(conf);
     REQUIRE(ubcctl("load").status == 0);
+    ubc::test::reopen_host();
     CHECK(ubcctl("destroy 4545").status == 0);
   }
 }

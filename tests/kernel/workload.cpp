@@ -21,9 +21,20 @@ fs::path workload_binary() {
 }
 }  // namespace
 
-Host& host() {
-  static Host instance(HostPaths::discover());
+namespace {
+std::optional<Host>& host_instance() {
+  static std::optional<Host> instance;
   return instance;
+}
+}  // namespace
+
+Host& host() {
+  if (!host_instance()) host_instance().emplace(HostPaths::discover());
+  return *host_instance();
+}
+
+void reopen_host() {
+  host_instance().reset();
 }
 
 ScopedCt::ScopedCt(std::string id) : id_(std::move(id)) {

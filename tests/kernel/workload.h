@@ -19,6 +19,9 @@ namespace ubc::test {
 // The host the kernel tests work on: their own cgroup root and pin directory, set up by
 // main() (UBC_CGROUP_ROOT, UBC_PIN_DIR), so they never touch a real engine's CTs.
 Host& host();
+// Drops host()'s open engine maps: after `ubcctl unload` and `load`, they are the old
+// engine's. The next host() opens the new one.
+void reopen_host();
 
 class ScopedCt {
  public:

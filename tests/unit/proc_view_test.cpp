@@ -35,14 +35,14 @@ std::optional<ProcView::CtThread> resolve(pid_t tid) {
 
 TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink for every other name") {
   FakeProcfs procfs;
-  ProcView view(
-      procfs.open(), [] { return std::string("Version: 2.5\n"); }, resolve);
+  ProcView view(procfs.open(), {[] { return std::string("Version: 2.5\n"); }, [] { return std::size_t{13}; }}, resolve);
 
   const auto beancounters = view.lookup("user_beancounters");
   REQUIRE(beancounters);
   CHECK(beancounters->kind == ProcView::Kind::file);
   CHECK(beancounters->mode == 0400);  // root only, as OpenVZ's
   CHECK(view.beancounters() == "Version: 2.5\n");
+  CHECK(view.beancounters_size() == view.beancounters().size());
 
   const auto real = view.lookup(".procfs");
   REQUIRE(real);
@@ -65,8 +65,7 @@ TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink fo
 
 TEST_CASE("self and thread-self name the reader as its CT numbers it") {
   FakeProcfs procfs;
-  ProcView view(
-      procfs.open(), [] { return std::string(); }, resolve);
+  ProcView view(procfs.open(), {[] { return std::string(); }, [] { return std::size_t{0}; }}, resolve);
   const auto self = view.lookup("self");
   const auto thread_self = view.lookup("thread-self");
   REQUIRE(self);
@@ -81,8 +80,7 @@ TEST_CASE("self and thread-self name the reader as its CT numbers it") {
 
 TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets it") {
   FakeProcfs procfs;
-  ProcView view(
-      procfs.open(), [] { return std::string(); }, resolve);
+  ProcView view(procfs.open(), {[] { return std::string(); }, [] { return std::size_t{0}; }}, resolve);
   const auto first = view.lookup("meminfo");
   const auto second = view.lookup("meminfo");
   REQUIRE(first);
