@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <sys/mount.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include <string>
 
 #include "loader/error.h"
+#include "loader/fd_passing.h"
 
 namespace ubc::ns {
 namespace fs = std::filesystem;
@@ -67,21 +67,7 @@ void attach_proc_view(const fs::path& proc_dir, int view_mount, int server_socke
       ::fsmount(context.get(), FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC));
   if (!procfs) throw_system_error("fsmount(proc)");
 
-  char byte = 'p';
-  iovec payload{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &payload;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  const int fd = procfs.get();
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  if (::sendmsg(server_socket, &message, MSG_NOSIGNAL) != 1) throw_system_error("sendmsg(to ubc-procfs)");
+  send_fd(server_socket, procfs.get(), "the CT's procfs, to ubc-procfs");
 
   const fs::path real = proc_dir / kRealProcName;
   if (::move_mount(procfs.get(), "", AT_FDCWD, real.c_str(), MOVE_MOUNT_F_EMPTY_PATH))
@@ -89,24 +75,9 @@ void attach_proc_view(const fs::path& proc_dir, int view_mount, int server_socke
 }
 
 UniqueFd receive_ct_procfs(int socket) {
-  char byte = 0;
-  iovec payload{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &payload;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  ssize_t got;
-  while ((got = ::recvmsg(socket, &message, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {
-  }
-  if (got < 0) throw_system_error("recvmsg(from the CT)");
-  const cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (got == 0 || !header || header->cmsg_type != SCM_RIGHTS || header->cmsg_len != CMSG_LEN(sizeof(int)))
-    throw std::runtime_error("the CT ended before it mounted its /proc");
-  int fd;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-  return UniqueFd(fd);
+  UniqueFd procfs = receive_fd(socket);
+  if (!procfs) throw std::runtime_error("the CT ended before it mounted its /proc");
+  return procfs;
 }
 
 }  // namespace ubc::ns

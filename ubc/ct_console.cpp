@@ -15,46 +15,13 @@
 
 #include "loader/cgroup.h"
 #include "loader/error.h"
+#include "loader/fd_passing.h"
 #include "loader/namespaces.h"
 #include "loader/unique_fd.h"
 
 namespace ubc {
 
 namespace {
-
-void send_fd(int socket, int fd) {
-  char byte = 0;
-  iovec io{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  header->cmsg_level = SOL_SOCKET;
-  header->cmsg_type = SCM_RIGHTS;
-  header->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(header), &fd, sizeof fd);
-  if (::sendmsg(socket, &message, 0) != 1) throw_system_error("sendmsg(pty master)");
-}
-
-UniqueFd receive_fd(int socket) {
-  char byte = 0;
-  iovec io{&byte, 1};
-  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
-  msghdr message{};
-  message.msg_iov = &io;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (::recvmsg(socket, &message, MSG_CMSG_CLOEXEC) != 1) return UniqueFd();
-  cmsghdr* header = CMSG_FIRSTHDR(&message);
-  if (!header || header->cmsg_type != SCM_RIGHTS) return UniqueFd();
-  int fd = -1;
-  std::memcpy(&fd, CMSG_DATA(header), sizeof fd);
-  return UniqueFd(fd);
-}
 
 // The caller's terminal in raw mode for the session's length, as it was afterwards.
 class RawTerminal {
@@ -127,7 +94,7 @@ int run_on_ct_pty(pid_t init_pid, const std::string& cgroup_procs, const std::fu
       const pid_t shell = ::fork();
       if (shell < 0) throw_system_error("fork");
       if (shell == 0) run_shell(master.get(), exec_shell);
-      send_fd(theirs.get(), master.get());
+      send_fd(theirs.get(), master.get(), "the pty master");
       master.reset();
       int status = 0;
       while (::waitpid(shell, &status, 0) < 0)

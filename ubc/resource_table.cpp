@@ -124,7 +124,7 @@ std::string_view known_gap(ubc_resource id) noexcept {
     case UBC_TCPRCVBUF:
     case UBC_OTHERSOCKBUF:
     case UBC_DGRAMRCVBUF:
-      return "not refused: socket memory scheduling has no hook; read in the reader's netns";
+      return "not refused: socket memory scheduling has no hook; read in the CT's netns";
     case UBC_DCACHESIZE:
       return "not refused: no dentry allocation hook; memcg reclaimable slab, not dentries alone";
     case UBC_NUMIPTENT:
