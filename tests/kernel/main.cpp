@@ -38,15 +38,15 @@ int main(int argc, char** argv) {
   const auto run_dir = std::filesystem::temp_directory_path() / "ubc-kernel-tests-run";
   std::filesystem::remove_all(run_dir);
   setenv("UBC_RUN_DIR", run_dir.c_str(), 1);
-  auto& host = ubc::test::host();
-  if (host.engine_loaded()) host.unload_engine();
-  host.load_engine();
+  if (ubc::test::host().engine_loaded()) ubc::test::host().unload_engine();
+  ubc::test::host().load_engine();
 
   doctest::Context context(argc, argv);
   const int status = context.run();
 
-  host.unload_engine();
+  // host() anew: a test that reloads the engine replaces it (reopen_host).
+  ubc::test::host().unload_engine();
   std::error_code ignored;
-  std::filesystem::remove(host.paths().cgroup_root, ignored);
+  std::filesystem::remove(ubc::test::host().paths().cgroup_root, ignored);
   return status;
 }
