@@ -73,6 +73,7 @@ struct stat attributes_of(const ProcView::Node& node, fuse_req_t request, const 
     case ProcView::Kind::symlink:
       attributes.st_mode = S_IFLNK | node.mode;
       attributes.st_nlink = 1;
+      if (node.reader_dependent) break;
       if (auto target = server.view.link_target(node.inode, fuse_req_ctx(request)->pid))
         attributes.st_size = static_cast<off_t>(target->size());
       break;

@@ -49,7 +49,7 @@ std::optional<ProcView::Node> ProcView::node(std::uint64_t inode) const {
       return Node{kRealProc, Kind::directory, 0555, kMountPointTimeout, kMountPointTimeout};
     case kSelf:
     case kThreadSelf:
-      return Node{inode, Kind::symlink, 0777, 60.0, 0};  // the target depends on the reader
+      return Node{inode, Kind::symlink, 0777, 60.0, 0, true};
     default:
       if (name_of_.contains(inode)) return Node{inode, Kind::symlink, 0777, kNameTimeout, kNameTimeout};
       return std::nullopt;

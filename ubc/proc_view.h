@@ -27,6 +27,9 @@ class ProcView {
     // How long the kernel may keep the name and the attributes, in seconds.
     double entry_timeout;
     double attribute_timeout;
+    // A symlink whose target depends on who reads it (self, thread-self): its size is 0, as
+    // procfs says, rather than one reader's answer worked out at every lookup.
+    bool reader_dependent = false;
   };
   struct Entry {
     std::string name;

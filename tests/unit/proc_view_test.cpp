@@ -76,6 +76,8 @@ TEST_CASE("self and thread-self name the reader as its CT numbers it") {
   CHECK(view.link_target(self->inode, 7) == ".procfs/self");
   CHECK(view.link_target(self->inode, 0) == ".procfs/self");
   CHECK(self->attribute_timeout == 0);  // the target depends on the reader
+  CHECK(self->reader_dependent);
+  CHECK_FALSE(view.lookup("meminfo")->reader_dependent);
 }
 
 TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets it") {
