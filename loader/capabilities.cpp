@@ -40,6 +40,19 @@ Capability probe_cgroup_v2() {
   return {"cgroup v2", false, "no cgroup2 mount", "CTs cannot be created: mount -t cgroup2 none /sys/fs/cgroup", true};
 }
 
+// Not required to load the engine, but `load` remounts with it or refuses.
+Capability probe_cgroup_delegation() {
+  const auto mount = cgroup::find_v2_mount();
+  if (!mount) return {"cgroup nsdelegate", false, "no cgroup2 mount", "CTs cannot be created", false};
+  if (cgroup::has_nsdelegate(*mount))
+    return {"cgroup nsdelegate", true, mount->string() + " has nsdelegate: a CT cannot write its own limits", "",
+            false};
+  return {"cgroup nsdelegate", false, mount->string() + " is mounted without nsdelegate",
+          "a CT with a nested user namespace could rewrite its own memory.max and cpu.max; ubcctl load remounts "
+          "it with nsdelegate (or refuses)",
+          false};
+}
+
 Capability probe_btf() {
   if (fs::exists("/sys/kernel/btf/vmlinux")) return {"kernel BTF", true, "/sys/kernel/btf/vmlinux", "", true};
   return {"kernel BTF", false, "/sys/kernel/btf/vmlinux missing",
@@ -131,6 +144,7 @@ std::string engine_unavailable_reason() {
 
 std::vector<Capability> probe_capabilities() {
   return {probe_cgroup_v2(),
+          probe_cgroup_delegation(),
           probe_btf(),
           probe_bpf_lsm_active(),
           probe_engine_loadable(engine_unavailable_reason()),

@@ -1,6 +1,7 @@
 #include "loader/cgroup.h"
 
 #include <fcntl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,6 +33,45 @@ std::optional<fs::path> find_v2_mount() {
     return fs::path(mount_point);
   }
   return std::nullopt;
+}
+
+std::string v2_mount_options(const fs::path& mount_point) {
+  std::ifstream mountinfo("/proc/self/mountinfo");
+  std::string options;
+  for (std::string line; std::getline(mountinfo, line);) {
+    const auto separator = line.find(" - ");
+    if (separator == std::string::npos) continue;
+    std::istringstream head(line.substr(0, separator)), tail(line.substr(separator + 3));
+    std::string id, parent, device, root, point, fstype, source, super_options;
+    head >> id >> parent >> device >> root >> point;
+    tail >> fstype >> source >> super_options;
+    // The last mount on the point is the one paths resolve to.
+    if (fstype == "cgroup2" && point == mount_point.string()) options = super_options;
+  }
+  return options;
+}
+
+bool has_nsdelegate(const fs::path& mount_point) {
+  std::istringstream options(v2_mount_options(mount_point));
+  for (std::string option; std::getline(options, option, ',');)
+    if (option == "nsdelegate") return true;
+  return false;
+}
+
+bool ensure_nsdelegate(const fs::path& mount_point) {
+  if (has_nsdelegate(mount_point)) return false;
+  // cgroup2's remount resets every flag it is not given: keep the ones it has.
+  std::string options = "nsdelegate";
+  std::istringstream current(v2_mount_options(mount_point));
+  for (std::string option; std::getline(current, option, ',');)
+    if (option != "rw" && option != "ro") options += "," + option;
+  if (::mount(nullptr, mount_point.c_str(), nullptr, MS_REMOUNT, options.c_str()))
+    throw_system_error("mount(" + mount_point.string() + ", remount " + options +
+                       "): without nsdelegate a CT could write its own cgroup limits; mount cgroup2 with "
+                       "-o nsdelegate from the host's initial namespaces");
+  if (!has_nsdelegate(mount_point))
+    throw std::runtime_error("remounting " + mount_point.string() + " with nsdelegate did not take");
+  return true;
 }
 
 std::uint64_t id_of(const fs::path& cgroup) {

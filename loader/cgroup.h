@@ -15,6 +15,16 @@ namespace ubc::cgroup {
 // /sys/fs/cgroup/unified on hybrid hosts); nullopt when there is none.
 std::optional<std::filesystem::path> find_v2_mount();
 
+// The cgroup2 mount's superblock options (mountinfo's last field), e.g. "rw,nsdelegate".
+std::string v2_mount_options(const std::filesystem::path& mount_point);
+bool has_nsdelegate(const std::filesystem::path& mount_point);
+// With nsdelegate, a cgroup namespace is a delegation boundary: a CT can manage the cgroups
+// below its own but never write its own cgroup's limits (memory.max, cpu.max, pids.max),
+// even from a nested user namespace. Remounts the hierarchy with it, keeping its other
+// options, unless it has it already. Returns whether it remounted; throws with the reason
+// when it cannot (only the initial namespaces may set it).
+bool ensure_nsdelegate(const std::filesystem::path& mount_point);
+
 // The id the kernel's BPF helpers report for this cgroup (its kernfs inode number).
 std::uint64_t id_of(const std::filesystem::path& cgroup);
 

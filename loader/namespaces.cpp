@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "loader/error.h"
+#include "loader/masked_paths.h"
 #include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 
@@ -84,6 +85,11 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   // Nothing mounted from here on may reach the host's mount namespace.
   mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
   mount_or_throw(root.c_str(), root, nullptr, MS_BIND | MS_REC);
+  // Device nodes in the CT's files are inert: its /dev is the one built below.
+  mount_attr no_devices{};
+  no_devices.attr_set = MOUNT_ATTR_NODEV;
+  if (::mount_setattr(AT_FDCWD, root.c_str(), AT_RECURSIVE, &no_devices, sizeof no_devices))
+    throw_system_error("mount_setattr(" + root.string() + ", nodev)");
 
   const fs::path proc = root / "proc", sys = root / "sys", dev = root / "dev";
   for (const auto& dir : {proc, sys, dev}) fs::create_directories(dir);
@@ -100,6 +106,7 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   fs::create_symlink("pts/ptmx", dev / "ptmx");
   fs::create_directories(dev / "shm");
   mount_or_throw("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
+  mask_kernel_paths(proc_view ? proc / kRealProcName : proc, sys, dev / "null");
 
   // pivot_root(".", "."): the old root ends up stacked under the new one and is detached
   // at once, so nothing of the host's tree stays reachable, not even by "..".
@@ -107,16 +114,6 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   if (::syscall(SYS_pivot_root, ".", ".")) throw_system_error("pivot_root(" + root.string() + ")");
   if (::umount2(".", MNT_DETACH)) throw_system_error("umount2(old root)");
   if (::chdir("/")) throw_system_error("chdir(/)");
-}
-
-void drop_host_capabilities() {
-  for (int cap :
-       {CAP_SYS_MODULE, CAP_SYS_RAWIO, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_BOOT, CAP_SYS_TIME, CAP_SYS_PTRACE,
-        CAP_MAC_ADMIN, CAP_MAC_OVERRIDE, CAP_SYSLOG, CAP_BPF, CAP_PERFMON, CAP_MKNOD, CAP_SYS_PACCT, CAP_WAKE_ALARM,
-        CAP_BLOCK_SUSPEND, CAP_AUDIT_CONTROL, CAP_LINUX_IMMUTABLE, CAP_SYS_RESOURCE}) {
-    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
-      throw_system_error("prctl(PR_CAPBSET_DROP, " + std::to_string(cap) + ")");
-  }
 }
 
 void run_in_network_namespace(pid_t pid, const std::function<void()>& work) {

@@ -36,7 +36,8 @@ struct DeviceNode {
 // The nodes every CT's /dev has: null, zero, full, random, urandom, tty (read-write).
 const std::vector<DeviceNode>& standard_device_nodes();
 
-// In the child: makes `root` its root filesystem with a fresh /proc, /sys read-only, a tmpfs
+// In the child: makes `root` its root filesystem (nodev) with a fresh /proc, /sys read-only,
+// the kernel's host-wide paths in both masked (loader/masked_paths.h), a tmpfs
 // /dev holding null, zero, full, random, urandom, tty, the granted device nodes and a devpts
 // instance of its own (with /dev/ptmx), then pivot_root()s into it and detaches the old root.
 // With `proc_view`, /proc is the CT's /proc view (loader/proc_view.h), else a plain procfs.
@@ -46,10 +47,6 @@ struct ProcViewHandles {
 };
 void enter_root_filesystem(const std::filesystem::path& root, const std::vector<DeviceNode>& devices,
                            std::optional<ProcViewHandles> proc_view);
-
-// In the child: removes from the capability bounding set what a CT's root must not have on
-// the host's kernel (modules, raw I/O, mounts, chroot, BPF, clock, reboot, MAC policy ...).
-void drop_host_capabilities();
 
 // Joins every namespace of the running process `pid` (user first when it has its own), so
 // that children of the caller run inside them. The caller's own pid namespace membership

@@ -7,15 +7,16 @@
 #include <stdexcept>
 
 #include "ubc/resource_table.h"
+#include "ubc/userns_ranges.h"
 
 namespace ubc::cli {
 
 namespace {
 
-std::string joined(const std::vector<std::string>& words, const char* empty = "-") {
+std::string joined(const std::vector<std::string>& words, const char* empty = "-", const char* separator = " ") {
   if (words.empty()) return empty;
   std::string text;
-  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  for (const auto& word : words) text += (text.empty() ? "" : separator) + word;
   return text;
 }
 
@@ -26,11 +27,13 @@ std::string field_value(Host& host, const ListEntry& entry, const std::string& f
   if (field == "status") return entry.running ? "running" : "stopped";
   if (field == "ip") return entry.ip_addresses.empty() ? "-" : entry.ip_addresses.front();
   if (field == "hostname") return entry.hostname.empty() ? "-" : entry.hostname;
+  if (field == "capability") return joined(capability_names(entry.capabilities), "-", ",");
   const auto dot = field.find('.');
   const ResourceInfo* resource = find_resource(field.substr(0, dot));
   if (!resource || !is_available(resource->support))
     throw std::invalid_argument("unknown field '" + field +
-                                "'; use ctid, nproc, status, ip, hostname or a beancounter name with .m .b .l .f");
+                                "'; use ctid, nproc, status, ip, hostname, capability or a beancounter name with "
+                                ".m .b .l .f");
   const ubc_counter counter = host.counter(entry.ctid, resource->id);
   const std::string suffix = dot == std::string::npos ? "" : field.substr(dot);
   const std::uint64_t value = suffix.empty()   ? counter.held
@@ -67,6 +70,8 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
           row["ip"] = entry.ip_addresses;
         else if (field == "status")
           row["status"] = entry.running ? "running" : "stopped";
+        else if (field == "capability")
+          row["capability"] = capability_names(entry.capabilities);
         else if (field == "ctid" || field == "hostname")
           row[field] = field_value(host, entry, field);
         else
@@ -91,11 +96,27 @@ int status(Containers& containers, const std::string& ctid) {
   const CtStatus status = containers.status(ctid);
   std::printf("CTID %s %s %s %s\n", ctid.c_str(), status.exists ? "exist" : "deleted",
               status.mounted ? "mounted" : "unmounted", status.running ? "running" : "down");
+  if (status.exists) std::printf("CAPABILITY %s\n", joined(capability_names(status.capabilities), "-", ",").c_str());
   return 0;
 }
 
-void start(Containers& containers, const std::string& ctid) {
-  const StartResult result = containers.start(ctid);
+void refuse_unload_with_running_cts(Containers& containers, bool force) {
+  std::vector<std::string> running;
+  for (const auto& entry : containers.list())
+    if (entry.running) running.push_back(entry.ctid);
+  if (running.empty()) return;
+  const std::string what =
+      "they would lose their beancounters (held, maxheld and failcnt), their device rules and "
+      "the bpf() denial until the next load";
+  if (!force)
+    throw std::runtime_error("CT(s) " + joined(running, "", ", ") + " running: " + what +
+                             "; stop them first or unload --force");
+  std::fprintf(stderr, "ubcctl: warning: unloading under running CT(s) %s: %s\n", joined(running, "", ", ").c_str(),
+               what.c_str());
+}
+
+void start(Containers& containers, const std::string& ctid, bool force) {
+  const StartResult result = containers.start(ctid, force);
   if (result.without_proc_view)
     std::fprintf(stderr, "ubcctl: warning: CT %s has no /proc/user_beancounters inside: %s\n", ctid.c_str(),
                  result.without_proc_view->c_str());
@@ -133,7 +154,8 @@ int exec_all(Host& host, Containers& containers, const std::vector<std::string>&
 bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
   const bool any = !changes.hostname.empty() || !changes.init.empty() || !changes.onboot.empty() ||
                    !changes.userns.empty() || !changes.ipadd.empty() || !changes.ipdel.empty() ||
-                   !changes.devices.empty() || !changes.netdev_add.empty() || !changes.netdev_del.empty();
+                   !changes.devices.empty() || !changes.netdev_add.empty() || !changes.netdev_del.empty() ||
+                   !changes.capabilities.empty();
   if (!any) return false;
   CtConfig config = CtConfig::load(host.config_path(ctid));
   CtSettings current = CtSettings::from(config);
@@ -144,7 +166,22 @@ bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingC
   if (!changes.hostname.empty()) config.set("HOSTNAME", changes.hostname);
   if (!changes.init.empty()) config.set("INIT", changes.init);
   if (!changes.onboot.empty()) config.set("ONBOOT", yes_no("--onboot", changes.onboot));
-  if (!changes.userns.empty()) config.set("USERNS", yes_no("--userns", changes.userns));
+  std::optional<UserRangeLock> range_lock;
+  if (!changes.userns.empty()) {
+    config.set("USERNS", yes_no("--userns", changes.userns));
+    // Turned on for a CT that had none: a range of its own (an old USERNS="yes" config
+    // without USERNS_IDMAP keeps its shared range).
+    if (changes.userns == "yes" && !current.user_namespace && !config.get("USERNS_IDMAP")) {
+      const auto dir = host.config_path(ctid).parent_path();
+      range_lock.emplace(dir);
+      config.set("USERNS_IDMAP", format_user_mapping(free_user_range(dir)));
+    }
+  }
+  if (!changes.capabilities.empty()) {
+    std::vector<CapabilityChange> parsed;
+    for (const auto& spec : changes.capabilities) parsed.push_back(parse_capability_change(spec));
+    config.set("CAPABILITY", format_capability_changes(merge_capability_changes(current.capability_changes, parsed)));
+  }
   auto addresses = current.ip_addresses;
   for (const auto& address : changes.ipadd) {
     validate_ip_address(address);

@@ -13,10 +13,13 @@ namespace ubc::cli {
 // nproc, status, ip, hostname, or any beancounter name with .m .b .l .f for maxheld,
 // barrier, limit, failcnt); `all` includes stopped CTs.
 int list(Host& host, Containers& containers, const std::vector<std::string>& fields, bool all, bool json);
-// vzctl status: "CTID 101 exist mounted running".
+// vzctl status: "CTID 101 exist mounted running", then the CT's capabilities (the running
+// CT's, else those its next start gives).
 int status(Containers& containers, const std::string& ctid);
 // Starts one CT, warning on stderr when it runs without /proc/user_beancounters inside.
-void start(Containers& containers, const std::string& ctid);
+void start(Containers& containers, const std::string& ctid, bool force = false);
+// Throws, naming the running CTs and what they would lose, unless none runs or `force`.
+void refuse_unload_with_running_cts(Containers& containers, bool force);
 // Starts every CT whose config says ONBOOT="yes" and that is not running.
 int start_all(Host& host, Containers& containers);
 // Runs one command in every running CT, each one's output under a "CT <id>:" header.
@@ -25,7 +28,7 @@ int exec_all(Host& host, Containers& containers, const std::vector<std::string>&
 // at the next start.
 struct CtSettingChanges {
   std::string hostname, init, onboot, userns;
-  std::vector<std::string> ipadd, ipdel, devices, netdev_add, netdev_del;
+  std::vector<std::string> ipadd, ipdel, devices, netdev_add, netdev_del, capabilities;
 };
 bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes);
 

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "loader/cgroup.h"
 #include "loader/scheduler.h"
 #include "sched/cpu_policy.h"
 #include "ubc/containers.h"
@@ -18,7 +19,9 @@ CpuSchedulerChoice parse_cpu_scheduler_choice(const std::string& text) {
 }
 
 int load(Host& host, CpuSchedulerChoice choice) {
-  host.load_engine();
+  if (host.load_engine().remounted_nsdelegate)
+    std::printf("remounted %s with nsdelegate: a CT cannot write its own cgroup limits\n",
+                cgroup::find_v2_mount().value_or("cgroup2").c_str());
   std::printf("engine loaded and pinned in %s\n", host.paths().pin_dir.c_str());
   if (const int restored = Containers(host).restore_device_rules())
     std::printf("device rules restored for %d running CT(s)\n", restored);

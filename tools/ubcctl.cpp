@@ -210,6 +210,9 @@ int main(int argc, char** argv) {
   auto* sched = app.add_subcommand("sched", "The CPU scheduler: ubcctl sched status|load|unload");
   sched->add_option("ACTION", sched_action, "status (default), load or unload");
   auto* unload = app.add_subcommand("unload", "Detach and unpin the engine (CT cgroups are kept)");
+  unload->add_flag("--force", force,
+                   "Unload even with CTs running: they lose their beancounters (held, maxheld, failcnt), "
+                   "device rules and the bpf() denial");
   auto* doctor = app.add_subcommand("doctor", "Say what this host's kernel supports and what ubc does about gaps");
 
   ubc::CreateOptions create_options;
@@ -225,8 +228,12 @@ int main(int argc, char** argv) {
   std::string adopt_cgroup;
   create->add_option("--cgroup", adopt_cgroup,
                      "Put beancounters on this existing cgroup (Docker, Podman, systemd), without moving it");
-  create->add_flag("--userns", create_options.user_namespace,
-                   "Run the CT in a user namespace: its root is host uid 100000");
+  std::string create_userns;
+  create
+      ->add_option("--userns", create_userns,
+                   "yes (default): run the CT in a user namespace with a host uid range of its own; "
+                   "no: its root is the host's root (warned)")
+      ->expected(0, 1);
 
   auto* destroy = app.add_subcommand("destroy", "Destroy a CT: its cgroup, counters, config, and files ubc made");
   destroy->add_option("CT", ctid, "CT id")->required();
@@ -242,6 +249,8 @@ int main(int argc, char** argv) {
   start->add_option("CT", ctid, "CT id");
   start->add_flag("--all", every_ct, "Every CT whose config says ONBOOT=\"yes\"");
   start->add_option("--init", init, "Run this init (saved in the config)");
+  start->add_flag("--force", force,
+                  "Start even without the engine loaded (no beancounters, device rules, bpf() denial)");
   int stop_timeout = 10;
   auto* stop = app.add_subcommand("stop", "Stop a CT: SIGTERM to its init, SIGKILL to all after --timeout");
   stop->add_option("CT", ctid, "CT id")->required();
@@ -249,6 +258,7 @@ int main(int argc, char** argv) {
   auto* restart = app.add_subcommand("restart", "Stop and start a CT");
   restart->add_option("CT", ctid, "CT id")->required();
   restart->add_option("--timeout", stop_timeout, "Seconds to wait for init before killing (default 10)");
+  restart->add_flag("--force", force, "Start even without the engine loaded");
   auto* status = app.add_subcommand("status", "Print vzctl's status line: CTID 101 exist mounted running");
   status->add_option("CT", ctid, "CT id")->required();
   auto* enter = app.add_subcommand("enter", "An interactive shell inside a running CT");
@@ -280,6 +290,8 @@ int main(int argc, char** argv) {
   set->add_option("--onboot", changes.onboot, "yes|no: start with `ubcctl start --all` (saved)");
   set->add_option("--init", changes.init, "The CT's init command (next start; saved)");
   set->add_option("--userns", changes.userns, "yes|no: run in a user namespace (next start; saved)");
+  set->add_option("--capability", changes.capabilities,
+                  "NAME:on|off, e.g. sys_time:on: grant or remove a capability (next start; saved)");
   set->add_option("--devices", changes.devices, "Grant host device nodes: NAME[:r|rw], e.g. ttyS0:rw (saved)");
   set->add_option("--netdev_add", changes.netdev_add, "Move a host network interface into the CT at start (saved)");
   set->add_option("--netdev_del", changes.netdev_del, "Stop moving that interface in (next start; saved)");
@@ -322,6 +334,7 @@ int main(int argc, char** argv) {
       if (sched_action == "unload") return ubc::cli::sched_unload(host);
       throw std::invalid_argument("sched " + sched_action + ": expected status, load or unload");
     } else if (*unload) {
+      ubc::cli::refuse_unload_with_running_cts(containers, force);
       host.unload_engine();
       std::printf("engine unloaded\n");
     } else if (*create) {
@@ -331,6 +344,16 @@ int main(int argc, char** argv) {
       if (!hostname.empty()) create_options.hostname = hostname;
       if (!init.empty()) create_options.init = init;
       if (!adopt_cgroup.empty()) create_options.cgroup = adopt_cgroup;
+      if (create->count("--userns")) {
+        if (create_userns != "" && create_userns != "yes" && create_userns != "no")
+          throw std::invalid_argument("create --userns takes yes or no, not '" + create_userns + "'");
+        create_options.user_namespace = create_userns != "no";
+        if (create_userns == "no")
+          std::fprintf(stderr,
+                       "ubcctl: warning: CT %s will run without a user namespace: its root is the host's root, "
+                       "kept in only by capabilities, seccomp and masked paths\n",
+                       ctid.c_str());
+      }
       if (create_options.root && create_options.ostemplate)
         throw std::invalid_argument("create: --root and --ostemplate exclude each other");
       containers.create(ctid, create_options);
@@ -354,12 +377,12 @@ int main(int argc, char** argv) {
         init_change.init = init;
         ubc::cli::apply_setting_changes(host, ctid, init_change);
       }
-      ubc::cli::start(containers, ctid);
+      ubc::cli::start(containers, ctid, force);
     } else if (*stop) {
       containers.stop(ctid, std::chrono::seconds(stop_timeout));
     } else if (*restart) {
       if (containers.status(ctid).running) containers.stop(ctid, std::chrono::seconds(stop_timeout));
-      ubc::cli::start(containers, ctid);
+      ubc::cli::start(containers, ctid, force);
     } else if (*status) {
       return ubc::cli::status(containers, ctid);
     } else if (*enter) {

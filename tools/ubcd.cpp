@@ -73,7 +73,8 @@ int main(int argc, char** argv) {
     const ubc::HostPaths paths = ubc::HostPaths::discover();
     ubc::Host host(paths);
     if (!host.engine_loaded()) {
-      host.load_engine();
+      if (host.load_engine().remounted_nsdelegate)
+        log("remounted the cgroup2 hierarchy with nsdelegate: a CT cannot write its own cgroup limits");
       log("loaded the engine into %s", paths.pin_dir.c_str());
       if (const int restored = ubc::Containers(host).restore_device_rules())
         log("device rules restored for %d running CT(s)", restored);

@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "loader/cgroup.h"
+#include "loader/ct_confinement.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
 #include "loader/proc_view.h"
@@ -25,6 +26,7 @@
 #include "ubc/ct_network.h"
 #include "ubc/failcnt_baseline.h"
 #include "ubc/run_command.h"
+#include "ubc/userns_ranges.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -60,18 +62,39 @@ void become_ct_root() {
   if (::setresuid(0, 0, 0)) throw_system_error("setresuid(0)");
 }
 
-// Files unpacked for a CT with its own user namespace belong to the CT's root, so that
-// root inside can write them: shift their owners into the CT's host id range.
-void shift_ownership(const fs::path& dir, const ns::UserMapping& mapping) {
+// A CT's files belong to its own root as the host sees it: host ids from `first` on for a
+// CT of its own user namespace, 0 on for one without. A tree whose root directory is owned
+// by another range's first id (host root's, or the range of the CT it was cloned from) is
+// shifted over, owners and groups alike, once. Not an idmapped mount: through one, a
+// setuid file the CT's root made would be setuid host root on disk, for any host user who
+// can reach it.
+void shift_root_ownership(const fs::path& root, unsigned first) {
+  struct stat info {};
+  if (::lstat(root.c_str(), &info)) throw_system_error("lstat(" + root.string() + ")");
+  const unsigned from = info.st_uid;
+  const bool range_start = from == 0 || (from >= kUserRangeBase && (from - kUserRangeBase) % kUserRangeSize == 0);
+  if (from == first || !range_start) return;
+  auto shift_id = [&](unsigned id) { return id >= from && id - from < kUserRangeSize ? id - from + first : id; };
   auto shift = [&](const fs::path& path) {
-    struct stat info {};
     if (::lstat(path.c_str(), &info)) throw_system_error("lstat(" + path.string() + ")");
-    if (info.st_uid >= mapping.count || info.st_gid >= mapping.count) return;
-    if (::lchown(path.c_str(), mapping.host_first + info.st_uid, mapping.host_first + info.st_gid))
-      throw_system_error("lchown(" + path.string() + ")");
+    const unsigned uid = shift_id(info.st_uid), gid = shift_id(info.st_gid);
+    if (uid == info.st_uid && gid == info.st_gid) return;
+    // lchown clears setuid and setgid bits: put them back.
+    if (::lchown(path.c_str(), uid, gid)) throw_system_error("lchown(" + path.string() + ")");
+    if (!S_ISLNK(info.st_mode) && (info.st_mode & (S_ISUID | S_ISGID)) && ::chmod(path.c_str(), info.st_mode & 07777))
+      throw_system_error("chmod(" + path.string() + ")");
   };
-  shift(dir);
-  for (const auto& entry : fs::recursive_directory_iterator(dir)) shift(entry.path());
+  const dev_t device = info.st_dev;
+  // Nothing mounted below the root is the CT's to shift.
+  for (auto entry = fs::recursive_directory_iterator(root); entry != fs::recursive_directory_iterator(); ++entry) {
+    if (::lstat(entry->path().c_str(), &info)) throw_system_error("lstat(" + entry->path().string() + ")");
+    if (info.st_dev != device) {
+      entry.disable_recursion_pending();
+      continue;
+    }
+    shift(entry->path());
+  }
+  shift(root);  // last: it says the tree is done
 }
 
 // A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
@@ -170,13 +193,14 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
   if (host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " already exists");
   for (const auto& address : options.ip_addresses) validate_ip_address(address);
   if (options.cgroup) {
-    if (options.root || options.ostemplate || options.private_area || options.user_namespace ||
+    if (options.root || options.ostemplate || options.private_area || options.user_namespace.has_value() ||
         !options.ip_addresses.empty() || options.init)
       throw std::invalid_argument("create --cgroup: the other runtime runs the CT; only beancounters apply");
     host_.adopt(ctid, *options.cgroup);
     return;
   }
   const fs::path config_file = host_.config_path(ctid);
+  const UserRangeLock range_lock(config_file.parent_path());
   const bool had_config = fs::exists(config_file);
   CtConfig config = CtConfig::load(config_file);
   CtSettings::from(config);  // an existing vzctl config must be valid before we build on it
@@ -201,7 +225,6 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
       fs::create_directories(area);
       unpacked = area;
       run_or_throw({"tar", "--numeric-owner", "-xpf", fs::absolute(*options.ostemplate).string(), "-C", area.string()});
-      if (options.user_namespace) shift_ownership(area, {});
       config.set("VE_ROOT", area.string());
       config.set("VE_PRIVATE", area.string());
       config.set("OSTEMPLATE", fs::absolute(*options.ostemplate).string());
@@ -215,7 +238,19 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
     if (options.hostname) config.set("HOSTNAME", *options.hostname);
     if (!options.ip_addresses.empty()) config.set("IP_ADDRESS", join(options.ip_addresses));
     if (options.init) config.set("INIT", *options.init);
-    if (options.user_namespace) config.set("USERNS", "yes");
+    // A CT with files runs in a user namespace of its own unless asked otherwise (or its
+    // existing config says); a bare one (beancounters on a cgroup) has no namespaces.
+    const bool has_files = config.get("VE_ROOT").has_value();
+    if (!has_files && options.user_namespace)
+      throw std::invalid_argument("create --userns: only a CT with files (--root, --ostemplate) runs in namespaces");
+    if (!has_files) {
+    } else if (options.user_namespace.value_or(!config.get("USERNS") || CtSettings::from(config).user_namespace)) {
+      config.set("USERNS", "yes");
+      if (!config.get("USERNS_IDMAP"))
+        config.set("USERNS_IDMAP", format_user_mapping(free_user_range(config_file.parent_path())));
+    } else {
+      config.set("USERNS", "no");
+    }
     CtSettings::from(config);
     config.save(config_file);
     host_.create(ctid);
@@ -225,15 +260,20 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
   }
 }
 
-StartResult Containers::start(const std::string& ctid) {
+StartResult Containers::start(const std::string& ctid, bool force) {
   if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime starts it");
   if (running_init(ctid)) throw std::runtime_error("CT " + ctid + " is already running");
   const CtSettings ct = settings(ctid);
+  if (!host_.engine_loaded() && !force)
+    throw std::runtime_error("the engine is not loaded (ubcctl load): CT " + ctid +
+                             " would run without beancounters, device rules and the bpf() denial; "
+                             "start --force runs it so");
   if (ct.root.empty())
     throw std::runtime_error("CT " + ctid + " has no files (VE_ROOT): create it with --root or --ostemplate");
   if (!fs::is_directory(ct.root)) throw std::runtime_error("VE_ROOT " + ct.root.string() + " is not a directory");
+  if (fs::equivalent(ct.root, "/")) throw std::runtime_error("VE_ROOT is the host's own root directory");
   if (!fs::exists(ct.root / ct.init.front().substr(ct.init.front().front() == '/' ? 1 : 0)))
     throw std::runtime_error("CT " + ctid + " has no " + ct.init.front() + " in " + ct.root.string() +
                              " (set INIT or start with --init)");
@@ -257,7 +297,8 @@ StartResult Containers::start(const std::string& ctid) {
   else
     result.without_device_rules = "the engine is not loaded (ubcctl load)";
   // The CT's root as the host sees it: the view's files are its.
-  const unsigned ct_root_id = ct.user_namespace ? ns::UserMapping{}.host_first : 0;
+  const unsigned ct_root_id = ct.user_namespace ? ct.user_mapping.host_first : 0;
+  shift_root_ownership(ct.root, ct_root_id);
   const fs::path view_server = helper_path("ubc-procfs");
   std::optional<ns::ProcViewMount> view;
   UniqueFd view_ct_end, view_server_end;
@@ -292,7 +333,7 @@ StartResult Containers::start(const std::string& ctid) {
       ns::enter_root_filesystem(ct.root, ct.devices, view_handles);
       view.reset();
       view_ct_end.reset();
-      ns::drop_host_capabilities();
+      ns::confine_to_ct(ct.capabilities);
       if (::setsid() < 0) throw_system_error("setsid");
       const int null = ::open("/dev/null", O_RDONLY);
       if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(console.get(), 1) < 0 || ::dup2(console.get(), 2) < 0)
@@ -313,7 +354,8 @@ StartResult Containers::start(const std::string& ctid) {
     ::waitpid(init, nullptr, 0);
   };
   try {
-    if (ct.user_namespace) ns::map_user_namespace(init, {});
+    if (ct.user_namespace) ns::map_user_namespace(init, ct.user_mapping);
+
     set_up_ct_network(init, cgroup::id_of(cgroup), ct.ip_addresses, ct.netdevs);
     if (view) {
       spawn_detached(view_server, {ctid, std::to_string(init), std::to_string(ct_root_id)},
@@ -385,6 +427,7 @@ CtStatus Containers::status(const std::string& ctid) {
   status.mounted = !ct.root.empty() && fs::is_directory(ct.root);
   status.init_pid = running_init(ctid);
   status.running = status.init_pid.has_value();
+  status.capabilities = status.running ? ns::bounding_set_of(*status.init_pid) : ct.capabilities;
   return status;
 }
 
@@ -394,7 +437,9 @@ std::vector<ListEntry> Containers::list() {
     ListEntry entry;
     entry.ctid = ctid;
     const CtSettings ct = settings(ctid);
-    entry.running = running_init(ctid).has_value();
+    const auto init = running_init(ctid);
+    entry.running = init.has_value();
+    entry.capabilities = init ? ns::bounding_set_of(*init) : ct.capabilities;
     entry.ip_addresses = ct.ip_addresses;
     entry.hostname = ct.hostname;
     if (host_.engine_loaded())
@@ -410,11 +455,13 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
   if (argv.empty()) throw std::invalid_argument("exec needs a command");
   const auto init = running_init(ctid);
   if (!init) return host_.exec(ctid, argv);
+  const CapabilitySet capabilities = ns::bounding_set_of(*init);
   const std::string procs = (host_.cgroup_of(ctid) / "cgroup.procs").string();
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
   if (child == 0) {
     try {
+      ns::hide_from_ct_processes();
       if (cgroup::enter_from_child(procs.c_str())) throw_system_error("entering " + procs);
       const bool own_users = ns::has_own_user_namespace(*init);
       ns::join_namespaces(*init);
@@ -423,7 +470,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
       if (inner < 0) throw_system_error("fork");
       if (inner == 0) {
         if (own_users) become_ct_root();
-        ns::drop_host_capabilities();
+        ns::confine_to_ct(capabilities);
         exec_in_ct(argv);
       }
       int status = 0;
@@ -445,9 +492,11 @@ int Containers::enter(const std::string& ctid) {
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   const bool own_users = ns::has_own_user_namespace(*init);
-  return run_on_ct_pty(*init, (host_.cgroup_of(ctid) / "cgroup.procs").string(), [own_users] {
+  const CapabilitySet capabilities = ns::bounding_set_of(*init);
+  return run_on_ct_pty(*init, (host_.cgroup_of(ctid) / "cgroup.procs").string(), [own_users, capabilities] {
+    ns::hide_from_ct_processes();
     if (own_users) become_ct_root();
-    ns::drop_host_capabilities();
+    ns::confine_to_ct(capabilities);
     exec_in_ct({"/bin/sh", "-l"});
   });
 }

@@ -24,7 +24,9 @@ struct CreateOptions {
   std::optional<std::string> hostname;
   std::vector<std::string> ip_addresses;
   std::optional<std::string> init;
-  bool user_namespace = false;
+  // --userns yes|no; unset: yes for a new CT (its own uid range), as the config says for an
+  // existing one.
+  std::optional<bool> user_namespace;
   std::optional<std::filesystem::path> cgroup;  // --cgroup PATH: adopt another runtime's cgroup
 };
 
@@ -40,7 +42,8 @@ struct CtStatus {
   bool exists = false;
   bool mounted = false;  // its files are there
   bool running = false;
-  std::optional<pid_t> init_pid;  // in the host's pid namespace
+  std::optional<pid_t> init_pid;   // in the host's pid namespace
+  CapabilitySet capabilities = 0;  // the running CT's, else what its next start gives
 };
 
 struct ListEntry {
@@ -49,6 +52,7 @@ struct ListEntry {
   bool running = false;
   std::vector<std::string> ip_addresses;
   std::string hostname;
+  CapabilitySet capabilities = 0;  // as CtStatus's
 };
 
 class Containers {
@@ -59,8 +63,9 @@ class Containers {
   // template, the files. Nothing is left behind when a step fails.
   void create(const std::string& ctid, const CreateOptions& options);
   // Runs the CT's init in its namespaces, with a /proc view (user_beancounters inside)
-  // served by ubc-procfs when the host can serve one.
-  StartResult start(const std::string& ctid);
+  // served by ubc-procfs when the host can serve one. Refuses without the engine loaded
+  // unless `force` (the CT then runs without beancounters, device rules or bpf() denial).
+  StartResult start(const std::string& ctid, bool force = false);
   // Asks init to stop (SIGTERM), kills what is left after `timeout`; no process, mount,
   // network device or nested cgroup stays behind.
   void stop(const std::string& ctid, std::chrono::seconds timeout);

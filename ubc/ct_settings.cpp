@@ -49,6 +49,24 @@ ns::DeviceNode parse_device_node(const std::string& spec) {
   return node;
 }
 
+ns::UserMapping parse_user_mapping(const std::string& value) {
+  const auto colon = value.find(':');
+  auto number = [&](const std::string& text) -> std::uint64_t {
+    if (text.empty() || text.size() > 10 || text.find_first_not_of("0123456789") != std::string::npos)
+      throw std::invalid_argument("'" + value + "' is not HOST_FIRST:COUNT (e.g. 165536:65536)");
+    return std::stoull(text);
+  };
+  if (colon == std::string::npos) number("");
+  const std::uint64_t first = number(value.substr(0, colon)), count = number(value.substr(colon + 1));
+  if (first == 0 || count == 0 || first + count > (std::uint64_t{1} << 32))
+    throw std::invalid_argument("'" + value + "': the range must be above host id 0, not empty, and within 32 bits");
+  return {static_cast<unsigned>(first), static_cast<unsigned>(count)};
+}
+
+std::string format_user_mapping(const ns::UserMapping& mapping) {
+  return std::to_string(mapping.host_first) + ":" + std::to_string(mapping.count);
+}
+
 CtSettings CtSettings::from(const CtConfig& config) {
   CtSettings settings;
   auto fail = [&](const std::string& key, const std::string& reason) {
@@ -75,6 +93,19 @@ CtSettings CtSettings::from(const CtConfig& config) {
     if (settings.init.empty()) fail("INIT", "empty");
   }
   settings.user_namespace = yes(config.get("USERNS"));
+  if (auto idmap = config.get("USERNS_IDMAP")) {
+    try {
+      settings.user_mapping = parse_user_mapping(*idmap);
+    } catch (const std::invalid_argument& error) {
+      fail("USERNS_IDMAP", error.what());
+    }
+  }
+  try {
+    settings.capability_changes = parse_capability_changes(config.get("CAPABILITY").value_or(""));
+  } catch (const std::invalid_argument& error) {
+    fail("CAPABILITY", error.what());
+  }
+  settings.capabilities = apply_capability_changes(default_ct_capabilities(), settings.capability_changes);
   settings.onboot = yes(config.get("ONBOOT"));
   for (const auto& spec : words(config.get("DEVNODES").value_or(""))) {
     try {

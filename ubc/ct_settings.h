@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "loader/ct_capabilities.h"
 #include "loader/namespaces.h"
 #include "ubc/ct_config.h"
 
@@ -20,9 +21,15 @@ struct CtSettings {
   std::vector<std::string> ip_addresses;        // IP_ADDRESS, IPv4, space-separated
   std::vector<std::string> init{"/sbin/init"};  // INIT, split on blanks
   bool user_namespace = false;                  // USERNS="yes"
-  bool onboot = false;                          // ONBOOT="yes"
-  std::vector<ns::DeviceNode> devices;          // DEVNODES="ttyS0:rw sda1:r"
-  std::vector<std::string> netdevs;             // NETDEV="eth1 ..." host interfaces moved in
+  // USERNS_IDMAP="HOST_FIRST:COUNT": the host ids of the CT's 0..COUNT-1. A config that says
+  // USERNS="yes" without it (made before ranges were per CT) keeps the old shared range.
+  ns::UserMapping user_mapping;
+  // CAPABILITY="SYS_TIME:on NET_ADMIN:off": vzctl's changes to the default set.
+  std::vector<CapabilityChange> capability_changes;
+  CapabilitySet capabilities = default_ct_capabilities();  // the default with the changes
+  bool onboot = false;                                     // ONBOOT="yes"
+  std::vector<ns::DeviceNode> devices;                     // DEVNODES="ttyS0:rw sda1:r"
+  std::vector<std::string> netdevs;                        // NETDEV="eth1 ..." host interfaces moved in
 
   static CtSettings from(const CtConfig& config);
 };
@@ -36,5 +43,9 @@ IpFamily validate_ip_address(const std::string& address);
 void validate_interface_name(const std::string& name);
 // Throws std::invalid_argument unless `spec` is NAME[:r|:rw|:w] naming a node under /dev.
 ns::DeviceNode parse_device_node(const std::string& spec);
+// USERNS_IDMAP's value, "HOST_FIRST:COUNT"; throws std::invalid_argument. A range must not
+// include host id 0 and must fit in 32 bits.
+ns::UserMapping parse_user_mapping(const std::string& value);
+std::string format_user_mapping(const ns::UserMapping& mapping);
 
 }  // namespace ubc

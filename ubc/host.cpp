@@ -128,7 +128,11 @@ bool Host::engine_loaded() const {
   return Engine::is_loaded(paths_.pin_dir);
 }
 
-void Host::load_engine() {
+Host::LoadReport Host::load_engine() {
+  LoadReport report;
+  const auto mount = cgroup::find_v2_mount();
+  if (!mount) throw std::runtime_error("no cgroup2 mount");
+  report.remounted_nsdelegate = cgroup::ensure_nsdelegate(*mount);
   fs::create_directories(paths_.cgroup_root);
   enable_controllers(paths_.cgroup_root);
   Engine::load(paths_.pin_dir);
@@ -139,6 +143,7 @@ void Host::load_engine() {
     Engine::unload(paths_.pin_dir);
     throw;
   }
+  return report;
 }
 
 void Host::unload_engine() {

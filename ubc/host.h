@@ -39,8 +39,12 @@ class Host {
 
   // Loads the engine and registers every CT cgroup that already exists, with the limits
   // of its config file (unlimited where it sets none) and held 0: what was allocated
-  // before the load is not charged.
-  void load_engine();
+  // before the load is not charged. First makes the cgroup2 mount a delegation boundary
+  // (nsdelegate), or refuses: returns whether it had to remount it.
+  struct LoadReport {
+    bool remounted_nsdelegate = false;
+  };
+  LoadReport load_engine();
   // Unloads the CPU scheduler too if it is loaded (it shares the engine's CT registry).
   void unload_engine();
   bool engine_loaded() const;

@@ -1,0 +1,103 @@
+#include "loader/seccomp_policy.h"
+
+#include <linux/capability.h>
+#include <seccomp.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "loader/error.h"
+
+namespace ubc::seccomp {
+
+const std::vector<RefusedCall>& refused_calls() {
+  // Docker's default profile and LXC's, less what a CT's namespaces already contain. Calls
+  // not listed are left to the capabilities and the namespaces: mount, unshare and clone
+  // of namespaces stay (nested user namespaces lock the CT's mounts, and cgroup2's
+  // nsdelegate keeps its limits), as LXC and Incus allow, so systemd can sandbox services.
+  static const std::vector<RefusedCall> calls{
+      // Kernel code and the machine.
+      {"init_module", EPERM, CAP_SYS_MODULE},
+      {"finit_module", EPERM, CAP_SYS_MODULE},
+      {"delete_module", EPERM, CAP_SYS_MODULE},
+      {"create_module", ENOSYS, -1},
+      {"get_kernel_syms", ENOSYS, -1},
+      {"query_module", ENOSYS, -1},
+      {"kexec_load", EPERM, CAP_SYS_BOOT},
+      {"kexec_file_load", EPERM, CAP_SYS_BOOT},
+      {"reboot", EPERM, CAP_SYS_BOOT},
+      {"iopl", EPERM, CAP_SYS_RAWIO},
+      {"ioperm", EPERM, CAP_SYS_RAWIO},
+      {"swapon", EPERM, CAP_SYS_ADMIN},
+      {"swapoff", EPERM, CAP_SYS_ADMIN},
+      {"acct", EPERM, CAP_SYS_PACCT},
+      {"quotactl", EPERM, CAP_SYS_ADMIN},
+      {"quotactl_fd", EPERM, CAP_SYS_ADMIN},
+      {"lookup_dcookie", EPERM, CAP_SYS_ADMIN},
+      {"nfsservctl", ENOSYS, -1},
+      {"uselib", ENOSYS, -1},
+      {"ustat", ENOSYS, -1},
+      {"sysfs", ENOSYS, -1},
+      {"vm86", ENOSYS, -1},
+      {"vm86old", ENOSYS, -1},
+      {"syslog", EPERM, CAP_SYSLOG},
+      // The clock is the host's.
+      {"settimeofday", EPERM, CAP_SYS_TIME},
+      {"stime", EPERM, CAP_SYS_TIME},
+      {"clock_settime", EPERM, CAP_SYS_TIME},
+      {"clock_settime64", EPERM, CAP_SYS_TIME},
+      {"clock_adjtime", EPERM, CAP_SYS_TIME},
+      {"clock_adjtime64", EPERM, CAP_SYS_TIME},
+      // File handles name inodes past any root directory.
+      {"open_by_handle_at", EPERM, CAP_DAC_READ_SEARCH},
+      {"name_to_handle_at", EPERM, CAP_DAC_READ_SEARCH},
+      // The kernel keyring is not namespaced; ENOSYS as LXC, so systemd carries on without it.
+      {"keyctl", ENOSYS, -1},
+      {"add_key", ENOSYS, -1},
+      {"request_key", ENOSYS, -1},
+      // Observing and reaching into other processes past ptrace's checks.
+      {"perf_event_open", EPERM, CAP_PERFMON},
+      {"bpf", EPERM, -1},  // the engine refuses it to every CT task too: a CT must not reach its limits
+      {"kcmp", EPERM, CAP_SYS_PTRACE},
+      {"process_vm_readv", EPERM, CAP_SYS_PTRACE},
+      {"process_vm_writev", EPERM, CAP_SYS_PTRACE},
+      {"userfaultfd", EPERM, CAP_SYS_PTRACE},
+      {"move_pages", EPERM, CAP_SYS_NICE},
+      {"mbind", EPERM, CAP_SYS_NICE},
+      {"set_mempolicy", EPERM, CAP_SYS_NICE},
+      {"migrate_pages", EPERM, CAP_SYS_NICE},
+      // io_uring runs its requests where no seccomp filter sees them; ENOSYS so that
+      // programs fall back to epoll and plain I/O, as under Docker.
+      {"io_uring_setup", ENOSYS, -1},
+      {"io_uring_enter", ENOSYS, -1},
+      {"io_uring_register", ENOSYS, -1},
+  };
+  return calls;
+}
+
+void install_ct_filter(CapabilitySet granted) {
+  const std::unique_ptr<void, decltype(&::seccomp_release)> filter(::seccomp_init(SCMP_ACT_ALLOW), &::seccomp_release);
+  if (!filter) throw std::runtime_error("seccomp_init failed");
+  auto check = [](int result, const std::string& call) {
+    if (result < 0) throw_system_error(call, -result);
+  };
+  // Setuid programs in the CT must still gain their privileges.
+  check(::seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set(no_new_privs off)");
+  check(::seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
+        "seccomp_attr_set(bad arch: kill)");
+  for (const std::uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
+    const int added = ::seccomp_arch_add(filter.get(), arch);
+    if (added != -EEXIST) check(added, "seccomp_arch_add");
+  }
+  for (const auto& call : refused_calls()) {
+    if (call.unless_capability >= 0 && has_capability(granted, call.unless_capability)) continue;
+    const int number = ::seccomp_syscall_resolve_name(call.name);
+    if (number == __NR_SCMP_ERROR) continue;  // not a call of any architecture in the filter
+    // A call some of the filter's architectures lack is added where it exists.
+    check(::seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(call.error), number, 0),
+          std::string("seccomp_rule_add(") + call.name + ")");
+  }
+  check(::seccomp_load(filter.get()), "seccomp_load");
+}
+
+}  // namespace ubc::seccomp

@@ -1,0 +1,30 @@
+// The seccomp filter every process of a CT runs under (libseccomp): the system calls that
+// reach past the CT's namespaces to the host's kernel (modules, kexec, the kernel keyring,
+// file handles, perf, BPF, the clock, swap, accounting, io_uring ...) are refused with the
+// errno a program expects, unless the CT was granted the capability that the call needs
+// (`set CT --capability sys_time:on` lets it set the clock, as Docker's profile does).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "loader/ct_capabilities.h"
+
+namespace ubc::seccomp {
+
+struct RefusedCall {
+  const char* name;       // as libseccomp names it
+  int error;              // EPERM, or ENOSYS where callers fall back on "not implemented"
+  int unless_capability;  // granted with this capability; -1: never
+};
+
+// The table the filter is built from, one row per call (also what docs and tests read).
+const std::vector<RefusedCall>& refused_calls();
+
+// Loads the filter into the calling thread, which its children and exec'd programs keep.
+// Without no_new_privs (setuid programs in the CT work), so the caller must still hold
+// CAP_SYS_ADMIN in its user namespace: call it before dropping capabilities. 32-bit (x86,
+// x32) entry points get the same rules; any other architecture is killed.
+void install_ct_filter(CapabilitySet granted);
+
+}  // namespace ubc::seccomp

@@ -1,0 +1,160 @@
+// What a hostile CT root tries, one attempt per command, each printing one line: the
+// escape tests (tests/kernel/isolation_test.cpp) run it inside CTs and read the verdicts.
+//
+//   probe PATH            how PATH is masked: "missing", "null" (/dev/null bound over it),
+//                         "empty-ro" (an empty read-only directory), "ro", "rw"
+//   write PATH TEXT       open PATH for writing and write TEXT     -> "ok" or the errno's name
+//   umount PATH           umount2(PATH, MNT_DETACH)                -> "ok" or the errno's name
+//   nested-umount PATH    the same from a new user and mount namespace (unshare -Urm)
+//   nested-remount PATH   clear read-only on PATH from a new user and mount namespace
+//   nested-cgroup FILE V  from new user, mount and cgroup namespaces, mount cgroup2 and write
+//                         V into FILE of the CT's own cgroup      -> "ok" or "STEP ERRNO"
+//   realtime              sched_setscheduler(SCHED_FIFO, 1)        -> "ok" or the errno's name
+//   mknod PATH            a character node 1:3 at PATH             -> "ok" or the errno's name
+//   handle PATH           name_to_handle_at(PATH) then open_by_handle_at -> "ok" or "STEP ERRNO"
+//   syscall NR...         each system call NR with every argument 0 -> "NR ok|ERRNO" per call
+#include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr long kTmpfsMagic = 0x01021994;
+
+std::string verdict(bool ok) {
+  return ok ? "ok" : strerrorname_np(errno);
+}
+
+std::string probe(const char* path) {
+  struct stat info {};
+  if (::stat(path, &info)) return errno == ENOENT ? "missing" : strerrorname_np(errno);
+  if (S_ISCHR(info.st_mode) && major(info.st_rdev) == 1 && minor(info.st_rdev) == 3) return "null";
+  struct statvfs mount {};
+  if (::statvfs(path, &mount)) return strerrorname_np(errno);
+  const bool read_only = mount.f_flag & ST_RDONLY;
+  if (S_ISDIR(info.st_mode)) {
+    struct statfs fs {};
+    ::statfs(path, &fs);
+    int entries = 0;
+    if (DIR* dir = ::opendir(path)) {
+      while (const dirent* entry = ::readdir(dir))
+        if (std::strcmp(entry->d_name, ".") && std::strcmp(entry->d_name, "..")) ++entries;
+      ::closedir(dir);
+    }
+    if (fs.f_type == kTmpfsMagic && entries == 0 && read_only) return "empty-ro";
+  }
+  return read_only ? "ro" : "rw";
+}
+
+bool write_text(const char* path, const std::string& text) {
+  const int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool written = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  const int saved = errno;
+  ::close(fd);
+  errno = saved;
+  return written;
+}
+
+// unshare -Ur: a new user namespace where this process is root, and `more` namespaces.
+bool become_nested_root(int more) {
+  const uid_t uid = ::getuid();
+  const gid_t gid = ::getgid();
+  if (::unshare(CLONE_NEWUSER | more)) return false;
+  return write_text("/proc/self/setgroups", "deny") &&
+         write_text("/proc/self/uid_map", "0 " + std::to_string(uid) + " 1") &&
+         write_text("/proc/self/gid_map", "0 " + std::to_string(gid) + " 1");
+}
+
+std::string nested_cgroup(const char* file, const char* value) {
+  if (!become_nested_root(CLONE_NEWNS | CLONE_NEWCGROUP)) return std::string("unshare ") + strerrorname_np(errno);
+  ::mkdir("/tmp/ubc-escape-cgroup", 0700);
+  if (::mount("none", "/tmp/ubc-escape-cgroup", "cgroup2", 0, nullptr))
+    return std::string("mount ") + strerrorname_np(errno);
+  const std::string target = std::string("/tmp/ubc-escape-cgroup/") + file;
+  if (!write_text(target.c_str(), value)) return std::string("write ") + strerrorname_np(errno);
+  return "ok";
+}
+
+std::string handle(const char* path) {
+  std::vector<char> buffer(sizeof(file_handle) + MAX_HANDLE_SZ);
+  auto* handle = reinterpret_cast<file_handle*>(buffer.data());
+  handle->handle_bytes = MAX_HANDLE_SZ;
+  int mount_id = 0;
+  if (::name_to_handle_at(AT_FDCWD, path, handle, &mount_id, 0))
+    return std::string("name_to_handle_at ") + strerrorname_np(errno);
+  const int fd = ::open_by_handle_at(AT_FDCWD, handle, O_RDONLY);
+  if (fd < 0) return std::string("open_by_handle_at ") + strerrorname_np(errno);
+  ::close(fd);
+  return "ok";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: ubc-escape COMMAND [ARG]... (see the source)\n");
+    return 2;
+  }
+  const std::string command = argv[1];
+  auto arg = [&](int index) -> const char* {
+    if (index >= argc) {
+      std::fprintf(stderr, "ubc-escape %s: missing argument\n", command.c_str());
+      std::exit(2);
+    }
+    return argv[index];
+  };
+  std::string result;
+  if (command == "probe") {
+    result = probe(arg(2));
+  } else if (command == "write") {
+    result = verdict(write_text(arg(2), arg(3)));
+  } else if (command == "umount") {
+    result = verdict(::umount2(arg(2), MNT_DETACH) == 0);
+  } else if (command == "nested-umount") {
+    result = become_nested_root(CLONE_NEWNS) ? verdict(::umount2(arg(2), MNT_DETACH) == 0)
+                                             : std::string("unshare ") + strerrorname_np(errno);
+  } else if (command == "nested-remount") {
+    mount_attr attr{};
+    attr.attr_clr = MOUNT_ATTR_RDONLY;
+    result = become_nested_root(CLONE_NEWNS) ? verdict(::mount_setattr(AT_FDCWD, arg(2), 0, &attr, sizeof attr) == 0)
+                                             : std::string("unshare ") + strerrorname_np(errno);
+  } else if (command == "nested-cgroup") {
+    result = nested_cgroup(arg(2), arg(3));
+  } else if (command == "realtime") {
+    const sched_param param{1};
+    result = verdict(::sched_setscheduler(0, SCHED_FIFO, &param) == 0);
+  } else if (command == "mknod") {
+    result = verdict(::mknod(arg(2), S_IFCHR | 0600, makedev(1, 3)) == 0);
+  } else if (command == "handle") {
+    result = handle(arg(2));
+  } else if (command == "syscall") {
+    for (int index = 2; index < argc; ++index) {
+      const long number = std::strtol(argv[index], nullptr, 10);
+      errno = 0;
+      const long returned = ::syscall(number, 0, 0, 0, 0, 0, 0);
+      std::printf("%ld %s\n", number, returned < 0 ? strerrorname_np(errno) : "ok");
+    }
+    return 0;
+  } else {
+    std::fprintf(stderr, "ubc-escape: unknown command '%s'\n", command.c_str());
+    return 2;
+  }
+  std::printf("%s\n", result.c_str());
+  return 0;
+}

@@ -1,0 +1,31 @@
+// A CT made from a fresh busybox root filesystem (ubc-mkrootfs, with the test helpers
+// ubc-test-workload and ubc-escape inside), created and started through ubcctl as a user
+// does, destroyed with its files at scope exit.
+#pragma once
+
+#include <filesystem>
+#include <string>
+
+#include "workload.h"
+
+namespace ubc::test {
+
+class RunningCt {
+ public:
+  RunningCt(std::string id, const std::string& create_flags);
+  ~RunningCt();
+  RunningCt(const RunningCt&) = delete;
+  RunningCt& operator=(const RunningCt&) = delete;
+
+  // `command` run by the CT's sh; it must not contain single quotes.
+  CommandRun exec(const std::string& command) const;
+  void set_numfile_limit(unsigned limit) const;
+  const std::string& id() const { return id_; }
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  std::string id_;
+  std::filesystem::path root_;
+};
+
+}  // namespace ubc::test
