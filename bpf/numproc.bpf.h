@@ -8,7 +8,8 @@
  *           child exists for anybody: the parent's CT is charged (hard, ENOMEM). LSM
  *           programs are never skipped by the kernel's recursion guard.
  * Move:     a task that migrates between cgroups (cgroup.procs, ubcctl exec) is moved to
- *           its new CT, or to none, by tp_btf/cgroup_attach_task; a task cloned straight
+ *           its new CT, or to none, by tp_btf/cgroup_attach_task, every thread of a process
+ *           that moves whole; a task cloned straight
  *           into another cgroup (clone3 CLONE_INTO_CGROUP) by fentry/cgroup_post_fork.
  *           Moving in is forced, never refused: the kernel offers no way to refuse a
  *           migration from there, and OpenVZ did not refuse entering a VE either.
@@ -115,11 +116,29 @@ int BPF_PROG(ubc_numproc_charge, struct task_struct *task, __u64 clone_flags, in
 	return 0;
 }
 
+/* bpf_iter_task_new's flags (include/linux/bpf.h): the threads of one process. */
+#define UBC_TASK_ITER_PROC_THREADS 2
+
+/* The tracepoint fires once per migration, with the leader when a whole process moved
+ * (cgroup.procs): every thread of it moves, and each is a task of numproc. */
 SEC("tp_btf/cgroup_attach_task")
 int BPF_PROG(ubc_numproc_migrate, struct cgroup *dst_cgrp, const char *path,
 	     struct task_struct *task, bool threadgroup)
 {
-	ubc_numproc_follow(task);
+	struct task_struct *leader, *thread;
+
+	if (!threadgroup) {
+		ubc_numproc_follow(task);
+		return 0;
+	}
+	leader = bpf_task_from_pid(BPF_CORE_READ(task, tgid));
+	if (!leader) {
+		ubc_numproc_follow(task);
+		return 0;
+	}
+	bpf_for_each(task, thread, leader, UBC_TASK_ITER_PROC_THREADS)
+		ubc_numproc_follow(thread);
+	bpf_task_release(leader);
 	return 0;
 }
 

@@ -78,15 +78,21 @@ int BPF_PROG(ubc_shmpages_charge, struct kern_ipc_perm *perm, int ret)
 	}
 	pages = (request->size + (1ULL << UBC_PAGE_SHIFT) - 1) >> UBC_PAGE_SHIFT;
 	request->size = 0;
+	/* The owner record holds 32 bits of pages (16 TiB): a larger segment could not be
+	 * uncharged exactly, so it is refused as past any limit. */
+	if (pages > UBC_MAX_OWNER_AMOUNT) {
+		struct ubc_counter *counter = &ct.ct->res[UBC_SHMPAGES];
+
+		ubc_refuse(ct.ct, counter, UBC_SHMPAGES, pages, READ_ONCE(counter->held),
+			   UBC_MAX_OWNER_AMOUNT);
+		return -ENOMEM;
+	}
 	if (ubc_charge(ct.ct, UBC_SHMPAGES, pages, UBC_HARD))
 		return -ENOMEM;
 	owner.slot = ct.slot;
 	owner.amount = (__u32)pages;
 	owner.generation = ct.generation;
-	if (pages > 0xffffffffULL ||
-	    bpf_map_update_elem(&ubc_shm_owner, &key, &owner, BPF_NOEXIST)) {
-		owner.amount = (__u32)pages;
-		ubc_uncharge(&owner, UBC_SHMPAGES);
+	if (bpf_map_update_elem(&ubc_shm_owner, &key, &owner, BPF_NOEXIST)) {
 		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
 		return -ENOMEM;
 	}

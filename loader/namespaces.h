@@ -31,6 +31,7 @@ void map_user_namespace(pid_t child, const UserMapping& mapping);
 struct DeviceNode {
   std::string name;  // relative to /dev, e.g. "ttyS0"
   bool writable = true;
+  bool readable = true;  // false for vzctl's w (write only)
 };
 
 // The nodes every CT's /dev has: null, zero, full, random, urandom, tty (read-write).

@@ -76,6 +76,9 @@ struct ubc_charge_owner {
 	__u64 generation;
 };
 
+/* The most one owner record can hold; a charge above it is refused. */
+#define UBC_MAX_OWNER_AMOUNT 0xffffffffULL
+
 /* Engine-wide health counters: things that are not any CT's fault. */
 enum ubc_engine_stat {
 	/* A file could not be tracked (owner map full), so its allocation was refused. */

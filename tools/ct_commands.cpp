@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "ubc/ct_devices.h"
 #include "ubc/resource_table.h"
 #include "ubc/userns_ranges.h"
 
@@ -151,13 +152,16 @@ int exec_all(Host& host, Containers& containers, const std::vector<std::string>&
   return worst;
 }
 
-bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
+std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
+                                                    const CtSettingChanges& changes) {
   const bool any = !changes.hostname.empty() || !changes.init.empty() || !changes.onboot.empty() ||
                    !changes.userns.empty() || !changes.ipadd.empty() || !changes.ipdel.empty() ||
                    !changes.devices.empty() || !changes.netdev_add.empty() || !changes.netdev_del.empty() ||
                    !changes.capabilities.empty();
-  if (!any) return false;
-  CtConfig config = CtConfig::load(host.config_path(ctid));
+  if (!any) return std::nullopt;
+  if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  PlannedSettings planned{CtConfig::load(host.config_path(ctid)), host.config_path(ctid), {}};
+  CtConfig& config = planned.config;
   CtSettings current = CtSettings::from(config);
   auto yes_no = [](const std::string& key, const std::string& value) {
     if (value != "yes" && value != "no") throw std::invalid_argument(key + " takes yes or no, not '" + value + "'");
@@ -166,7 +170,7 @@ bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingC
   if (!changes.hostname.empty()) config.set("HOSTNAME", changes.hostname);
   if (!changes.init.empty()) config.set("INIT", changes.init);
   if (!changes.onboot.empty()) config.set("ONBOOT", yes_no("--onboot", changes.onboot));
-  std::optional<UserRangeLock> range_lock;
+  std::optional<UserRangeLock>& range_lock = planned.range_lock;
   if (!changes.userns.empty()) {
     config.set("USERNS", yes_no("--userns", changes.userns));
     // Turned on for a CT that had none: a range of its own (an old USERNS="yes" config
@@ -194,9 +198,15 @@ bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingC
   if (!changes.ipadd.empty() || !changes.ipdel.empty()) config.set("IP_ADDRESS", joined(addresses, ""));
   if (!changes.devices.empty()) {
     std::vector<std::string> specs;
+    std::vector<ns::DeviceNode> nodes;
     for (const auto& spec : changes.devices) {
-      parse_device_node(spec);
+      nodes.push_back(parse_device_node(spec));
       specs.push_back(spec);
+    }
+    try {
+      device_rules(nodes);  // each names a device node the host has
+    } catch (const std::exception& error) {
+      throw std::invalid_argument(std::string("--devices: ") + error.what());
     }
     config.set("DEVNODES", joined(specs, ""));
   }
@@ -210,7 +220,13 @@ bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingC
     config.set("NETDEV", joined(devices, ""));
   }
   CtSettings::from(config);  // refuse before writing anything
-  config.save(host.config_path(ctid));
+  return planned;
+}
+
+bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
+  auto planned = plan_setting_changes(host, ctid, changes);
+  if (!planned) return false;
+  planned->config.save(planned->file);
   return true;
 }
 

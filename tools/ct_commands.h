@@ -2,10 +2,13 @@
 // the option parsing in ubcctl.cpp.
 #pragma once
 
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "ubc/containers.h"
+#include "ubc/userns_ranges.h"
 
 namespace ubc::cli {
 
@@ -30,6 +33,15 @@ struct CtSettingChanges {
   std::string hostname, init, onboot, userns;
   std::vector<std::string> ipadd, ipdel, devices, netdev_add, netdev_del, capabilities;
 };
+// The CT's config with `changes` made, every one checked, nothing written yet (nullopt
+// when there are none): `set` checks all its options before it changes anything.
+struct PlannedSettings {
+  CtConfig config;
+  std::filesystem::path file;
+  std::optional<UserRangeLock> range_lock;  // held until saved when a uid range was chosen
+};
+std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
+                                                    const CtSettingChanges& changes);
 bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes);
 
 }  // namespace ubc::cli

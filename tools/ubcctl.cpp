@@ -150,23 +150,23 @@ int run_events(Host& host, bool follow, bool json) {
   return 0;
 }
 
-int run_set(Host& host, const std::string& ctid, const std::map<std::string, std::string>& values, bool save) {
-  if (values.empty()) throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L]");
+std::map<ubc_resource, ubc::Limits> parse_limit_values(const std::map<std::string, std::string>& values) {
   const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
-  // Parse everything first so that one bad value changes nothing.
   std::map<ubc_resource, ubc::Limits> parsed;
   for (const auto& [name, text] : values) {
     const ubc::ResourceInfo* info = ubc::find_resource(name);
     parsed[info->id] = ubc::parse_limits(*info, text, page_size);
   }
-  if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  return parsed;
+}
+
+void set_limits(Host& host, const std::string& ctid, const std::map<ubc_resource, ubc::Limits>& parsed, bool save) {
   // A CT the engine runs takes the values at once; --save also keeps them for the next load.
   if (host.engine_loaded())
     for (const auto& [resource, limits] : parsed) host.set_limits(ctid, resource, limits);
   else if (!save)
     throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
   if (save) host.save_limits(ctid, parsed);
-  return 0;
 }
 
 // Asks a running ubcd to reload (it logs the outcome), or reloads here.
@@ -183,6 +183,7 @@ int run_reload(Host& host) {
     return 1;
   }
   std::printf("applied the config of %d CT(s)\n", result.cts);
+  if (!result.error.empty()) std::fprintf(stderr, "ubcctl: warning: %s\n", result.error.c_str());
   return 0;
 }
 
@@ -299,7 +300,8 @@ int main(int argc, char** argv) {
     if (!ubc::is_available(info.support)) continue;
     const std::string name(info.name);
     std::string help = "BARRIER[:LIMIT] or 'unlimited'";
-    if (info.unit != ubc::Unit::count) help += "; K/M/G/T = bytes, P = pages";
+    if (info.unit == ubc::Unit::pages) help += "; K/M/G/T = bytes (rounded up to whole pages), P = pages";
+    if (info.unit == ubc::Unit::bytes) help += "; K/M/G/T = bytes, P = pages";
     set->add_option_function<std::string>(
         "--" + name, [&set_values, name](const std::string& v) { set_values[name] = v; }, help);
   }
@@ -392,7 +394,9 @@ int main(int argc, char** argv) {
     } else if (*list) {
       return ubc::cli::list(host, containers, list_fields, list_all, json);
     } else if (*set) {
-      const bool settings_changed = ubc::cli::apply_setting_changes(host, ctid, changes);
+      // Every option is parsed and checked before anything changes: one bad value changes nothing.
+      if (ctid != "0" && !host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+      const auto limits = parse_limit_values(set_values);
       ubc::sched::CpuSettings cpu;
       const auto host_cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
       if (!cpuunits.empty()) cpu.cpuunits = ubc::sched::parse_cpuunits(cpuunits);
@@ -405,9 +409,15 @@ int main(int argc, char** argv) {
         host.set_host_cpuunits(*cpu.cpuunits, save);
         return 0;
       }
+      auto planned = ubc::cli::plan_setting_changes(host, ctid, changes);
+      if (!planned && !cpu_changed && limits.empty())
+        throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
+      if (!limits.empty() && !host.engine_loaded() && !save)
+        throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
+      if (planned) planned->config.save(planned->file);
       if (cpu_changed) host.set_cpu(ctid, cpu, save);
-      if ((settings_changed || cpu_changed) && set_values.empty()) return 0;
-      return run_set(host, ctid, set_values, save);
+      if (!limits.empty()) set_limits(host, ctid, limits, save);
+      return 0;
     } else if (*reload) {
       return run_reload(host);
     } else if (*events) {

@@ -30,8 +30,15 @@ void log(const char* format, auto... args) {
 }
 
 void reload(ubc::Host& host, const char* why) {
-  const ubc::ReloadResult result = ubc::reload_policy(host);
-  if (result.applied)
+  ubc::ReloadResult result;
+  try {
+    result = ubc::reload_policy(host);
+  } catch (const std::exception& error) {  // ubcd lives on: a reload is only ever refused
+    result.error = error.what();
+  }
+  if (result.applied && !result.error.empty())
+    log("%s: applied the config of %d CT(s); %s", why, result.cts, result.error.c_str());
+  else if (result.applied)
     log("%s: applied the config of %d CT(s)", why, result.cts);
   else
     log("%s: refused, the running policy is unchanged: %s", why, result.error.c_str());
@@ -96,6 +103,15 @@ int main(int argc, char** argv) {
     std::ofstream(pidfile) << ::getpid() << "\n";
     std::atomic<bool> stop{false};
     std::thread refusals([&] { log_refusals(paths, stop); });
+    // Whatever ends main, the reader thread is stopped and joined, never destroyed running.
+    struct JoinAtExit {
+      std::atomic<bool>& stop;
+      std::thread& thread;
+      ~JoinAtExit() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+      }
+    } join_at_exit{stop, refusals};
 
     for (;;) {
       int signal = 0;
@@ -107,8 +123,6 @@ int main(int argc, char** argv) {
       log("signal %d: stopping (the engine stays loaded)", signal);
       break;
     }
-    stop = true;
-    refusals.join();
     std::filesystem::remove(pidfile);
     return 0;
   } catch (const std::exception& error) {

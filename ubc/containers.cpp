@@ -97,6 +97,16 @@ void shift_root_ownership(const fs::path& root, unsigned first) {
   shift(root);  // last: it says the tree is done
 }
 
+// Where ubc unpacks CTs' files. Host users may pass through (a CT's init, its root an
+// unprivileged host uid, must) but not list it: a CT's root may leave setuid programs in
+// its files (setuid host root in a CT without a user namespace).
+fs::path private_areas() {
+  const fs::path dir = state_dir() / "private";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  return dir;
+}
+
 // A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
 fs::path helper_path(const char* name) {
   std::error_code error;
@@ -219,7 +229,7 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
     } else if (options.ostemplate) {
       if (!fs::is_regular_file(*options.ostemplate))
         throw std::runtime_error("--ostemplate " + options.ostemplate->string() + " is not a file");
-      const fs::path area = fs::absolute(options.private_area.value_or(state_dir() / "private" / ctid));
+      const fs::path area = fs::absolute(options.private_area.value_or(private_areas() / ctid));
       if (fs::exists(area) && !fs::is_empty(area))
         throw std::runtime_error("private area " + area.string() + " exists and is not empty");
       fs::create_directories(area);
@@ -507,12 +517,13 @@ void Containers::clone(const std::string& ctid, const std::string& new_ctid) {
   if (host_.exists(new_ctid)) throw std::runtime_error("CT " + new_ctid + " already exists");
   const fs::path new_config_file = host_.config_path(new_ctid);
   if (fs::exists(new_config_file)) throw std::runtime_error(new_config_file.string() + " already exists");
+  const UserRangeLock range_lock(new_config_file.parent_path());
   const CtSettings source = settings(ctid);
   CtConfig config = CtConfig::load(host_.config_path(ctid));
   fs::path copy;
   try {
     if (!source.private_area.empty()) {
-      copy = state_dir() / "private" / new_ctid;
+      copy = private_areas() / new_ctid;
       if (fs::exists(copy)) throw std::runtime_error("private area " + copy.string() + " already exists");
       fs::create_directories(copy);
       run_or_throw({"cp", "-a", "--", (source.private_area / ".").string(), copy.string()});
@@ -520,8 +531,11 @@ void Containers::clone(const std::string& ctid, const std::string& new_ctid) {
       config.set("VE_PRIVATE", copy.string());
       config.set("UBC_OWNS_PRIVATE", "yes");
     }
-    // A clone is a new identity: no addresses of the original.
+    // A clone is a new identity: no addresses of the original, and a user id range of its
+    // own (its files are shifted into it at its first start).
     config.erase("IP_ADDRESS");
+    if (source.user_namespace)
+      config.set("USERNS_IDMAP", format_user_mapping(free_user_range(new_config_file.parent_path())));
     config.save(new_config_file);
     host_.create(new_ctid);
   } catch (...) {

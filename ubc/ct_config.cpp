@@ -1,10 +1,14 @@
 #include "ubc/ct_config.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -99,6 +103,11 @@ int CtConfig::line_of(const std::string& key) const {
 }
 
 void CtConfig::set(const std::string& key, const std::string& value) {
+  // vzctl's configs are shell: sourced by its scripts. A value must stay one quoted word
+  // that expands to itself.
+  for (const unsigned char c : value)
+    if (c < 0x20 || c == 0x7f || c == '"' || c == '\\' || c == '$' || c == '`')
+      throw std::invalid_argument(key + ": a value may not hold control characters, quotes, '\\', '$' or '`'");
   for (auto line = lines_.rbegin(); line != lines_.rend(); ++line) {
     if (line->key == key) {
       line->value = value;
@@ -120,18 +129,40 @@ std::string CtConfig::text() const {
 
 void CtConfig::save(const fs::path& file) const {
   fs::create_directories(file.parent_path());
+  // The file keeps its mode (a new one is 0644, as vzctl's); what reaches the disk is whole:
+  // written and synced under a temporary name, renamed over, the directory synced.
+  struct stat old {};
+  const mode_t mode = ::stat(file.c_str(), &old) == 0 ? (old.st_mode & 07777) : 0644;
   const fs::path temporary = file.string() + ".tmp." + std::to_string(::getpid());
+  const std::string content = text();
   {
-    std::ofstream out(temporary, std::ios::trunc);
-    out << text();
-    out.flush();
-    if (!out) throw ConfigError(temporary, 0, "cannot be written");
+    const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) throw ConfigError(temporary, 0, std::string("cannot be created: ") + std::strerror(errno));
+    std::size_t done = 0;
+    while (done < content.size()) {
+      const ssize_t wrote = ::write(fd, content.data() + done, content.size() - done);
+      if (wrote < 0 && errno == EINTR) continue;
+      if (wrote <= 0) break;
+      done += static_cast<std::size_t>(wrote);
+    }
+    const bool whole = done == content.size() && ::fchmod(fd, mode) == 0 && ::fsync(fd) == 0;
+    const int error = errno;
+    ::close(fd);
+    if (!whole) {
+      fs::remove(temporary);
+      throw ConfigError(temporary, 0, std::string("cannot be written: ") + std::strerror(error));
+    }
   }
   std::error_code error;
   fs::rename(temporary, file, error);
   if (error) {
     fs::remove(temporary);
     throw ConfigError(file, 0, "cannot be replaced: " + error.message());
+  }
+  const int dir = ::open(file.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
   }
 }
 

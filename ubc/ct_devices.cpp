@@ -17,10 +17,11 @@ constexpr std::uint32_t kPtySlaveFirstMajor = 136, kPtySlaveLastMajor = 143;
 Engine::DeviceRule rule_for(const std::filesystem::path& dev, const ns::DeviceNode& node) {
   const std::filesystem::path path = dev / node.name;
   struct stat info {};
-  if (::stat(path.c_str(), &info)) throw_system_error("stat(" + path.string() + ") for a CT's device node");
+  // lstat: a symlink (/dev/stdin, /dev/fd) names whatever the opener has, not a device.
+  if (::lstat(path.c_str(), &info)) throw_system_error("lstat(" + path.string() + ") for a CT's device node");
   if (!S_ISCHR(info.st_mode) && !S_ISBLK(info.st_mode))
     throw std::runtime_error(path.string() + " is not a device node");
-  const std::uint32_t access = UBC_DEVICE_READ | (node.writable ? UBC_DEVICE_WRITE : 0);
+  const std::uint32_t access = (node.readable ? UBC_DEVICE_READ : 0) | (node.writable ? UBC_DEVICE_WRITE : 0);
   return {S_ISCHR(info.st_mode) ? std::uint32_t{UBC_DEVICE_CHAR} : std::uint32_t{UBC_DEVICE_BLOCK},
           ::major(info.st_rdev), ::minor(info.st_rdev), access};
 }

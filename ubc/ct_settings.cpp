@@ -44,7 +44,9 @@ ns::DeviceNode parse_device_node(const std::string& spec) {
     throw std::invalid_argument("device '" + spec + "': give a node name under /dev, e.g. ttyS0 or sda1");
   if (mode == "r")
     node.writable = false;
-  else if (mode != "rw" && mode != "w")
+  else if (mode == "w")
+    node.readable = false;
+  else if (mode != "rw")
     throw std::invalid_argument("device '" + spec + "': mode must be r, w or rw");
   return node;
 }

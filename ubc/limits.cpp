@@ -54,7 +54,8 @@ std::uint64_t parse_value(const ResourceInfo& resource, std::string_view text, s
   }
   if (number > UBC_UNLIMITED / multiplier) throw fail("is too large (use 'unlimited')");
   const std::uint64_t bytes = number * multiplier;
-  return resource.unit == Unit::pages ? bytes / page_size : bytes;
+  // Bytes for a page row are rounded up to whole pages: 1K is one page, never zero.
+  return resource.unit == Unit::pages ? (bytes + page_size - 1) / page_size : bytes;
 }
 
 }  // namespace

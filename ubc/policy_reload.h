@@ -1,5 +1,7 @@
 // Applying the CT config files to the live engine, all or nothing: every file is read and
-// checked before any limit changes, so a broken file leaves the running policy as it was.
+// checked, and every CT's cgroup found registered, before any limit changes, so a broken
+// file leaves the running policy as it was; a limit the kernel refuses half-way puts back
+// the ones already changed.
 #pragma once
 
 #include <string>
@@ -11,7 +13,7 @@ namespace ubc {
 
 struct ReloadResult {
   bool applied = false;
-  std::string error;  // file:line: reason, when refused
+  std::string error;  // file:line: reason, when refused; when applied, a CPU setting the kernel refused
   int cts = 0;        // CTs whose config was applied
 };
 

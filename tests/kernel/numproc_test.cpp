@@ -81,6 +81,20 @@ TEST_SUITE("numproc") {
     CHECK(ct.counter(UBC_NUMPROC).held == 1);
   }
 
+  TEST_CASE("a process moved whole carries every one of its threads to the new CT") {
+    ScopedCt from("np-threads-from"), to("np-threads-to");
+    Workload workload(from);
+    REQUIRE(workload.ask("threads 5").at(0) == 5);
+    CHECK(from.counter(UBC_NUMPROC).held == 6);
+    ubc::cgroup::write_file(ubc::test::host().cgroup_of(to.id()) / "cgroup.procs", std::to_string(workload.pid()));
+    CHECK(to.counter(UBC_NUMPROC).held == 6);
+    CHECK(from.counter(UBC_NUMPROC).held == 0);
+    workload.ask("closeall");
+    CHECK(wait_for_held(to, UBC_NUMPROC, 1) == 1);
+    CHECK(workload.finish() == 0);
+    CHECK(wait_for_held(to, UBC_NUMPROC, 0) == 0);
+  }
+
   TEST_CASE("moving into a CT at its limit is not refused (forced, as entering a VE was)") {
     ScopedCt ct("np-force");
     ct.set(UBC_NUMPROC, 0, 0);

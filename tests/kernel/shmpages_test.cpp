@@ -42,6 +42,21 @@ TEST_SUITE("shmpages") {
     CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
   }
 
+  TEST_CASE("a segment of 2^32 pages or more is refused whole and leaves held as it was") {
+    ScopedCt ct("shm-huge");
+    Workload workload(ct);
+    CHECK(workload.ask("shm 1 8192").at(0) == 1);
+    // 2^44 bytes: 2^32 pages, one more than an owner record holds. Unlimited, yet refused.
+    const auto reply = workload.ask("shm 1 17592186044416");
+    CHECK(reply.at(0) == 0);
+    CHECK(reply.at(1) == ENOMEM);
+    const ubc_counter after = ct.counter(UBC_SHMPAGES);
+    CHECK(after.held == 2);
+    CHECK(after.failcnt == 1);
+    workload.ask("shmrm");
+    CHECK(wait_for_held(ct, UBC_SHMPAGES, 0) == 0);
+  }
+
   TEST_CASE("segments outlive their creator and stay charged until removed, by anyone") {
     ScopedCt ct("shm-persist");
     std::vector<int> ids;

@@ -134,4 +134,39 @@ TEST_SUITE("ubcctl") {
     ubc::test::reopen_host();
     CHECK(ubcctl("destroy 4545").status == 0);
   }
+
+  TEST_CASE("set checks every option before it writes, refuses config injection, and keeps the file's mode") {
+    REQUIRE(ubcctl("create 4646").status == 0);
+    const auto conf = std::filesystem::path(std::getenv("UBC_CONF_DIR")) / "4646.conf";
+    auto text = [&] {
+      std::ifstream in(conf);
+      return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    };
+    REQUIRE(ubcctl("set 4646 --hostname before --save").status == 0);
+    std::filesystem::permissions(conf, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+    const std::string before = text();
+    // A value that would end the quoted word and add a line of its own.
+    CHECK(ubcctl("set 4646 --hostname \"$(printf 'x\"\\nVE_ROOT=\"/')\"").status == 2);
+    CHECK(ubcctl("set 4646 --init '/sbin/init $(reboot)'").status == 2);
+    // One bad value: nothing of the good ones is saved.
+    CHECK(ubcctl("set 4646 --hostname after --numfile bogus --save").status == 2);
+    CHECK(ubcctl("set 4646 --hostname after --cpuunits 3 --save").status == 2);
+    CHECK(ubcctl("set 4646 --hostname after --devices stdin").status == 2);  // a symlink, not a device
+    CHECK(text() == before);
+    // Bytes below a page round up to a page, never to 0 (memory.max 0).
+    REQUIRE(ubcctl("set 4646 --physpages 1K --save").status == 0);
+    CHECK(text().find("PHYSPAGES=\"1\"") != std::string::npos);
+    CHECK((std::filesystem::status(conf).permissions() & std::filesystem::perms::all) ==
+          (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
+    // vzctl's w is write only.
+    REQUIRE(ubcctl("set 4646 --devices null:w").status == 0);
+    CHECK(text().find("DEVNODES=\"null:w\"") != std::string::npos);
+    CHECK(ubcctl("destroy 4646").status == 0);
+    // A CT that does not exist gets an error, and no config.
+    const Run missing = ubcctl("set 4747 --hostname h --save");
+    CHECK(missing.status == 1);
+    CHECK(missing.output.find("4747 does not exist") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(conf.parent_path() / "4747.conf"));
+    CHECK(ubcctl("set 4747 --numfile 5").status == 1);
+  }
 }

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -151,5 +152,34 @@ TEST_SUITE("ubcd") {
     CHECK(truth("ubcd-hup")["barrier"] == 70);
     daemon.stop(SIGTERM);
     CHECK(ubcctl("destroy ubcd-hup").status == 0);
+  }
+
+  TEST_CASE("a CT whose cgroup was recreated behind ubc's back: reload refused whole, ubcd lives on") {
+    fs::remove(kLog);
+    REQUIRE(ubcctl("create ubcd-a").status == 0);
+    REQUIRE(ubcctl("create ubcd-b").status == 0);
+    REQUIRE(ubcctl("set ubcd-a --numfile 30 --save").status == 0);
+    // Another runtime removes and makes the cgroup again (a Docker restart does): a new id.
+    const fs::path recreated = ubc::test::host().cgroup_of("ubcd-b");
+    REQUIRE(::rmdir(recreated.c_str()) == 0);
+    REQUIRE(::mkdir(recreated.c_str(), 0755) == 0);
+    std::ofstream(ubc::config_dir() / "ubcd-a.conf") << "NUMFILE=\"45\"\n";
+    // Without ubcd, ubcctl reloads itself: refused, ubcd-a untouched.
+    const auto refused = ubcctl("reload");
+    CHECK(refused.status == 1);
+    CHECK(refused.output.find("not registered") != std::string::npos);
+    CHECK(truth("ubcd-a")["barrier"] == 30);
+    // ubcd on SIGHUP: the same refusal, logged, and it keeps serving.
+    Daemon daemon;
+    daemon.signal(SIGHUP);
+    for (int i = 0; i < 100 && log_text().find("SIGHUP: refused") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(log_text().find("not registered") != std::string::npos);
+    CHECK(truth("ubcd-a")["barrier"] == 30);
+    CHECK(http_get(kPort, "/metrics").find("ubc_engine_loaded") != std::string::npos);
+    daemon.stop(SIGTERM);
+    CHECK(log_text().find("terminate called") == std::string::npos);
+    CHECK(ubcctl("destroy ubcd-a").status == 0);
+    CHECK(ubcctl("destroy ubcd-b").status == 0);
   }
 }

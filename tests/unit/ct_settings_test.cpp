@@ -38,6 +38,9 @@ TEST_CASE("IP_ADDRESS mixes both families; a bad address is refused with its lin
 TEST_CASE("device nodes are names under /dev with a mode") {
   CHECK(ubc::parse_device_node("ttyS0").writable);
   CHECK_FALSE(ubc::parse_device_node("sda1:r").writable);
+  CHECK(ubc::parse_device_node("sda1:r").readable);
+  CHECK_FALSE(ubc::parse_device_node("null:w").readable);  // vzctl's w: write only
+  CHECK(ubc::parse_device_node("null:w").writable);
   CHECK(ubc::parse_device_node("net/tun:rw").name == "net/tun");
   for (const char* bad : {"", "/dev/sda", "../sda", "sda:x"})
     CHECK_THROWS_AS(ubc::parse_device_node(bad), std::invalid_argument);

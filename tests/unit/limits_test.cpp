@@ -57,6 +57,10 @@ TEST_CASE("page resources convert byte suffixes to pages and take plain numbers 
   CHECK(parse_limits(shmpages(), "256", kPage).barrier == 256);
   CHECK(parse_limits(shmpages(), "1M", kPage).barrier == (1ULL << 20) / kPage);
   CHECK(parse_limits(shmpages(), "7P", kPage).barrier == 7);
+  // Below or between pages: rounded up, so a byte value never becomes a limit of 0.
+  CHECK(parse_limits(shmpages(), "1K", kPage).barrier == 1);
+  CHECK(parse_limits(shmpages(), "5K", kPage).barrier == 2);
+  CHECK(parse_limits(shmpages(), "0K", kPage).barrier == 0);
 }
 
 TEST_CASE("bad input is rejected with a message that names the resource and the problem") {
