@@ -174,6 +174,10 @@ Engine Engine::open(const fs::path& pin_dir) {
   return engine;
 }
 
+bool Engine::is_pinned_in(const fs::path& pin_dir) const {
+  return is_pinned_at(cts_fd_.get(), pin_dir / UBC_PIN_CTS);
+}
+
 void Engine::clear_device_rules(std::uint32_t slot) {
   if (!devices_fd_) return;  // an older engine never enforced any
   const std::uint64_t off = 0;

@@ -40,6 +40,9 @@ class Engine {
 
   // Opens the maps of an engine that `load` pinned.
   static Engine open(const std::filesystem::path& pin_dir);
+  // Whether these maps are still the ones pinned in `pin_dir` (not an engine since
+  // unloaded, with another loaded in its place).
+  bool is_pinned_in(const std::filesystem::path& pin_dir) const;
 
   // Every CT slot, live: counters change under our feet. Index 0 is never assigned.
   std::span<ubc_ct, UBC_MAX_CTS> slots() const noexcept;

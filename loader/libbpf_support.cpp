@@ -59,6 +59,17 @@ void throw_libbpf(const std::string& what, int error) {
   throw std::runtime_error(message);
 }
 
+bool is_pinned_at(int fd, const std::filesystem::path& path) {
+  const UniqueFd pinned(bpf_obj_get(path.c_str()));
+  if (!pinned) return false;
+  bpf_map_info ours{}, theirs{};
+  std::uint32_t size = sizeof ours;
+  if (bpf_obj_get_info_by_fd(fd, &ours, &size)) return false;
+  size = sizeof theirs;
+  if (bpf_obj_get_info_by_fd(pinned.get(), &theirs, &size)) return false;
+  return ours.id == theirs.id && ours.type == theirs.type;
+}
+
 UniqueFd open_pinned(const std::filesystem::path& path) {
   int fd = bpf_obj_get(path.c_str());
   if (fd < 0) throw_system_error("bpf_obj_get(" + path.string() + ")");

@@ -34,6 +34,10 @@ void capture_libbpf_messages();
 // Opens a pinned BPF object (map, link, program).
 UniqueFd open_pinned(const std::filesystem::path& path);
 
+// Whether `fd` is the very map (or program, link) pinned at `path` now: false once it was
+// unpinned, or another object was pinned there since.
+bool is_pinned_at(int fd, const std::filesystem::path& path);
+
 // Refuses a pinned map whose value size or entry count is not this build's (a map pinned by
 // another version of ubc would be misread); `remedy` says how to reload it.
 void check_pinned_layout(int fd, const std::filesystem::path& path, std::uint32_t value_size, std::uint32_t max_entries,

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "loader/error.h"
+#include "loader/libbpf_support.h"
 
 namespace ubc {
 
@@ -23,6 +24,10 @@ RefusalEventReader::RefusalEventReader(const std::filesystem::path& pin_dir, Han
 }
 
 RefusalEventReader::~RefusalEventReader() = default;
+
+bool RefusalEventReader::is_pinned_in(const std::filesystem::path& pin_dir) const {
+  return is_pinned_at(map_fd_.get(), pin_dir / UBC_PIN_EVENTS);
+}
 
 int RefusalEventReader::on_sample(void* self, void* data, std::size_t size) {
   ubc_refusal_event event{};

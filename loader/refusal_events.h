@@ -27,6 +27,8 @@ class RefusalEventReader {
   // Hands every waiting event to the handler, waiting up to `timeout` for the first one.
   // Returns how many were handled.
   int poll(std::chrono::milliseconds timeout);
+  // Whether its ring buffer is still the one pinned in `pin_dir` (not a replaced engine's).
+  bool is_pinned_in(const std::filesystem::path& pin_dir) const;
 
  private:
   static int on_sample(void* self, void* data, std::size_t size);

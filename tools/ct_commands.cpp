@@ -160,7 +160,8 @@ std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::strin
                    !changes.capabilities.empty();
   if (!any) return std::nullopt;
   if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
-  PlannedSettings planned{CtConfig::load(host.config_path(ctid)), host.config_path(ctid), {}};
+  ConfigLock lock(host.config_path(ctid).parent_path());
+  PlannedSettings planned{CtConfig::load(host.config_path(ctid)), host.config_path(ctid), std::move(lock)};
   CtConfig& config = planned.config;
   CtSettings current = CtSettings::from(config);
   auto yes_no = [](const std::string& key, const std::string& value) {
@@ -170,15 +171,12 @@ std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::strin
   if (!changes.hostname.empty()) config.set("HOSTNAME", changes.hostname);
   if (!changes.init.empty()) config.set("INIT", changes.init);
   if (!changes.onboot.empty()) config.set("ONBOOT", yes_no("--onboot", changes.onboot));
-  std::optional<UserRangeLock>& range_lock = planned.range_lock;
   if (!changes.userns.empty()) {
     config.set("USERNS", yes_no("--userns", changes.userns));
     // Turned on for a CT that had none: a range of its own (an old USERNS="yes" config
     // without USERNS_IDMAP keeps its shared range).
     if (changes.userns == "yes" && !current.user_namespace && !config.get("USERNS_IDMAP")) {
-      const auto dir = host.config_path(ctid).parent_path();
-      range_lock.emplace(dir);
-      config.set("USERNS_IDMAP", format_user_mapping(free_user_range(dir)));
+      config.set("USERNS_IDMAP", format_user_mapping(free_user_range(host.config_path(ctid).parent_path())));
     }
   }
   if (!changes.capabilities.empty()) {

@@ -38,7 +38,7 @@ struct CtSettingChanges {
 struct PlannedSettings {
   CtConfig config;
   std::filesystem::path file;
-  std::optional<UserRangeLock> range_lock;  // held until saved when a uid range was chosen
+  ConfigLock lock;  // held until saved: no other writer changes the file in between
 };
 std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
                                                     const CtSettingChanges& changes);

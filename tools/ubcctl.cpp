@@ -414,7 +414,10 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
       if (!limits.empty() && !host.engine_loaded() && !save)
         throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
-      if (planned) planned->config.save(planned->file);
+      if (planned) {
+        planned->config.save(planned->file);
+        planned.reset();
+      }
       if (cpu_changed) host.set_cpu(ctid, cpu, save);
       if (!limits.empty()) set_limits(host, ctid, limits, save);
       return 0;

@@ -13,6 +13,7 @@
 #include <fstream>
 #include <memory>
 #include <thread>
+#include <vector>
 
 #include "loader/refusal_events.h"
 #include "ubc/containers.h"
@@ -20,6 +21,7 @@
 #include "ubc/host.h"
 #include "ubc/metrics.h"
 #include "ubc/policy_reload.h"
+#include "ubc/refusal_log.h"
 
 namespace {
 
@@ -32,6 +34,7 @@ void log(const char* format, auto... args) {
 void reload(ubc::Host& host, const char* why) {
   ubc::ReloadResult result;
   try {
+    if (host.reopen_if_replaced()) log("%s: the engine was reloaded since; using the new one", why);
     result = ubc::reload_policy(host);
   } catch (const std::exception& error) {  // ubcd lives on: a reload is only ever refused
     result.error = error.what();
@@ -44,20 +47,34 @@ void reload(ubc::Host& host, const char* why) {
     log("%s: refused, the running policy is unchanged: %s", why, result.error.c_str());
 }
 
-// Logs refusals with the CT's id until `stop` is set.
+// Logs refusals with the CT's id, rate-limited per CT and resource, until `stop` is set.
 void log_refusals(const ubc::HostPaths& paths, const std::atomic<bool>& stop) {
   ubc::Host host(paths);
-  ubc::RefusalEventReader reader(paths.pin_dir, [&](const ubc_refusal_event& event) {
-    const auto ctid = host.ctid_of_cgroup(event.cgroup_id);
-    const std::string resource = event.resource < UBC_RESOURCE_COUNT
-                                     ? std::string(ubc::resource_info(static_cast<ubc_resource>(event.resource)).name)
-                                     : std::to_string(event.resource);
-    const std::string comm(event.comm, strnlen(event.comm, sizeof event.comm));
-    log("refused: ct=%s resource=%s pid=%u comm=%s held=%llu threshold=%llu",
-        ctid ? ctid->c_str() : ("cgroup:" + std::to_string(event.cgroup_id)).c_str(), resource.c_str(), event.tgid,
-        comm.c_str(), static_cast<unsigned long long>(event.held), static_cast<unsigned long long>(event.threshold));
-  });
-  while (!stop.load()) reader.poll(std::chrono::milliseconds(200));
+  ubc::RefusalLog refusal_log([&](std::uint64_t cgroup_id) { return host.ctid_of_cgroup(cgroup_id); },
+                              [](const std::string& line) { log("%s", line.c_str()); });
+  auto open_reader = [&] {
+    return std::make_unique<ubc::RefusalEventReader>(
+        paths.pin_dir, [&](const ubc_refusal_event& event) { refusal_log.record(event); });
+  };
+  std::unique_ptr<ubc::RefusalEventReader> reader = open_reader();
+  auto checked = std::chrono::steady_clock::now();
+  while (!stop.load()) {
+    if (reader)
+      reader->poll(std::chrono::milliseconds(200));
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    refusal_log.flush();
+    // After `ubcctl unload` and `load`, listen on the new engine's ring buffer.
+    if (std::chrono::steady_clock::now() - checked < std::chrono::seconds(1)) continue;
+    checked = std::chrono::steady_clock::now();
+    if (reader && reader->is_pinned_in(paths.pin_dir)) continue;
+    try {
+      reader = open_reader();
+      log("listening for refusals on the engine loaded since");
+    } catch (const std::exception&) {
+      reader.reset();  // no engine now: try again in a second
+    }
+  }
 }
 
 }  // namespace
@@ -90,7 +107,10 @@ int main(int argc, char** argv) {
 
     std::unique_ptr<prometheus::Exposer> exposer;
     try {
-      exposer = std::make_unique<prometheus::Exposer>(listen);
+      // Enough workers that a few idle or slow clients leave the rest serving, each held
+      // at most request_timeout_ms by a client that sends nothing.
+      exposer = std::make_unique<prometheus::Exposer>(
+          std::vector<std::string>{"listening_ports", listen, "num_threads", "8", "request_timeout_ms", "5000"});
     } catch (const std::exception& error) {
       log("cannot serve metrics on %s (%s): is the port taken?", listen.c_str(), error.what());
       return 1;

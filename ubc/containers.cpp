@@ -210,7 +210,7 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
     return;
   }
   const fs::path config_file = host_.config_path(ctid);
-  const UserRangeLock range_lock(config_file.parent_path());
+  const ConfigLock config_lock(config_file.parent_path());
   const bool had_config = fs::exists(config_file);
   CtConfig config = CtConfig::load(config_file);
   CtSettings::from(config);  // an existing vzctl config must be valid before we build on it
@@ -517,7 +517,7 @@ void Containers::clone(const std::string& ctid, const std::string& new_ctid) {
   if (host_.exists(new_ctid)) throw std::runtime_error("CT " + new_ctid + " already exists");
   const fs::path new_config_file = host_.config_path(new_ctid);
   if (fs::exists(new_config_file)) throw std::runtime_error(new_config_file.string() + " already exists");
-  const UserRangeLock range_lock(new_config_file.parent_path());
+  const ConfigLock config_lock(new_config_file.parent_path());
   const CtSettings source = settings(ctid);
   CtConfig config = CtConfig::load(host_.config_path(ctid));
   fs::path copy;

@@ -1,6 +1,7 @@
 #include "ubc/ct_config.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -31,6 +33,35 @@ std::string format_value(std::uint64_t value) {
 
 ConfigError::ConfigError(const fs::path& file, int line, const std::string& reason)
     : std::runtime_error(file.string() + (line > 0 ? ":" + std::to_string(line) : std::string()) + ": " + reason) {}
+
+namespace {
+thread_local int config_lock_depth = 0;
+}  // namespace
+
+ConfigLock::ConfigLock(const fs::path& dir) {
+  if (config_lock_depth++ > 0) return;
+  try {
+    fs::create_directories(dir);
+    const fs::path file = dir / ".lock";
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd_ < 0) throw ConfigError(file, 0, std::string("cannot be opened: ") + std::strerror(errno));
+    while (::flock(fd_, LOCK_EX))
+      if (errno != EINTR) throw ConfigError(file, 0, std::string("cannot be locked: ") + std::strerror(errno));
+  } catch (...) {
+    if (fd_ >= 0) ::close(fd_);
+    --config_lock_depth;
+    throw;
+  }
+}
+
+ConfigLock::ConfigLock(ConfigLock&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {
+  ++config_lock_depth;
+}
+
+ConfigLock::~ConfigLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing the file lets the lock go
+  --config_lock_depth;
+}
 
 fs::path config_dir() {
   const char* dir = std::getenv("UBC_CONF_DIR");

@@ -51,6 +51,23 @@ class CtConfig {
   std::filesystem::path file_;
 };
 
+// Held while config files are read, changed and written back (set --save, create, clone,
+// a uid range chosen), so that two writers at once never lose each other's change: one
+// lock for the config directory, across processes. Taken again by a thread that holds it,
+// it waits for nothing.
+class ConfigLock {
+ public:
+  explicit ConfigLock(const std::filesystem::path& dir);
+  ~ConfigLock();
+  ConfigLock(ConfigLock&& other) noexcept;
+  ConfigLock(const ConfigLock&) = delete;
+  ConfigLock& operator=(const ConfigLock&) = delete;
+  ConfigLock& operator=(ConfigLock&&) = delete;
+
+ private:
+  int fd_ = -1;  // -1: the thread held it already
+};
+
 // Where CT configs live: $UBC_CONF_DIR, default /etc/ubc (like vzctl's /etc/vz/conf).
 std::filesystem::path config_dir();
 // Where running CTs keep their pid, console and live CPU settings: $UBC_RUN_DIR, default /run/ubc.

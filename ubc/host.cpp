@@ -124,6 +124,12 @@ Engine& Host::engine() {
   return *engine_;
 }
 
+bool Host::reopen_if_replaced() {
+  if (!engine_ || engine_->is_pinned_in(paths_.pin_dir)) return false;
+  engine_.reset();
+  return true;
+}
+
 bool Host::engine_loaded() const {
   return Engine::is_loaded(paths_.pin_dir);
 }
@@ -191,6 +197,7 @@ std::optional<std::uint32_t> Host::slot_index(const std::string& ctid) {
 void Host::set_host_cpuunits(std::uint32_t cpuunits, bool save) {
   const std::uint32_t weight = sched::cpu_weight(cpuunits);
   if (save) {
+    const ConfigLock lock(host_config_path().parent_path());
     CtConfig config = CtConfig::load(host_config_path());
     config.set("HOST_CPUUNITS", std::to_string(cpuunits));
     config.save(host_config_path());
@@ -256,6 +263,7 @@ fs::path Host::config_path(const std::string& ctid) const {
 }
 
 void Host::save_limits(const std::string& ctid, const std::map<ubc_resource, Limits>& limits) const {
+  const ConfigLock lock(config_path(ctid).parent_path());
   CtConfig config = CtConfig::load(config_path(ctid));
   for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
   config.save(config_path(ctid));
@@ -336,6 +344,7 @@ void Host::adopt(const std::string& ctid, const fs::path& cgroup) {
                              " (enable it in its parent's cgroup.subtree_control); ubc reads its page rows from it");
   fs::create_directories(paths_.cgroup_root);
   HostLock lock(paths_.cgroup_root);  // the one lock every slot assignment takes
+  const ConfigLock config_lock(config_file.parent_path());
   const bool had_config = fs::exists(config_file);
   CtConfig config = CtConfig::load(config_file);
   config.set(kAdoptedCgroupKey, path.string());
@@ -362,6 +371,7 @@ void Host::destroy(const std::string& ctid, bool kill) {
   if (adopted) {
     // Another runtime's cgroup: forget it, never touch its processes or its directory.
     forget(cgroup::id_of(cgroup));
+    const ConfigLock config_lock(config_path(ctid).parent_path());
     CtConfig config = CtConfig::load(config_path(ctid));
     config.erase(kAdoptedCgroupKey);
     config.save(config_path(ctid));
@@ -413,6 +423,7 @@ void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, b
   if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   // What runs now: the config's values, overridden by those set since without --save.
   const fs::path live_file = run_dir() / (ctid + ".cpu");
+  const ConfigLock lock(config_path(ctid).parent_path());
   CtConfig config = CtConfig::load(config_path(ctid));
   CtConfig live = CtConfig::load(live_file);
   const sched::CpuSettings effective = merge(merge(cpu_settings_from(config), cpu_settings_from(live)), changes);

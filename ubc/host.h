@@ -48,6 +48,9 @@ class Host {
   // Unloads the CPU scheduler too if it is loaded (it shares the engine's CT registry).
   void unload_engine();
   bool engine_loaded() const;
+  // A long-lived Host (ubcd) drops maps of an engine that was unloaded and loaded again
+  // since it opened them; the next use opens the new one. Returns whether it did.
+  bool reopen_if_replaced();
 
   // The sched_ext CPU scheduler (loader/scheduler.h), loaded over the engine. The host
   // group (tasks outside all CTs, OpenVZ's VE0) gets HOST_CPUUNITS from ubc.conf in the

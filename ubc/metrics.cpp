@@ -54,6 +54,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::lock_guard lock(mutex_);
   std::vector<MetricFamily> families;
   const bool loaded = host_.engine_loaded();
+  if (loaded) host_.reopen_if_replaced();  // the engine reloaded since: read the new one
 
   auto build = family("ubc_build_info", "ubc's version; always 1", MetricType::Gauge);
   add(build, {{"version", kUbcVersion}}, 1);

@@ -15,15 +15,6 @@
 namespace ubc {
 namespace fs = std::filesystem;
 
-UserRangeLock::UserRangeLock(const fs::path& config_dir) {
-  fs::create_directories(config_dir);
-  const fs::path file = config_dir / ".userns.lock";
-  lock_.reset(::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!lock_) throw_system_error("open(" + file.string() + ")");
-  while (::flock(lock_.get(), LOCK_EX))
-    if (errno != EINTR) throw_system_error("flock(" + file.string() + ")");
-}
-
 ns::UserMapping free_user_range(const fs::path& config_dir) {
   std::vector<ns::UserMapping> used;
   std::error_code error;

@@ -6,26 +6,16 @@
 #include <filesystem>
 
 #include "loader/namespaces.h"
-#include "loader/unique_fd.h"
 
 namespace ubc {
 
 inline constexpr unsigned kUserRangeBase = 100000;
 inline constexpr unsigned kUserRangeSize = 65536;
 
-// Held while a CT's range is chosen and written to its config: two creates at once never
-// pick the same range.
-class UserRangeLock {
- public:
-  explicit UserRangeLock(const std::filesystem::path& config_dir);
-
- private:
-  UniqueFd lock_;
-};
-
 // The lowest free range given the configs in `config_dir` (the CTs that exist, every
 // user-namespaced one counted by its USERNS_IDMAP, or the old shared range 100000 without
-// one). Throws when the 32-bit id space is full or a config cannot be read.
+// one). Throws when the 32-bit id space is full or a config cannot be read. Hold a
+// ConfigLock (ubc/ct_config.h) until the range is saved: two creates never pick the same.
 ns::UserMapping free_user_range(const std::filesystem::path& config_dir);
 
 }  // namespace ubc

@@ -11,6 +11,8 @@
 #include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "workload.h"
 
@@ -168,5 +170,25 @@ TEST_SUITE("ubcctl") {
     CHECK(missing.output.find("4747 does not exist") != std::string::npos);
     CHECK_FALSE(std::filesystem::exists(conf.parent_path() / "4747.conf"));
     CHECK(ubcctl("set 4747 --numfile 5").status == 1);
+  }
+
+  TEST_CASE("concurrent set --save runs never lose each other's change") {
+    REQUIRE(ubcctl("create 4848").status == 0);
+    const char* rows[] = {"numproc",      "numflock",  "numpty",   "numsiginfo", "numtcpsock",
+                          "numothersock", "numiptent", "shmpages", "numfile",    "lockedpages"};
+    std::vector<std::thread> writers;
+    for (const char* row : rows)
+      writers.emplace_back([row] { ubcctl(std::string("set 4848 --") + row + " 77 --save"); });
+    for (auto& writer : writers) writer.join();
+    const auto conf = std::filesystem::path(std::getenv("UBC_CONF_DIR")) / "4848.conf";
+    std::ifstream in(conf);
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const char* row : rows) {
+      std::string key = row;
+      std::transform(key.begin(), key.end(), key.begin(), ::toupper);
+      CAPTURE(key);
+      CHECK(text.find(key + "=\"77\"") != std::string::npos);
+    }
+    CHECK(ubcctl("destroy 4848").status == 0);
   }
 }

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "loader/unique_fd.h"
 #include "ubc/ct_config.h"
@@ -35,6 +36,8 @@ std::string http_get(int port, const std::string& path) {
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address)) return {};
+  const timeval patience{20, 0};  // a server that never answers fails the test, not hangs it
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &patience, sizeof patience);
   const std::string request = "GET " + path + " HTTP/1.0\r\nHost: localhost\r\n\r\n";
   if (::write(fd.get(), request.data(), request.size()) < 0) return {};
   std::string response;
@@ -181,5 +184,46 @@ TEST_SUITE("ubcd") {
     CHECK(log_text().find("terminate called") == std::string::npos);
     CHECK(ubcctl("destroy ubcd-a").status == 0);
     CHECK(ubcctl("destroy ubcd-b").status == 0);
+  }
+
+  TEST_CASE("idle clients do not block /metrics") {
+    Daemon daemon;
+    std::vector<ubc::UniqueFd> idle;
+    for (int i = 0; i < 3; ++i) {
+      ubc::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_port = htons(static_cast<std::uint16_t>(kPort));
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+      idle.push_back(std::move(fd));  // connected, and never a byte sent
+    }
+    const auto started = std::chrono::steady_clock::now();
+    const std::string metrics = http_get(kPort, "/metrics");
+    const auto took = std::chrono::steady_clock::now() - started;
+    CHECK(metrics.find("ubc_engine_loaded") != std::string::npos);
+    CHECK(took < std::chrono::seconds(10));
+  }
+
+  TEST_CASE("after unload and load under it, ubcd applies, reports and logs on the new engine") {
+    fs::remove(kLog);
+    REQUIRE(ubcctl("create ubcd-stale").status == 0);
+    REQUIRE(ubcctl("set ubcd-stale --numfile 30 --save").status == 0);
+    Daemon daemon;
+    REQUIRE(ubcctl("unload").status == 0);
+    REQUIRE(ubcctl("load").status == 0);
+    ubc::test::reopen_host();
+    std::ofstream(ubc::config_dir() / "ubcd-stale.conf") << "NUMFILE=\"3\"\n";
+    daemon.signal(SIGHUP);
+    for (int i = 0; i < 100 && truth("ubcd-stale")["barrier"] != 3; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(truth("ubcd-stale")["barrier"] == 3);  // the live engine, not the unloaded one
+    CHECK(sample(http_get(kPort, "/metrics"), "ubc_resource_barrier{ct=\"ubcd-stale\",resource=\"numfile\"}") == 3);
+    ubcctl("exec ubcd-stale -- bash -c 'exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null'");
+    for (int i = 0; i < 100 && log_text().find("refused: ct=ubcd-stale") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(log_text().find("refused: ct=ubcd-stale resource=numfile") != std::string::npos);
+    daemon.stop(SIGTERM);
+    CHECK(ubcctl("destroy ubcd-stale").status == 0);
   }
 }
