@@ -59,6 +59,10 @@ void join_namespaces(pid_t pid);
 // namespaces never change. Exceptions from `work` reach the caller.
 void run_in_network_namespace(pid_t pid, const std::function<void()>& work);
 
+// Mount points at or below `dir` in this process's mount namespace (mountinfo), so that
+// removing a tree never reaches through a mount into another file system's files.
+std::vector<std::filesystem::path> mounts_under(const std::filesystem::path& dir);
+
 // Whether `pid` lives in a user namespace other than ours.
 bool has_own_user_namespace(pid_t pid);
 

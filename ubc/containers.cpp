@@ -139,6 +139,25 @@ void spawn_detached(const fs::path& program, std::vector<std::string> args, std:
     if (errno != EINTR) throw_system_error("waitpid");
 }
 
+// Where a CT's init and its children write their stdout and stderr: a pipe to ubc-console,
+// which keeps the last kConsoleBytes (and as many before them in CONSOLE.1), or the file
+// itself where ubc-console is missing.
+constexpr unsigned long long kConsoleBytes = 1 << 20;
+UniqueFd open_console(const fs::path& file) {
+  const fs::path keeper = helper_path("ubc-console");
+  if (fs::exists(keeper)) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC)) throw_system_error("pipe2");
+    UniqueFd read_end(ends[0]), write_end(ends[1]);
+    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    spawn_detached(keeper, {file.string(), std::to_string(kConsoleBytes)}, {read_end.get()}, null.get());
+    return write_end;
+  }
+  UniqueFd console(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!console) throw_system_error("open(" + file.string() + ")");
+  return console;
+}
+
 // A CT's device rules while its start may still fail: removed again unless kept.
 class DeviceRulesUntilStarted {
  public:
@@ -291,9 +310,7 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   UniqueFd cgroup_fd(::open(cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!cgroup_fd) throw_system_error("open(" + cgroup.string() + ")");
   fs::create_directories(run_dir());
-  const fs::path console_path = run_dir() / (ctid + ".console");
-  UniqueFd console(::open(console_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!console) throw_system_error("open(" + console_path.string() + ")");
+  const UniqueFd console = open_console(run_dir() / (ctid + ".console"));
   int go[2], failed[2];
   if (::pipe2(go, O_CLOEXEC) || ::pipe2(failed, O_CLOEXEC)) throw_system_error("pipe2");
   UniqueFd go_read(go[0]), go_write(go[1]), failed_read(failed[0]), failed_write(failed[1]);
@@ -553,9 +570,14 @@ void Containers::destroy(const std::string& ctid, bool force) {
   }
   const fs::path config_file = host_.config_path(ctid);
   const CtConfig config = CtConfig::load(config_file);
+  const auto owned_area = config.get("UBC_OWNS_PRIVATE") == "yes" ? config.get("VE_PRIVATE") : std::nullopt;
+  // Before anything goes: files ubc unpacked are removed, never what is mounted among them.
+  if (owned_area && !owned_area->empty())
+    if (const auto mounts = ns::mounts_under(*owned_area); !mounts.empty())
+      throw std::runtime_error("CT " + ctid + ": " + mounts.front().string() +
+                               " is a mount point in its private area; unmount it first (nothing was removed)");
   host_.destroy(ctid, force);
-  if (config.get("UBC_OWNS_PRIVATE") == "yes")
-    if (auto area = config.get("VE_PRIVATE"); area && !area->empty()) fs::remove_all(*area);
+  if (owned_area && !owned_area->empty()) fs::remove_all(*owned_area);
   // vzctl keeps a destroyed CT's config as CTID.conf.destroyed.
   if (fs::exists(config_file)) fs::rename(config_file, config_file.string() + ".destroyed");
   fs::remove(pid_file(ctid));

@@ -333,6 +333,13 @@ void Host::adopt(const std::string& ctid, const fs::path& cgroup) {
   if (!mount || !fs::exists(path / "cgroup.procs") || path.string().rfind(mount->string() + "/", 0) != 0)
     throw std::invalid_argument("--cgroup " + cgroup.string() + " is not a cgroup v2 directory below " +
                                 (mount ? mount->string() : std::string("a cgroup2 mount")));
+  // The engine finds a task's CT among its cgroup's ancestors down to a fixed depth.
+  const fs::path below_root = fs::relative(path, *mount);
+  const auto level = std::distance(below_root.begin(), below_root.end());
+  if (level > UBC_MAX_CGROUP_DEPTH)
+    throw std::invalid_argument("--cgroup " + path.string() + " is " + std::to_string(level) +
+                                " levels below the cgroup root; the engine charges CTs at most " +
+                                std::to_string(UBC_MAX_CGROUP_DEPTH) + " levels deep");
   const fs::path root = fs::weakly_canonical(paths_.cgroup_root);
   if (path == root || path.string().rfind(root.string() + "/", 0) == 0)
     throw std::invalid_argument("--cgroup " + path.string() + " is inside ubc's own CT tree " + root.string());

@@ -283,9 +283,36 @@ TEST_SUITE("containers") {
     CHECK(fs::exists(area / "sbin/init"));
     REQUIRE(ubcctl("start ct-tmpl").status == 0);
     CHECK(ubcctl("exec ct-tmpl -- hostname").output == "ct-tmpl\n");
+    // A host directory mounted into the private area survives destroy: refused, nothing removed.
+    const fs::path host_dir = work / "host-data";
+    fs::create_directories(host_dir);
+    std::ofstream(host_dir / "keep") << "host\n";
+    fs::create_directories(area / "mnt/data");
+    REQUIRE(std::system(("mount --bind " + host_dir.string() + " " + (area / "mnt/data").string()).c_str()) == 0);
+    const auto refused = ubcctl("destroy --force ct-tmpl");
+    CHECK(refused.status == 1);
+    CHECK(refused.output.find("mount point") != std::string::npos);
+    CHECK(fs::exists(host_dir / "keep"));
+    CHECK(fs::exists(area / "sbin/init"));
+    CHECK(ubc::test::host().exists("ct-tmpl"));
+    REQUIRE(std::system(("umount " + (area / "mnt/data").string()).c_str()) == 0);
     CHECK(ubcctl("destroy --force ct-tmpl").status == 0);
     CHECK_FALSE(fs::exists(area));
+    CHECK(fs::exists(host_dir / "keep"));
     fs::remove_all(work);
+  }
+
+  TEST_CASE("a CT's console keeps its last MiB on the host, however much the CT writes") {
+    // (Without a user namespace, so that the CT's root may reopen its init's console pipe.)
+    RunningCt ct("ct-console", "--userns no");
+    const auto flood = ct.exec("head -c 3000000 /dev/zero > /proc/1/fd/1; echo done");
+    CHECK(flood.output == "done\n");
+    const fs::path console = ubc::test::run_dir() / "ct-console.console";
+    for (int i = 0; i < 100 && (!fs::exists(console.string() + ".1") || fs::file_size(console) < 100000); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(fs::file_size(console) <= (1u << 20));
+    REQUIRE(fs::exists(console.string() + ".1"));
+    CHECK(fs::file_size(console.string() + ".1") == (1u << 20));
   }
 
   TEST_CASE("exec --all reaches every running CT") {
@@ -415,6 +442,15 @@ TEST_SUITE("containers") {
     CHECK(numfile.maxheld == 30);
     CHECK(numfile.failcnt == 1);
     CHECK(ubcctl("start svc").status != 0);  // the other runtime runs it
+    // Deeper than the engine looks for a task's CT: refused, not silently never charged.
+    fs::path deep = foreign;
+    for (int level = 0; level < 9; ++level) deep /= "d";
+    fs::create_directories(deep);
+    const auto too_deep = ubcctl("create deep --cgroup " + deep.string());
+    CHECK(too_deep.status == 2);
+    CHECK(too_deep.output.find("levels deep") != std::string::npos);
+    CHECK_FALSE(ubc::test::host().exists("deep"));
+    for (fs::path level = deep; level != foreign; level = level.parent_path()) fs::remove(level);
     CHECK(ubcctl("destroy svc").status == 0);
     CHECK(ubc::cgroup::is_populated(foreign / "svc"));  // its service untouched
     CHECK_FALSE(ubc::test::host().exists("svc"));
