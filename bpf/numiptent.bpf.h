@@ -8,8 +8,9 @@
  * Reserve:  lsm.s/netlink_send sees the whole batch before nfnetlink parses it. It counts the
  *           NFT_MSG_NEWRULE messages and charges that many against the limit at once (CAS,
  *           so racing batches can never pass it together); a batch that does not fit is
- *           refused whole with ENOMEM, like OpenVZ's table replace. The reservation is kept
- *           in the task's storage.
+ *           refused whole with ENOMEM, like OpenVZ's table replace, and so is a batch of
+ *           more than UBC_MAX_BATCH_MESSAGES messages (the walk's bound: rules past it could
+ *           not be reserved). The reservation is kept in the task's storage.
  * Charge:   fentry/nf_tables_rule_notify(NEWRULE) runs at commit for each rule that really
  *           entered the ruleset: it takes one unit of the reservation and records the rule's
  *           owner (a rule with no reservation left, e.g. a NEWRULE in a batch the task sent
@@ -116,7 +117,16 @@ int BPF_PROG(ubc_numiptent_reserve, struct sock *sk, struct sk_buff *skb, int re
 	task->walk_offset = 0;
 	task->walk_new_rules = 0;
 	walk.task = task;
-	bpf_loop(UBC_MAX_BATCH_MESSAGES, ubc_count_message, &walk, 0);
+	/* A batch longer than the walk could hide rules past its end that nothing reserved:
+	 * refused whole, counted as the CT's failure. */
+	if (bpf_loop(UBC_MAX_BATCH_MESSAGES, ubc_count_message, &walk, 0) >= UBC_MAX_BATCH_MESSAGES &&
+	    task->walk_offset < task->walk_len) {
+		struct ubc_counter *counter = &ct.ct->res[UBC_NUMIPTENT];
+
+		ubc_refuse(ct.ct, counter, UBC_NUMIPTENT, task->walk_new_rules, READ_ONCE(counter->held),
+			   UBC_MAX_BATCH_MESSAGES);
+		return -ENOMEM;
+	}
 	new_rules = task->walk_new_rules;
 	if (!new_rules)
 		return 0;

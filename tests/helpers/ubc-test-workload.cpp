@@ -53,6 +53,8 @@
 //   escape MARKER  try bpf(), opening the engine's pinned map, a chroot escape (then look
 //                  for the host file MARKER) and mounting cgroup2
 //                  -> "ok MAP_ERRNO OBJ_GET_ERRNO CHROOT_ERRNO MARKER_SEEN MOUNT_ERRNO"
+//   nlbatch N      one netfilter netlink send of N no-op messages and then one nftables
+//                  NEWRULE                                           -> "ok ERRNO" (0: sent)
 //   anon N         map N private writable anonymous pages and touch them -> "ok ERRNO"
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
@@ -64,6 +66,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -942,6 +947,29 @@ std::string race_kind(int threads, const std::string& kind) {
 // What a CT's root tries to get out of its CT: the bpf() syscall (a new map; the engine's
 // pinned map), the classic chroot escape (and whether the host's `marker` file is then
 // visible), and mounting cgroup2 to rewrite its own limits.
+// A batch longer than the engine's walk over it, with a rule past the end of the walk.
+std::string netlink_long_batch(long noops) {
+  const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0) return "ok " + std::to_string(errno);
+  const int buffer_size = 64 << 20;
+  if (::setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buffer_size, sizeof buffer_size))
+    ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer_size, sizeof buffer_size);
+  std::vector<nlmsghdr> messages(static_cast<std::size_t>(noops) + 1);
+  for (auto& message : messages) {
+    message.nlmsg_len = sizeof(nlmsghdr);
+    message.nlmsg_type = NLMSG_NOOP;  // skipped by netlink, cheap
+    message.nlmsg_flags = NLM_F_REQUEST;
+  }
+  messages.back().nlmsg_type = (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE;
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  const ssize_t sent = ::sendto(fd, messages.data(), messages.size() * sizeof(nlmsghdr), 0,
+                                reinterpret_cast<sockaddr*>(&kernel), sizeof kernel);
+  const int error = sent < 0 ? errno : 0;
+  ::close(fd);
+  return "ok " + std::to_string(error);
+}
+
 std::string try_escapes(const std::string& marker) {
   union bpf_attr create {};
   create.map_type = BPF_MAP_TYPE_ARRAY;
@@ -1055,6 +1083,7 @@ std::string run(const std::string& line) {
     return try_escapes(marker);
   }
   if (command == "sigqueue") return sigqueue_until(a);
+  if (command == "nlbatch") return netlink_long_batch(a);
   if (command == "sigdrain") return sigdrain();
   if (command == "sockbufs") return fill_socket_buffers(a);
   if (command == "racekind") {

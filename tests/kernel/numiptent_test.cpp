@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <string>
 
 #include "loader/engine.h"
@@ -100,6 +101,18 @@ TEST_SUITE("numiptent") {
     CHECK(counter.failcnt == 16 * 8 - 50);
     CHECK(nft(&ct, "delete table inet ipt_race") == 0);
     CHECK(wait_for_held(ct, UBC_NUMIPTENT, 0) == 0);
+  }
+
+  TEST_CASE("a batch longer than the engine's walk is refused whole, rules past the walk included") {
+    if (!have_nft()) return;
+    ScopedCt ct("ipt-long");
+    ubc::test::Workload workload(ct);
+    ct.set(UBC_NUMIPTENT, 0, 0);
+    // 65536 no-ops fill the walk; the NEWRULE after them would go unreserved.
+    CHECK(workload.ask("nlbatch 65536").at(0) == ENOMEM);
+    CHECK(ct.counter(UBC_NUMIPTENT).failcnt == 1);
+    CHECK(workload.ask("nlbatch 100").at(0) == ENOMEM);  // within the walk: the limit refuses it
+    CHECK(ct.counter(UBC_NUMIPTENT).held == 0);
   }
 
   TEST_CASE("host rules are never charged or refused") {
