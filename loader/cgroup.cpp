@@ -11,43 +11,23 @@
 #include <thread>
 
 #include "loader/error.h"
+#include "loader/mountinfo.h"
 #include "loader/unique_fd.h"
 
 namespace ubc::cgroup {
 namespace fs = std::filesystem;
 
 std::optional<fs::path> find_v2_mount() {
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(mountinfo, line)) {
-    // ... mount-point ... - fstype source options
-    const auto separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream tail(line.substr(separator + 3));
-    std::string fstype;
-    tail >> fstype;
-    if (fstype != "cgroup2") continue;
-    std::istringstream head(line.substr(0, separator));
-    std::string id, parent, device, root, mount_point;
-    head >> id >> parent >> device >> root >> mount_point;
-    return fs::path(mount_point);
-  }
+  for (const auto& mount : read_mountinfo())
+    if (mount.fstype == "cgroup2") return mount.mount_point;
   return std::nullopt;
 }
 
 std::string v2_mount_options(const fs::path& mount_point) {
-  std::ifstream mountinfo("/proc/self/mountinfo");
   std::string options;
-  for (std::string line; std::getline(mountinfo, line);) {
-    const auto separator = line.find(" - ");
-    if (separator == std::string::npos) continue;
-    std::istringstream head(line.substr(0, separator)), tail(line.substr(separator + 3));
-    std::string id, parent, device, root, point, fstype, source, super_options;
-    head >> id >> parent >> device >> root >> point;
-    tail >> fstype >> source >> super_options;
-    // The last mount on the point is the one paths resolve to.
-    if (fstype == "cgroup2" && point == mount_point.string()) options = super_options;
-  }
+  // The last mount on the point is the one paths resolve to.
+  for (const auto& mount : read_mountinfo())
+    if (mount.fstype == "cgroup2" && mount.mount_point == mount_point) options = mount.super_options;
   return options;
 }
 

@@ -14,11 +14,11 @@
 #include <cerrno>
 #include <exception>
 #include <fstream>
-#include <sstream>
 #include <thread>
 
 #include "loader/error.h"
 #include "loader/masked_paths.h"
+#include "loader/mountinfo.h"
 #include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 
@@ -143,28 +143,11 @@ void run_in_network_namespace(pid_t pid, const std::function<void()>& work) {
 }
 
 std::vector<fs::path> mounts_under(const fs::path& dir) {
-  // mountinfo escapes space, tab, newline and backslash in paths as \ooo.
-  auto unescape = [](const std::string& text) {
-    std::string out;
-    for (std::size_t i = 0; i < text.size(); ++i) {
-      if (text[i] == '\\' && i + 3 < text.size()) {
-        out += static_cast<char>(std::stoi(text.substr(i + 1, 3), nullptr, 8));
-        i += 3;
-      } else {
-        out += text[i];
-      }
-    }
-    return out;
-  };
   const std::string base = fs::weakly_canonical(dir).string();
   std::vector<fs::path> found;
-  std::ifstream mountinfo("/proc/self/mountinfo");
-  for (std::string line; std::getline(mountinfo, line);) {
-    std::istringstream fields(line);
-    std::string id, parent, device, root, point;
-    fields >> id >> parent >> device >> root >> point;
-    const std::string path = unescape(point);
-    if (path == base || path.starts_with(base + "/")) found.emplace_back(path);
+  for (const auto& mount : read_mountinfo()) {
+    const std::string path = mount.mount_point.string();
+    if (path == base || path.starts_with(base + "/")) found.push_back(mount.mount_point);
   }
   return found;
 }

@@ -9,8 +9,9 @@
 
 namespace ubc {
 
-inline constexpr unsigned kUserRangeBase = 100000;
-inline constexpr unsigned kUserRangeSize = 65536;
+// The first range is the one UserMapping's defaults name (the shared range before per-CT ranges).
+inline constexpr unsigned kUserRangeBase = ns::UserMapping{}.host_first;
+inline constexpr unsigned kUserRangeSize = ns::UserMapping{}.count;
 
 // The lowest free range given the configs in `config_dir` (the CTs that exist, every
 // user-namespaced one counted by its USERNS_IDMAP, or the old shared range 100000 without
