@@ -6,9 +6,14 @@
  * some; counting hook calls would be wrong, so the objects themselves are followed:
  *
  * Reserve:  lsm/file_lock runs before every lock request (never skipped: it is an LSM
- *           program). A request that takes a lock (not F_UNLCK) reserves one object, hard,
- *           at the barrier: refused with ENOLCK from fcntl() and ENOMEM from flock() and
- *           leases, OpenVZ's errnos.
+ *           program). It reserves, hard, at the barrier, the objects the request can add:
+ *           one for a lock, plus one where a POSIX request falls strictly inside a lock
+ *           of its owner that it splits in two (an unlock, or a lock of the other type;
+ *           fentry/fcntl_setlk notes the range from the kernel's copy of struct flock).
+ *           Refused with ENOLCK from fcntl() and ENOMEM from flock() and leases, OpenVZ's
+ *           errnos; the kernel's own unlock can fail with ENOLCK where it cannot allocate
+ *           the split. A request onto a list of UBC_FLOCK_LIST_MAX objects or more is
+ *           refused the same way: the settle could not walk past them to count its own.
  * Settle:   when the request is done (fexit of fcntl_setlk and fcntl_setlease, entered
  *           from fs/fcntl.c, and of locks_lock_inode_wait, entered by flock(): call sites
  *           the compiler cannot inline away, unlike posix_lock_file's), the
@@ -44,7 +49,13 @@
 #define UBC_NR_FLOCK 73
 #define UBC_FL_POSIX 1
 #define UBC_FL_FLOCK 2
-#define UBC_FLOCK_WALK 512
+#define UBC_F_RDLCK 0
+#define UBC_SEEK_SET 0
+#define UBC_OFFSET_MAX 0x7fffffffffffffffLL
+/* Objects on one inode's list a CT's request may join; the settle walks further than that,
+ * so the objects of a request that got in are seen even if others join meanwhile. */
+#define UBC_FLOCK_LIST_MAX 2048
+#define UBC_FLOCK_WALK 4096
 
 enum ubc_flock_list { UBC_FLOCK_LIST_FLOCK, UBC_FLOCK_LIST_POSIX, UBC_FLOCK_LIST_LEASE };
 
@@ -56,10 +67,20 @@ struct ubc_flock_request {
 	__u32 list; /* enum ubc_flock_list */
 };
 
+/* The byte range of a POSIX request, from fentry/fcntl_setlk, for its lsm/file_lock. */
+struct ubc_flock_range {
+	__u64 file;  /* struct file *; 0: none noted */
+	__s64 start; /* first byte */
+	__s64 end;   /* last byte (UBC_OFFSET_MAX: to the end of the file) */
+	__u32 exact; /* 0: relative to the file position or size, not known here */
+	__u32 pad;
+};
+
 /* A task's lock request in progress. */
 struct ubc_flock_task {
-	struct ubc_charge_owner reservation; /* amount 1 while one is held */
+	struct ubc_charge_owner reservation; /* the objects reserved (0, 1 or 2) while held */
 	struct ubc_flock_request pending;
+	struct ubc_flock_range range;
 };
 
 struct {
@@ -143,7 +164,8 @@ static __always_inline void ubc_flock_charge_object(struct ubc_flock_task *task,
 
 	if (task->reservation.amount) {
 		owner = task->reservation;
-		task->reservation.amount = 0;
+		owner.amount = 1;
+		task->reservation.amount--;
 	} else {
 		if (!ubc_current_ct(&ct))
 			return;
@@ -248,13 +270,116 @@ static __always_inline void ubc_flock_settle_skipped(struct ubc_flock_task *task
 	ubc_stat_inc(UBC_STAT_FLOCK_LATE_SETTLE);
 }
 
+/* What walking the request's list before it runs tells: whether it splits a lock of its
+ * owner, and whether the list is too long for the settle to find the request's objects. */
+struct ubc_flock_survey {
+	bool splits;
+	bool too_long;
+};
+
+static __always_inline struct ubc_flock_survey
+ubc_flock_survey_list(struct file *file, const struct ubc_flock_request *pending,
+		      const struct ubc_flock_range *range, unsigned int type)
+{
+	struct ubc_flock_survey survey = {.splits = false, .too_long = true};
+	struct file_lock_context *ctx = BPF_CORE_READ(file, f_inode, i_flctx);
+	__u64 link_offset = bpf_core_field_offset(struct file_lock_core, flc_list);
+	__u64 core_offset = bpf_core_field_offset(struct file_lock, c);
+	bool posix = pending->list == UBC_FLOCK_LIST_POSIX;
+	struct list_head *head, *pos;
+	int i;
+
+	if (!ctx)
+		return (struct ubc_flock_survey){};
+	if (posix)
+		head = &ctx->flc_posix;
+	else if (pending->list == UBC_FLOCK_LIST_FLOCK)
+		head = &ctx->flc_flock;
+	else
+		head = &ctx->flc_lease;
+	/* Not knowing where a POSIX request falls, assume the worst: it splits. */
+	if (posix && !range->exact)
+		survey.splits = true;
+	pos = BPF_CORE_READ(head, next);
+	bpf_for(i, 0, UBC_FLOCK_LIST_MAX)
+	{
+		struct file_lock *lock;
+		__u64 lock_owner;
+
+		if (!pos || pos == head) {
+			survey.too_long = false;
+			break;
+		}
+		lock = (struct file_lock *)((__u64)pos - link_offset - core_offset);
+		lock_owner = (__u64)BPF_CORE_READ(lock, c.flc_owner);
+		if (posix && range->exact && !survey.splits &&
+		    (lock_owner == pending->owner || lock_owner == pending->file) &&
+		    BPF_CORE_READ(lock, fl_start) < range->start &&
+		    BPF_CORE_READ(lock, fl_end) > range->end &&
+		    BPF_CORE_READ(lock, c.flc_type) != type)
+			survey.splits = true;
+		pos = BPF_CORE_READ(pos, next);
+	}
+	return survey;
+}
+
+/* How many lock objects the request can add, or -1 to refuse it (a list too long). */
+static __always_inline int ubc_flock_objects_needed(struct ubc_flock_task *task, struct file *file,
+						    unsigned int type)
+{
+	int needed = type == UBC_F_UNLCK ? 0 : 1;
+	struct ubc_flock_survey survey;
+
+	if (!task->pending.file)
+		return needed; /* not from flock()/fcntl(): its range and list are unknown */
+	if (task->range.file != (__u64)file)
+		task->range.exact = 0;
+	if (task->pending.list != UBC_FLOCK_LIST_POSIX && !needed)
+		return 0; /* unlocking a flock or a lease never adds an object */
+	survey = ubc_flock_survey_list(file, &task->pending, &task->range, type);
+	if (survey.splits)
+		needed++;
+	if (needed && survey.too_long) {
+		ubc_stat_inc(UBC_STAT_FLOCK_LIST_FULL);
+		return -1;
+	}
+	return needed;
+}
+
+SEC("fentry/fcntl_setlk")
+int BPF_PROG(ubc_numflock_note_range, unsigned int fd, struct file *filp, unsigned int cmd,
+	     struct flock *flock)
+{
+	struct ubc_flock_task *task;
+	struct ubc_ct_ref ct;
+	__s64 start, len;
+
+	if (!ubc_current_ct(&ct))
+		return 0;
+	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
+				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!task)
+		return 0;
+	start = BPF_CORE_READ(flock, l_start);
+	len = BPF_CORE_READ(flock, l_len);
+	task->range.file = (__u64)filp;
+	task->range.start = start;
+	task->range.end = len ? start + (len - 1) : UBC_OFFSET_MAX;
+	/* SEEK_CUR and SEEK_END ranges, negative lengths and overflows: left to the kernel. */
+	task->range.exact = BPF_CORE_READ(flock, l_whence) == UBC_SEEK_SET && start >= 0 &&
+			    len >= 0 && (!len || len - 1 <= UBC_OFFSET_MAX - start);
+	return 0;
+}
+
 SEC("lsm/file_lock")
 int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
 {
 	struct ubc_flock_task *task;
+	struct ubc_counter *counter;
 	struct ubc_ct_ref ct;
+	int needed;
 
-	if (ret || cmd == UBC_F_UNLCK || !ubc_current_ct(&ct))
+	if (ret || !ubc_current_ct(&ct))
 		return ret;
 	task = bpf_task_storage_get(&ubc_flock_task, bpf_get_current_task_btf(), 0,
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
@@ -262,12 +387,23 @@ int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
 		return ret;
 	ubc_flock_settle_skipped(task, false);
 	ubc_flock_release_reservation(task);
-	if (ubc_charge(ct.ct, UBC_NUMFLOCK, 1, UBC_HARD))
+	ubc_flock_note_request(task, file);
+	needed = ubc_flock_objects_needed(task, file, cmd);
+	task->range.file = 0;
+	if (needed < 0) {
+		counter = &ct.ct->res[UBC_NUMFLOCK];
+		ubc_refuse(ct.ct, counter, UBC_NUMFLOCK, 1, READ_ONCE(counter->held),
+			   ubc_threshold(counter, UBC_HARD));
+		task->pending.file = 0;
 		return ubc_flock_errno();
+	}
+	if (needed && ubc_charge(ct.ct, UBC_NUMFLOCK, needed, UBC_HARD)) {
+		task->pending.file = 0;
+		return ubc_flock_errno();
+	}
 	task->reservation.slot = ct.slot;
 	task->reservation.generation = ct.generation;
-	task->reservation.amount = 1;
-	ubc_flock_note_request(task, file);
+	task->reservation.amount = needed;
 	return 0;
 }
 

@@ -87,6 +87,8 @@ std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
       return "lock requests settled at the next request (settle program skipped)";
     case UBC_STAT_FLOCK_SETTLE_LOST:
       return "lock requests never settled (skipped, file closed; objects uncharged)";
+    case UBC_STAT_FLOCK_LIST_FULL:
+      return "lock requests refused: their inode's lock list was too long to follow";
     case UBC_STAT_COUNT:
       break;
   }

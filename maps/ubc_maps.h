@@ -101,6 +101,9 @@ enum ubc_engine_stat {
 	UBC_STAT_FLOCK_LATE_SETTLE,
 	/* ... or not settled: its file was closed first (new objects may be uncharged). */
 	UBC_STAT_FLOCK_SETTLE_LOST,
+	/* A lock request refused because its inode's lock list is longer than the settle
+	 * can walk (UBC_FLOCK_LIST_MAX objects). */
+	UBC_STAT_FLOCK_LIST_FULL,
 	UBC_STAT_COUNT,
 };
 

@@ -22,6 +22,9 @@
 //                                                                    -> "ok LOCKED ERRNO"
 //   lock A B       fcntl(F_SETLK, F_WRLCK) bytes [A, B) of that file   -> "ok ERRNO"
 //   unlock A B     fcntl(F_SETLK, F_UNLCK) bytes [A, B) of that file   -> "ok ERRNO"
+//   punch N        lock [0, 2N+1) of that file, then unlock N holes in it, each a split
+//                                                  -> "ok PUNCHED ERRNO OBJECTS_LISTED"
+//   locks          the lock objects /proc/locks lists for this process -> "ok N"
 //   chaos N SEED   N random operations of every kind the engine charges (open, dup, pipe,
 //                  socketpair, pty, flock, fcntl locks, SysV shm, fds sent and received
 //                  over fd 3 if it is a socket, threads, forks that exec, exit or are
@@ -92,6 +95,7 @@
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <mutex>
@@ -371,6 +375,35 @@ int posix_lock(short type, long start, long end) {
   lock.l_start = start;
   lock.l_len = end - start;
   return ::fcntl(g_posix_file, F_SETLK, &lock) ? errno : 0;
+}
+
+// The lock objects this process holds, as the kernel lists them in /proc/locks.
+long locks_listed() {
+  std::ifstream locks("/proc/locks");
+  const std::string pid = std::to_string(::getpid());
+  long count = 0;
+  std::string line;
+  while (std::getline(locks, line)) {
+    std::istringstream fields(line);
+    std::string field;
+    for (int i = 0; i < 5 && fields >> field; ++i) {
+    }
+    if (field == pid) ++count;
+  }
+  return count;
+}
+
+// One write lock over [0, 2n+1), then n one-byte holes punched in it: each unlock splits
+// a lock in two. Replies with the holes punched, the errno that stopped it (0: none) and
+// the objects the kernel lists.
+std::string punch_holes(long holes) {
+  int error = posix_lock(F_WRLCK, 0, 2 * holes + 1);
+  long punched = 0;
+  while (!error && punched < holes) {
+    if ((error = posix_lock(F_UNLCK, 2 * punched + 1, 2 * punched + 2))) break;
+    ++punched;
+  }
+  return "ok " + std::to_string(punched) + " " + std::to_string(error) + " " + std::to_string(locks_listed());
 }
 
 std::string posix_until(long max) {
@@ -1113,6 +1146,8 @@ std::string run(const std::string& line) {
   }
   if (command == "flock") return flock_until(a);
   if (command == "posix") return posix_until(a);
+  if (command == "punch") return punch_holes(a);
+  if (command == "locks") return "ok " + std::to_string(locks_listed());
   if (command == "lock") return "ok " + std::to_string(posix_lock(F_WRLCK, a, b));
   if (command == "unlock") return "ok " + std::to_string(posix_lock(F_UNLCK, a, b));
   if (command == "shmrm") return shm_remove_all();

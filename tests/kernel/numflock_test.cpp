@@ -79,4 +79,37 @@ TEST_SUITE("numflock") {
     CHECK(workload.ask("flock 1").at(0) == 1);
     CHECK(ct.counter(UBC_NUMFLOCK).held == 5);
   }
+
+  TEST_CASE("an unlock that splits a lock past the barrier is refused with ENOLCK") {
+    // Hostile: one lock, then hundreds of one-byte holes, each unlock adding an object.
+    ScopedCt ct("fl-split");
+    Workload workload(ct);
+    ct.set(UBC_NUMFLOCK, 5, 5);
+    const auto reply = workload.ask("punch 700");
+    const ubc_counter counter = ct.counter(UBC_NUMFLOCK);
+    CHECK(reply.at(0) == 4);  // one lock plus four holes make five objects
+    CHECK(reply.at(1) == ENOLCK);
+    CHECK(reply.at(2) == 5);
+    CHECK(counter.held == 5);
+    CHECK(counter.maxheld == 5);
+    CHECK(counter.failcnt == 1);
+    // Unlocks that split nothing still go through at the barrier.
+    CHECK(workload.ask("unlock 0 2").at(0) == 0);  // trims the first piece away
+    CHECK(workload.ask("locks").at(0) == 4);
+    CHECK(ct.counter(UBC_NUMFLOCK).held == 4);
+    CHECK(workload.ask("unlock 0 0").at(0) == 0);  // l_len 0: the whole file
+    CHECK(wait_for_held(ct, UBC_NUMFLOCK, 0) == 0);
+  }
+
+  TEST_CASE("held follows every object of a lock list longer than the settle could walk") {
+    ScopedCt ct("fl-longlist");
+    Workload workload(ct);
+    const auto reply = workload.ask("punch 3000");
+    CHECK(reply.at(1) == ENOLCK);  // refused where ubc could no longer follow the list
+    CHECK(reply.at(0) > 1000);
+    CHECK(ct.counter(UBC_NUMFLOCK).held == static_cast<std::uint64_t>(reply.at(2)));
+    CHECK(ct.counter(UBC_NUMFLOCK).failcnt == 1);
+    CHECK(workload.finish() == 0);
+    CHECK(wait_for_held(ct, UBC_NUMFLOCK, 0) == 0);
+  }
 }
