@@ -28,6 +28,11 @@ enum ubc_strictness {
 	UBC_FORCE, /* never refused, only counted */
 };
 
+/* Set by the loader from the owner maps' capacities: the most objects of a row one CT may
+ * hold (0: the row has no owner map), and the most SysV segments. */
+const volatile __u64 ubc_object_share[UBC_RESOURCE_COUNT];
+const volatile __u64 ubc_shm_segment_share;
+
 struct ubc_ct_ref {
 	struct ubc_ct *ct;
 	__u32 slot;
@@ -66,17 +71,26 @@ static __always_inline bool ubc_current_ct(struct ubc_ct_ref *ref)
 	return false;
 }
 
+/* The CT's share of the row's owner map, or ~0 for rows without one. */
+static __always_inline __u64 ubc_share(enum ubc_resource resource)
+{
+	__u64 share = resource < UBC_RESOURCE_COUNT ? ubc_object_share[resource] : 0;
+
+	return share ? share : ~0ULL;
+}
+
 static __always_inline __u64 ubc_threshold(struct ubc_counter *counter,
+					   enum ubc_resource resource,
 					   enum ubc_strictness strictness)
 {
 	__u64 barrier = READ_ONCE(counter->barrier);
 	__u64 limit = READ_ONCE(counter->limit);
+	__u64 threshold = strictness == UBC_SOFT || barrier > limit ? limit : barrier;
+	__u64 share = ubc_share(resource);
 
 	if (strictness == UBC_FORCE)
 		return ~0ULL;
-	if (strictness == UBC_SOFT || barrier > limit)
-		return limit;
-	return barrier;
+	return share < threshold ? share : threshold;
 }
 
 static __always_inline void ubc_raise_maxheld(struct ubc_counter *counter, __u64 held)
@@ -92,10 +106,10 @@ static __always_inline void ubc_raise_maxheld(struct ubc_counter *counter, __u64
 	}
 }
 
-/* Counts a refusal in failcnt and tells user space who was refused. */
-static __always_inline void ubc_refuse(struct ubc_ct *ct, struct ubc_counter *counter,
-				       enum ubc_resource resource, __u64 amount, __u64 held,
-				       __u64 threshold)
+/* Counts a refusal in failcnt and tells user space who was refused, and why. */
+static __always_inline void ubc_refuse_for(struct ubc_ct *ct, struct ubc_counter *counter,
+					   enum ubc_resource resource, __u64 amount, __u64 held,
+					   __u64 threshold, enum ubc_refusal_reason reason)
 {
 	struct ubc_refusal_event *event;
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -114,8 +128,31 @@ static __always_inline void ubc_refuse(struct ubc_ct *ct, struct ubc_counter *co
 	event->resource = resource;
 	event->pid = (__u32)pid_tgid;
 	event->tgid = pid_tgid >> 32;
+	event->reason = reason;
 	bpf_get_current_comm(event->comm, sizeof(event->comm));
 	bpf_ringbuf_submit(event, 0);
+}
+
+/* A refusal by the barrier, limit or the CT's share of an owner map (whichever is lower). */
+static __always_inline void ubc_refuse(struct ubc_ct *ct, struct ubc_counter *counter,
+				       enum ubc_resource resource, __u64 amount, __u64 held,
+				       __u64 threshold)
+{
+	ubc_refuse_for(ct, counter, resource, amount, held, threshold,
+		       threshold == ubc_share(resource) ? UBC_REFUSED_SHARE
+							: UBC_REFUSED_THRESHOLD);
+}
+
+/* An object its owner map had no room for is refused (untracked, it could never be
+ * uncharged), and the refusal names the CT like any other. */
+static __always_inline void ubc_refuse_untracked(struct ubc_ct *ct, enum ubc_resource resource,
+						 __u64 amount)
+{
+	struct ubc_counter *counter = &ct->res[resource];
+	__u64 held = READ_ONCE(counter->held);
+
+	ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+	ubc_refuse_for(ct, counter, resource, amount, held, held, UBC_REFUSED_MAP_FULL);
 }
 
 /* Charges `amount` to `resource` of the CT. Returns 0, or -1 after counting a failure. */
@@ -123,7 +160,7 @@ static __always_inline int ubc_charge(struct ubc_ct *ct, enum ubc_resource resou
 				      enum ubc_strictness strictness)
 {
 	struct ubc_counter *counter = &ct->res[resource];
-	__u64 threshold = ubc_threshold(counter, strictness);
+	__u64 threshold = ubc_threshold(counter, resource, strictness);
 	__u64 held = READ_ONCE(counter->held);
 
 	for (int i = 0; i < UBC_CAS_RETRIES; i++) {

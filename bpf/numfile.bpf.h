@@ -44,9 +44,8 @@ static __always_inline int ubc_numfile_charge_once(struct file *file, const stru
 	owner.amount = 1;
 	owner.generation = ct->generation;
 	if (bpf_map_update_elem(&ubc_file_owner, &key, &owner, BPF_NOEXIST)) {
-		/* Untracked, it could never be uncharged: refuse rather than leak. */
 		ubc_uncharge(&owner, UBC_NUMFILE);
-		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+		ubc_refuse_untracked(ct->ct, UBC_NUMFILE, 1);
 		return -ENFILE;
 	}
 	return 0;

@@ -93,7 +93,8 @@ struct {
 /* struct file_lock_core pointer of a lock on an inode's list -> the CT charged for it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 18);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UBC_MAX_TRACKED_LOCKS);
 	__type(key, __u64);
 	__type(value, struct ubc_charge_owner);
 } ubc_flock_owner SEC(".maps");
@@ -392,8 +393,8 @@ int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
 	task->range.file = 0;
 	if (needed < 0) {
 		counter = &ct.ct->res[UBC_NUMFLOCK];
-		ubc_refuse(ct.ct, counter, UBC_NUMFLOCK, 1, READ_ONCE(counter->held),
-			   ubc_threshold(counter, UBC_HARD));
+		ubc_refuse_for(ct.ct, counter, UBC_NUMFLOCK, 1, READ_ONCE(counter->held),
+			       ubc_threshold(counter, UBC_NUMFLOCK, UBC_HARD), UBC_REFUSED_LIST_FULL);
 		task->pending.file = 0;
 		return ubc_flock_errno();
 	}

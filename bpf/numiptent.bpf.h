@@ -62,7 +62,7 @@ struct {
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, UBC_MAX_TRACKED_IPTENT);
 	__type(key, __u64);
 	__type(value, struct ubc_charge_owner);
 } ubc_iptent_owner SEC(".maps");

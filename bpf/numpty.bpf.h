@@ -21,7 +21,7 @@
 /* struct file pointer of a pty master -> the CT that opened it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UBC_MAX_CTS * 256);
+	__uint(max_entries, UBC_MAX_TRACKED_PTYS);
 	__type(key, __u64);
 	__type(value, struct ubc_charge_owner);
 } ubc_pty_owner SEC(".maps");
@@ -50,7 +50,7 @@ int BPF_PROG(ubc_numpty_charge, struct file *file, int ret)
 	owner.generation = ct.generation;
 	if (bpf_map_update_elem(&ubc_pty_owner, &key, &owner, BPF_NOEXIST)) {
 		ubc_uncharge(&owner, UBC_NUMPTY);
-		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+		ubc_refuse_untracked(ct.ct, UBC_NUMPTY, 1);
 		return -ENOMEM;
 	}
 	return 0;

@@ -31,7 +31,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, 1 << 18);
+	__uint(max_entries, UBC_MAX_TRACKED_SIGINFO);
 	__type(key, __u64);
 	__type(value, struct ubc_charge_owner);
 } ubc_siginfo_owner SEC(".maps");

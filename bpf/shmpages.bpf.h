@@ -40,7 +40,8 @@ struct {
 /* struct kern_ipc_perm pointer of a segment -> the CT charged for it. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1 << 16);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UBC_MAX_TRACKED_SHM_SEGMENTS);
 	__type(key, __u64);
 	__type(value, struct ubc_charge_owner);
 } ubc_shm_owner SEC(".maps");
@@ -58,6 +59,30 @@ int BPF_PROG(ubc_shmpages_size, struct ipc_namespace *ns, struct ipc_params *par
 	if (request)
 		request->size = BPF_CORE_READ(params, u.size);
 	return 0;
+}
+
+/* Counts one more segment against the CT's share of ubc_shm_owner; false: refused. */
+static __always_inline bool ubc_shm_take_segment(struct ubc_ct *ct, __u64 pages)
+{
+	__u64 segments = __sync_add_and_fetch(&ct->shm_segments, 1);
+	struct ubc_counter *counter = &ct->res[UBC_SHMPAGES];
+
+	if (segments <= ubc_shm_segment_share)
+		return true;
+	__sync_fetch_and_sub(&ct->shm_segments, 1);
+	/* held and threshold in segments here: the share is not a number of pages. */
+	ubc_refuse_for(ct, counter, UBC_SHMPAGES, pages, segments - 1, ubc_shm_segment_share,
+		       UBC_REFUSED_SHARE);
+	return false;
+}
+
+static __always_inline void ubc_shm_give_segment(const struct ubc_charge_owner *owner)
+{
+	__u32 slot = owner->slot;
+	struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+
+	if (ct && READ_ONCE(ct->generation) == owner->generation)
+		__sync_fetch_and_sub(&ct->shm_segments, 1);
 }
 
 SEC("lsm/shm_alloc_security")
@@ -87,13 +112,20 @@ int BPF_PROG(ubc_shmpages_charge, struct kern_ipc_perm *perm, int ret)
 			   UBC_MAX_OWNER_AMOUNT);
 		return -ENOMEM;
 	}
-	if (ubc_charge(ct.ct, UBC_SHMPAGES, pages, UBC_HARD))
+	if (!ubc_shm_take_segment(ct.ct, pages))
 		return -ENOMEM;
 	owner.slot = ct.slot;
 	owner.amount = (__u32)pages;
 	owner.generation = ct.generation;
+	if (ubc_charge(ct.ct, UBC_SHMPAGES, pages, UBC_HARD)) {
+		ubc_shm_give_segment(&owner);
+		return -ENOMEM;
+	}
+	/* A refused segment never reaches shm_free_security: undo everything here. */
 	if (bpf_map_update_elem(&ubc_shm_owner, &key, &owner, BPF_NOEXIST)) {
-		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+		ubc_uncharge(&owner, UBC_SHMPAGES);
+		ubc_shm_give_segment(&owner);
+		ubc_refuse_untracked(ct.ct, UBC_SHMPAGES, pages);
 		return -ENOMEM;
 	}
 	return 0;
@@ -108,6 +140,7 @@ int BPF_PROG(ubc_shmpages_uncharge, struct kern_ipc_perm *perm)
 	if (!owner)
 		return 0;
 	ubc_uncharge(owner, UBC_SHMPAGES);
+	ubc_shm_give_segment(owner);
 	bpf_map_delete_elem(&ubc_shm_owner, &key);
 	return 0;
 }

@@ -26,7 +26,6 @@
 #define UBC_AF_INET6 10
 #define UBC_SOCK_STREAM 1
 #define UBC_IPPROTO_TCP 6
-#define UBC_MAX_TRACKED_SOCKS (1U << 18)
 
 /* struct sock pointer -> the CT it is charged to, one map per row so the free hook knows
  * which row to uncharge without trusting the dying sock's fields. */
@@ -68,7 +67,7 @@ static __always_inline int ubc_record_sock(struct sock *sk, struct ubc_ct *ct, _
 	if (!bpf_map_update_elem(ubc_sock_owner_map(resource), &key, &owner, BPF_NOEXIST))
 		return 0;
 	ubc_uncharge(&owner, resource);
-	ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+	ubc_refuse_untracked(ct, resource, 1);
 	return -1;
 }
 
@@ -123,7 +122,7 @@ static __always_inline int ubc_admit_child(const struct sock *listener, enum ubc
 		return 0;
 	counter = &ct->res[resource];
 	held = READ_ONCE(counter->held);
-	threshold = ubc_threshold(counter, UBC_HARD);
+	threshold = ubc_threshold(counter, resource, UBC_HARD);
 	if (held + 1 <= threshold)
 		return 0;
 	ubc_refuse(ct, counter, resource, 1, held, threshold);

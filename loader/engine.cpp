@@ -32,11 +32,40 @@ void prepare_nf_tables(ubc_bpf& skeleton) {
     bpf_program__set_autoload(program, false);
 }
 
-Skeleton open_and_load() {
+// Sizes each owner map and tells the programs every CT's share of it.
+void size_owner_maps(ubc_bpf& skeleton, const EngineSizing& sizing) {
+  struct OwnerMap {
+    bpf_map* map;
+    std::uint32_t capacity;
+    volatile __u64* share;
+  };
+  volatile __u64* shares = skeleton.rodata->ubc_object_share;
+  const OwnerMap owner_maps[] = {
+      {skeleton.maps.ubc_file_owner, UBC_MAX_TRACKED_FILES, &shares[UBC_NUMFILE]},
+      {skeleton.maps.ubc_tcpsock_owner, UBC_MAX_TRACKED_SOCKS, &shares[UBC_NUMTCPSOCK]},
+      {skeleton.maps.ubc_othersock_owner, UBC_MAX_TRACKED_SOCKS, &shares[UBC_NUMOTHERSOCK]},
+      {skeleton.maps.ubc_flock_owner, UBC_MAX_TRACKED_LOCKS, &shares[UBC_NUMFLOCK]},
+      {skeleton.maps.ubc_pty_owner, UBC_MAX_TRACKED_PTYS, &shares[UBC_NUMPTY]},
+      {skeleton.maps.ubc_siginfo_owner, UBC_MAX_TRACKED_SIGINFO, &shares[UBC_NUMSIGINFO]},
+      {skeleton.maps.ubc_iptent_owner, UBC_MAX_TRACKED_IPTENT, &shares[UBC_NUMIPTENT]},
+      {skeleton.maps.ubc_shm_owner, UBC_MAX_TRACKED_SHM_SEGMENTS, &skeleton.rodata->ubc_shm_segment_share},
+  };
+  if (sizing.owner_map_divisor == 0) throw std::invalid_argument("EngineSizing: owner_map_divisor must be at least 1");
+  for (const OwnerMap& owner_map : owner_maps) {
+    const std::uint32_t capacity =
+        std::max<std::uint32_t>(owner_map.capacity / sizing.owner_map_divisor, UBC_OWNER_MAP_SHARE_DIVISOR);
+    if (int err = bpf_map__set_max_entries(owner_map.map, capacity))
+      throw_libbpf("sizing the owner map " + std::string(bpf_map__name(owner_map.map)), -err);
+    *owner_map.share = capacity / UBC_OWNER_MAP_SHARE_DIVISOR;
+  }
+}
+
+Skeleton open_and_load(const EngineSizing& sizing = {}) {
   capture_libbpf_messages();
   Skeleton skeleton(ubc_bpf__open());
   if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
   prepare_nf_tables(*skeleton);
+  size_owner_maps(*skeleton, sizing);
   // Map-element iterators need their map's fd at attach time: attached in attach_iterators.
   bpf_program__set_autoattach(skeleton->progs.ubc_iter_shm, false);
   if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
@@ -95,9 +124,9 @@ std::string_view engine_stat_description(ubc_engine_stat stat) noexcept {
   return "?";
 }
 
-void Engine::load(const fs::path& pin_dir) {
+void Engine::load(const fs::path& pin_dir, const EngineSizing& sizing) {
   if (is_loaded(pin_dir)) throw std::runtime_error("the engine is already loaded (pinned in " + pin_dir.string() + ")");
-  Skeleton skeleton = open_and_load();
+  Skeleton skeleton = open_and_load(sizing);
   if (int err = ubc_bpf__attach(skeleton.get())) throw_libbpf("attaching the BPF engine", -err);
   bpf_iter_link_info shm_owner{};
   shm_owner.map.map_fd = static_cast<__u32>(bpf_map__fd(skeleton->maps.ubc_shm_owner));

@@ -26,11 +26,18 @@ bool nf_tables_available();
 
 std::string_view engine_stat_description(ubc_engine_stat stat) noexcept;
 
+// How many kernel objects of each kind the engine can follow host-wide: the capacities of
+// its owner maps (maps/ubc_maps.h), divided by owner_map_divisor. Every CT may fill
+// 1/UBC_OWNER_MAP_SHARE_DIVISOR of each. Tests divide them to fill a map in seconds.
+struct EngineSizing {
+  std::uint32_t owner_map_divisor = 1;
+};
+
 class Engine {
  public:
   // Loads and attaches the programs and pins them with the maps under `pin_dir`, so they
   // stay attached after this process exits. Nothing stays pinned if any step fails.
-  static void load(const std::filesystem::path& pin_dir);
+  static void load(const std::filesystem::path& pin_dir, const EngineSizing& sizing = {});
   // Unpins everything; the kernel detaches the programs when the last reference goes.
   static void unload(const std::filesystem::path& pin_dir);
   static bool is_loaded(const std::filesystem::path& pin_dir);

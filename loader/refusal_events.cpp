@@ -10,6 +10,20 @@
 
 namespace ubc {
 
+std::string_view refusal_reason_name(std::uint32_t reason) noexcept {
+  switch (static_cast<ubc_refusal_reason>(reason)) {
+    case UBC_REFUSED_THRESHOLD:
+      return "threshold";
+    case UBC_REFUSED_SHARE:
+      return "share";
+    case UBC_REFUSED_MAP_FULL:
+      return "map-full";
+    case UBC_REFUSED_LIST_FULL:
+      return "list-full";
+  }
+  return "unknown";
+}
+
 void RefusalEventReader::RingBufferDeleter::operator()(ring_buffer* ring) const noexcept {
   ring_buffer__free(ring);
 }

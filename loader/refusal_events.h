@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <string_view>
 
 #include "loader/unique_fd.h"
 #include "maps/ubc_maps.h"
@@ -12,6 +13,11 @@
 struct ring_buffer;
 
 namespace ubc {
+
+// Why a charge was refused (enum ubc_refusal_reason), as `ubcctl events` and ubcd print it:
+// "threshold" (barrier or limit), "share" (the CT's share of an owner map), "map-full",
+// "list-full".
+std::string_view refusal_reason_name(std::uint32_t reason) noexcept;
 
 class RefusalEventReader {
  public:

@@ -49,8 +49,18 @@ enum ubc_resource {
 #define UBC_MAX_CTS 4096
 /* How deep below the cgroup root a CT's cgroup may sit (ancestor levels searched). */
 #define UBC_MAX_CGROUP_DEPTH 8
-/* Live struct files the engine can track at once, host-wide. */
+/* Kernel objects the engine can follow at once, host-wide: the capacity of each row's
+ * owner map (kernel object -> the CT charged for it). The loader may size them down. */
 #define UBC_MAX_TRACKED_FILES (1U << 20)
+#define UBC_MAX_TRACKED_SOCKS (1U << 18) /* each of the TCP and the other sockets' maps */
+#define UBC_MAX_TRACKED_LOCKS (1U << 18)
+#define UBC_MAX_TRACKED_PTYS (1U << 18)
+#define UBC_MAX_TRACKED_SIGINFO (1U << 18)
+#define UBC_MAX_TRACKED_IPTENT (1U << 20)
+#define UBC_MAX_TRACKED_SHM_SEGMENTS (1U << 18)
+/* One CT may fill at most this fraction of any owner map, whatever its own limits: a CT
+ * with an unlimited row cannot take every other CT's files, sockets or locks with it. */
+#define UBC_OWNER_MAP_SHARE_DIVISOR 8
 
 struct ubc_counter {
 	__u64 held;
@@ -67,6 +77,9 @@ struct ubc_ct {
 	 * owner of the slot is never uncharged from a later one. */
 	__u64 generation;
 	struct ubc_counter res[UBC_RESOURCE_COUNT];
+	/* SysV segments charged to the CT: their owner map's share counts segments, while
+	 * the shmpages row counts pages. Kept by BPF, zeroed when the slot is assigned. */
+	__u64 shm_segments;
 };
 
 /* Who a charged kernel object was charged to (value of the per-object owner maps). */
@@ -107,16 +120,25 @@ enum ubc_engine_stat {
 	UBC_STAT_COUNT,
 };
 
+/* Why a charge was refused. */
+enum ubc_refusal_reason {
+	UBC_REFUSED_THRESHOLD, /* held + amount would pass the barrier or limit */
+	UBC_REFUSED_SHARE,     /* the CT holds its whole share of the row's owner map */
+	UBC_REFUSED_MAP_FULL,  /* the row's owner map is full (all CTs' objects together) */
+	UBC_REFUSED_LIST_FULL, /* numflock: the inode's lock list is too long to follow */
+};
+
 /* One refused charge, as the ring buffer `ubc_events` carries it to user space. */
 struct ubc_refusal_event {
 	__u64 timestamp_ns; /* CLOCK_MONOTONIC (bpf_ktime_get_ns) */
 	__u64 cgroup_id;    /* the CT's cgroup */
 	__u64 held;	    /* held when refused */
-	__u64 threshold;    /* the barrier or limit that refused it */
+	__u64 threshold;    /* the barrier, limit or share that refused it */
 	__u64 amount;	    /* what was asked for */
 	__u32 resource;	    /* enum ubc_resource */
 	__u32 pid;	    /* thread id of the refused task */
 	__u32 tgid;	    /* its process id */
+	__u32 reason;	    /* enum ubc_refusal_reason */
 	char comm[16];
 };
 

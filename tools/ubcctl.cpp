@@ -115,8 +115,8 @@ int run_events(Host& host, bool follow, bool json) {
   clock_gettime(CLOCK_REALTIME, &real);
   const long double offset = (real.tv_sec - mono.tv_sec) + (real.tv_nsec - mono.tv_nsec) / 1e9L;
   if (!json)
-    std::printf("%-23s %-10s %-12s %8s %-16s %20s %20s\n", "TIME", "CT", "RESOURCE", "PID", "COMM", "HELD",
-                "THRESHOLD");
+    std::printf("%-23s %-10s %-12s %8s %-16s %20s %20s %s\n", "TIME", "CT", "RESOURCE", "PID", "COMM", "HELD",
+                "THRESHOLD", "REASON");
   ubc::RefusalEventReader reader(host.paths().pin_dir, [&](const ubc_refusal_event& event) {
     const auto when = static_cast<time_t>(event.timestamp_ns / 1e9L + offset);
     const auto millis = static_cast<int>((event.timestamp_ns / 1000000) % 1000);
@@ -135,13 +135,15 @@ int run_events(Host& host, bool follow, bool json) {
                                   {"comm", comm},
                                   {"held", event.held},
                                   {"threshold", event.threshold},
-                                  {"amount", event.amount}}
+                                  {"amount", event.amount},
+                                  {"reason", ubc::refusal_reason_name(event.reason)}}
                        .dump()
                 << std::endl;
     } else {
-      std::printf("%s.%03d %-10s %-12s %8u %-16s %20llu %20llu\n", stamp, millis, ct_name(event.cgroup_id).c_str(),
+      std::printf("%s.%03d %-10s %-12s %8u %-16s %20llu %20llu %s\n", stamp, millis, ct_name(event.cgroup_id).c_str(),
                   resource.c_str(), event.tgid, comm.c_str(), static_cast<unsigned long long>(event.held),
-                  static_cast<unsigned long long>(event.threshold));
+                  static_cast<unsigned long long>(event.threshold),
+                  std::string(ubc::refusal_reason_name(event.reason)).c_str());
       std::fflush(stdout);
     }
   });

@@ -134,14 +134,14 @@ bool Host::engine_loaded() const {
   return Engine::is_loaded(paths_.pin_dir);
 }
 
-Host::LoadReport Host::load_engine() {
+Host::LoadReport Host::load_engine(const EngineSizing& sizing) {
   LoadReport report;
   const auto mount = cgroup::find_v2_mount();
   if (!mount) throw std::runtime_error("no cgroup2 mount");
   report.remounted_nsdelegate = cgroup::ensure_nsdelegate(*mount);
   fs::create_directories(paths_.cgroup_root);
   enable_controllers(paths_.cgroup_root);
-  Engine::load(paths_.pin_dir);
+  Engine::load(paths_.pin_dir, sizing);
   try {
     HostLock lock(paths_.cgroup_root);
     for (const auto& ctid : list()) register_cgroup(ctid);
@@ -287,6 +287,7 @@ void Host::register_cgroup(const std::string& ctid) {
     store(counter.barrier, UBC_UNLIMITED);
     store(counter.limit, UBC_UNLIMITED);
   }
+  store(ct.shm_segments, 0);
   store(ct.generation, load_relaxed(ct.generation) + 1);
   store(ct.cgroup_id, cgroup_id);
   // Limits saved with `set --save` apply from the start; a bad file refuses the CT whole.

@@ -44,7 +44,7 @@ class Host {
   struct LoadReport {
     bool remounted_nsdelegate = false;
   };
-  LoadReport load_engine();
+  LoadReport load_engine(const EngineSizing& sizing = {});
   // Unloads the CPU scheduler too if it is loaded (it shares the engine's CT registry).
   void unload_engine();
   bool engine_loaded() const;

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "loader/refusal_events.h"
 #include "ubc/resource_table.h"
 
 namespace ubc {
@@ -43,6 +44,7 @@ void RefusalLog::record(const ubc_refusal_event& event, Clock::time_point now) {
   std::string line = "refused: ct=" + ct + " resource=" + resource_name(event.resource) +
                      " pid=" + std::to_string(event.tgid) + " comm=" + comm + " held=" + std::to_string(event.held) +
                      " threshold=" + std::to_string(event.threshold);
+  if (event.reason != UBC_REFUSED_THRESHOLD) line += " reason=" + std::string(refusal_reason_name(event.reason));
   if (state.unwritten) line += " (and " + std::to_string(state.unwritten) + " more refusals before this one)";
   write_(line);
   state.last_written = now;
