@@ -88,6 +88,14 @@ CtConfig CtConfig::load(const fs::path& file) {
   return parse(text.str(), file);
 }
 
+namespace {
+// A shell variable name as vzctl's configs use them (NUMFILE, VE_ROOT, IP_ADDRESS).
+bool is_valid_key(const std::string& key) {
+  return !key.empty() &&
+         std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; });
+}
+}  // namespace
+
 CtConfig CtConfig::parse(const std::string& text, const fs::path& file_name) {
   CtConfig config;
   config.file_ = file_name;
@@ -96,7 +104,7 @@ CtConfig CtConfig::parse(const std::string& text, const fs::path& file_name) {
   for (std::string raw; std::getline(in, raw);) {
     ++number;
     Line line{raw, {}, {}, number};
-    const auto first = raw.find_first_not_of(" \t");
+    const auto first = raw.find_first_not_of(" \t\r");  // \r: a file written on Windows
     if (first == std::string::npos || raw[first] == '#') {
       config.lines_.push_back(line);
       continue;
@@ -105,9 +113,7 @@ CtConfig CtConfig::parse(const std::string& text, const fs::path& file_name) {
     if (equals == std::string::npos) throw ConfigError(file_name, number, "expected KEY=\"value\", got '" + raw + "'");
     std::string key = raw.substr(first, equals - first);
     while (!key.empty() && std::isspace(static_cast<unsigned char>(key.back()))) key.pop_back();
-    if (key.empty() ||
-        !std::all_of(key.begin(), key.end(), [](unsigned char c) { return std::isalnum(c) || c == '_'; }))
-      throw ConfigError(file_name, number, "'" + key + "' is not a valid key");
+    if (!is_valid_key(key)) throw ConfigError(file_name, number, "'" + key + "' is not a valid key");
     std::string value = raw.substr(equals + 1);
     while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
     if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
@@ -134,6 +140,7 @@ int CtConfig::line_of(const std::string& key) const {
 }
 
 void CtConfig::set(const std::string& key, const std::string& value) {
+  if (!is_valid_key(key)) throw std::invalid_argument("'" + key + "' is not a valid config key");
   // vzctl's configs are shell: sourced by its scripts. A value must stay one quoted word
   // that expands to itself.
   for (const unsigned char c : value)

@@ -64,3 +64,14 @@ TEST_CASE("save writes the file atomically and load reads it back; a missing fil
   CHECK(std::distance(std::filesystem::directory_iterator(dir), std::filesystem::directory_iterator()) == 1);
   std::filesystem::remove_all(dir);
 }
+
+TEST_CASE("set refuses a key that the file could not hold, and CRLF files read with blank lines") {
+  auto config = CtConfig::parse("", "/etc/ubc/7.conf");
+  CHECK_THROWS_AS(config.set("A=B", "x"), std::invalid_argument);
+  CHECK_THROWS_AS(config.set("", "x"), std::invalid_argument);
+  CHECK_THROWS_AS(config.set("NUM FILE", "x"), std::invalid_argument);
+  CHECK(config.text().empty());
+  const auto crlf = CtConfig::parse("NUMFILE=\"100:200\"\r\n\r\nHOSTNAME=\"ct\"\r\n", "/etc/ubc/7.conf");
+  CHECK(crlf.get("HOSTNAME") == "ct");
+  CHECK(crlf.beancounters(4096).at(UBC_NUMFILE) == ubc::Limits{100, 200});
+}
