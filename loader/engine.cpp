@@ -256,6 +256,23 @@ void Engine::bind_slot(std::uint64_t cgroup_id, std::uint32_t slot) {
     throw_system_error("bpf_map_update_elem(" UBC_PIN_CT_INDEX ")");
 }
 
+std::vector<Engine::Binding> Engine::bindings() const {
+  std::vector<Binding> found;
+  std::uint64_t key = 0;
+  const std::uint64_t* previous = nullptr;  // null: from the first key
+  while (bpf_map_get_next_key(ct_index_fd_.get(), previous, &key) == 0) {
+    std::uint32_t slot = 0;
+    // A key deleted between the two calls is simply not listed.
+    if (bpf_map_lookup_elem(ct_index_fd_.get(), &key, &slot) == 0)
+      found.push_back({key, slot});
+    else if (errno != ENOENT)
+      throw_system_error("bpf_map_lookup_elem(" UBC_PIN_CT_INDEX ")");
+    previous = &key;
+  }
+  if (errno != ENOENT) throw_system_error("bpf_map_get_next_key(" UBC_PIN_CT_INDEX ")");
+  return found;
+}
+
 void Engine::unbind_slot(std::uint64_t cgroup_id) {
   if (bpf_map_delete_elem(ct_index_fd_.get(), &cgroup_id) && errno != ENOENT)
     throw_system_error("bpf_map_delete_elem(" UBC_PIN_CT_INDEX ")");

@@ -56,6 +56,12 @@ class Engine {
   std::optional<std::uint32_t> find_slot(std::uint64_t cgroup_id) const;
   void bind_slot(std::uint64_t cgroup_id, std::uint32_t slot);
   void unbind_slot(std::uint64_t cgroup_id);
+  struct Binding {
+    std::uint64_t cgroup_id;
+    std::uint32_t slot;
+  };
+  // The whole CT index: every cgroup the engine charges to, and its slot.
+  std::vector<Binding> bindings() const;
   std::array<std::uint64_t, UBC_STAT_COUNT> stats() const;
 
   // Device nodes a CT's tasks may open (bpf/devices.bpf.h).

@@ -19,6 +19,7 @@
 #include "loader/refusal_events.h"
 #include "tools/ct_commands.h"
 #include "tools/sched_commands.h"
+#include "ubc/consistency.h"
 #include "ubc/containers.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
@@ -54,6 +55,35 @@ void print_engine_health() {
     std::printf("    %-28s %llu\n", program.name.c_str(), static_cast<unsigned long long>(program.recursion_misses));
 }
 
+// Exit statuses of `doctor --consistency` and `--repair`.
+constexpr int kConsistent = 0;
+constexpr int kBroken = 1;
+constexpr int kRepairable = 3;
+
+// Prints what check_consistency finds; returns kConsistent, kBroken or kRepairable.
+int print_consistency(Host& host) {
+  const auto findings = ubc::check_consistency(host);
+  std::printf("consistency of configs, cgroups and the engine's slots: %s\n",
+              findings.empty() ? "ok" : "findings below");
+  int status = kConsistent;
+  for (const auto& finding : findings) {
+    const bool broken = finding.kind == ubc::ConsistencyFinding::Kind::broken;
+    std::printf("  %-10s %s: %s\n", broken ? "BROKEN" : "repairable", finding.subject.c_str(), finding.problem.c_str());
+    if (broken)
+      status = kBroken;
+    else if (status == kConsistent)
+      status = kRepairable;
+  }
+  if (status == kRepairable)
+    std::printf("  -> left by a command stopped half-way (or another runtime): `ubcctl doctor --repair` fixes it\n");
+  return status;
+}
+
+int run_repair(Host& host) {
+  for (const auto& repair : ubc::repair_consistency(host)) std::printf("repaired: %s\n", repair.c_str());
+  return print_consistency(host);
+}
+
 int run_doctor() {
   bool ready = true;
   std::printf("%-22s %-8s %s\n", "CHECK", "STATUS", "DETAIL");
@@ -79,7 +109,10 @@ int run_doctor() {
                 gap.empty() ? "-" : std::string(gap).c_str());
   }
   print_engine_health();
-  return ready ? 0 : 1;
+  std::printf("\n");
+  Host host(ubc::HostPaths::discover());
+  const int consistency = print_consistency(host);
+  return ready && consistency != kBroken ? 0 : 1;
 }
 
 int run_show(Host& host, const std::string& ctid, bool json, bool relative) {
@@ -162,15 +195,6 @@ std::map<ubc_resource, ubc::Limits> parse_limit_values(const std::map<std::strin
   return parsed;
 }
 
-void set_limits(Host& host, const std::string& ctid, const std::map<ubc_resource, ubc::Limits>& parsed, bool save) {
-  // A CT the engine runs takes the values at once; --save also keeps them for the next load.
-  if (host.engine_loaded())
-    for (const auto& [resource, limits] : parsed) host.set_limits(ctid, resource, limits);
-  else if (!save)
-    throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
-  if (save) host.save_limits(ctid, parsed);
-}
-
 // Asks a running ubcd to reload (it logs the outcome), or reloads here.
 int run_reload(Host& host) {
   std::ifstream pidfile(ubc::run_dir() / "ubcd.pid");
@@ -180,6 +204,7 @@ int run_reload(Host& host) {
     return 0;
   }
   const ubc::ReloadResult result = ubc::reload_policy(host);
+  for (const auto& repair : result.repairs) std::printf("repaired: %s\n", repair.c_str());
   if (!result.applied) {
     std::fprintf(stderr, "ubcctl: reload refused, the running policy is unchanged: %s\n", result.error.c_str());
     return 1;
@@ -216,7 +241,16 @@ int main(int argc, char** argv) {
   unload->add_flag("--force", force,
                    "Unload even with CTs running: they lose their beancounters (held, maxheld, failcnt), "
                    "device rules and the bpf() denial");
-  auto* doctor = app.add_subcommand("doctor", "Say what this host's kernel supports and what ubc does about gaps");
+  auto* doctor = app.add_subcommand("doctor",
+                                    "Say what this host's kernel supports, what ubc does about gaps, and whether "
+                                    "configs, cgroups and the engine's slots agree");
+  bool consistency_only = false, repair = false;
+  doctor->add_flag("--consistency", consistency_only,
+                   "Only check that configs, cgroups and slots agree: exit 0 if so, 1 if something is broken, "
+                   "3 if a command stopped half-way left something --repair fixes");
+  doctor->add_flag("--repair", repair,
+                   "Repair what a command stopped half-way left (slots, registrations, temporary files), then "
+                   "check as --consistency");
 
   ubc::CreateOptions create_options;
   std::string root_dir, private_dir, ostemplate, hostname, init;
@@ -327,8 +361,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    if (*doctor) return run_doctor();
+    if (*doctor && !consistency_only && !repair) return run_doctor();
     Host host(ubc::HostPaths::discover());
+    if (*doctor) return repair ? run_repair(host) : print_consistency(host);
     ubc::Containers containers(host);
     if (*load) {
       return ubc::cli::load(host, ubc::cli::parse_cpu_scheduler_choice(cpu_scheduler));
@@ -416,12 +451,25 @@ int main(int argc, char** argv) {
         throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
       if (!limits.empty() && !host.engine_loaded() && !save)
         throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
+      // One write of the config, after the running CT took the values: killed in between,
+      // this leaves an unsaved set, never a file that holds half of it or values the
+      // engine lacks.
+      std::optional<ubc::ConfigLock> lock;
+      ubc::CtConfig config;
       if (planned) {
-        planned->config.save(planned->file);
-        planned.reset();
+        config = planned->config;
+      } else if (save) {
+        lock.emplace(host.config_path(ctid).parent_path());
+        config = ubc::CtConfig::load(host.config_path(ctid));
       }
-      if (cpu_changed) host.set_cpu(ctid, cpu, save);
-      if (!limits.empty()) set_limits(host, ctid, limits, save);
+      if (cpu_changed) host.set_cpu(ctid, cpu, false);
+      if (host.engine_loaded())
+        for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
+      if (save) {
+        ubc::store_cpu_settings(config, cpu);
+        for (const auto& [resource, value] : limits) config.set_beancounter(ubc::resource_info(resource), value);
+      }
+      if (planned || save) config.save(host.config_path(ctid));
       return 0;
     } else if (*reload) {
       return run_reload(host);

@@ -39,6 +39,7 @@ void reload(ubc::Host& host, const char* why) {
   } catch (const std::exception& error) {  // ubcd lives on: a reload is only ever refused
     result.error = error.what();
   }
+  for (const auto& repair : result.repairs) log("%s: repaired: %s", why, repair.c_str());
   if (result.applied && !result.error.empty())
     log("%s: applied the config of %d CT(s); %s", why, result.cts, result.error.c_str());
   else if (result.applied)

@@ -100,12 +100,6 @@ void shift_root_ownership(const fs::path& root, unsigned first) {
 // Where ubc unpacks CTs' files. Host users may pass through (a CT's init, its root an
 // unprivileged host uid, must) but not list it: a CT's root may leave setuid programs in
 // its files (setuid host root in a CT without a user namespace).
-fs::path private_areas() {
-  const fs::path dir = state_dir() / "private";
-  fs::create_directories(dir);
-  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
-  return dir;
-}
 
 // A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
 fs::path helper_path(const char* name) {
@@ -192,6 +186,17 @@ std::string join(const std::vector<std::string>& words) {
 
 }  // namespace
 
+fs::path partial_area(const fs::path& area) {
+  return area.string() + kPartialAreaSuffix;
+}
+
+fs::path private_areas() {
+  const fs::path dir = state_dir() / "private";
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all | fs::perms::group_exec | fs::perms::others_exec);
+  return dir;
+}
+
 CtSettings Containers::settings(const std::string& ctid) const {
   return CtSettings::from(CtConfig::load(host_.config_path(ctid)));
 }
@@ -234,8 +239,11 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
   CtConfig config = CtConfig::load(config_file);
   CtSettings::from(config);  // an existing vzctl config must be valid before we build on it
 
-  fs::path unpacked;  // removed again if a later step fails
+  fs::path unpacked;                      // removed again if a later step fails
+  std::optional<fs::path> area_to_place;  // where `unpacked` goes once the CT exists
+  bool cgroup_made = false;
   auto undo = [&] {
+    if (cgroup_made) host_.destroy(ctid, true);
     if (!unpacked.empty()) fs::remove_all(unpacked);
     if (!had_config) fs::remove(config_file);
   };
@@ -251,9 +259,7 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
       const fs::path area = fs::absolute(options.private_area.value_or(private_areas() / ctid));
       if (fs::exists(area) && !fs::is_empty(area))
         throw std::runtime_error("private area " + area.string() + " exists and is not empty");
-      fs::create_directories(area);
-      unpacked = area;
-      run_or_throw({"tar", "--numeric-owner", "-xpf", fs::absolute(*options.ostemplate).string(), "-C", area.string()});
+      area_to_place = area;
       config.set("VE_ROOT", area.string());
       config.set("VE_PRIVATE", area.string());
       config.set("OSTEMPLATE", fs::absolute(*options.ostemplate).string());
@@ -281,8 +287,25 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
       config.set("USERNS", "no");
     }
     CtSettings::from(config);
+    // The config first, naming the area: a create killed at any later point leaves the
+    // template unpacked aside (.partial, which doctor --repair or the next create removes)
+    // or a CT that destroy removes whole; never files no config names.
     config.save(config_file);
+    if (area_to_place) {
+      const fs::path partial = partial_area(*area_to_place);
+      fs::remove_all(partial);
+      fs::create_directories(partial);
+      unpacked = partial;
+      run_or_throw(
+          {"tar", "--numeric-owner", "-xpf", fs::absolute(*options.ostemplate).string(), "-C", partial.string()});
+    }
     host_.create(ctid);
+    cgroup_made = true;
+    if (area_to_place) {
+      fs::create_directories(area_to_place->parent_path());
+      fs::rename(unpacked, *area_to_place);  // over an empty directory, if one was there
+      unpacked.clear();
+    }
   } catch (...) {
     undo();
     throw;
@@ -376,9 +399,14 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   failed_write.reset();
   view_ct_end.reset();
   if (view) view->mount.reset();
+  // Recorded before init can run anything: killed at any later point, this command leaves
+  // either a running CT that `status` and `stop` see, or a stale pid (init exits when the
+  // go pipe closes unwritten), never an init nobody knows of.
+  std::ofstream(pid_file(ctid)) << init << "\n";
   auto abandon = [&] {
     ::kill(init, SIGKILL);
     ::waitpid(init, nullptr, 0);
+    fs::remove(pid_file(ctid));
   };
   try {
     if (ct.user_namespace) ns::map_user_namespace(init, ct.user_mapping);
@@ -409,9 +437,9 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   }
   if (!why.empty()) {
     ::waitpid(init, nullptr, 0);
+    fs::remove(pid_file(ctid));
     throw std::runtime_error("CT " + ctid + " did not start: " + why);
   }
-  std::ofstream(pid_file(ctid)) << init << "\n";
   device_rules_guard.keep();
   return result;
 }
@@ -420,14 +448,16 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime stops it");
   const auto init = running_init(ctid);
-  if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   const fs::path cgroup = host_.cgroup_of(ctid);
-  ::kill(*init, SIGTERM);
+  // Without an init, processes left by a start that was killed half-way are still stopped.
+  if (!init && !(host_.exists(ctid) && cgroup::is_populated(cgroup)))
+    throw std::runtime_error("CT " + ctid + " is not running");
+  if (init) ::kill(*init, SIGTERM);
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (cgroup::is_populated(cgroup) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   cgroup::kill_all(cgroup, kKillTimeoutMs);
-  ::waitpid(*init, nullptr, WNOHANG);  // our child when this process started it
+  if (init) ::waitpid(*init, nullptr, WNOHANG);  // our child when this process started it
   // Cgroups the CT made inside its own are its business only while it runs.
   for (const auto& entry : fs::directory_iterator(cgroup))
     if (entry.is_directory()) cgroup::remove_tree(entry.path());
@@ -563,7 +593,14 @@ void Containers::clone(const std::string& ctid, const std::string& new_ctid) {
 }
 
 void Containers::destroy(const std::string& ctid, bool force) {
-  if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  // A destroy killed after the cgroup went leaves the files ubc unpacked and the config:
+  // destroying again finishes the job.
+  const bool files_left = [&] {
+    const CtConfig config = CtConfig::load(host_.config_path(ctid));
+    const auto area = config.get("VE_PRIVATE");
+    return config.get("UBC_OWNS_PRIVATE") == "yes" && area && !area->empty() && fs::exists(*area);
+  }();
+  if (!host_.exists(ctid) && !files_left) throw std::runtime_error("CT " + ctid + " does not exist");
   if (running_init(ctid)) {
     if (!force) throw std::runtime_error("CT " + ctid + " is running; stop it first or use --force");
     stop(ctid, std::chrono::seconds(10));
@@ -576,7 +613,7 @@ void Containers::destroy(const std::string& ctid, bool force) {
     if (const auto mounts = ns::mounts_under(*owned_area); !mounts.empty())
       throw std::runtime_error("CT " + ctid + ": " + mounts.front().string() +
                                " is a mount point in its private area; unmount it first (nothing was removed)");
-  host_.destroy(ctid, force);
+  if (host_.exists(ctid)) host_.destroy(ctid, force);
   if (owned_area && !owned_area->empty()) fs::remove_all(*owned_area);
   // vzctl keeps a destroyed CT's config as CTID.conf.destroyed.
   if (fs::exists(config_file)) fs::rename(config_file, config_file.string() + ".destroyed");

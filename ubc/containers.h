@@ -55,6 +55,12 @@ struct ListEntry {
   CapabilitySet capabilities = 0;  // as CtStatus's
 };
 
+// Where ubc unpacks the files of CTs made from a template: $UBC_STATE_DIR/private/CTID.
+std::filesystem::path private_areas();
+// A template is unpacked next to its area, under this suffix, and renamed into place whole.
+inline constexpr const char* kPartialAreaSuffix = ".partial";
+std::filesystem::path partial_area(const std::filesystem::path& area);
+
 class Containers {
  public:
   explicit Containers(Host& host) : host_(host) {}

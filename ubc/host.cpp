@@ -10,7 +10,9 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <map>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <stdexcept>
 
@@ -262,13 +264,6 @@ fs::path Host::config_path(const std::string& ctid) const {
   return config_dir() / (ctid + ".conf");
 }
 
-void Host::save_limits(const std::string& ctid, const std::map<ubc_resource, Limits>& limits) const {
-  const ConfigLock lock(config_path(ctid).parent_path());
-  CtConfig config = CtConfig::load(config_path(ctid));
-  for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
-  config.save(config_path(ctid));
-}
-
 void Host::register_cgroup(const std::string& ctid) {
   const fs::path cgroup = cgroup_of(ctid);
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
@@ -304,6 +299,54 @@ void Host::register_cgroup(const std::string& ctid) {
     store(ct.cgroup_id, 0);
     throw;
   }
+}
+
+std::vector<Host::SlotBinding> Host::slot_bindings() {
+  std::vector<SlotBinding> found;
+  const auto slots = engine().slots();
+  for (const auto& [cgroup_id, slot] : engine().bindings())
+    found.push_back({cgroup_id, slot, slot < slots.size() ? load_relaxed(slots[slot].cgroup_id) : 0});
+  return found;
+}
+
+std::vector<std::uint32_t> Host::unbound_slots_in_use() {
+  std::set<std::uint32_t> bound;
+  for (const auto& binding : engine().bindings()) bound.insert(binding.slot);
+  std::vector<std::uint32_t> unbound;
+  const auto slots = engine().slots();
+  for (std::uint32_t slot = 1; slot < slots.size(); ++slot)
+    if (load_relaxed(slots[slot].cgroup_id) != 0 && !bound.contains(slot)) unbound.push_back(slot);
+  return unbound;
+}
+
+std::vector<std::string> Host::reconcile() {
+  std::vector<std::string> repairs;
+  if (!engine_loaded()) return repairs;
+  fs::create_directories(paths_.cgroup_root);
+  HostLock lock(paths_.cgroup_root);
+  std::map<std::uint64_t, std::string> ct_of_cgroup;
+  for (const auto& ctid : list()) {
+    std::error_code gone;  // removed meanwhile: no CT to register
+    if (fs::is_directory(cgroup_of(ctid), gone)) ct_of_cgroup[cgroup::id_of(cgroup_of(ctid))] = ctid;
+  }
+  for (const auto& binding : engine().bindings()) {
+    if (ct_of_cgroup.contains(binding.cgroup_id)) continue;
+    forget(binding.cgroup_id);
+    repairs.push_back("slot " + std::to_string(binding.slot) + ": unbound from cgroup id " +
+                      std::to_string(binding.cgroup_id) + ", which is no CT's any more");
+  }
+  const auto slots = engine().slots();
+  for (const std::uint32_t slot : unbound_slots_in_use()) {
+    store(slots[slot].generation, load_relaxed(slots[slot].generation) + 1);
+    store(slots[slot].cgroup_id, 0);
+    repairs.push_back("slot " + std::to_string(slot) + ": freed (marked in use, bound to no cgroup)");
+  }
+  for (const auto& [cgroup_id, ctid] : ct_of_cgroup) {
+    if (engine().find_slot(cgroup_id)) continue;
+    register_cgroup(ctid);
+    repairs.push_back("CT " + ctid + ": registered with the engine (its cgroup was not)");
+  }
+  return repairs;
 }
 
 void Host::create(const std::string& ctid) {
@@ -389,10 +432,11 @@ void Host::destroy(const std::string& ctid, bool kill) {
     if (!kill) throw std::runtime_error("CT " + ctid + " has running processes; stop them or use --force");
     cgroup::kill_all(cgroup, kKillTimeoutMs);
   }
-  const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
+  // The slot goes first: killed between the two, a cgroup without a slot is left, which
+  // the next destroy (or reconcile) finishes; never a slot bound to a cgroup that is gone.
+  forget(cgroup::id_of(cgroup));
   cgroup::remove_tree(cgroup);
   fs::remove(run_dir() / (ctid + ".cpu"));
-  forget(cgroup_id);
 }
 
 void Host::forget(std::uint64_t cgroup_id) {

@@ -65,6 +65,22 @@ class Host {
   // The CT's slot in the engine's maps (and the scheduler's), if it is registered.
   std::optional<std::uint32_t> slot_index(const std::string& ctid);
 
+  // The engine's registry as it stands, for `ubcctl doctor`: every binding of a cgroup to
+  // a slot, with the cgroup the slot itself records (they must agree), and the slots
+  // marked in use that no binding reaches (a registration or destroy stopped half-way).
+  struct SlotBinding {
+    std::uint64_t cgroup_id;
+    std::uint32_t slot;
+    std::uint64_t slot_cgroup_id;
+  };
+  std::vector<SlotBinding> slot_bindings();
+  std::vector<std::uint32_t> unbound_slots_in_use();
+  // Brings the registry back in line with the CTs' cgroups after a command was killed
+  // half-way or another runtime recreated a cgroup: unbinds slots whose cgroup is no CT's
+  // any more, frees slots no binding reaches, registers CT cgroups the engine does not
+  // know (with their config's limits). Returns one line per repair.
+  std::vector<std::string> reconcile();
+
   void create(const std::string& ctid);
   // Puts beancounters on a cgroup another runtime made (a Docker, Podman or systemd unit's),
   // without moving it: recorded as UBC_CGROUP in the CT's config. Destroying such a CT
@@ -87,8 +103,6 @@ class Host {
   void set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save);
   // The CT's config file (vzctl format), in config_dir().
   std::filesystem::path config_path(const std::string& ctid) const;
-  // Writes these limits into the CT's config file, keeping everything else in it.
-  void save_limits(const std::string& ctid, const std::map<ubc_resource, Limits>& limits) const;
   // The enforced rows of the CT, live.
   ContainerUsage usage(const std::string& ctid);
   // One row of the CT, live.

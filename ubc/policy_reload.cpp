@@ -19,6 +19,7 @@ ReloadResult reload_policy(Host& host) {
   std::vector<Planned> plan;
   ReloadResult result;
   try {
+    result.repairs = host.reconcile();
     for (const auto& ctid : host.list()) {
       const CtConfig config = CtConfig::load(host.config_path(ctid));
       Planned planned{ctid, config.beancounters(page_size), cpu_settings_from(config)};

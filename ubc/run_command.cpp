@@ -2,6 +2,8 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +20,13 @@ int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   const std::string netns = "/proc/" + std::to_string(netns_of_pid) + "/ns/net";
+  const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
   if (child == 0) {
+    // Dies with ubcctl: a step (tar, ip) must not go on changing what a killed command
+    // left, under the feet of the command that repairs or repeats it.
+    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) || ::getppid() != parent) ::_exit(125);
     if (netns_of_pid) {
       const int fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0 || ::setns(fd, CLONE_NEWNET)) {

@@ -157,33 +157,56 @@ TEST_SUITE("ubcd") {
     CHECK(ubcctl("destroy ubcd-hup").status == 0);
   }
 
-  TEST_CASE("a CT whose cgroup was recreated behind ubc's back: reload refused whole, ubcd lives on") {
+  TEST_CASE("a broken config: reload refused whole, ubcd lives on") {
     fs::remove(kLog);
     REQUIRE(ubcctl("create ubcd-a").status == 0);
     REQUIRE(ubcctl("create ubcd-b").status == 0);
     REQUIRE(ubcctl("set ubcd-a --numfile 30 --save").status == 0);
-    // Another runtime removes and makes the cgroup again (a Docker restart does): a new id.
-    const fs::path recreated = ubc::test::host().cgroup_of("ubcd-b");
-    REQUIRE(::rmdir(recreated.c_str()) == 0);
-    REQUIRE(::mkdir(recreated.c_str(), 0755) == 0);
     std::ofstream(ubc::config_dir() / "ubcd-a.conf") << "NUMFILE=\"45\"\n";
+    std::ofstream(ubc::config_dir() / "ubcd-b.conf") << "NUMFILE=\"lots\"\n";
     // Without ubcd, ubcctl reloads itself: refused, ubcd-a untouched.
     const auto refused = ubcctl("reload");
     CHECK(refused.status == 1);
-    CHECK(refused.output.find("not registered") != std::string::npos);
+    CHECK(refused.output.find("ubcd-b.conf:1") != std::string::npos);
     CHECK(truth("ubcd-a")["barrier"] == 30);
     // ubcd on SIGHUP: the same refusal, logged, and it keeps serving.
     Daemon daemon;
     daemon.signal(SIGHUP);
     for (int i = 0; i < 100 && log_text().find("SIGHUP: refused") == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    CHECK(log_text().find("not registered") != std::string::npos);
+    CHECK(log_text().find("ubcd-b.conf:1") != std::string::npos);
     CHECK(truth("ubcd-a")["barrier"] == 30);
     CHECK(http_get(kPort, "/metrics").find("ubc_engine_loaded") != std::string::npos);
     daemon.stop(SIGTERM);
     CHECK(log_text().find("terminate called") == std::string::npos);
+    fs::remove(ubc::config_dir() / "ubcd-b.conf");
     CHECK(ubcctl("destroy ubcd-a").status == 0);
     CHECK(ubcctl("destroy ubcd-b").status == 0);
+  }
+
+  TEST_CASE("a CT whose cgroup another runtime recreated: reload frees the old slot and registers the new cgroup") {
+    fs::remove(kLog);
+    REQUIRE(ubcctl("create ubcd-r").status == 0);
+    REQUIRE(ubcctl("set ubcd-r --numfile 30 --save").status == 0);
+    const auto old_slot = ubc::test::host().slot_index("ubcd-r");
+    REQUIRE(old_slot);
+    // A Docker restart removes and makes the cgroup again: a new id the engine never saw.
+    const fs::path recreated = ubc::test::host().cgroup_of("ubcd-r");
+    REQUIRE(::rmdir(recreated.c_str()) == 0);
+    REQUIRE(::mkdir(recreated.c_str(), 0755) == 0);
+    CHECK(ubcctl("doctor --consistency").status == 3);  // repairable: a stale slot, a new cgroup
+    Daemon daemon;
+    daemon.signal(SIGHUP);
+    for (int i = 0; i < 100 && log_text().find("SIGHUP: applied") == std::string::npos; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(log_text().find("repaired: slot " + std::to_string(*old_slot)) != std::string::npos);
+    CHECK(log_text().find("repaired: CT ubcd-r: registered") != std::string::npos);
+    CHECK(truth("ubcd-r")["barrier"] == 30);  // the saved limit, on the new cgroup
+    const auto consistent = ubcctl("doctor --consistency");
+    CHECK(consistent.status == 0);
+    CHECK(consistent.output.find(": ok") != std::string::npos);
+    daemon.stop(SIGTERM);
+    CHECK(ubcctl("destroy ubcd-r").status == 0);
   }
 
   TEST_CASE("idle clients do not block /metrics") {
