@@ -46,16 +46,11 @@ Clock::duration run_killed_after(const std::string& program, const std::string& 
   }
   int status = 0;
   while (Clock::now() - started < delay) {
-    if (::waitpid(child, &status, WNOHANG) == child) {
-      MESSAGE(program, " ", arguments, ": ended by itself, status ", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
-      return Clock::now() - started;
-    }
+    if (::waitpid(child, &status, WNOHANG) == child) return Clock::now() - started;
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   ::kill(child, SIGKILL);
   ::waitpid(child, &status, 0);
-  MESSAGE(program, " ", arguments, ": killed after ",
-          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count(), " ms");
   return Clock::now() - started;
 }
 
@@ -112,6 +107,7 @@ TEST_SUITE("crash consistency") {
     Files files;
     REQUIRE(ubcctl("create cr-set --root " + files.root.string()).status == 0);
     const auto whole = full_run("set cr-set --numfile 500 --numproc 90 --hostname h0 --cpuunits 2000 --save");
+    int saved_points = 0;
     for (int point = 0; point < kKillPoints; ++point) {
       const std::string value = std::to_string(600 + point);
       run_killed_after("ubcctl",
@@ -125,8 +121,9 @@ TEST_SUITE("crash consistency") {
       CHECK((config.get("HOSTNAME") == "h" + value) == saved);
       CHECK((config.get("CPUUNITS") == value) == saved);
       if (saved) CHECK(ubc::test::host().counter("cr-set", UBC_NUMFILE).barrier == std::stoull(value));
-      MESSAGE("set, kill point ", point, ": ", std::string(saved ? "saved" : "not saved"));
+      saved_points += saved;
     }
+    MESSAGE("set --save: ", saved_points, " of ", kKillPoints, " kill points came after the save");
     report_half_done("set --save");
     CHECK(ubcctl("destroy cr-set").status == 0);
   }
@@ -141,8 +138,6 @@ TEST_SUITE("crash consistency") {
     for (int point = 0; point < kKillPoints; ++point) {
       run_killed_after("ubcctl", create, kill_point(whole_create, point));
       check_after_kill("create, kill point " + std::to_string(point));
-      MESSAGE("create, kill point ", point, ": ",
-              std::string(ubc::test::host().exists("cr-new") ? "the CT exists" : "no CT"));
       if (!ubc::test::host().exists("cr-new")) {
         const auto again = ubcctl(create);
         REQUIRE_MESSAGE(again.status == 0, "create after kill point ", point, ": ", again.output);
@@ -165,6 +160,7 @@ TEST_SUITE("crash consistency") {
     Files files;
     REQUIRE(ubcctl("create cr-start --root " + files.root.string()).status == 0);
     const auto whole = full_run("start cr-start");
+    int running_points = 0;
     REQUIRE(ubcctl("stop cr-start").status == 0);
     for (int point = 0; point < kKillPoints; ++point) {
       run_killed_after("ubcctl", "start cr-start", kill_point(whole, point));
@@ -181,9 +177,10 @@ TEST_SUITE("crash consistency") {
       }();
       CHECK_MESSAGE((running || !populated), "kill point ", point,
                     ": processes in the CT but no init: ", status.output);
-      MESSAGE("start, kill point ", point, ": ", std::string(running ? "running" : "stopped"));
+      running_points += running;
       if (running || populated) CHECK(ubcctl("stop cr-start").status == 0);
     }
+    MESSAGE("start: ", running_points, " of ", kKillPoints, " kill points left the CT running");
     report_half_done("start");
     CHECK(ubcctl("destroy cr-start").status == 0);
   }
