@@ -17,6 +17,7 @@
 #include <typeinfo>
 #include <vector>
 
+#include "fuzz_support.h"
 #include "ubc/ct_config.h"
 
 namespace {
@@ -25,8 +26,7 @@ const char* const kFileName = "fuzz.conf";
 constexpr std::uint64_t kPageSize = 4096;
 
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "ct_config fuzz: %s\n", what.c_str());
-  std::abort();
+  ubc::fuzz::fail("ct_config", what);
 }
 
 std::string quoted(const std::optional<std::string>& value) {
@@ -147,10 +147,5 @@ void fuzz_one(std::string_view input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  try {
-    fuzz_one(std::string_view(reinterpret_cast<const char*>(data), size));
-  } catch (const std::exception& error) {
-    fail(std::string("unexpected ") + typeid(error).name() + ": " + error.what());
-  }
-  return 0;
+  return ubc::fuzz::run_one("ct_config", data, size, fuzz_one);
 }

@@ -11,14 +11,14 @@
 #include <string_view>
 #include <typeinfo>
 
+#include "fuzz_support.h"
 #include "ubc/limits.h"
 #include "ubc/resource_table.h"
 
 namespace {
 
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "limits fuzz: %s\n", what.c_str());
-  std::abort();
+  ubc::fuzz::fail("limits", what);
 }
 
 [[noreturn]] void fail_check(const ubc::ResourceInfo& resource, std::string_view text, std::uint64_t page_size,
@@ -55,12 +55,8 @@ void check(const ubc::ResourceInfo& resource, std::string_view text, std::uint64
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  const std::string_view text(reinterpret_cast<const char*>(data), size);
-  try {
+  return ubc::fuzz::run_one("limits", data, size, [](std::string_view text) {
     for (const auto& resource : ubc::resource_table())
       for (const std::uint64_t page_size : {4096u, 65536u}) check(resource, text, page_size);
-  } catch (const std::exception& error) {
-    fail(std::string("unexpected ") + typeid(error).name() + ": " + error.what());
-  }
-  return 0;
+  });
 }

@@ -36,6 +36,8 @@
 #include <utility>
 #include <vector>
 
+#include "fuzz_support.h"
+
 namespace {
 
 constexpr std::size_t kMaxCtNames = 16;
@@ -50,8 +52,7 @@ const char* const kHeldFamily = "ubc_resource_held_bytes";
 const char* const kFailuresFamily = "ubc_resource_failures_total";
 
 [[noreturn]] void fail(const std::string& what) {
-  std::fprintf(stderr, "metrics_http fuzz: %s\n", what.c_str());
-  std::abort();
+  ubc::fuzz::fail("metrics_http", what);
 }
 
 // The figures a scrape may carry, the awkward ones included: the serializer writes
@@ -445,10 +446,5 @@ void fuzz_one(std::string_view input) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  try {
-    fuzz_one(std::string_view(reinterpret_cast<const char*>(data), size));
-  } catch (const std::exception& error) {
-    fail(std::string("unexpected ") + typeid(error).name() + ": " + error.what());
-  }
-  return 0;
+  return ubc::fuzz::run_one("metrics_http", data, size, fuzz_one);
 }
