@@ -33,12 +33,6 @@ enum ubc_strictness {
 const volatile __u64 ubc_object_share[UBC_RESOURCE_COUNT];
 const volatile __u64 ubc_shm_segment_share;
 
-struct ubc_ct_ref {
-	struct ubc_ct *ct;
-	__u32 slot;
-	__u64 generation;
-};
-
 static __always_inline void ubc_stat_inc(enum ubc_engine_stat stat)
 {
 	__u32 key = stat;
@@ -49,26 +43,39 @@ static __always_inline void ubc_stat_inc(enum ubc_engine_stat stat)
 }
 
 /* The CT the current task belongs to: the outermost ancestor cgroup that is a CT, so that
- * cgroups nested inside a CT are charged to the CT. Returns false for host tasks. */
+ * cgroups nested inside a CT are charged to the CT. Returns false for host tasks. The
+ * helper reads the ancestors' ids without the walk ubc_ct_of_task needs. */
 static __always_inline bool ubc_current_ct(struct ubc_ct_ref *ref)
 {
 	for (int level = 1; level <= UBC_MAX_CGROUP_DEPTH; level++) {
 		__u64 cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
-		__u32 *slot;
 
 		if (!cgroup_id)
 			return false;
-		slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
-		if (!slot)
-			continue;
-		ref->slot = *slot;
-		ref->ct = bpf_map_lookup_elem(&ubc_cts, slot);
-		if (!ref->ct)
-			return false;
-		ref->generation = ref->ct->generation;
-		return true;
+		if (ubc_ct_of_cgroup_id(cgroup_id, ref))
+			return true;
 	}
 	return false;
+}
+
+/* The owner record of `amount` charged to `ct`. */
+static __always_inline struct ubc_charge_owner ubc_owner(const struct ubc_ct_ref *ct, __u32 amount)
+{
+	struct ubc_charge_owner owner = {
+		.slot = ct->slot, .amount = amount, .generation = ct->generation};
+
+	return owner;
+}
+
+/* The CT `owner` charged, unless its slot has since gone to another CT. */
+static __always_inline struct ubc_ct *ubc_owner_ct(const struct ubc_charge_owner *owner)
+{
+	__u32 slot = owner->slot;
+	struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+
+	if (!ct || READ_ONCE(ct->generation) != owner->generation)
+		return NULL;
+	return ct;
 }
 
 /* The CT's share of the row's owner map, or ~0 for rows without one. */
@@ -79,8 +86,7 @@ static __always_inline __u64 ubc_share(enum ubc_resource resource)
 	return share ? share : ~0ULL;
 }
 
-static __always_inline __u64 ubc_threshold(struct ubc_counter *counter,
-					   enum ubc_resource resource,
+static __always_inline __u64 ubc_threshold(struct ubc_counter *counter, enum ubc_resource resource,
 					   enum ubc_strictness strictness)
 {
 	__u64 barrier = READ_ONCE(counter->barrier);
@@ -151,7 +157,6 @@ static __always_inline void ubc_refuse_untracked(struct ubc_ct *ct, enum ubc_res
 	struct ubc_counter *counter = &ct->res[resource];
 	__u64 held = READ_ONCE(counter->held);
 
-	ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
 	ubc_refuse_for(ct, counter, resource, amount, held, held, UBC_REFUSED_MAP_FULL);
 }
 
@@ -193,12 +198,120 @@ static __always_inline int ubc_charge(struct ubc_ct *ct, enum ubc_resource resou
 static __always_inline void ubc_uncharge(const struct ubc_charge_owner *owner,
 					 enum ubc_resource resource)
 {
-	__u32 slot = owner->slot;
-	struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+	struct ubc_ct *ct = ubc_owner_ct(owner);
 
-	if (!ct || READ_ONCE(ct->generation) != owner->generation)
+	if (ct)
+		__sync_fetch_and_sub(&ct->res[resource].held, (__u64)owner->amount);
+}
+
+/*
+ * Objects followed from allocation to free: a hash map per row ("owner map") keyed by the
+ * object's kernel address records who paid, so that the free hook uncharges exactly that,
+ * from any context.
+ */
+
+/* Records in `owners` that object `key` is charged as `owner` says. A full map undoes the
+ * charge (an object nobody follows could never be uncharged) and counts it: returns -1. */
+static __always_inline int ubc_record_owner(void *owners, __u64 key,
+					    const struct ubc_charge_owner *owner,
+					    enum ubc_resource resource)
+{
+	if (!bpf_map_update_elem(owners, &key, owner, BPF_NOEXIST))
+		return 0;
+	ubc_uncharge(owner, resource);
+	ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
+	return -1;
+}
+
+/* Charges `amount` of `resource` to `ct` for object `key` and records it in `owners`.
+ * Returns 0, or -1 after counting the refusal (threshold, share or full map). */
+static __always_inline int ubc_charge_owned(void *owners, __u64 key, const struct ubc_ct_ref *ct,
+					    enum ubc_resource resource, __u32 amount,
+					    enum ubc_strictness strictness)
+{
+	struct ubc_charge_owner owner = ubc_owner(ct, amount);
+
+	if (ubc_charge(ct->ct, resource, amount, strictness))
+		return -1;
+	if (ubc_record_owner(owners, key, &owner, resource)) {
+		ubc_refuse_untracked(ct->ct, resource, amount);
+		return -1;
+	}
+	return 0;
+}
+
+/* Uncharges object `key` if `owners` recorded it, and forgets it; `was` gets the record.
+ * Returns false for an object that was never charged. */
+static __always_inline bool ubc_uncharge_owned_as(void *owners, __u64 key,
+						  enum ubc_resource resource,
+						  struct ubc_charge_owner *was)
+{
+	struct ubc_charge_owner *owner = bpf_map_lookup_elem(owners, &key);
+
+	if (!owner)
+		return false;
+	*was = *owner;
+	ubc_uncharge(was, resource);
+	bpf_map_delete_elem(owners, &key);
+	return true;
+}
+
+static __always_inline bool ubc_uncharge_owned(void *owners, __u64 key, enum ubc_resource resource)
+{
+	struct ubc_charge_owner was;
+
+	return ubc_uncharge_owned_as(owners, key, resource, &was);
+}
+
+/*
+ * Reservations, for objects the kernel creates where no hook may refuse them: the request
+ * that will create them (a lock, a signal, an nftables batch) reserves them in a hook that
+ * can refuse, the task's storage keeps the reservation, each object takes one unit as it
+ * appears, and what the request did not use goes back when it is done.
+ */
+
+/* Hands back what is left of `reservation`. */
+static __always_inline void ubc_release(struct ubc_charge_owner *reservation,
+					enum ubc_resource resource)
+{
+	if (!reservation->amount)
 		return;
-	__sync_fetch_and_sub(&ct->res[resource].held, (__u64)owner->amount);
+	ubc_uncharge(reservation, resource);
+	reservation->amount = 0;
+}
+
+/* Replaces `reservation` by `amount` charged to `ct`. Returns 0, or -1 after counting the
+ * refusal (and then nothing is reserved). */
+static __always_inline int ubc_reserve(struct ubc_charge_owner *reservation,
+				       const struct ubc_ct_ref *ct, enum ubc_resource resource,
+				       __u32 amount, enum ubc_strictness strictness)
+{
+	ubc_release(reservation, resource);
+	if (ubc_charge(ct->ct, resource, amount, strictness))
+		return -1;
+	*reservation = ubc_owner(ct, amount);
+	return 0;
+}
+
+/* The owner of one object that just appeared: a unit taken from `reservation` (may be NULL),
+ * or else one charged, forced, to the current task's CT. False for a host task. */
+static __always_inline bool ubc_take_reserved(struct ubc_charge_owner *reservation,
+					      enum ubc_resource resource,
+					      struct ubc_charge_owner *owner)
+{
+	struct ubc_ct_ref ct;
+
+	if (reservation && reservation->amount) {
+		*owner = *reservation;
+		owner->amount = 1;
+		reservation->amount--;
+		return true;
+	}
+	if (!ubc_current_ct(&ct))
+		return false;
+	ubc_charge(ct.ct, resource, 1, UBC_FORCE);
+	*owner = ubc_owner(&ct, 1);
+	return true;
 }
 
 #endif /* UBC_CHARGE_BPF_H */

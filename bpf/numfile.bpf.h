@@ -32,23 +32,11 @@ static __always_inline bool ubc_numfile_is_charged(struct file *file)
  * did, and records the owner; -ENFILE refuses it. */
 static __always_inline int ubc_numfile_charge_once(struct file *file, const struct ubc_ct_ref *ct)
 {
-	struct ubc_charge_owner owner;
-	__u64 key = (__u64)file;
-
 	if (ubc_numfile_is_charged(file))
 		return 0;
-	if (ubc_charge(ct->ct, UBC_NUMFILE, 1, UBC_HARD))
-		return -ENFILE;
-
-	owner.slot = ct->slot;
-	owner.amount = 1;
-	owner.generation = ct->generation;
-	if (bpf_map_update_elem(&ubc_file_owner, &key, &owner, BPF_NOEXIST)) {
-		ubc_uncharge(&owner, UBC_NUMFILE);
-		ubc_refuse_untracked(ct->ct, UBC_NUMFILE, 1);
-		return -ENFILE;
-	}
-	return 0;
+	return ubc_charge_owned(&ubc_file_owner, (__u64)file, ct, UBC_NUMFILE, 1, UBC_HARD)
+		       ? -ENFILE
+		       : 0;
 }
 
 /*
@@ -98,30 +86,15 @@ int BPF_PROG(ubc_numfile_charge_open, struct file *file, int ret)
 SEC("fexit/security_file_alloc")
 int BPF_PROG(ubc_numfile_alloc_exit, struct file *file, int ret)
 {
-	__u64 key = (__u64)file;
-	struct ubc_charge_owner *owner;
-
-	if (!ret)
-		return 0;
-	owner = bpf_map_lookup_elem(&ubc_file_owner, &key);
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_NUMFILE);
-	bpf_map_delete_elem(&ubc_file_owner, &key);
-	ubc_stat_inc(UBC_STAT_FILE_ALLOC_ROLLBACK);
+	if (ret && ubc_uncharge_owned(&ubc_file_owner, (__u64)file, UBC_NUMFILE))
+		ubc_stat_inc(UBC_STAT_FILE_ALLOC_ROLLBACK);
 	return 0;
 }
 
 SEC("lsm/file_free_security")
 int BPF_PROG(ubc_numfile_uncharge, struct file *file)
 {
-	__u64 key = (__u64)file;
-	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_file_owner, &key);
-
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_NUMFILE);
-	bpf_map_delete_elem(&ubc_file_owner, &key);
+	ubc_uncharge_owned(&ubc_file_owner, (__u64)file, UBC_NUMFILE);
 	return 0;
 }
 

@@ -113,10 +113,7 @@ static __always_inline int ubc_flock_errno(void)
 static __always_inline void ubc_flock_release_reservation(struct ubc_flock_task *task)
 {
 	task->pending.file = 0;
-	if (!task->reservation.amount)
-		return;
-	ubc_uncharge(&task->reservation, UBC_NUMFLOCK);
-	task->reservation.amount = 0;
+	ubc_release(&task->reservation, UBC_NUMFLOCK);
 }
 
 /* The request this lsm/file_lock call is for, from the syscall that made it. */
@@ -161,24 +158,9 @@ static __always_inline bool ubc_flock_pending_file_open(const struct ubc_flock_r
 static __always_inline void ubc_flock_charge_object(struct ubc_flock_task *task, __u64 core)
 {
 	struct ubc_charge_owner owner;
-	struct ubc_ct_ref ct;
 
-	if (task->reservation.amount) {
-		owner = task->reservation;
-		owner.amount = 1;
-		task->reservation.amount--;
-	} else {
-		if (!ubc_current_ct(&ct))
-			return;
-		ubc_charge(ct.ct, UBC_NUMFLOCK, 1, UBC_FORCE);
-		owner.slot = ct.slot;
-		owner.generation = ct.generation;
-		owner.amount = 1;
-	}
-	if (bpf_map_update_elem(&ubc_flock_owner, &core, &owner, BPF_NOEXIST)) {
-		ubc_uncharge(&owner, UBC_NUMFLOCK);
-		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
-	}
+	if (ubc_take_reserved(&task->reservation, UBC_NUMFLOCK, &owner))
+		ubc_record_owner(&ubc_flock_owner, core, &owner, UBC_NUMFLOCK);
 }
 
 /* Walks one of the inode's lock lists for uncharged objects owned by `owner` or
@@ -394,17 +376,15 @@ int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
 	if (needed < 0) {
 		counter = &ct.ct->res[UBC_NUMFLOCK];
 		ubc_refuse_for(ct.ct, counter, UBC_NUMFLOCK, 1, READ_ONCE(counter->held),
-			       ubc_threshold(counter, UBC_NUMFLOCK, UBC_HARD), UBC_REFUSED_LIST_FULL);
+			       ubc_threshold(counter, UBC_NUMFLOCK, UBC_HARD),
+			       UBC_REFUSED_LIST_FULL);
 		task->pending.file = 0;
 		return ubc_flock_errno();
 	}
-	if (needed && ubc_charge(ct.ct, UBC_NUMFLOCK, needed, UBC_HARD)) {
+	if (needed && ubc_reserve(&task->reservation, &ct, UBC_NUMFLOCK, needed, UBC_HARD)) {
 		task->pending.file = 0;
 		return ubc_flock_errno();
 	}
-	task->reservation.slot = ct.slot;
-	task->reservation.generation = ct.generation;
-	task->reservation.amount = needed;
 	return 0;
 }
 
@@ -448,13 +428,7 @@ int BPF_PROG(ubc_numflock_settle_lease, unsigned int fd, struct file *filp, int 
 SEC("fentry/locks_unlink_lock_ctx")
 int BPF_PROG(ubc_numflock_uncharge, struct file_lock_core *flc)
 {
-	__u64 core = (__u64)flc;
-	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_flock_owner, &core);
-
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_NUMFLOCK);
-	bpf_map_delete_elem(&ubc_flock_owner, &core);
+	ubc_uncharge_owned(&ubc_flock_owner, (__u64)flc, UBC_NUMFLOCK);
 	return 0;
 }
 

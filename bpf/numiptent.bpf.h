@@ -67,12 +67,10 @@ struct {
 	__type(value, struct ubc_charge_owner);
 } ubc_iptent_owner SEC(".maps");
 
-static __always_inline void ubc_iptent_release(struct ubc_iptent_task *task)
+static __always_inline struct ubc_iptent_task *ubc_iptent_task_of(struct task_struct *task,
+								  __u64 flags)
 {
-	if (!task->reservation.amount)
-		return;
-	ubc_uncharge(&task->reservation, UBC_NUMIPTENT);
-	task->reservation.amount = 0;
+	return bpf_task_storage_get(&ubc_iptent_task, task, 0, flags);
 }
 
 struct ubc_batch_walk {
@@ -107,11 +105,10 @@ int BPF_PROG(ubc_numiptent_reserve, struct sock *sk, struct sk_buff *skb, int re
 
 	if (ret || BPF_CORE_READ(sk, sk_protocol) != UBC_NETLINK_NETFILTER || !ubc_current_ct(&ct))
 		return ret;
-	task = bpf_task_storage_get(&ubc_iptent_task, bpf_get_current_task_btf(), 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	task = ubc_iptent_task_of(bpf_get_current_task_btf(), BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!task)
 		return ret;
-	ubc_iptent_release(task);
+	ubc_release(&task->reservation, UBC_NUMIPTENT);
 	task->walk_data = (__u64)BPF_CORE_READ(skb, data);
 	task->walk_len = BPF_CORE_READ(skb, len);
 	task->walk_offset = 0;
@@ -119,63 +116,48 @@ int BPF_PROG(ubc_numiptent_reserve, struct sock *sk, struct sk_buff *skb, int re
 	walk.task = task;
 	/* A batch longer than the walk could hide rules past its end that nothing reserved:
 	 * refused whole, counted as the CT's failure. */
-	if (bpf_loop(UBC_MAX_BATCH_MESSAGES, ubc_count_message, &walk, 0) >= UBC_MAX_BATCH_MESSAGES &&
+	if (bpf_loop(UBC_MAX_BATCH_MESSAGES, ubc_count_message, &walk, 0) >=
+		    UBC_MAX_BATCH_MESSAGES &&
 	    task->walk_offset < task->walk_len) {
 		struct ubc_counter *counter = &ct.ct->res[UBC_NUMIPTENT];
 
-		ubc_refuse(ct.ct, counter, UBC_NUMIPTENT, task->walk_new_rules, READ_ONCE(counter->held),
-			   UBC_MAX_BATCH_MESSAGES);
+		ubc_refuse(ct.ct, counter, UBC_NUMIPTENT, task->walk_new_rules,
+			   READ_ONCE(counter->held), UBC_MAX_BATCH_MESSAGES);
 		return -ENOMEM;
 	}
 	new_rules = task->walk_new_rules;
 	if (!new_rules)
 		return 0;
-	if (ubc_charge(ct.ct, UBC_NUMIPTENT, new_rules, UBC_SOFT))
-		return -ENOMEM;
-	task->reservation.slot = ct.slot;
-	task->reservation.generation = ct.generation;
-	task->reservation.amount = new_rules;
-	return 0;
+	return ubc_reserve(&task->reservation, &ct, UBC_NUMIPTENT, new_rules, UBC_SOFT) ? -ENOMEM
+											: 0;
 }
 
 SEC("fentry/nf_tables_rule_notify")
 int BPF_PROG(ubc_numiptent_charge, const struct nft_ctx *nft_ctx, const struct nft_rule *rule,
 	     int event)
 {
-	struct ubc_charge_owner owner;
 	struct ubc_iptent_task *task;
-	struct ubc_ct_ref ct;
-	__u64 key = (__u64)rule;
+	struct ubc_charge_owner owner;
+	bool reserved;
 
 	if (event != UBC_NFT_MSG_NEWRULE)
 		return 0;
-	task = bpf_task_storage_get(&ubc_iptent_task, bpf_get_current_task_btf(), 0, 0);
-	if (task && task->reservation.amount) {
-		task->reservation.amount--;
-		owner = task->reservation;
-	} else {
-		if (!ubc_current_ct(&ct))
-			return 0;
+	task = ubc_iptent_task_of(bpf_get_current_task_btf(), 0);
+	reserved = task && task->reservation.amount;
+	if (!ubc_take_reserved(task ? &task->reservation : NULL, UBC_NUMIPTENT, &owner))
+		return 0;
+	if (!reserved)
 		ubc_stat_inc(UBC_STAT_IPTENT_UNRESERVED);
-		ubc_charge(ct.ct, UBC_NUMIPTENT, 1, UBC_FORCE);
-		owner.slot = ct.slot;
-		owner.generation = ct.generation;
-	}
-	owner.amount = 1;
-	if (bpf_map_update_elem(&ubc_iptent_owner, &key, &owner, BPF_NOEXIST)) {
-		ubc_uncharge(&owner, UBC_NUMIPTENT);
-		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
-	}
+	ubc_record_owner(&ubc_iptent_owner, (__u64)rule, &owner, UBC_NUMIPTENT);
 	return 0;
 }
 
 static __always_inline void ubc_iptent_settle_current(void)
 {
-	struct ubc_iptent_task *task =
-		bpf_task_storage_get(&ubc_iptent_task, bpf_get_current_task_btf(), 0, 0);
+	struct ubc_iptent_task *task = ubc_iptent_task_of(bpf_get_current_task_btf(), 0);
 
 	if (task)
-		ubc_iptent_release(task);
+		ubc_release(&task->reservation, UBC_NUMIPTENT);
 }
 
 SEC("fexit/nf_tables_commit")
@@ -195,23 +177,17 @@ int BPF_PROG(ubc_numiptent_abort_done)
 SEC("fentry/nf_tables_rule_destroy")
 int BPF_PROG(ubc_numiptent_uncharge, const struct nft_ctx *nft_ctx, struct nft_rule *rule)
 {
-	__u64 key = (__u64)rule;
-	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_iptent_owner, &key);
-
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_NUMIPTENT);
-	bpf_map_delete_elem(&ubc_iptent_owner, &key);
+	ubc_uncharge_owned(&ubc_iptent_owner, (__u64)rule, UBC_NUMIPTENT);
 	return 0;
 }
 
 SEC("lsm/task_free")
 int BPF_PROG(ubc_numiptent_task_free, struct task_struct *task)
 {
-	struct ubc_iptent_task *state = bpf_task_storage_get(&ubc_iptent_task, task, 0, 0);
+	struct ubc_iptent_task *state = ubc_iptent_task_of(task, 0);
 
 	if (state)
-		ubc_iptent_release(state);
+		ubc_release(&state->reservation, UBC_NUMIPTENT);
 	return 0;
 }
 

@@ -32,34 +32,6 @@ struct {
 	__type(value, struct ubc_charge_owner);
 } ubc_task_owner SEC(".maps");
 
-/* The CT `task` belongs to by its cgroup v2 membership (outermost CT ancestor). */
-static __always_inline bool ubc_task_ct(struct task_struct *task, struct ubc_ct_ref *ref)
-{
-	struct cgroup *cgrp = BPF_CORE_READ(task, cgroups, dfl_cgrp);
-	int level = BPF_CORE_READ(cgrp, level);
-
-	for (int i = 1; i <= UBC_MAX_CGROUP_DEPTH; i++) {
-		struct cgroup *ancestor = NULL;
-		__u64 cgroup_id;
-		__u32 *slot;
-
-		if (i > level)
-			return false;
-		bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[i]);
-		cgroup_id = BPF_CORE_READ(ancestor, kn, id);
-		slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
-		if (!slot)
-			continue;
-		ref->slot = *slot;
-		ref->ct = bpf_map_lookup_elem(&ubc_cts, slot);
-		if (!ref->ct)
-			return false;
-		ref->generation = ref->ct->generation;
-		return true;
-	}
-	return false;
-}
-
 static __always_inline bool ubc_same_ct(const struct ubc_charge_owner *owner,
 					const struct ubc_ct_ref *ct)
 {
@@ -71,7 +43,7 @@ static __always_inline void ubc_numproc_follow(struct task_struct *task)
 {
 	struct ubc_charge_owner *owner;
 	struct ubc_ct_ref ct;
-	bool in_ct = ubc_task_ct(task, &ct);
+	bool in_ct = ubc_ct_of_task(task, &ct);
 
 	owner = bpf_task_storage_get(&ubc_task_owner, task, 0,
 				     in_ct ? BPF_LOCAL_STORAGE_GET_F_CREATE : 0);
@@ -79,16 +51,11 @@ static __always_inline void ubc_numproc_follow(struct task_struct *task)
 		return;
 	if (owner->amount && in_ct && ubc_same_ct(owner, &ct))
 		return;
-	if (owner->amount) {
-		ubc_uncharge(owner, UBC_NUMPROC);
-		owner->amount = 0;
-	}
+	ubc_release(owner, UBC_NUMPROC);
 	if (!in_ct)
 		return;
 	ubc_charge(ct.ct, UBC_NUMPROC, 1, UBC_FORCE);
-	owner->slot = ct.slot;
-	owner->generation = ct.generation;
-	owner->amount = 1;
+	*owner = ubc_owner(&ct, 1);
 }
 
 SEC("lsm/task_alloc")
@@ -103,16 +70,13 @@ int BPF_PROG(ubc_numproc_charge, struct task_struct *task, __u64 clone_flags, in
 		return -ENOMEM;
 	owner = bpf_task_storage_get(&ubc_task_owner, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!owner) {
-		struct ubc_charge_owner untracked = {
-			.slot = ct.slot, .generation = ct.generation, .amount = 1};
+		struct ubc_charge_owner untracked = ubc_owner(&ct, 1);
 
 		ubc_uncharge(&untracked, UBC_NUMPROC);
 		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
 		return -ENOMEM;
 	}
-	owner->slot = ct.slot;
-	owner->generation = ct.generation;
-	owner->amount = 1;
+	*owner = ubc_owner(&ct, 1);
 	return 0;
 }
 
@@ -136,8 +100,7 @@ int BPF_PROG(ubc_numproc_migrate, struct cgroup *dst_cgrp, const char *path,
 		ubc_numproc_follow(task);
 		return 0;
 	}
-	bpf_for_each(task, thread, leader, UBC_TASK_ITER_PROC_THREADS)
-		ubc_numproc_follow(thread);
+	bpf_for_each(task, thread, leader, UBC_TASK_ITER_PROC_THREADS) ubc_numproc_follow(thread);
 	bpf_task_release(leader);
 	return 0;
 }
@@ -155,10 +118,8 @@ int BPF_PROG(ubc_numproc_uncharge, struct task_struct *task)
 {
 	struct ubc_charge_owner *owner = bpf_task_storage_get(&ubc_task_owner, task, 0, 0);
 
-	if (owner && owner->amount) {
-		ubc_uncharge(owner, UBC_NUMPROC);
-		owner->amount = 0;
-	}
+	if (owner)
+		ubc_release(owner, UBC_NUMPROC);
 	return 0;
 }
 

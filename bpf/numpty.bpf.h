@@ -37,35 +37,18 @@ static __always_inline bool ubc_is_ptmx(struct file *file)
 SEC("lsm/file_open")
 int BPF_PROG(ubc_numpty_charge, struct file *file, int ret)
 {
-	struct ubc_charge_owner owner;
 	struct ubc_ct_ref ct;
-	__u64 key = (__u64)file;
 
 	if (ret || !ubc_is_ptmx(file) || !ubc_current_ct(&ct))
 		return ret;
-	if (ubc_charge(ct.ct, UBC_NUMPTY, 1, UBC_HARD))
-		return -ENOMEM;
-	owner.slot = ct.slot;
-	owner.amount = 1;
-	owner.generation = ct.generation;
-	if (bpf_map_update_elem(&ubc_pty_owner, &key, &owner, BPF_NOEXIST)) {
-		ubc_uncharge(&owner, UBC_NUMPTY);
-		ubc_refuse_untracked(ct.ct, UBC_NUMPTY, 1);
-		return -ENOMEM;
-	}
-	return 0;
+	return ubc_charge_owned(&ubc_pty_owner, (__u64)file, &ct, UBC_NUMPTY, 1, UBC_HARD) ? -ENOMEM
+											   : 0;
 }
 
 SEC("lsm/file_free_security")
 int BPF_PROG(ubc_numpty_uncharge, struct file *file)
 {
-	__u64 key = (__u64)file;
-	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_pty_owner, &key);
-
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_NUMPTY);
-	bpf_map_delete_elem(&ubc_pty_owner, &key);
+	ubc_uncharge_owned(&ubc_pty_owner, (__u64)file, UBC_NUMPTY);
 	return 0;
 }
 

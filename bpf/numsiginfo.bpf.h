@@ -25,7 +25,6 @@
 #include "charge.bpf.h"
 
 #define UBC_SIGRTMIN 32
-#define UBC_EAGAIN 11
 
 /* struct sigqueue pointer -> the CT charged for it. */
 struct {
@@ -46,14 +45,6 @@ struct {
 	__type(key, int);
 	__type(value, struct ubc_siginfo_task);
 } ubc_siginfo_task SEC(".maps");
-
-static __always_inline void ubc_siginfo_release(struct ubc_siginfo_task *task)
-{
-	if (!task->reservation.amount)
-		return;
-	ubc_uncharge(&task->reservation, UBC_NUMSIGINFO);
-	task->reservation.amount = 0;
-}
 
 /* The sigqueue cache, once recognised; every other cache costs one comparison. */
 static struct kmem_cache *ubc_sigqueue_cache;
@@ -78,31 +69,24 @@ static __always_inline bool ubc_is_sigqueue_cache(struct kmem_cache *cache)
 	return true;
 }
 
+static __always_inline struct ubc_siginfo_task *ubc_siginfo_task_of(struct task_struct *task,
+								    __u64 flags)
+{
+	return bpf_task_storage_get(&ubc_siginfo_task, task, 0, flags);
+}
+
 SEC("tp_btf/kmem_cache_alloc")
 int BPF_PROG(ubc_numsiginfo_charge, unsigned long call_site, const void *object,
 	     struct kmem_cache *cache, gfp_t flags, int node)
 {
-	struct ubc_charge_owner owner = {.amount = 1};
 	struct ubc_siginfo_task *task;
-	struct ubc_ct_ref ct;
-	__u64 key = (__u64)object;
+	struct ubc_charge_owner owner;
 
-	if (!object || !ubc_is_sigqueue_cache(cache) || !ubc_current_ct(&ct))
+	if (!object || !ubc_is_sigqueue_cache(cache))
 		return 0;
-	task = bpf_task_storage_get(&ubc_siginfo_task, bpf_get_current_task_btf(), 0, 0);
-	if (task && task->reservation.amount) {
-		owner = task->reservation;
-		task->reservation.amount = 0;
-	} else {
-		ubc_charge(ct.ct, UBC_NUMSIGINFO, 1, UBC_FORCE);
-		owner.slot = ct.slot;
-		owner.generation = ct.generation;
-		owner.amount = 1;
-	}
-	if (bpf_map_update_elem(&ubc_siginfo_owner, &key, &owner, BPF_ANY)) {
-		ubc_uncharge(&owner, UBC_NUMSIGINFO);
-		ubc_stat_inc(UBC_STAT_OWNER_MAP_FULL);
-	}
+	task = ubc_siginfo_task_of(bpf_get_current_task_btf(), 0);
+	if (ubc_take_reserved(task ? &task->reservation : NULL, UBC_NUMSIGINFO, &owner))
+		ubc_record_owner(&ubc_siginfo_owner, (__u64)object, &owner, UBC_NUMSIGINFO);
 	return 0;
 }
 
@@ -110,16 +94,8 @@ SEC("tp_btf/kmem_cache_free")
 int BPF_PROG(ubc_numsiginfo_uncharge, unsigned long call_site, const void *object,
 	     const struct kmem_cache *cache)
 {
-	__u64 key = (__u64)object;
-	struct ubc_charge_owner *owner;
-
-	if (cache != ubc_sigqueue_cache || !object)
-		return 0;
-	owner = bpf_map_lookup_elem(&ubc_siginfo_owner, &key);
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_NUMSIGINFO);
-	bpf_map_delete_elem(&ubc_siginfo_owner, &key);
+	if (cache == ubc_sigqueue_cache && object)
+		ubc_uncharge_owned(&ubc_siginfo_owner, (__u64)object, UBC_NUMSIGINFO);
 	return 0;
 }
 
@@ -132,37 +108,29 @@ int BPF_PROG(ubc_numsiginfo_reserve, struct task_struct *target, struct kernel_s
 
 	if (ret || sig < UBC_SIGRTMIN || !ubc_current_ct(&ct))
 		return ret;
-	task = bpf_task_storage_get(&ubc_siginfo_task, bpf_get_current_task_btf(), 0,
-				    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	task = ubc_siginfo_task_of(bpf_get_current_task_btf(), BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!task)
 		return ret;
-	ubc_siginfo_release(task);
-	if (ubc_charge(ct.ct, UBC_NUMSIGINFO, 1, UBC_HARD))
-		return -UBC_EAGAIN;
-	task->reservation.slot = ct.slot;
-	task->reservation.generation = ct.generation;
-	task->reservation.amount = 1;
-	return 0;
+	return ubc_reserve(&task->reservation, &ct, UBC_NUMSIGINFO, 1, UBC_HARD) ? -EAGAIN : 0;
 }
 
 SEC("fexit/do_send_sig_info")
 int BPF_PROG(ubc_numsiginfo_settle)
 {
-	struct ubc_siginfo_task *task =
-		bpf_task_storage_get(&ubc_siginfo_task, bpf_get_current_task_btf(), 0, 0);
+	struct ubc_siginfo_task *task = ubc_siginfo_task_of(bpf_get_current_task_btf(), 0);
 
 	if (task)
-		ubc_siginfo_release(task);
+		ubc_release(&task->reservation, UBC_NUMSIGINFO);
 	return 0;
 }
 
 SEC("lsm/task_free")
 int BPF_PROG(ubc_numsiginfo_task_free, struct task_struct *task)
 {
-	struct ubc_siginfo_task *state = bpf_task_storage_get(&ubc_siginfo_task, task, 0, 0);
+	struct ubc_siginfo_task *state = ubc_siginfo_task_of(task, 0);
 
 	if (state)
-		ubc_siginfo_release(state);
+		ubc_release(&state->reservation, UBC_NUMSIGINFO);
 	return 0;
 }
 

@@ -78,10 +78,9 @@ static __always_inline bool ubc_shm_take_segment(struct ubc_ct *ct, __u64 pages)
 
 static __always_inline void ubc_shm_give_segment(const struct ubc_charge_owner *owner)
 {
-	__u32 slot = owner->slot;
-	struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+	struct ubc_ct *ct = ubc_owner_ct(owner);
 
-	if (ct && READ_ONCE(ct->generation) == owner->generation)
+	if (ct)
 		__sync_fetch_and_sub(&ct->shm_segments, 1);
 }
 
@@ -91,7 +90,6 @@ int BPF_PROG(ubc_shmpages_charge, struct kern_ipc_perm *perm, int ret)
 	struct ubc_shm_request *request;
 	struct ubc_charge_owner owner;
 	struct ubc_ct_ref ct;
-	__u64 key = (__u64)perm;
 	__u64 pages;
 
 	if (ret || !ubc_current_ct(&ct))
@@ -114,18 +112,10 @@ int BPF_PROG(ubc_shmpages_charge, struct kern_ipc_perm *perm, int ret)
 	}
 	if (!ubc_shm_take_segment(ct.ct, pages))
 		return -ENOMEM;
-	owner.slot = ct.slot;
-	owner.amount = (__u32)pages;
-	owner.generation = ct.generation;
-	if (ubc_charge(ct.ct, UBC_SHMPAGES, pages, UBC_HARD)) {
-		ubc_shm_give_segment(&owner);
-		return -ENOMEM;
-	}
 	/* A refused segment never reaches shm_free_security: undo everything here. */
-	if (bpf_map_update_elem(&ubc_shm_owner, &key, &owner, BPF_NOEXIST)) {
-		ubc_uncharge(&owner, UBC_SHMPAGES);
+	if (ubc_charge_owned(&ubc_shm_owner, (__u64)perm, &ct, UBC_SHMPAGES, pages, UBC_HARD)) {
+		owner = ubc_owner(&ct, pages);
 		ubc_shm_give_segment(&owner);
-		ubc_refuse_untracked(ct.ct, UBC_SHMPAGES, pages);
 		return -ENOMEM;
 	}
 	return 0;
@@ -134,14 +124,10 @@ int BPF_PROG(ubc_shmpages_charge, struct kern_ipc_perm *perm, int ret)
 SEC("lsm/shm_free_security")
 int BPF_PROG(ubc_shmpages_uncharge, struct kern_ipc_perm *perm)
 {
-	__u64 key = (__u64)perm;
-	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_shm_owner, &key);
+	struct ubc_charge_owner owner;
 
-	if (!owner)
-		return 0;
-	ubc_uncharge(owner, UBC_SHMPAGES);
-	ubc_shm_give_segment(owner);
-	bpf_map_delete_elem(&ubc_shm_owner, &key);
+	if (ubc_uncharge_owned_as(&ubc_shm_owner, (__u64)perm, UBC_SHMPAGES, &owner))
+		ubc_shm_give_segment(&owner);
 	return 0;
 }
 

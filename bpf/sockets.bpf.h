@@ -57,20 +57,6 @@ static __always_inline void *ubc_sock_owner_map(enum ubc_resource resource)
 					  : (void *)&ubc_othersock_owner;
 }
 
-/* Records that `sk` is charged to `ct`; undoes the charge when the map is full. */
-static __always_inline int ubc_record_sock(struct sock *sk, struct ubc_ct *ct, __u32 slot,
-					   __u64 generation, enum ubc_resource resource)
-{
-	struct ubc_charge_owner owner = {.slot = slot, .amount = 1, .generation = generation};
-	__u64 key = (__u64)sk;
-
-	if (!bpf_map_update_elem(ubc_sock_owner_map(resource), &key, &owner, BPF_NOEXIST))
-		return 0;
-	ubc_uncharge(&owner, resource);
-	ubc_refuse_untracked(ct, resource, 1);
-	return -1;
-}
-
 SEC("lsm/socket_post_create")
 int BPF_PROG(ubc_sock_charge, struct socket *sock, int family, int type, int protocol, int kern,
 	     int ret)
@@ -83,62 +69,53 @@ int BPF_PROG(ubc_sock_charge, struct socket *sock, int family, int type, int pro
 
 	if (ret || kern || !sk || !ubc_current_ct(&ct))
 		return ret;
-	if (ubc_charge(ct.ct, resource, 1, UBC_HARD))
-		return refusal;
-	if (ubc_record_sock(sk, ct.ct, ct.slot, ct.generation, resource))
+	if (ubc_charge_owned(ubc_sock_owner_map(resource), (__u64)sk, &ct, resource, 1, UBC_HARD))
 		return refusal;
 	return 0;
 }
 
 /* The CT a listening sock is charged to, if any. */
-static __always_inline struct ubc_ct *ubc_listener_ct(const struct sock *listener,
-						      enum ubc_resource resource,
-						      struct ubc_charge_owner *owner_out)
+static __always_inline bool ubc_listener_ct(const struct sock *listener, enum ubc_resource resource,
+					    struct ubc_ct_ref *ct)
 {
 	__u64 key = (__u64)listener;
 	struct ubc_charge_owner *owner = bpf_map_lookup_elem(ubc_sock_owner_map(resource), &key);
-	struct ubc_ct *ct;
-	__u32 slot;
 
 	if (!owner)
-		return NULL;
-	slot = owner->slot;
-	ct = bpf_map_lookup_elem(&ubc_cts, &slot);
-	if (!ct || READ_ONCE(ct->generation) != owner->generation)
-		return NULL;
-	*owner_out = *owner;
-	return ct;
+		return false;
+	ct->slot = owner->slot;
+	ct->generation = owner->generation;
+	ct->ct = ubc_owner_ct(owner);
+	return ct->ct != NULL;
 }
 
 /* A child is refused while its listener's CT is at its barrier. */
 static __always_inline int ubc_admit_child(const struct sock *listener, enum ubc_resource resource)
 {
-	struct ubc_charge_owner owner;
-	struct ubc_ct *ct = ubc_listener_ct(listener, resource, &owner);
 	struct ubc_counter *counter;
+	struct ubc_ct_ref ct;
 	__u64 held, threshold;
 
-	if (!ct)
+	if (!ubc_listener_ct(listener, resource, &ct))
 		return 0;
-	counter = &ct->res[resource];
+	counter = &ct.ct->res[resource];
 	held = READ_ONCE(counter->held);
 	threshold = ubc_threshold(counter, resource, UBC_HARD);
 	if (held + 1 <= threshold)
 		return 0;
-	ubc_refuse(ct, counter, resource, 1, held, threshold);
+	ubc_refuse(ct.ct, counter, resource, 1, held, threshold);
 	return -1;
 }
 
+/* The clone cannot be refused: the child is charged forced. */
 static __always_inline void ubc_charge_child(const struct sock *listener, struct sock *child,
 					     enum ubc_resource resource)
 {
-	struct ubc_charge_owner owner;
-	struct ubc_ct *ct = ubc_listener_ct(listener, resource, &owner);
+	struct ubc_ct_ref ct;
 
-	if (!ct)
-		return;
-	ubc_charge(ct, resource, 1, UBC_FORCE);
-	ubc_record_sock(child, ct, owner.slot, owner.generation, resource);
+	if (ubc_listener_ct(listener, resource, &ct))
+		ubc_charge_owned(ubc_sock_owner_map(resource), (__u64)child, &ct, resource, 1,
+				 UBC_FORCE);
 }
 
 SEC("lsm/inet_conn_request")
@@ -172,19 +149,8 @@ int BPF_PROG(ubc_unixsock_child, struct sock *sock, struct sock *other, struct s
 SEC("lsm/sk_free_security")
 int BPF_PROG(ubc_sock_uncharge, struct sock *sk)
 {
-	__u64 key = (__u64)sk;
-	struct ubc_charge_owner *owner = bpf_map_lookup_elem(&ubc_tcpsock_owner, &key);
-
-	if (owner) {
-		ubc_uncharge(owner, UBC_NUMTCPSOCK);
-		bpf_map_delete_elem(&ubc_tcpsock_owner, &key);
-		return 0;
-	}
-	owner = bpf_map_lookup_elem(&ubc_othersock_owner, &key);
-	if (owner) {
-		ubc_uncharge(owner, UBC_NUMOTHERSOCK);
-		bpf_map_delete_elem(&ubc_othersock_owner, &key);
-	}
+	if (!ubc_uncharge_owned(&ubc_tcpsock_owner, (__u64)sk, UBC_NUMTCPSOCK))
+		ubc_uncharge_owned(&ubc_othersock_owner, (__u64)sk, UBC_NUMOTHERSOCK);
 	return 0;
 }
 

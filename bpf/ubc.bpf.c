@@ -19,26 +19,13 @@
  * ---------------------
  * - Objects allocated before the engine loaded are never charged (held starts at 0 when a
  *   CT is registered); they are never uncharged either.
- * - UBC_MAX_TRACKED_FILES live charged files host-wide; past it allocations in CTs are
- *   refused (counted in ubc_engine_stats) rather than left untracked.
+ * - Every owner map (files, sockets, locks, ptys, sigqueues, nftables rules, SysV segments)
+ *   has a fixed capacity (maps/ubc_maps.h). One CT may fill at most a share of it
+ *   (UBC_OWNER_MAP_SHARE_DIVISOR), and an object a full map cannot record is refused
+ *   (reason map-full) rather than left untracked.
  * - fexit programs can be skipped on recursion; the rollback path is only needed when
  *   security_file_alloc fails after our charge, which is an out-of-memory path.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-
-#define EPERM 1
-#define ENOMEM 12
-#define ENFILE 23
-#define ENOLCK 37
-#define ENOBUFS 105
-
-#ifndef READ_ONCE
-#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
-#endif
-
 #include "numfile.bpf.h"
 #include "numpty.bpf.h"
 #include "numproc.bpf.h"

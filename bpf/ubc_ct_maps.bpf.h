@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /* The CT registry (layouts in maps/ubc_maps.h), included by the engine, which creates and
- * pins it, and by the CPU scheduler, whose loader reuses the engine's pinned maps. */
+ * pins it, and by the CPU scheduler, whose loader reuses the engine's pinned maps; and the
+ * one way both find the CT of a cgroup. */
 #ifndef UBC_CT_MAPS_BPF_H
 #define UBC_CT_MAPS_BPF_H
 
+#include "kernel.bpf.h"
 #include "ubc_maps.h"
 
 /* One slot per CT; user space mmaps it to read counters and store barrier/limit. */
@@ -22,5 +24,52 @@ struct {
 	__type(key, __u64);
 	__type(value, __u32);
 } ubc_ct_index SEC(".maps");
+
+/* A CT as a hook found it: its slot, and the slot's generation then (a slot reused by
+ * another CT has a new generation, so a charge recorded with the old one is stale). */
+struct ubc_ct_ref {
+	struct ubc_ct *ct;
+	__u32 slot;
+	__u64 generation;
+};
+
+/* The CT registered for the cgroup with id `cgroup_id`, if one is. */
+static __always_inline bool ubc_ct_of_cgroup_id(__u64 cgroup_id, struct ubc_ct_ref *ref)
+{
+	__u32 *slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
+
+	if (!slot)
+		return false;
+	ref->slot = *slot;
+	ref->ct = bpf_map_lookup_elem(&ubc_cts, slot);
+	if (!ref->ct)
+		return false;
+	ref->generation = READ_ONCE(ref->ct->generation);
+	return true;
+}
+
+/* The CT `cgrp` belongs to: its outermost ancestor (itself included) registered as a CT,
+ * so that cgroups nested inside a CT count as the CT. */
+static __always_inline bool ubc_ct_of_cgroup(struct cgroup *cgrp, struct ubc_ct_ref *ref)
+{
+	int level = BPF_CORE_READ(cgrp, level);
+
+	for (int depth = 1; depth <= UBC_MAX_CGROUP_DEPTH && depth <= level; depth++) {
+		struct cgroup *ancestor = NULL;
+
+		bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[depth]);
+		if (!ancestor)
+			return false;
+		if (ubc_ct_of_cgroup_id(BPF_CORE_READ(ancestor, kn, id), ref))
+			return true;
+	}
+	return false;
+}
+
+/* The CT of `task`, by its cgroup v2 membership. */
+static __always_inline bool ubc_ct_of_task(struct task_struct *task, struct ubc_ct_ref *ref)
+{
+	return ubc_ct_of_cgroup(BPF_CORE_READ(task, cgroups, dfl_cgrp), ref);
+}
 
 #endif /* UBC_CT_MAPS_BPF_H */

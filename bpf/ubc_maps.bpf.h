@@ -3,8 +3,6 @@
 #ifndef UBC_MAPS_BPF_H
 #define UBC_MAPS_BPF_H
 
-#include "ubc_maps.h"
-
 #include "ubc_ct_maps.bpf.h"
 
 /* struct file pointer -> the CT its allocation was charged to. */

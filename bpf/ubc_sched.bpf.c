@@ -48,22 +48,11 @@
  * - Quota is tracked host-wide per group, charged at ticks: a group can overrun its quota
  *   by one tick per CPU it runs on, repaid in the next period.
  */
-#include "vmlinux.h"
-#include <bpf/bpf_helpers.h>
-#include <bpf/bpf_tracing.h>
-#include <bpf/bpf_core_read.h>
-
+#include "scx.bpf.h"
 #include "ubc_ct_maps.bpf.h"
 #include "ubc_sched_maps.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-#ifndef READ_ONCE
-#define READ_ONCE(x) (*(volatile typeof(x) *)&(x))
-#endif
-#ifndef WRITE_ONCE
-#define WRITE_ONCE(x, v) (*(volatile typeof(x) *)&(x) = (v))
-#endif
 
 #define CLOCK_MONOTONIC 1
 
@@ -227,7 +216,6 @@ static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cgroup *cgrp = task_dfl_cgroup(p);
 	__u64 cgroup_id = BPF_CORE_READ(cgrp, kn, id);
-	int level = BPF_CORE_READ(cgrp, level);
 
 	if (tctx && tctx->cgroup_id == cgroup_id && tctx->slot != UBC_SCHED_HOST_SLOT) {
 		__u32 cached = tctx->slot;
@@ -239,29 +227,12 @@ static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
 
 	__u32 slot = UBC_SCHED_HOST_SLOT;
 	__u64 generation = 0;
+	struct ubc_ct_ref ct;
 
-	for (int depth = 1; depth <= UBC_MAX_CGROUP_DEPTH; depth++) {
-		struct cgroup *ancestor = NULL;
-		__u64 ancestor_id;
-		__u32 *found;
-
-		if (depth > level)
-			break;
-		bpf_core_read(&ancestor, sizeof(ancestor), &cgrp->ancestors[depth]);
-		if (!ancestor)
-			break;
-		ancestor_id = BPF_CORE_READ(ancestor, kn, id);
-		found = bpf_map_lookup_elem(&ubc_ct_index, &ancestor_id);
-		if (!found)
-			continue;
-		struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, found);
-
-		if (!ct)
-			break;
-		slot = *found;
-		generation = READ_ONCE(ct->generation);
-		ct_group(slot, ancestor_id, generation);
-		break;
+	if (ubc_ct_of_cgroup(cgrp, &ct)) {
+		slot = ct.slot;
+		generation = ct.generation;
+		ct_group(slot, READ_ONCE(ct.ct->cgroup_id), generation);
 	}
 	if (tctx) {
 		tctx->cgroup_id = cgroup_id;
@@ -274,6 +245,17 @@ static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
 static __always_inline struct task_ctx *task_ctx_of(struct task_struct *p)
 {
 	return bpf_task_storage_get(&task_ctxs, p, 0, 0);
+}
+
+/* The context of a task the scheduler runs: ops.init_task gave every one of them one, so a
+ * task without is a bug, and the scheduler leaves rather than run it unaccounted. */
+static __always_inline struct task_ctx *running_task_ctx(struct task_struct *p)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+
+	if (!tctx)
+		scx_bpf_error("task %d has no scheduler context", p->pid);
+	return tctx;
 }
 
 /* Starts a new quota period once the current one is over. Used time beyond the quota is
@@ -345,7 +327,8 @@ static __always_inline void clamp_task_vtime(struct task_struct *p, struct ubc_s
 {
 	__u64 floor = READ_ONCE(group->task_vtime_now);
 
-	if (floor > UBC_SCHED_SLICE_NS && p->scx.dsq_vtime < floor - UBC_SCHED_SLICE_NS)
+	if (floor > UBC_SCHED_SLICE_NS &&
+	    vtime_before(p->scx.dsq_vtime, floor - UBC_SCHED_SLICE_NS))
 		scx_bpf_task_set_dsq_vtime(p, floor - UBC_SCHED_SLICE_NS);
 }
 
@@ -355,7 +338,7 @@ static __always_inline void clamp_group_vtime(struct ubc_sched_ct *group)
 	__u64 floor = READ_ONCE(global_vtime);
 	__u64 vtime = READ_ONCE(group->vtime);
 
-	if (floor > UBC_SCHED_SLICE_NS && vtime < floor - UBC_SCHED_SLICE_NS)
+	if (floor > UBC_SCHED_SLICE_NS && vtime_before(vtime, floor - UBC_SCHED_SLICE_NS))
 		__sync_val_compare_and_swap(&group->vtime, vtime, floor - UBC_SCHED_SLICE_NS);
 }
 
@@ -402,8 +385,7 @@ static __always_inline void note_running(__u32 slot, __u64 task_vtime)
 	}
 }
 
-SEC("struct_ops/ubc_select_cpu")
-s32 BPF_PROG(ubc_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
+s32 BPF_STRUCT_OPS(ubc_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_flags)
 {
 	bool is_idle = false;
 	s32 cpu = scx_bpf_select_cpu_dfl(p, prev_cpu, wake_flags, &is_idle);
@@ -439,19 +421,19 @@ static void preempt_if_ahead(struct task_struct *p, __u32 slot, struct ubc_sched
 	if (other_slot >= UBC_MAX_CTS)
 		return;
 	if (other_slot == slot) {
-		if (READ_ONCE(running->task_vtime) <= p->scx.dsq_vtime + UBC_SCHED_SLICE_NS)
+		if (!vtime_before(p->scx.dsq_vtime + UBC_SCHED_SLICE_NS,
+				  READ_ONCE(running->task_vtime)))
 			return;
 	} else {
 		other = group_of_slot(other_slot);
-		if (!other || READ_ONCE(other->vtime) <= READ_ONCE(group->vtime))
+		if (!other || !vtime_before(READ_ONCE(group->vtime), READ_ONCE(other->vtime)))
 			return;
 	}
 	scx_bpf_kick_cpu(cpu, SCX_KICK_PREEMPT);
 	stat_add(UBC_SCHED_STAT_PREEMPT, 1);
 }
 
-SEC("struct_ops/ubc_enqueue")
-void BPF_PROG(ubc_enqueue, struct task_struct *p, u64 enq_flags)
+void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 {
 	struct task_ctx *tctx = task_ctx_of(p);
 	__u32 slot = task_slot(p, tctx);
@@ -538,7 +520,7 @@ static long consider_group(__u64 index, struct pick *pick)
 		return 0;
 	}
 	vtime = READ_ONCE(group->vtime);
-	if (vtime < pick->best_vtime) {
+	if (pick->best < 0 || vtime_before(vtime, pick->best_vtime)) {
 		pick->best_vtime = vtime;
 		pick->best = slot;
 	}
@@ -576,7 +558,7 @@ static bool keep_prev(struct task_struct *prev, const struct pick *pick)
 
 	if (!prev || !(prev->scx.flags & SCX_TASK_QUEUED))
 		return false;
-	tctx = task_ctx_of(prev);
+	tctx = running_task_ctx(prev);
 	if (!tctx)
 		return false;
 	slot = task_slot(prev, tctx);
@@ -584,15 +566,15 @@ static bool keep_prev(struct task_struct *prev, const struct pick *pick)
 	if (!group || group_throttled(group, pick->now, &until))
 		return false;
 	/* Level one: another group has used less than prev's. */
-	if (pick->best >= 0 && pick->best != slot && READ_ONCE(group->vtime) > pick->best_vtime)
+	if (pick->best >= 0 && pick->best != slot &&
+	    vtime_before(pick->best_vtime, READ_ONCE(group->vtime)))
 		return false;
 	/* Level two: a task of prev's own group has used less than prev. */
 	head = scx_bpf_dsq_peek(group_dsq(slot));
-	return !head || head->scx.dsq_vtime >= prev->scx.dsq_vtime;
+	return !head || !vtime_before(head->scx.dsq_vtime, prev->scx.dsq_vtime);
 }
 
-SEC("struct_ops/ubc_dispatch")
-void BPF_PROG(ubc_dispatch, s32 cpu, struct task_struct *prev)
+void BPF_STRUCT_OPS(ubc_dispatch, s32 cpu, struct task_struct *prev)
 {
 	__u32 groups = READ_ONCE(highest_slot) + 1;
 	struct pick pick = {
@@ -621,7 +603,7 @@ void BPF_PROG(ubc_dispatch, s32 cpu, struct task_struct *prev)
 			break;
 		/* Level two: the group's DSQ hands out its smallest task vtime this CPU may run. */
 		if (scx_bpf_dsq_move_to_local(group_dsq(pick.best))) {
-			if (pick.best_vtime > READ_ONCE(global_vtime))
+			if (vtime_before(READ_ONCE(global_vtime), pick.best_vtime))
 				WRITE_ONCE(global_vtime, pick.best_vtime);
 			return;
 		}
@@ -637,10 +619,9 @@ void BPF_PROG(ubc_dispatch, s32 cpu, struct task_struct *prev)
 		wake_at_unthrottle(pick.wake_at, pick.now);
 }
 
-SEC("struct_ops/ubc_tick")
-void BPF_PROG(ubc_tick, struct task_struct *p)
+void BPF_STRUCT_OPS(ubc_tick, struct task_struct *p)
 {
-	struct task_ctx *tctx = task_ctx_of(p);
+	struct task_ctx *tctx = running_task_ctx(p);
 	struct ubc_sched_ct *group;
 	__u64 now = scx_bpf_now();
 	__u64 until;
@@ -655,10 +636,9 @@ void BPF_PROG(ubc_tick, struct task_struct *p)
 	}
 }
 
-SEC("struct_ops/ubc_running")
-void BPF_PROG(ubc_running, struct task_struct *p)
+void BPF_STRUCT_OPS(ubc_running, struct task_struct *p)
 {
-	struct task_ctx *tctx = task_ctx_of(p);
+	struct task_ctx *tctx = running_task_ctx(p);
 	struct ubc_sched_ct *group;
 
 	if (!tctx)
@@ -666,15 +646,14 @@ void BPF_PROG(ubc_running, struct task_struct *p)
 	tctx->charged_at = scx_bpf_now();
 	tctx->charged_slot = task_slot(p, tctx);
 	group = group_of_slot(tctx->charged_slot);
-	if (group && p->scx.dsq_vtime > READ_ONCE(group->task_vtime_now))
+	if (group && vtime_before(READ_ONCE(group->task_vtime_now), p->scx.dsq_vtime))
 		WRITE_ONCE(group->task_vtime_now, p->scx.dsq_vtime);
 	note_running(tctx->charged_slot, p->scx.dsq_vtime);
 }
 
-SEC("struct_ops/ubc_stopping")
-void BPF_PROG(ubc_stopping, struct task_struct *p, bool runnable)
+void BPF_STRUCT_OPS(ubc_stopping, struct task_struct *p, bool runnable)
 {
-	struct task_ctx *tctx = task_ctx_of(p);
+	struct task_ctx *tctx = running_task_ctx(p);
 
 	if (!tctx)
 		return;
@@ -683,26 +662,23 @@ void BPF_PROG(ubc_stopping, struct task_struct *p, bool runnable)
 	note_running(UBC_MAX_CTS, 0);
 }
 
-SEC("struct_ops/ubc_enable")
-void BPF_PROG(ubc_enable, struct task_struct *p)
+void BPF_STRUCT_OPS(ubc_enable, struct task_struct *p)
 {
 	struct ubc_sched_ct *group = group_of_slot(task_slot(p, task_ctx_of(p)));
 
 	scx_bpf_task_set_dsq_vtime(p, group ? READ_ONCE(group->task_vtime_now) : 0);
 }
 
-SEC("struct_ops/ubc_init_task")
-s32 BPF_PROG(ubc_init_task, struct task_struct *p, struct scx_init_task_args *args)
+s32 BPF_STRUCT_OPS(ubc_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
 	if (!bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
-		return -12; /* -ENOMEM */
+		return -ENOMEM;
 	return 0;
 }
 
-SEC("struct_ops/ubc_cgroup_move")
-void BPF_PROG(ubc_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
+void BPF_STRUCT_OPS(ubc_cgroup_move, struct task_struct *p, struct cgroup *from, struct cgroup *to)
 {
-	struct task_ctx *tctx = task_ctx_of(p);
+	struct task_ctx *tctx = running_task_ctx(p);
 	struct ubc_sched_ct *group;
 	__u32 slot;
 
@@ -749,18 +725,16 @@ static void set_cgroup_policy(struct cgroup *cgrp, const struct ubc_sched_cgroup
 		WRITE_ONCE(policy->period_ns, change->period_ns);
 	}
 
-	__u32 *slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
-	struct ubc_ct *ct = slot ? bpf_map_lookup_elem(&ubc_cts, slot) : NULL;
 	struct ubc_sched_ct *group;
+	struct ubc_ct_ref ct;
 
-	if (!ct)
+	if (!ubc_ct_of_cgroup_id(cgroup_id, &ct))
 		return;
-	group = group_of_slot(*slot);
+	group = group_of_slot(ct.slot);
 	if (!group)
 		return;
-	if (READ_ONCE(group->generation) != READ_ONCE(ct->generation)) {
-		reset_group(group, cgroup_id,
-			    READ_ONCE(ct->generation)); /* reads the policy above */
+	if (READ_ONCE(group->generation) != ct.generation) {
+		reset_group(group, cgroup_id, ct.generation); /* reads the policy above */
 		return;
 	}
 	if (weight)
@@ -771,8 +745,8 @@ static void set_cgroup_policy(struct cgroup *cgrp, const struct ubc_sched_cgroup
 	}
 }
 
-SEC("struct_ops.s/ubc_cgroup_init")
-s32 BPF_PROG(ubc_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *args)
+s32 BPF_STRUCT_OPS_SLEEPABLE(ubc_cgroup_init, struct cgroup *cgrp,
+			     struct scx_cgroup_init_args *args)
 {
 	struct ubc_sched_cgroup_policy policy = {
 		.weight = args->weight,
@@ -784,25 +758,22 @@ s32 BPF_PROG(ubc_cgroup_init, struct cgroup *cgrp, struct scx_cgroup_init_args *
 	return 0;
 }
 
-SEC("struct_ops.s/ubc_cgroup_exit")
-void BPF_PROG(ubc_cgroup_exit, struct cgroup *cgrp)
+void BPF_STRUCT_OPS_SLEEPABLE(ubc_cgroup_exit, struct cgroup *cgrp)
 {
 	__u64 cgroup_id = BPF_CORE_READ(cgrp, kn, id);
 
 	bpf_map_delete_elem(&ubc_sched_cgroup_policy, &cgroup_id);
 }
 
-SEC("struct_ops/ubc_cgroup_set_weight")
-void BPF_PROG(ubc_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
+void BPF_STRUCT_OPS(ubc_cgroup_set_weight, struct cgroup *cgrp, u32 weight)
 {
 	struct ubc_sched_cgroup_policy policy = {.weight = weight};
 
 	set_cgroup_policy(cgrp, &policy, true, false);
 }
 
-SEC("struct_ops/ubc_cgroup_set_bandwidth")
-void BPF_PROG(ubc_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_us, u64 quota_us,
-	      u64 burst_us)
+void BPF_STRUCT_OPS(ubc_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_us, u64 quota_us,
+		    u64 burst_us)
 {
 	struct ubc_sched_cgroup_policy policy = {
 		.quota_ns = quota_from_us(quota_us),
@@ -812,8 +783,7 @@ void BPF_PROG(ubc_cgroup_set_bandwidth, struct cgroup *cgrp, u64 period_us, u64 
 	set_cgroup_policy(cgrp, &policy, false, true);
 }
 
-SEC("struct_ops.s/ubc_init")
-s32 BPF_PROG(ubc_init)
+s32 BPF_STRUCT_OPS_SLEEPABLE(ubc_init)
 {
 	struct unthrottle_timer *unthrottle;
 	__u32 key = 0;
@@ -835,14 +805,13 @@ s32 BPF_PROG(ubc_init)
 	}
 	unthrottle = bpf_map_lookup_elem(&unthrottle_timers, &key);
 	if (!unthrottle)
-		return -2; /* -ENOENT */
+		return -ENOENT;
 	bpf_timer_init(&unthrottle->timer, &unthrottle_timers, CLOCK_MONOTONIC);
 	bpf_timer_set_callback(&unthrottle->timer, kick_idle_cpus);
 	return 0;
 }
 
-SEC("struct_ops/ubc_exit")
-void BPF_PROG(ubc_exit, struct scx_exit_info *ei)
+void BPF_STRUCT_OPS(ubc_exit, struct scx_exit_info *ei)
 {
 	__u32 key = 0;
 	struct ubc_sched_exit_info *info = bpf_map_lookup_elem(&ubc_sched_exit, &key);
