@@ -68,6 +68,13 @@ std::string read_file(const fs::path& file) {
   return text.str();
 }
 
+std::string first_line(const fs::path& file) {
+  std::ifstream in(file);
+  std::string line;
+  std::getline(in, line);
+  return line;
+}
+
 void write_file(const fs::path& file, const std::string& text) {
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CLOEXEC));
   if (!fd) throw_system_error("open(" + file.string() + ")");

@@ -4,9 +4,12 @@
  * This header is the one place each layout is defined: change it here and both sides follow.
  *
  * A container (CT) owns one slot of the mmap-able array `ubc_cts`. User space writes a slot's
- * barrier and limit with plain atomic stores through the mapping; BPF owns held, maxheld and
- * failcnt and changes them only with atomic instructions. Nobody ever rewrites a whole slot
- * while the CT is live, so neither side can lose the other's update.
+ * barrier and limit with plain atomic stores through the mapping. Of the rows BPF enforces,
+ * BPF owns held, maxheld and failcnt and changes them only with atomic instructions; of the
+ * rows read from the kernel's own counters (memcg, /proc, the socket iterators), user space
+ * stores held and only ever raises maxheld and failcnt, and BPF never writes them. Nobody
+ * ever rewrites a whole slot while the CT is live, so neither side can lose the other's
+ * update.
  */
 #ifndef UBC_MAPS_H
 #define UBC_MAPS_H

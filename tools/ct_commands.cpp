@@ -31,7 +31,7 @@ std::string field_value(Host& host, const ListEntry& entry, const std::string& f
   if (field == "capability") return joined(capability_names(entry.capabilities), "-", ",");
   const auto dot = field.find('.');
   const ResourceInfo* resource = find_resource(field.substr(0, dot));
-  if (!resource || !is_available(resource->support))
+  if (!resource)
     throw std::invalid_argument("unknown field '" + field +
                                 "'; use ctid, nproc, status, ip, hostname, capability or a beancounter name with "
                                 ".m .b .l .f");
@@ -150,82 +150,6 @@ int exec_all(Host& host, Containers& containers, const std::vector<std::string>&
     worst = std::max(worst, containers.exec(ctid, command));
   }
   return worst;
-}
-
-std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
-                                                    const CtSettingChanges& changes) {
-  const bool any = !changes.hostname.empty() || !changes.init.empty() || !changes.onboot.empty() ||
-                   !changes.userns.empty() || !changes.ipadd.empty() || !changes.ipdel.empty() ||
-                   !changes.devices.empty() || !changes.netdev_add.empty() || !changes.netdev_del.empty() ||
-                   !changes.capabilities.empty();
-  if (!any) return std::nullopt;
-  if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
-  ConfigLock lock(host.config_path(ctid).parent_path());
-  PlannedSettings planned{CtConfig::load(host.config_path(ctid)), host.config_path(ctid), std::move(lock)};
-  CtConfig& config = planned.config;
-  CtSettings current = CtSettings::from(config);
-  auto yes_no = [](const std::string& key, const std::string& value) {
-    if (value != "yes" && value != "no") throw std::invalid_argument(key + " takes yes or no, not '" + value + "'");
-    return value;
-  };
-  if (!changes.hostname.empty()) config.set("HOSTNAME", changes.hostname);
-  if (!changes.init.empty()) config.set("INIT", changes.init);
-  if (!changes.onboot.empty()) config.set("ONBOOT", yes_no("--onboot", changes.onboot));
-  if (!changes.userns.empty()) {
-    config.set("USERNS", yes_no("--userns", changes.userns));
-    // Turned on for a CT that had none: a range of its own (an old USERNS="yes" config
-    // without USERNS_IDMAP keeps its shared range).
-    if (changes.userns == "yes" && !current.user_namespace && !config.get("USERNS_IDMAP")) {
-      config.set("USERNS_IDMAP", format_user_mapping(free_user_range(host.config_path(ctid).parent_path())));
-    }
-  }
-  if (!changes.capabilities.empty()) {
-    std::vector<CapabilityChange> parsed;
-    for (const auto& spec : changes.capabilities) parsed.push_back(parse_capability_change(spec));
-    config.set("CAPABILITY", format_capability_changes(merge_capability_changes(current.capability_changes, parsed)));
-  }
-  auto addresses = current.ip_addresses;
-  for (const auto& address : changes.ipadd) {
-    validate_ip_address(address);
-    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
-  }
-  for (const auto& address : changes.ipdel) {
-    if (address == "all") addresses.clear();
-    std::erase(addresses, address);
-  }
-  if (!changes.ipadd.empty() || !changes.ipdel.empty()) config.set("IP_ADDRESS", joined(addresses, ""));
-  if (!changes.devices.empty()) {
-    std::vector<std::string> specs;
-    std::vector<ns::DeviceNode> nodes;
-    for (const auto& spec : changes.devices) {
-      nodes.push_back(parse_device_node(spec));
-      specs.push_back(spec);
-    }
-    try {
-      device_rules(nodes);  // each names a device node the host has
-    } catch (const std::exception& error) {
-      throw std::invalid_argument(std::string("--devices: ") + error.what());
-    }
-    config.set("DEVNODES", joined(specs, ""));
-  }
-  if (!changes.netdev_add.empty() || !changes.netdev_del.empty()) {
-    auto devices = current.netdevs;
-    for (const auto& device : changes.netdev_add) {
-      validate_interface_name(device);
-      if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
-    }
-    for (const auto& device : changes.netdev_del) std::erase(devices, device);
-    config.set("NETDEV", joined(devices, ""));
-  }
-  CtSettings::from(config);  // refuse before writing anything
-  return planned;
-}
-
-bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
-  auto planned = plan_setting_changes(host, ctid, changes);
-  if (!planned) return false;
-  planned->config.save(planned->file);
-  return true;
 }
 
 }  // namespace ubc::cli

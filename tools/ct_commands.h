@@ -27,21 +27,4 @@ void refuse_unload_with_running_cts(Containers& containers, bool force);
 int start_all(Host& host, Containers& containers);
 // Runs one command in every running CT, each one's output under a "CT <id>:" header.
 int exec_all(Host& host, Containers& containers, const std::vector<std::string>& command);
-// Saves CT settings (hostname, addresses, init, devices, ...) into its config; they apply
-// at the next start.
-struct CtSettingChanges {
-  std::string hostname, init, onboot, userns;
-  std::vector<std::string> ipadd, ipdel, devices, netdev_add, netdev_del, capabilities;
-};
-// The CT's config with `changes` made, every one checked, nothing written yet (nullopt
-// when there are none): `set` checks all its options before it changes anything.
-struct PlannedSettings {
-  CtConfig config;
-  std::filesystem::path file;
-  ConfigLock lock;  // held until saved: no other writer changes the file in between
-};
-std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
-                                                    const CtSettingChanges& changes);
-bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes);
-
 }  // namespace ubc::cli

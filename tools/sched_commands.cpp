@@ -5,45 +5,22 @@
 
 #include "loader/cgroup.h"
 #include "loader/scheduler.h"
+#include "sched/cpu_cgroup.h"
 #include "sched/cpu_policy.h"
 #include "ubc/containers.h"
 #include "ubc/cpu_settings.h"
 
 namespace ubc::cli {
 
-CpuSchedulerChoice parse_cpu_scheduler_choice(const std::string& text) {
-  if (text == "auto") return CpuSchedulerChoice::automatic;
-  if (text == "sched_ext") return CpuSchedulerChoice::sched_ext;
-  if (text == "cgroup") return CpuSchedulerChoice::cgroup;
-  throw std::invalid_argument("--cpu-scheduler " + text + ": expected auto, sched_ext or cgroup");
-}
-
 int load(Host& host, CpuSchedulerChoice choice) {
-  if (host.load_engine().remounted_nsdelegate)
+  const BringUpReport report = bring_up_engine(host, choice);
+  if (report.remounted_nsdelegate)
     std::printf("remounted %s with nsdelegate: a CT cannot write its own cgroup limits\n",
                 cgroup::find_v2_mount().value_or("cgroup2").c_str());
   std::printf("engine loaded and pinned in %s\n", host.paths().pin_dir.c_str());
-  if (const int restored = Containers(host).restore_device_rules())
-    std::printf("device rules restored for %d running CT(s)\n", restored);
-  if (choice == CpuSchedulerChoice::cgroup) {
-    std::printf("CPU policy: cgroup fallback (cpu.weight, cpu.max, cpuset.cpus), as asked\n");
-    return 0;
-  }
-  const auto unavailable = Scheduler::unavailable_reason();
-  try {
-    if (unavailable) throw std::runtime_error(*unavailable);
-    host.load_scheduler();
-  } catch (const std::exception& error) {
-    if (choice == CpuSchedulerChoice::sched_ext) {
-      host.unload_engine();
-      throw std::runtime_error(std::string("the CPU scheduler did not load, so neither did the engine: ") +
-                               error.what());
-    }
-    std::printf("CPU policy: cgroup fallback (cpu.weight, cpu.max, cpuset.cpus): %s\n", error.what());
-    return 0;
-  }
-  std::printf("CPU scheduler loaded (sched_ext \"ubc\", two-level fair share), pinned in %s\n",
-              Scheduler::pin_dir_for(host.paths().pin_dir).c_str());
+  if (report.device_rules_restored)
+    std::printf("device rules restored for %d running CT(s)\n", report.device_rules_restored);
+  std::printf("CPU policy: %s\n", report.cpu_policy.c_str());
   return 0;
 }
 
@@ -109,7 +86,7 @@ void print_scheduler_health(Host& host) {
 }
 
 int sched_status(Host& host) {
-  std::printf("CPU scheduler: %s\n", active_cpu_scheduler().c_str());
+  std::printf("CPU scheduler: %s\n", sched::active_cpu_scheduler().c_str());
   if (!host.scheduler_loaded()) {
     if (auto reason = Scheduler::unavailable_reason())
       std::printf("sched_ext: unavailable, %s; the cgroup fallback enforces the policy\n", reason->c_str());

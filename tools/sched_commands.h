@@ -4,18 +4,12 @@
 
 #include <string>
 
+#include "ubc/engine_lifecycle.h"
 #include "ubc/host.h"
 
 namespace ubc::cli {
 
-// auto: the sched_ext scheduler where the kernel has sched_ext, else the cgroup fallback;
-// sched_ext: that scheduler or an error; cgroup: the kernel's fair class with cpu.weight,
-// cpu.max and cpuset (no BPF scheduler).
-enum class CpuSchedulerChoice { automatic, sched_ext, cgroup };
-CpuSchedulerChoice parse_cpu_scheduler_choice(const std::string& text);
-
-// `ubcctl load`: the engine, then the CPU scheduler as chosen. An explicit sched_ext that
-// fails unloads the engine again; auto falls back to the cgroup enforcer and says why.
+// `ubcctl load`: bring_up_engine, and what it did, printed.
 int load(Host& host, CpuSchedulerChoice choice);
 
 // `ubcctl sched status`: which enforcer runs, the host group's weight, why the kernel

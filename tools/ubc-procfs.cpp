@@ -231,8 +231,7 @@ std::string render(const std::string& ctid) {
 std::size_t rendered_size(const std::string& ctid) {
   if (!ubc::Host(ubc::HostPaths::discover()).engine_loaded()) return ubc::format_user_beancounters({}).size();
   ubc::ContainerUsage shape{ctid, {}};
-  for (const auto& info : ubc::resource_table())
-    if (ubc::is_available(info.support)) shape.resources.push_back({&info, {}});
+  for (const auto& info : ubc::resource_table()) shape.resources.push_back({&info, {}});
   return ubc::format_user_beancounters({&shape, 1}).size();
 }
 

@@ -18,6 +18,7 @@
 #include "loader/refusal_events.h"
 #include "ubc/containers.h"
 #include "ubc/ct_config.h"
+#include "ubc/engine_lifecycle.h"
 #include "ubc/host.h"
 #include "ubc/metrics.h"
 #include "ubc/policy_reload.h"
@@ -98,11 +99,12 @@ int main(int argc, char** argv) {
     const ubc::HostPaths paths = ubc::HostPaths::discover();
     ubc::Host host(paths);
     if (!host.engine_loaded()) {
-      if (host.load_engine().remounted_nsdelegate)
+      const ubc::BringUpReport report = ubc::bring_up_engine(host, ubc::CpuSchedulerChoice::automatic);
+      if (report.remounted_nsdelegate)
         log("remounted the cgroup2 hierarchy with nsdelegate: a CT cannot write its own cgroup limits");
       log("loaded the engine into %s", paths.pin_dir.c_str());
-      if (const int restored = ubc::Containers(host).restore_device_rules())
-        log("device rules restored for %d running CT(s)", restored);
+      if (report.device_rules_restored) log("device rules restored for %d running CT(s)", report.device_rules_restored);
+      log("CPU policy: %s", report.cpu_policy.c_str());
     }
     reload(host, "start");
 

@@ -93,6 +93,8 @@ class Containers {
   int restore_device_rules();
 
  private:
+  // The CT's settings, once every check that it can start has passed.
+  CtSettings startable(const std::string& ctid, bool force) const;
   std::optional<pid_t> running_init(const std::string& ctid) const;
   std::filesystem::path pid_file(const std::string& ctid) const;
 

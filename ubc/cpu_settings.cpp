@@ -2,27 +2,15 @@
 
 #include <unistd.h>
 
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
-#include "loader/cgroup.h"
-
 namespace ubc {
-namespace fs = std::filesystem;
 
 namespace {
 
 unsigned host_cpus() {
   const long online = ::sysconf(_SC_NPROCESSORS_ONLN);
   return online > 0 ? static_cast<unsigned>(online) : 1;
-}
-
-std::string first_line(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  return line;
 }
 
 }  // namespace
@@ -53,27 +41,6 @@ void store_cpu_settings(CtConfig& config, const sched::CpuSettings& settings) {
 sched::CpuSettings merge(const sched::CpuSettings& base, const sched::CpuSettings& over) {
   return {over.cpuunits ? over.cpuunits : base.cpuunits, over.cpulimit ? over.cpulimit : base.cpulimit,
           over.cpus ? over.cpus : base.cpus};
-}
-
-void apply_cpu_settings(const fs::path& cgroup, const sched::CpuSettings& settings) {
-  if (fs::exists(cgroup / "cpu.weight")) {
-    cgroup::write_file(cgroup / "cpu.weight",
-                       std::to_string(sched::cpu_weight(settings.cpuunits.value_or(sched::kDefaultCpuUnits))));
-    cgroup::write_file(cgroup / "cpu.max", sched::cpu_max(settings.cpulimit.value_or(0), settings.cpus.value_or(0)));
-  } else if (settings.cpuunits || settings.cpulimit || settings.cpus) {
-    throw std::runtime_error("the cgroup v2 cpu controller is not enabled for " + cgroup.string() +
-                             "; cpuunits, cpulimit and cpus need it");
-  }
-  if (fs::exists(cgroup / "cpuset.cpus") && (settings.cpus || !first_line(cgroup / "cpuset.cpus").empty())) {
-    const std::string online = first_line("/sys/devices/system/cpu/online");
-    cgroup::write_file(cgroup / "cpuset.cpus", sched::cpuset_cpus(settings.cpus.value_or(0), online));
-  }
-}
-
-std::string active_cpu_scheduler() {
-  const std::string state = first_line("/sys/kernel/sched_ext/state");
-  if (state == "enabled") return "sched_ext:" + first_line("/sys/kernel/sched_ext/root/ops");
-  return "cfs+cgroup (cpu.weight, cpu.max, cpuset.cpus)";
 }
 
 }  // namespace ubc

@@ -25,10 +25,6 @@ std::string upper(std::string_view text) {
   return result;
 }
 
-std::string format_value(std::uint64_t value) {
-  return value == UBC_UNLIMITED ? std::string("unlimited") : std::to_string(value);
-}
-
 }  // namespace
 
 ConfigError::ConfigError(const fs::path& file, int line, const std::string& reason)
@@ -221,9 +217,7 @@ std::map<ubc_resource, Limits> CtConfig::beancounters(std::uint64_t page_size) c
 }
 
 void CtConfig::set_beancounter(const ResourceInfo& resource, const Limits& limits) {
-  set(upper(resource.name), limits.barrier == limits.limit
-                                ? format_value(limits.barrier)
-                                : format_value(limits.barrier) + ":" + format_value(limits.limit));
+  set(upper(resource.name), format_limits(limits));
 }
 
 }  // namespace ubc

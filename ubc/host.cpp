@@ -21,6 +21,7 @@
 #include "loader/namespaces.h"
 #include "loader/scheduler.h"
 #include "loader/unique_fd.h"
+#include "sched/cpu_cgroup.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
 #include "ubc/kernel_counters.h"
@@ -91,6 +92,16 @@ void enable_controllers(const fs::path& ct_parent) {
 ubc_counter snapshot(const ubc_counter& live) {
   return {load_relaxed(live.held), load_relaxed(live.maxheld), load_relaxed(live.barrier), load_relaxed(live.limit),
           load_relaxed(live.failcnt)};
+}
+
+// A row as `show` and the metrics give it: shmpages' held is the SysV pages BPF charges plus
+// the CT's other shared memory (refresh_kernel_rows raised maxheld to match).
+ubc_counter shown_counter(const ubc_ct& ct, ubc_resource resource, std::uint64_t other_shm_pages) {
+  ubc_counter counter = snapshot(ct.res[resource]);
+  if (resource != UBC_SHMPAGES) return counter;
+  counter.held += other_shm_pages;
+  counter.maxheld = std::max<std::uint64_t>(counter.maxheld, counter.held);
+  return counter;
 }
 
 }  // namespace
@@ -289,10 +300,10 @@ void Host::register_cgroup(const std::string& ctid) {
   for (const auto& [resource, limits] : CtConfig::load(config_path(ctid)).beancounters(page_size())) {
     store(ct.res[resource].barrier, limits.barrier);
     store(ct.res[resource].limit, limits.limit);
-    if (const char* file = memcg_limit_file(resource))
+    if (const auto file = resource_info(resource).memcg_limit_file; !file.empty())
       cgroup::write_file(cgroup / file, memcg_limit_text(limits.limit, page_size()));
   }
-  apply_cpu_settings(cgroup, cpu_settings_from(CtConfig::load(config_path(ctid))));
+  sched::apply_cpu_settings(cgroup, cpu_settings_from(CtConfig::load(config_path(ctid))));
   try {
     engine().bind_slot(cgroup_id, static_cast<std::uint32_t>(&ct - slots.data()));
   } catch (...) {
@@ -460,12 +471,11 @@ ubc_ct& Host::slot_of(const std::string& ctid) {
 
 void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits) {
   const ResourceInfo& info = resource_info(resource);
-  if (!is_available(info.support)) throw std::invalid_argument(std::string(info.name) + " is not implemented yet");
   if (limits.barrier > limits.limit) throw std::invalid_argument(std::string(info.name) + ": barrier is above limit");
   ubc_counter& counter = slot_of(ctid).res[resource];
   // The kernel enforces these rows itself: it gets the limit first, so a refused write
   // leaves the slot as it was.
-  if (const char* file = memcg_limit_file(resource))
+  if (const auto file = info.memcg_limit_file; !file.empty())
     cgroup::write_file(cgroup_of(ctid) / file, memcg_limit_text(limits.limit, page_size()));
   store(counter.barrier, limits.barrier);
   store(counter.limit, limits.limit);
@@ -479,7 +489,7 @@ void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, b
   CtConfig config = CtConfig::load(config_path(ctid));
   CtConfig live = CtConfig::load(live_file);
   const sched::CpuSettings effective = merge(merge(cpu_settings_from(config), cpu_settings_from(live)), changes);
-  apply_cpu_settings(cgroup_of(ctid), effective);
+  sched::apply_cpu_settings(cgroup_of(ctid), effective);
   store_cpu_settings(live, effective);
   live.save(live_file);
   if (save) {
@@ -488,7 +498,7 @@ void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, b
   }
 }
 
-void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
+std::uint64_t Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
   KernelReading reading = read_kernel_counters(cgroup_of(ctid), page_size());
   // Socket buffers and resident SysV pages: summed from the engine's iterators, for this
   // slot's generation.
@@ -516,7 +526,9 @@ void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
   // shmpages' held is the SysV charge BPF keeps; the CT's other shared memory is memcg's
   // shmem less the SysV pages in it.
   const std::uint64_t shmem = reading.shmem_pages.value_or(0);
-  shm_extra_pages_ = shmem > sysv_resident ? shmem - sysv_resident : 0;
+  const std::uint64_t other_shm_pages = shmem > sysv_resident ? shmem - sysv_resident : 0;
+  // BPF raises maxheld for SysV charges only; the whole row's mark is raised here.
+  raise_to(ct.res[UBC_SHMPAGES].maxheld, load_relaxed(ct.res[UBC_SHMPAGES].held) + other_shm_pages);
   // BPF never writes these rows: user space owns held, and maxheld only grows, so readers
   // racing here can only agree on a later, higher mark.
   for (const auto& info : resource_table()) {
@@ -529,24 +541,15 @@ void Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
     if (const auto& peak = reading.maxheld[info.id]) raise_to(counter.maxheld, *peak);
     if (const auto& failcnt = reading.failcnt[info.id]) raise_to(counter.failcnt, *failcnt);
   }
-}
-
-ubc_counter Host::with_other_shmem(ubc_resource resource, ubc_ct& ct) const {
-  ubc_counter counter = snapshot(ct.res[resource]);
-  if (resource != UBC_SHMPAGES) return counter;
-  counter.held += shm_extra_pages_;
-  // BPF raises maxheld for SysV charges only; the whole row's mark is raised here.
-  raise_to(ct.res[resource].maxheld, counter.held);
-  counter.maxheld = std::max<std::uint64_t>(counter.maxheld, counter.held);
-  return counter;
+  return other_shm_pages;
 }
 
 ContainerUsage Host::usage(const std::string& ctid) {
   ubc_ct& ct = slot_of(ctid);
-  refresh_kernel_rows(ctid, ct);
+  const std::uint64_t other_shm_pages = refresh_kernel_rows(ctid, ct);
   ContainerUsage usage{ctid, {}};
   for (const auto& info : resource_table())
-    if (is_available(info.support)) usage.resources.push_back({&info, with_other_shmem(info.id, ct)});
+    usage.resources.push_back({&info, shown_counter(ct, info.id, other_shm_pages)});
   return usage;
 }
 
@@ -561,10 +564,8 @@ void Host::clear_device_rules(const std::string& ctid) {
 
 ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
   ubc_ct& ct = slot_of(ctid);
-  const Support support = resource_info(resource).support;
-  if (support == Support::kernel_limit || support == Support::accounted || resource == UBC_SHMPAGES)
-    refresh_kernel_rows(ctid, ct);
-  return with_other_shmem(resource, ct);
+  const bool read_from_kernel = resource_info(resource).support != Support::enforced || resource == UBC_SHMPAGES;
+  return shown_counter(ct, resource, read_from_kernel ? refresh_kernel_rows(ctid, ct) : 0);
 }
 
 int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {

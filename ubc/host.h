@@ -1,6 +1,7 @@
 // The host's containers and their beancounters: the domain API that ubcctl, ubcd and the
-// tests use. A CT is, for now, a cgroup v2 directory under the ubc cgroup root that the
-// engine knows by its cgroup id; nested cgroups inside it are charged to it.
+// tests use. A CT is a cgroup v2 directory the engine knows by its cgroup id: one ubc made
+// under its cgroup root (`create`), or another runtime's that it adopted (`create --cgroup`,
+// UBC_CGROUP in the CT's config). Cgroups nested inside it are charged to it.
 #pragma once
 
 #include <filesystem>
@@ -117,13 +118,11 @@ class Host {
 
  private:
   Engine& engine();
-  // Reads the rows the kernel counts (memcg, /proc) into the CT's slot.
-  void refresh_kernel_rows(const std::string& ctid, ubc_ct& ct);
-  // The slot's counter, with shmpages' held made whole (SysV charge + other shared memory).
-  ubc_counter with_other_shmem(ubc_resource resource, ubc_ct& ct) const;
+  // Reads the rows the kernel counts (memcg, /proc, the socket iterators) into the CT's
+  // slot. Returns the CT's shared memory pages other than SysV segments: shmpages' held is
+  // those plus the SysV pages BPF charges.
+  std::uint64_t refresh_kernel_rows(const std::string& ctid, ubc_ct& ct);
   ubc_ct& slot_of(const std::string& ctid);
-  // Pages of shared memory other than SysV segments, from the last refresh_kernel_rows.
-  std::uint64_t shm_extra_pages_ = 0;
   void register_cgroup(const std::string& ctid);
   // Unbinds the CT's slot from the engine (if loaded), so nothing is charged to it any more.
   void forget(std::uint64_t cgroup_id);

@@ -123,17 +123,6 @@ KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_si
   return reading;
 }
 
-const char* memcg_limit_file(ubc_resource resource) noexcept {
-  switch (resource) {
-    case UBC_PHYSPAGES:
-      return "memory.max";
-    case UBC_SWAPPAGES:
-      return "memory.swap.max";
-    default:
-      return nullptr;
-  }
-}
-
 std::string memcg_limit_text(std::uint64_t limit_pages, std::uint64_t page_size) {
   if (limit_pages >= UBC_UNLIMITED / page_size) return "max";
   return std::to_string(limit_pages * page_size);

@@ -38,10 +38,6 @@ MmPages parse_proc_status(const std::string& text, std::uint64_t page_size);
 // in its subtree. Throws when the cgroup has no memory controller.
 KernelReading read_kernel_counters(const std::filesystem::path& cgroup, std::uint64_t page_size);
 
-// The memcg file a row's limit is written to, so the kernel itself enforces it; nullptr for
-// rows without one.
-const char* memcg_limit_file(ubc_resource resource) noexcept;
-
 // What a limit looks like in a memcg file: "max" for unlimited, else bytes.
 std::string memcg_limit_text(std::uint64_t limit_pages, std::uint64_t page_size);
 

@@ -78,8 +78,11 @@ Limits parse_limits(const ResourceInfo& resource, std::string_view text, std::ui
 }
 
 std::string format_limits(const Limits& limits) {
-  if (limits.barrier == limits.limit) return std::to_string(limits.barrier);
-  return std::to_string(limits.barrier) + ":" + std::to_string(limits.limit);
+  auto value = [](std::uint64_t number) {
+    return number == UBC_UNLIMITED ? std::string("unlimited") : std::to_string(number);
+  };
+  if (limits.barrier == limits.limit) return value(limits.barrier);
+  return value(limits.barrier) + ":" + value(limits.limit);
 }
 
 }  // namespace ubc

@@ -22,7 +22,7 @@ struct Limits {
 // that names the resource and what was wrong.
 Limits parse_limits(const ResourceInfo& resource, std::string_view text, std::uint64_t page_size);
 
-// The form vzctl saves: "B" when barrier equals limit, else "B:L".
+// The form vzctl saves: "B" when barrier equals limit, else "B:L"; LONG_MAX as "unlimited".
 std::string format_limits(const Limits& limits);
 
 }  // namespace ubc

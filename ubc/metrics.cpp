@@ -8,6 +8,7 @@
 #include <map>
 #include <sstream>
 
+#include "sched/cpu_cgroup.h"
 #include "ubc/cpu_settings.h"
 
 namespace ubc {
@@ -62,7 +63,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   add(engine, {}, loaded ? 1 : 0);
   auto scheduler =
       family("ubc_cpu_scheduler_info", "The CPU scheduler enforcing the CPU policy; always 1", MetricType::Gauge);
-  add(scheduler, {{"scheduler", active_cpu_scheduler()}}, 1);
+  add(scheduler, {{"scheduler", sched::active_cpu_scheduler()}}, 1);
 
   // One family per figure and unit: counts and bytes never mix.
   struct Figure {

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include "ubc/resource_table.h"
+
 TEST_CASE("memory.stat style key value lines") {
   const auto values = ubc::parse_key_values("anon 4096\nfile 8192\nkernel 123\n");
   CHECK(values.at("anon") == 4096);
@@ -27,7 +29,7 @@ TEST_CASE("a kernel thread has no mm lines and no pages") {
 TEST_CASE("page limits become memcg byte limits; unlimited becomes max") {
   CHECK(ubc::memcg_limit_text(256, 4096) == "1048576");
   CHECK(ubc::memcg_limit_text(UBC_UNLIMITED, 4096) == "max");
-  CHECK(std::string(ubc::memcg_limit_file(UBC_PHYSPAGES)) == "memory.max");
-  CHECK(std::string(ubc::memcg_limit_file(UBC_SWAPPAGES)) == "memory.swap.max");
-  CHECK(ubc::memcg_limit_file(UBC_NUMFILE) == nullptr);
+  CHECK(ubc::resource_info(UBC_PHYSPAGES).memcg_limit_file == "memory.max");
+  CHECK(ubc::resource_info(UBC_SWAPPAGES).memcg_limit_file == "memory.swap.max");
+  CHECK(ubc::resource_info(UBC_NUMFILE).memcg_limit_file.empty());
 }

@@ -81,4 +81,6 @@ TEST_CASE("bad input is rejected with a message that names the resource and the 
 TEST_CASE("limits are saved the way vzctl saves them") {
   CHECK(ubc::format_limits({100, 100}) == "100");
   CHECK(ubc::format_limits({100, 200}) == "100:200");
+  CHECK(ubc::format_limits({100, UBC_UNLIMITED}) == "100:unlimited");
+  CHECK(ubc::format_limits({UBC_UNLIMITED, UBC_UNLIMITED}) == "unlimited");
 }

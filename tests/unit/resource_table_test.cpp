@@ -51,19 +51,57 @@ TEST_CASE("numfile follows OpenVZ: a count, refused at the barrier with ENFILE, 
   const auto* numfile = ubc::find_resource("numfile");
   CHECK(numfile->unit == ubc::Unit::count);
   CHECK(numfile->refused_at == ubc::RefusedAt::barrier);
-  CHECK(numfile->refusal_errno == ENFILE);
+  CHECK(numfile->errnos == "ENFILE");
   CHECK(numfile->support == ubc::Support::enforced);
 }
 
-TEST_CASE("docs/RESOURCES.md documents every row with the table's unit and support") {
+std::string without_backquotes(std::string text) {
+  std::erase(text, '`');
+  return text;
+}
+
+std::string_view refused_at_name(ubc::RefusedAt at) {
+  switch (at) {
+    case ubc::RefusedAt::barrier:
+      return "barrier";
+    case ubc::RefusedAt::limit:
+      return "limit";
+    case ubc::RefusedAt::never:
+      return "never";
+  }
+  return "?";
+}
+
+TEST_CASE("docs/RESOURCES.md documents every row as the table has it, column by column") {
   const auto rows = documented_rows();
   for (const auto& row : ubc::resource_table()) {
     CAPTURE(row.name);
     const auto found = rows.find(std::string(row.name));
     REQUIRE(found != rows.end());
     const auto& cells = found->second;
-    REQUIRE(cells.size() >= 4);
+    REQUIRE(cells.size() == 7);  // resource | unit | status | refused at | errno | kernel source | known gap
     CHECK(cells[1] == ubc::unit_name(row.unit));
     CHECK(cells[2] == ubc::support_name(row.support));
+    CHECK(cells[3] == refused_at_name(row.refused_at));
+    CHECK(cells[4] == row.errnos);
+    CHECK(without_backquotes(cells[5]) == row.kernel_source);
+    CHECK(cells[6] == (row.known_gap.empty() ? "-" : row.known_gap));
+  }
+}
+
+TEST_CASE("a row the kernel enforces names its memcg file, and says so in its source") {
+  for (const auto& row : ubc::resource_table()) {
+    CAPTURE(row.name);
+    CHECK((row.support == ubc::Support::kernel_limit) == !row.memcg_limit_file.empty());
+    if (!row.memcg_limit_file.empty())
+      CHECK(row.kernel_source.find("limit -> " + std::string(row.memcg_limit_file)) != std::string_view::npos);
+  }
+}
+
+TEST_CASE("a row nothing refuses has no errno; a refused row has one") {
+  for (const auto& row : ubc::resource_table()) {
+    CAPTURE(row.name);
+    if (row.support == ubc::Support::enforced) CHECK(row.errnos.starts_with("E"));
+    if (row.refused_at == ubc::RefusedAt::never) CHECK(row.errnos == "-");
   }
 }

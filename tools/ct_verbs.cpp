@@ -1,0 +1,260 @@
+// ubcctl's container verbs, named and spelled as vzctl's: create, destroy, start, stop,
+// restart, status, enter, exec, clone and set.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tools/ct_commands.h"
+#include "tools/verbs.h"
+#include "ubc/ct_set.h"
+#include "ubc/resource_table.h"
+
+namespace ubc::cli {
+
+namespace {
+
+// A verb that takes a CT id and nothing else.
+template <typename Run>
+void add_ct_verb(CLI::App& app, Action& chosen, const char* name, const char* help, Run run) {
+  auto ctid = std::make_shared<std::string>();
+  auto* verb = app.add_subcommand(name, help);
+  verb->add_option("CT", *ctid, "CT id")->required();
+  verb->callback([&chosen, ctid, run] { chosen = [ctid, run](Session& session) { return run(session, *ctid); }; });
+}
+
+struct CreateArguments {
+  std::string ctid, root, private_area, ostemplate, hostname, init, cgroup, userns;
+  std::vector<std::string> ip_addresses;
+  bool userns_given = false;
+};
+
+CreateOptions create_options_from(const CreateArguments& arguments) {
+  CreateOptions options;
+  options.ip_addresses = arguments.ip_addresses;
+  if (!arguments.root.empty()) options.root = arguments.root;
+  if (!arguments.private_area.empty()) options.private_area = arguments.private_area;
+  if (!arguments.ostemplate.empty()) options.ostemplate = arguments.ostemplate;
+  if (!arguments.hostname.empty()) options.hostname = arguments.hostname;
+  if (!arguments.init.empty()) options.init = arguments.init;
+  if (!arguments.cgroup.empty()) options.cgroup = arguments.cgroup;
+  if (options.root && options.ostemplate)
+    throw std::invalid_argument("create: --root and --ostemplate exclude each other");
+  if (!arguments.userns_given) return options;
+  if (arguments.userns != "" && arguments.userns != "yes" && arguments.userns != "no")
+    throw std::invalid_argument("create --userns takes yes or no, not '" + arguments.userns + "'");
+  options.user_namespace = arguments.userns != "no";
+  if (arguments.userns == "no")
+    std::fprintf(stderr,
+                 "ubcctl: warning: CT %s will run without a user namespace: its root is the host's root, "
+                 "kept in only by capabilities, seccomp and masked paths\n",
+                 arguments.ctid.c_str());
+  return options;
+}
+
+void add_create(CLI::App& app, Action& chosen) {
+  auto arguments = std::make_shared<CreateArguments>();
+  auto* verb = app.add_subcommand("create", "Create a CT: its cgroup, beancounters, config and files");
+  verb->add_option("CT", arguments->ctid, "CT id (e.g. 101)")->required();
+  verb->add_option("--root", arguments->root, "Use this directory as the CT's root filesystem, as it is");
+  verb->add_option("--private", arguments->private_area,
+                   "Where to unpack --ostemplate (default /var/lib/ubc/private/CT)");
+  verb->add_option("--ostemplate", arguments->ostemplate, "A root filesystem tarball to unpack as the CT's files");
+  verb->add_option("--hostname", arguments->hostname, "The CT's hostname (default: its id)");
+  verb->add_option("--ipadd", arguments->ip_addresses, "An IPv4 or IPv6 address for the CT (repeatable)");
+  verb->add_option("--init", arguments->init, "The CT's init command (default /sbin/init)");
+  verb->add_option("--cgroup", arguments->cgroup,
+                   "Put beancounters on this existing cgroup (Docker, Podman, systemd), without moving it");
+  verb->add_option("--userns", arguments->userns,
+                   "yes (default): run the CT in a user namespace with a host uid range of its own; "
+                   "no: its root is the host's root (warned)")
+      ->expected(0, 1);
+  verb->callback([&chosen, arguments, verb] {
+    arguments->userns_given = verb->count("--userns") > 0;
+    chosen = [arguments](Session& session) {
+      session.containers().create(arguments->ctid, create_options_from(*arguments));
+      return 0;
+    };
+  });
+}
+
+void add_destroy(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid;
+    bool force = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand("destroy", "Destroy a CT: its cgroup, counters, config, and files ubc made");
+  verb->add_option("CT", options->ctid, "CT id")->required();
+  verb->add_flag("--force", options->force, "Stop it first if it runs");
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      session.containers().destroy(options->ctid, options->force);
+      return 0;
+    };
+  });
+}
+
+void add_exec(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid;
+    std::vector<std::string> command;
+    bool every_ct = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand("exec", "Run a command inside a CT: ubcctl exec CT|--all -- CMD [ARG]...");
+  verb->add_flag("--all", options->every_ct, "In every running CT");
+  verb->add_option("CT", options->ctid, "CT id (not with --all)");
+  verb->add_option("command", options->command, "Command and arguments, after --");
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      auto command = options->command;
+      if (options->every_ct) {
+        // With --all there is no CT id: the first word the parser gave it is the command's.
+        if (!options->ctid.empty()) command.insert(command.begin(), options->ctid);
+        if (command.empty()) throw std::invalid_argument("exec --all: give a command after --");
+        return exec_all(session.host(), session.containers(), command);
+      }
+      if (options->ctid.empty() || command.empty())
+        throw std::invalid_argument("exec: give a CT id (or --all) and a command after --");
+      return session.containers().exec(options->ctid, command);
+    };
+  });
+}
+
+void add_start(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid, init;
+    bool every_ct = false, force = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand("start", "Start a CT: its init as PID 1 in namespaces of its own");
+  verb->add_option("CT", options->ctid, "CT id");
+  verb->add_flag("--all", options->every_ct, "Every CT whose config says ONBOOT=\"yes\"");
+  verb->add_option("--init", options->init, "Run this init (saved in the config)");
+  verb->add_flag("--force", options->force,
+                 "Start even without the engine loaded (no beancounters, device rules, bpf() denial)");
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      if (options->every_ct) return start_all(session.host(), session.containers());
+      if (options->ctid.empty()) throw std::invalid_argument("start: give a CT id or --all");
+      if (!options->init.empty()) {
+        CtSettingChanges init_change;
+        init_change.init = options->init;
+        apply_setting_changes(session.host(), options->ctid, init_change);
+      }
+      start(session.containers(), options->ctid, options->force);
+      return 0;
+    };
+  });
+}
+
+void add_stop_and_restart(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid;
+    int timeout = 10;
+    bool force = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* stop = app.add_subcommand("stop", "Stop a CT: SIGTERM to its init, SIGKILL to all after --timeout");
+  auto* restart = app.add_subcommand("restart", "Stop and start a CT");
+  for (auto* verb : {stop, restart}) {
+    verb->add_option("CT", options->ctid, "CT id")->required();
+    verb->add_option("--timeout", options->timeout, "Seconds to wait for init before killing (default 10)");
+  }
+  restart->add_flag("--force", options->force, "Start even without the engine loaded");
+  stop->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      session.containers().stop(options->ctid, std::chrono::seconds(options->timeout));
+      return 0;
+    };
+  });
+  restart->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      Containers& containers = session.containers();
+      if (containers.status(options->ctid).running)
+        containers.stop(options->ctid, std::chrono::seconds(options->timeout));
+      start(containers, options->ctid, options->force);
+      return 0;
+    };
+  });
+}
+
+void add_clone(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid, new_ctid;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand("clone", "Copy a CT's files and config under a new id (without its addresses)");
+  verb->add_option("CT", options->ctid, "CT id")->required();
+  verb->add_option("NEWCT", options->new_ctid, "The copy's id")->required();
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      session.containers().clone(options->ctid, options->new_ctid);
+      return 0;
+    };
+  });
+}
+
+void add_setting_options(CLI::App& verb, CtSettingChanges& changes) {
+  verb.add_option("--hostname", changes.hostname, "Hostname (applies at the next start; always saved)");
+  verb.add_option("--ipadd", changes.ipadd, "Add an IPv4 or IPv6 address (next start; saved)");
+  verb.add_option("--ipdel", changes.ipdel, "Remove an address, or 'all' (next start; saved)");
+  verb.add_option("--onboot", changes.onboot, "yes|no: start with `ubcctl start --all` (saved)");
+  verb.add_option("--init", changes.init, "The CT's init command (next start; saved)");
+  verb.add_option("--userns", changes.userns, "yes|no: run in a user namespace (next start; saved)");
+  verb.add_option("--capability", changes.capabilities,
+                  "NAME:on|off, e.g. sys_time:on: grant or remove a capability (next start; saved)");
+  verb.add_option("--devices", changes.devices, "Grant host device nodes: NAME[:r|rw], e.g. ttyS0:rw (saved)");
+  verb.add_option("--netdev_add", changes.netdev_add, "Move a host network interface into the CT at start (saved)");
+  verb.add_option("--netdev_del", changes.netdev_del, "Stop moving that interface in (next start; saved)");
+}
+
+void add_limit_options(CLI::App& verb, std::map<std::string, std::string>& limit_texts) {
+  for (const auto& info : resource_table()) {
+    const std::string name(info.name);
+    std::string help = "BARRIER[:LIMIT] or 'unlimited'";
+    if (info.unit == Unit::pages) help += "; K/M/G/T = bytes (rounded up to whole pages), P = pages";
+    if (info.unit == Unit::bytes) help += "; K/M/G/T = bytes, P = pages";
+    verb.add_option_function<std::string>(
+        "--" + name, [&limit_texts, name](const std::string& text) { limit_texts[name] = text; }, help);
+  }
+}
+
+}  // namespace
+
+void add_lifecycle_verbs(CLI::App& app, Action& chosen) {
+  add_create(app, chosen);
+  add_destroy(app, chosen);
+  add_exec(app, chosen);
+  add_start(app, chosen);
+  add_stop_and_restart(app, chosen);
+  add_ct_verb(app, chosen, "status", "Print vzctl's status line: CTID 101 exist mounted running",
+              [](Session& session, const std::string& ctid) { return status(session.containers(), ctid); });
+  add_ct_verb(app, chosen, "enter", "An interactive shell inside a running CT",
+              [](Session& session, const std::string& ctid) { return session.containers().enter(ctid); });
+  add_clone(app, chosen);
+}
+
+void add_set_verb(CLI::App& app, Action& chosen) {
+  auto request = std::make_shared<SetRequest>();
+  auto* verb = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L] [--save]");
+  verb->add_option("CT", request->ctid, "CT id")->required();
+  verb->add_flag("--save", request->save,
+                 "Also write them to the CT's config file (/etc/ubc/CT.conf), kept across reloads");
+  verb->add_option("--cpuunits", request->cpuunits, "CPU weight among CTs, 8..500000 (OpenVZ default 1000); at once");
+  verb->add_option("--cpulimit", request->cpulimit,
+                   "CPU cap in percent of one CPU (200 = two), or N% of the host; 0 = none");
+  verb->add_option("--cpus", request->cpus, "How many CPUs the CT may use at once; 0 = all");
+  add_setting_options(*verb, request->settings);
+  add_limit_options(*verb, request->limit_texts);
+  verb->callback([&chosen, request] {
+    chosen = [request](Session& session) {
+      apply_set(session.host(), *request);
+      return 0;
+    };
+  });
+}
+
+}  // namespace ubc::cli

@@ -1,0 +1,162 @@
+#include "ubc/ct_set.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "ubc/cpu_settings.h"
+#include "ubc/ct_devices.h"
+#include "ubc/ct_settings.h"
+#include "ubc/limits.h"
+#include "ubc/resource_table.h"
+#include "ubc/userns_ranges.h"
+
+namespace ubc {
+
+namespace {
+
+std::string joined(const std::vector<std::string>& words) {
+  std::string text;
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
+  return text;
+}
+
+std::map<ubc_resource, Limits> parse_limit_texts(const std::map<std::string, std::string>& texts) {
+  const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  std::map<ubc_resource, Limits> parsed;
+  for (const auto& [name, text] : texts) {
+    const ResourceInfo* info = find_resource(name);
+    if (!info) throw std::invalid_argument("unknown beancounter '" + name + "'");
+    parsed[info->id] = parse_limits(*info, text, page_size);
+  }
+  return parsed;
+}
+
+sched::CpuSettings parse_cpu_texts(const SetRequest& request) {
+  const auto host_cpus = static_cast<unsigned>(std::max(1L, ::sysconf(_SC_NPROCESSORS_ONLN)));
+  sched::CpuSettings cpu;
+  if (!request.cpuunits.empty()) cpu.cpuunits = sched::parse_cpuunits(request.cpuunits);
+  if (!request.cpulimit.empty()) cpu.cpulimit = sched::parse_cpulimit(request.cpulimit, host_cpus);
+  if (!request.cpus.empty()) cpu.cpus = sched::parse_cpus(request.cpus, host_cpus);
+  return cpu;
+}
+
+// OpenVZ's VE0: the host's own tasks are a group of the CPU scheduler, and nothing else.
+void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSettings& cpu) {
+  if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !request.limit_texts.empty() || !request.settings.empty())
+    throw std::invalid_argument("set 0 (the host) takes --cpuunits only");
+  host.set_host_cpuunits(*cpu.cpuunits, request.save);
+}
+
+}  // namespace
+
+bool CtSettingChanges::empty() const {
+  return hostname.empty() && init.empty() && onboot.empty() && userns.empty() && ipadd.empty() && ipdel.empty() &&
+         devices.empty() && netdev_add.empty() && netdev_del.empty() && capabilities.empty();
+}
+
+void apply_set(Host& host, const SetRequest& request) {
+  const std::string& ctid = request.ctid;
+  if (ctid != "0" && !host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  const auto limits = parse_limit_texts(request.limit_texts);
+  const sched::CpuSettings cpu = parse_cpu_texts(request);
+  if (ctid == "0") return apply_host_set(host, request, cpu);
+  const bool cpu_changed = cpu.cpuunits || cpu.cpulimit || cpu.cpus;
+  auto planned = plan_setting_changes(host, ctid, request.settings);
+  if (!planned && !cpu_changed && limits.empty())
+    throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
+  if (!limits.empty() && !host.engine_loaded() && !request.save)
+    throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
+
+  std::optional<ConfigLock> lock;
+  CtConfig config;
+  if (planned) {
+    config = planned->config;
+  } else if (request.save) {
+    lock.emplace(host.config_path(ctid).parent_path());
+    config = CtConfig::load(host.config_path(ctid));
+  }
+  if (cpu_changed) host.set_cpu(ctid, cpu, false);
+  if (host.engine_loaded())
+    for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
+  if (request.save) {
+    store_cpu_settings(config, cpu);
+    for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
+  }
+  if (planned || request.save) config.save(host.config_path(ctid));
+}
+
+std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
+                                                    const CtSettingChanges& changes) {
+  if (changes.empty()) return std::nullopt;
+  if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  ConfigLock lock(host.config_path(ctid).parent_path());
+  PlannedSettings planned{CtConfig::load(host.config_path(ctid)), host.config_path(ctid), std::move(lock)};
+  CtConfig& config = planned.config;
+  CtSettings current = CtSettings::from(config);
+  auto yes_no = [](const std::string& key, const std::string& value) {
+    if (value != "yes" && value != "no") throw std::invalid_argument(key + " takes yes or no, not '" + value + "'");
+    return value;
+  };
+  if (!changes.hostname.empty()) config.set("HOSTNAME", changes.hostname);
+  if (!changes.init.empty()) config.set("INIT", changes.init);
+  if (!changes.onboot.empty()) config.set("ONBOOT", yes_no("--onboot", changes.onboot));
+  if (!changes.userns.empty()) {
+    config.set("USERNS", yes_no("--userns", changes.userns));
+    // Turned on for a CT that had none: a range of its own (an old USERNS="yes" config
+    // without USERNS_IDMAP keeps its shared range).
+    if (changes.userns == "yes" && !current.user_namespace && !config.get("USERNS_IDMAP")) {
+      config.set("USERNS_IDMAP", format_user_mapping(free_user_range(host.config_path(ctid).parent_path())));
+    }
+  }
+  if (!changes.capabilities.empty()) {
+    std::vector<CapabilityChange> parsed;
+    for (const auto& spec : changes.capabilities) parsed.push_back(parse_capability_change(spec));
+    config.set("CAPABILITY", format_capability_changes(merge_capability_changes(current.capability_changes, parsed)));
+  }
+  auto addresses = current.ip_addresses;
+  for (const auto& address : changes.ipadd) {
+    validate_ip_address(address);
+    if (std::find(addresses.begin(), addresses.end(), address) == addresses.end()) addresses.push_back(address);
+  }
+  for (const auto& address : changes.ipdel) {
+    if (address == "all") addresses.clear();
+    std::erase(addresses, address);
+  }
+  if (!changes.ipadd.empty() || !changes.ipdel.empty()) config.set("IP_ADDRESS", joined(addresses));
+  if (!changes.devices.empty()) {
+    std::vector<std::string> specs;
+    std::vector<ns::DeviceNode> nodes;
+    for (const auto& spec : changes.devices) {
+      nodes.push_back(parse_device_node(spec));
+      specs.push_back(spec);
+    }
+    try {
+      device_rules(nodes);  // each names a device node the host has
+    } catch (const std::exception& error) {
+      throw std::invalid_argument(std::string("--devices: ") + error.what());
+    }
+    config.set("DEVNODES", joined(specs));
+  }
+  if (!changes.netdev_add.empty() || !changes.netdev_del.empty()) {
+    auto devices = current.netdevs;
+    for (const auto& device : changes.netdev_add) {
+      validate_interface_name(device);
+      if (std::find(devices.begin(), devices.end(), device) == devices.end()) devices.push_back(device);
+    }
+    for (const auto& device : changes.netdev_del) std::erase(devices, device);
+    config.set("NETDEV", joined(devices));
+  }
+  CtSettings::from(config);  // refuse before writing anything
+  return planned;
+}
+
+bool apply_setting_changes(Host& host, const std::string& ctid, const CtSettingChanges& changes) {
+  auto planned = plan_setting_changes(host, ctid, changes);
+  if (!planned) return false;
+  planned->config.save(planned->file);
+  return true;
+}
+
+}  // namespace ubc

@@ -1,0 +1,306 @@
+// Containers::start: a CT's init as PID 1 of namespaces of its own, in the CT's cgroup,
+// with its root filesystem, network, /proc view, device rules and console set up first.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <stdexcept>
+
+#include "loader/cgroup.h"
+#include "loader/ct_confinement.h"
+#include "loader/error.h"
+#include "loader/namespaces.h"
+#include "loader/proc_view.h"
+#include "loader/unique_fd.h"
+#include "ubc/containers.h"
+#include "ubc/ct_devices.h"
+#include "ubc/ct_network.h"
+#include "ubc/ct_process.h"
+#include "ubc/userns_ranges.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+// A CT's files belong to its own root as the host sees it: host ids from `first` on for a
+// CT of its own user namespace, 0 on for one without. A tree whose root directory is owned
+// by another range's first id (host root's, or the range of the CT it was cloned from) is
+// shifted over, owners and groups alike, once. Not an idmapped mount: through one, a
+// setuid file the CT's root made would be setuid host root on disk, for any host user who
+// can reach it.
+void shift_root_ownership(const fs::path& root, unsigned first) {
+  struct stat info {};
+  if (::lstat(root.c_str(), &info)) throw_system_error("lstat(" + root.string() + ")");
+  const unsigned from = info.st_uid;
+  const bool range_start = from == 0 || (from >= kUserRangeBase && (from - kUserRangeBase) % kUserRangeSize == 0);
+  if (from == first || !range_start) return;
+  auto shift_id = [&](unsigned id) { return id >= from && id - from < kUserRangeSize ? id - from + first : id; };
+  auto shift = [&](const fs::path& path) {
+    if (::lstat(path.c_str(), &info)) throw_system_error("lstat(" + path.string() + ")");
+    const unsigned uid = shift_id(info.st_uid), gid = shift_id(info.st_gid);
+    if (uid == info.st_uid && gid == info.st_gid) return;
+    // lchown clears setuid and setgid bits: put them back.
+    if (::lchown(path.c_str(), uid, gid)) throw_system_error("lchown(" + path.string() + ")");
+    if (!S_ISLNK(info.st_mode) && (info.st_mode & (S_ISUID | S_ISGID)) && ::chmod(path.c_str(), info.st_mode & 07777))
+      throw_system_error("chmod(" + path.string() + ")");
+  };
+  const dev_t device = info.st_dev;
+  // Nothing mounted below the root is the CT's to shift.
+  for (auto entry = fs::recursive_directory_iterator(root); entry != fs::recursive_directory_iterator(); ++entry) {
+    if (::lstat(entry->path().c_str(), &info)) throw_system_error("lstat(" + entry->path().string() + ")");
+    if (info.st_dev != device) {
+      entry.disable_recursion_pending();
+      continue;
+    }
+    shift(entry->path());
+  }
+  shift(root);  // last: it says the tree is done
+}
+
+// A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
+fs::path helper_path(const char* name) {
+  std::error_code error;
+  const fs::path self = fs::read_symlink("/proc/self/exe", error);
+  if (error) throw_system_error("readlink(/proc/self/exe)", error.value());
+  return self.parent_path() / name;
+}
+
+// Runs `program args... FDS...` in a new session, its stdout and stderr on `log`, with `fds`
+// kept open for it; a grandchild, so that it outlives this process without a zombie.
+void spawn_detached(const fs::path& program, std::vector<std::string> args, std::initializer_list<int> fds, int log) {
+  args.insert(args.begin(), program.string());
+  for (int fd : fds) args.push_back(std::to_string(fd));
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    if (::setsid() < 0 || ::fork() != 0) ::_exit(0);
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(127);
+    for (int fd : fds)
+      if (::fcntl(fd, F_SETFD, 0)) ::_exit(127);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("waitpid");
+}
+
+// Where a CT's init and its children write their stdout and stderr: a pipe to ubc-console,
+// which keeps the last kConsoleBytes (and as many before them in CONSOLE.1), or the file
+// itself where ubc-console is missing.
+constexpr unsigned long long kConsoleBytes = 1 << 20;
+UniqueFd open_console(const fs::path& file) {
+  const fs::path keeper = helper_path("ubc-console");
+  if (fs::exists(keeper)) {
+    int ends[2];
+    if (::pipe2(ends, O_CLOEXEC)) throw_system_error("pipe2");
+    UniqueFd read_end(ends[0]), write_end(ends[1]);
+    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    spawn_detached(keeper, {file.string(), std::to_string(kConsoleBytes)}, {read_end.get()}, null.get());
+    return write_end;
+  }
+  UniqueFd console(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!console) throw_system_error("open(" + file.string() + ")");
+  return console;
+}
+
+// A CT's device rules while its start may still fail: removed again unless kept.
+class DeviceRulesUntilStarted {
+ public:
+  DeviceRulesUntilStarted(Host& host, std::string ctid) : host_(host), ctid_(std::move(ctid)) {}
+  DeviceRulesUntilStarted(const DeviceRulesUntilStarted&) = delete;
+  DeviceRulesUntilStarted& operator=(const DeviceRulesUntilStarted&) = delete;
+  ~DeviceRulesUntilStarted() {
+    if (!set_) return;
+    try {
+      host_.clear_device_rules(ctid_);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "ubcctl: CT %s: removing device rules: %s\n", ctid_.c_str(), error.what());
+    }
+  }
+  void set(const std::vector<Engine::DeviceRule>& rules) {
+    host_.set_device_rules(ctid_, rules);
+    set_ = true;
+  }
+  void keep() { set_ = false; }
+
+ private:
+  Host& host_;
+  std::string ctid_;
+  bool set_ = false;
+};
+
+// The pipes between the host and the CT's init-to-be: init waits on `go` until the host
+// has set up what only the host can (user mapping, network, the /proc view's server); what
+// it writes to `failed` before its exec closes that pipe is why it failed.
+struct InitHandshake {
+  UniqueFd go_read, go_write, failed_read, failed_write;
+
+  static InitHandshake open() {
+    int go[2], failed[2];
+    if (::pipe2(go, O_CLOEXEC) || ::pipe2(failed, O_CLOEXEC)) throw_system_error("pipe2");
+    return {UniqueFd(go[0]), UniqueFd(go[1]), UniqueFd(failed[0]), UniqueFd(failed[1])};
+  }
+  // Waits for init's exec (or exit); returns what it said went wrong, empty if nothing.
+  std::string failure() {
+    std::string why;
+    char buffer[512];
+    for (ssize_t got; (got = ::read(failed_read.get(), buffer, sizeof buffer)) != 0;) {
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) break;
+      why.append(buffer, static_cast<std::size_t>(got));
+    }
+    return why;
+  }
+};
+
+// The CT's /proc view (a FUSE mount init puts over /proc) and the socket pair between the
+// CT and ubc-procfs, which serves it; no view, said in `result`, where FUSE or the
+// server is missing.
+struct ProcViewSetup {
+  std::optional<ns::ProcViewMount> view;
+  UniqueFd ct_end, server_end;
+};
+
+ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, StartResult& result) {
+  ProcViewSetup setup;
+  if (!ns::proc_view_available()) {
+    result.without_proc_view = "/dev/fuse does not open (modprobe fuse)";
+  } else if (!fs::exists(server)) {
+    result.without_proc_view = server.string() + " is missing";
+  } else {
+    setup.view = ns::create_proc_view(ct_root_id, ct_root_id);
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends)) throw_system_error("socketpair");
+    setup.ct_end.reset(ends[0]);
+    setup.server_end.reset(ends[1]);
+  }
+  return setup;
+}
+
+// The CT's init-to-be, PID 1 of its namespaces: waits until the host has set up what only
+// the host can, then builds the CT's root and execs init.
+[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, InitHandshake& handshake,
+                              ProcViewSetup& setup, int console) {
+  try {
+    handshake.go_write.reset();
+    handshake.failed_read.reset();
+    setup.server_end.reset();
+    if (setup.view) setup.view->connection.reset();
+    char byte = 0;
+    if (::read(handshake.go_read.get(), &byte, 1) != 1) ::_exit(1);
+    if (ct.user_namespace) become_ct_root();
+    const std::string hostname = ct.hostname.empty() ? ctid : ct.hostname;
+    if (::sethostname(hostname.c_str(), hostname.size())) throw_system_error("sethostname(" + hostname + ")");
+    std::optional<ns::ProcViewHandles> view_handles;
+    if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get()};
+    ns::enter_root_filesystem(ct.root, ct.devices, view_handles);
+    setup.view.reset();
+    setup.ct_end.reset();
+    ns::confine_to_ct(ct.capabilities);
+    if (::setsid() < 0) throw_system_error("setsid");
+    const int null = ::open("/dev/null", O_RDONLY);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
+      throw_system_error("setting up init's stdio");
+    exec_in_ct(ct.init);
+  } catch (const std::exception& error) {
+    const std::string message = error.what();
+    [[maybe_unused]] auto ignored = ::write(handshake.failed_write.get(), message.data(), message.size());
+    ::_exit(1);
+  }
+}
+
+}  // namespace
+
+CtSettings Containers::startable(const std::string& ctid, bool force) const {
+  if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  if (host_.adopted_cgroup(ctid))
+    throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime starts it");
+  if (running_init(ctid)) throw std::runtime_error("CT " + ctid + " is already running");
+  CtSettings ct = settings(ctid);
+  if (!host_.engine_loaded() && !force)
+    throw std::runtime_error("the engine is not loaded (ubcctl load): CT " + ctid +
+                             " would run without beancounters, device rules and the bpf() denial; "
+                             "start --force runs it so");
+  if (ct.root.empty())
+    throw std::runtime_error("CT " + ctid + " has no files (VE_ROOT): create it with --root or --ostemplate");
+  if (!fs::is_directory(ct.root)) throw std::runtime_error("VE_ROOT " + ct.root.string() + " is not a directory");
+  if (fs::equivalent(ct.root, "/")) throw std::runtime_error("VE_ROOT is the host's own root directory");
+  if (!fs::exists(ct.root / ct.init.front().substr(ct.init.front().front() == '/' ? 1 : 0)))
+    throw std::runtime_error("CT " + ctid + " has no " + ct.init.front() + " in " + ct.root.string() +
+                             " (set INIT or start with --init)");
+  return ct;
+}
+
+StartResult Containers::start(const std::string& ctid, bool force) {
+  const CtSettings ct = startable(ctid, force);
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  UniqueFd cgroup_fd(::open(cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!cgroup_fd) throw_system_error("open(" + cgroup.string() + ")");
+  fs::create_directories(run_dir());
+  const UniqueFd console = open_console(run_dir() / (ctid + ".console"));
+  InitHandshake handshake = InitHandshake::open();
+  StartResult result;
+  // Device rules before the CT's first task exists: from its first open on, only the
+  // standard and granted nodes open, as granted.
+  const auto rules = device_rules(ct.devices);
+  DeviceRulesUntilStarted rules_guard(host_, ctid);
+  if (host_.engine_loaded())
+    rules_guard.set(rules);
+  else
+    result.without_device_rules = "the engine is not loaded (ubcctl load)";
+  // The CT's root as the host sees it: the view's files are its.
+  const unsigned ct_root_id = ct.user_namespace ? ct.user_mapping.host_first : 0;
+  shift_root_ownership(ct.root, ct_root_id);
+  const fs::path view_server = helper_path("ubc-procfs");
+  ProcViewSetup view = prepare_proc_view(view_server, ct_root_id, result);
+
+  const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
+  if (init == 0) become_init(ctid, ct, handshake, view, console.get());
+  handshake.go_read.reset();
+  handshake.failed_write.reset();
+  view.ct_end.reset();
+  if (view.view) view.view->mount.reset();
+  // Recorded before init can run anything: killed at any later point, this command leaves
+  // either a running CT that `status` and `stop` see, or a stale pid (init exits when the
+  // go pipe closes unwritten), never an init nobody knows of.
+  std::ofstream(pid_file(ctid)) << init << "\n";
+  auto abandon = [&] {
+    ::kill(init, SIGKILL);
+    ::waitpid(init, nullptr, 0);
+    fs::remove(pid_file(ctid));
+  };
+  try {
+    if (ct.user_namespace) ns::map_user_namespace(init, ct.user_mapping);
+    set_up_ct_network(init, cgroup::id_of(cgroup), ct.ip_addresses, ct.netdevs);
+    if (view.view) {
+      spawn_detached(view_server, {ctid, std::to_string(init), std::to_string(ct_root_id)},
+                     {view.view->connection.get(), view.server_end.get()}, console.get());
+      view.view->connection.reset();
+      view.server_end.reset();
+    }
+    if (::write(handshake.go_write.get(), "g", 1) != 1) throw_system_error("starting CT " + ctid);
+  } catch (...) {
+    abandon();
+    throw;
+  }
+  handshake.go_write.reset();
+  if (const std::string why = handshake.failure(); !why.empty()) {
+    ::waitpid(init, nullptr, 0);
+    fs::remove(pid_file(ctid));
+    throw std::runtime_error("CT " + ctid + " did not start: " + why);
+  }
+  rules_guard.keep();
+  return result;
+}
+
+}  // namespace ubc
