@@ -13,6 +13,7 @@
 
 #include "loader/error.h"
 #include "loader/libbpf_support.h"
+#include "loader/slot_access.h"
 #include "ubc.skel.h"
 
 namespace ubc {
@@ -242,6 +243,37 @@ void Engine::set_device_rules(std::uint32_t slot, const std::vector<DeviceRule>&
 
 std::span<ubc_ct, UBC_MAX_CTS> Engine::slots() const noexcept {
   return std::span<ubc_ct, UBC_MAX_CTS>(static_cast<ubc_ct*>(cts_.get()), UBC_MAX_CTS);
+}
+
+std::uint32_t Engine::claim_slot(std::uint64_t cgroup_id) {
+  const auto all = slots();
+  auto free = std::find_if(all.begin() + 1, all.end(), [](const ubc_ct& ct) { return slot_load(ct.cgroup_id) == 0; });
+  if (free == all.end())
+    throw std::runtime_error("no free CT slot: the engine holds " + std::to_string(UBC_MAX_CTS - 1) + " CTs at most");
+  ubc_ct& ct = *free;
+  for (auto& counter : ct.res) {
+    slot_store(counter.held, 0);
+    slot_store(counter.maxheld, 0);
+    slot_store(counter.failcnt, 0);
+    slot_store(counter.barrier, UBC_UNLIMITED);
+    slot_store(counter.limit, UBC_UNLIMITED);
+  }
+  slot_store(ct.shm_segments, 0);
+  slot_store(ct.generation, slot_load(ct.generation) + 1);
+  slot_store(ct.cgroup_id, cgroup_id);
+  return static_cast<std::uint32_t>(free - all.begin());
+}
+
+void Engine::release_slot(std::uint32_t slot) {
+  ubc_ct& ct = slots()[slot];
+  slot_store(ct.generation, slot_load(ct.generation) + 1);
+  slot_store(ct.cgroup_id, 0);
+}
+
+void Engine::set_slot_limits(std::uint32_t slot, ubc_resource resource, std::uint64_t barrier, std::uint64_t limit) {
+  ubc_counter& counter = slots()[slot].res[resource];
+  slot_store(counter.barrier, barrier);
+  slot_store(counter.limit, limit);
 }
 
 std::optional<std::uint32_t> Engine::find_slot(std::uint64_t cgroup_id) const {

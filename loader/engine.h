@@ -53,6 +53,14 @@ class Engine {
 
   // Every CT slot, live: counters change under our feet. Index 0 is never assigned.
   std::span<ubc_ct, UBC_MAX_CTS> slots() const noexcept;
+  // A free slot made ready for the CT of `cgroup_id`: counters zero, limits unlimited, a new
+  // generation. BPF cannot see it until bind_slot. Throws when every slot is taken.
+  std::uint32_t claim_slot(std::uint64_t cgroup_id);
+  // Frees a slot (unbound first): a new generation, so that uncharges still in flight for
+  // its CT miss it.
+  void release_slot(std::uint32_t slot);
+  // Takes effect on the CT's next charge; lowering below held only refuses new ones.
+  void set_slot_limits(std::uint32_t slot, ubc_resource resource, std::uint64_t barrier, std::uint64_t limit);
   std::optional<std::uint32_t> find_slot(std::uint64_t cgroup_id) const;
   void bind_slot(std::uint64_t cgroup_id, std::uint32_t slot);
   void unbind_slot(std::uint64_t cgroup_id);

@@ -20,6 +20,7 @@
 #include "loader/error.h"
 #include "loader/namespaces.h"
 #include "loader/scheduler.h"
+#include "loader/slot_access.h"
 #include "loader/unique_fd.h"
 #include "sched/cpu_cgroup.h"
 #include "ubc/cpu_settings.h"
@@ -33,14 +34,6 @@ namespace {
 
 constexpr int kKillTimeoutMs = 10000;
 
-// Slot fields are shared with BPF programs on other CPUs: access them atomically.
-__u64 load_relaxed(const __u64& value) {
-  return std::atomic_ref(const_cast<__u64&>(value)).load(std::memory_order_relaxed);
-}
-void store(__u64& value, __u64 new_value) {
-  std::atomic_ref(value).store(new_value, std::memory_order_release);
-}
-
 // Serialises slot assignment between concurrent ubcctl processes.
 class HostLock {
  public:
@@ -52,13 +45,6 @@ class HostLock {
  private:
   UniqueFd fd_;
 };
-
-void raise_to(__u64& value, __u64 candidate) {
-  std::atomic_ref<__u64> ref(value);
-  __u64 seen = ref.load(std::memory_order_relaxed);
-  while (seen < candidate && !ref.compare_exchange_weak(seen, candidate, std::memory_order_relaxed)) {
-  }
-}
 
 std::uint64_t page_size() {
   return static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
@@ -90,8 +76,8 @@ void enable_controllers(const fs::path& ct_parent) {
 }
 
 ubc_counter snapshot(const ubc_counter& live) {
-  return {load_relaxed(live.held), load_relaxed(live.maxheld), load_relaxed(live.barrier), load_relaxed(live.limit),
-          load_relaxed(live.failcnt)};
+  return {slot_load(live.held), slot_load(live.maxheld), slot_load(live.barrier), slot_load(live.limit),
+          slot_load(live.failcnt)};
 }
 
 // A row as `show` and the metrics give it: shmpages' held is the SysV pages BPF charges plus
@@ -226,9 +212,20 @@ fs::path Host::cgroup_of(const std::string& ctid) const {
 
 std::optional<fs::path> Host::adopted_cgroup(const std::string& ctid) const {
   const fs::path file = config_path(ctid);
-  if (!fs::exists(file)) return std::nullopt;
-  if (auto path = CtConfig::load(file).get(kAdoptedCgroupKey); path && !path->empty()) return fs::path(*path);
-  return std::nullopt;
+  struct stat info {};
+  if (::stat(file.c_str(), &info)) {
+    adoptions_.erase(ctid);
+    return std::nullopt;
+  }
+  Adoption& known = adoptions_[ctid];
+  const bool unchanged = known.inode == info.st_ino && known.size == info.st_size &&
+                         known.modified.tv_sec == info.st_mtim.tv_sec && known.modified.tv_nsec == info.st_mtim.tv_nsec;
+  if (unchanged) return known.cgroup;
+  // Configs are replaced whole (a new inode) or rewritten (a new mtime): either is seen.
+  const auto path = CtConfig::load(file).get(kAdoptedCgroupKey);
+  known = {info.st_ino, info.st_size, info.st_mtim,
+           path && !path->empty() ? std::optional<fs::path>(*path) : std::nullopt};
+  return known.cgroup;
 }
 
 bool Host::exists(const std::string& ctid) const {
@@ -279,35 +276,18 @@ void Host::register_cgroup(const std::string& ctid) {
   const fs::path cgroup = cgroup_of(ctid);
   const std::uint64_t cgroup_id = cgroup::id_of(cgroup);
   if (engine().find_slot(cgroup_id)) return;
-  auto slots = engine().slots();
-  auto free_slot =
-      std::find_if(slots.begin() + 1, slots.end(), [](const ubc_ct& ct) { return load_relaxed(ct.cgroup_id) == 0; });
-  if (free_slot == slots.end())
-    throw std::runtime_error("no free CT slot: the engine holds " + std::to_string(UBC_MAX_CTS - 1) + " CTs at most");
-  ubc_ct& ct = *free_slot;
-  // The slot is invisible to BPF until bind_slot, so it can be prepared field by field.
-  for (auto& counter : ct.res) {
-    store(counter.held, 0);
-    store(counter.maxheld, 0);
-    store(counter.failcnt, 0);
-    store(counter.barrier, UBC_UNLIMITED);
-    store(counter.limit, UBC_UNLIMITED);
-  }
-  store(ct.shm_segments, 0);
-  store(ct.generation, load_relaxed(ct.generation) + 1);
-  store(ct.cgroup_id, cgroup_id);
-  // Limits saved with `set --save` apply from the start; a bad file refuses the CT whole.
-  for (const auto& [resource, limits] : CtConfig::load(config_path(ctid)).beancounters(page_size())) {
-    store(ct.res[resource].barrier, limits.barrier);
-    store(ct.res[resource].limit, limits.limit);
-    if (const auto file = resource_info(resource).memcg_limit_file; !file.empty())
-      cgroup::write_file(cgroup / file, memcg_limit_text(limits.limit, page_size()));
-  }
-  sched::apply_cpu_settings(cgroup, cpu_settings_from(CtConfig::load(config_path(ctid))));
+  const std::uint32_t slot = engine().claim_slot(cgroup_id);
   try {
-    engine().bind_slot(cgroup_id, static_cast<std::uint32_t>(&ct - slots.data()));
+    // Limits saved with `set --save` apply from the start; a bad file refuses the CT whole.
+    for (const auto& [resource, limits] : CtConfig::load(config_path(ctid)).beancounters(page_size())) {
+      engine().set_slot_limits(slot, resource, limits.barrier, limits.limit);
+      if (const auto file = resource_info(resource).memcg_limit_file; !file.empty())
+        cgroup::write_file(cgroup / file, memcg_limit_text(limits.limit, page_size()));
+    }
+    sched::apply_cpu_settings(cgroup, cpu_settings_from(CtConfig::load(config_path(ctid))));
+    engine().bind_slot(cgroup_id, slot);
   } catch (...) {
-    store(ct.cgroup_id, 0);
+    engine().release_slot(slot);
     throw;
   }
 }
@@ -316,7 +296,7 @@ std::vector<Host::SlotBinding> Host::slot_bindings() {
   std::vector<SlotBinding> found;
   const auto slots = engine().slots();
   for (const auto& [cgroup_id, slot] : engine().bindings())
-    found.push_back({cgroup_id, slot, slot < slots.size() ? load_relaxed(slots[slot].cgroup_id) : 0});
+    found.push_back({cgroup_id, slot, slot < slots.size() ? slot_load(slots[slot].cgroup_id) : 0});
   return found;
 }
 
@@ -326,7 +306,7 @@ std::vector<std::uint32_t> Host::unbound_slots_in_use() {
   std::vector<std::uint32_t> unbound;
   const auto slots = engine().slots();
   for (std::uint32_t slot = 1; slot < slots.size(); ++slot)
-    if (load_relaxed(slots[slot].cgroup_id) != 0 && !bound.contains(slot)) unbound.push_back(slot);
+    if (slot_load(slots[slot].cgroup_id) != 0 && !bound.contains(slot)) unbound.push_back(slot);
   return unbound;
 }
 
@@ -346,10 +326,8 @@ std::vector<std::string> Host::reconcile() {
     repairs.push_back("slot " + std::to_string(binding.slot) + ": unbound from cgroup id " +
                       std::to_string(binding.cgroup_id) + ", which is no CT's any more");
   }
-  const auto slots = engine().slots();
   for (const std::uint32_t slot : unbound_slots_in_use()) {
-    store(slots[slot].generation, load_relaxed(slots[slot].generation) + 1);
-    store(slots[slot].cgroup_id, 0);
+    engine().release_slot(slot);
     repairs.push_back("slot " + std::to_string(slot) + ": freed (marked in use, bound to no cgroup)");
   }
   for (const auto& [cgroup_id, ctid] : ct_of_cgroup) {
@@ -454,31 +432,31 @@ void Host::forget(std::uint64_t cgroup_id) {
   if (!engine_loaded()) return;
   if (auto slot = engine().find_slot(cgroup_id)) {
     engine().unbind_slot(cgroup_id);
-    ubc_ct& ct = engine().slots()[*slot];
-    // A new generation first: uncharges still in flight for this CT then miss the slot.
-    store(ct.generation, load_relaxed(ct.generation) + 1);
-    store(ct.cgroup_id, 0);
+    engine().release_slot(*slot);
   }
 }
 
-ubc_ct& Host::slot_of(const std::string& ctid) {
+std::uint32_t Host::registered_slot(const std::string& ctid) {
   const fs::path cgroup = cgroup_of(ctid);
   if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   auto slot = engine().find_slot(cgroup::id_of(cgroup));
   if (!slot) throw std::runtime_error("CT " + ctid + " is not registered with the engine; run `ubcctl load`");
-  return engine().slots()[*slot];
+  return *slot;
+}
+
+ubc_ct& Host::slot_of(const std::string& ctid) {
+  return engine().slots()[registered_slot(ctid)];
 }
 
 void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits) {
   const ResourceInfo& info = resource_info(resource);
   if (limits.barrier > limits.limit) throw std::invalid_argument(std::string(info.name) + ": barrier is above limit");
-  ubc_counter& counter = slot_of(ctid).res[resource];
+  const std::uint32_t slot = registered_slot(ctid);
   // The kernel enforces these rows itself: it gets the limit first, so a refused write
   // leaves the slot as it was.
   if (const auto file = info.memcg_limit_file; !file.empty())
     cgroup::write_file(cgroup_of(ctid) / file, memcg_limit_text(limits.limit, page_size()));
-  store(counter.barrier, limits.barrier);
-  store(counter.limit, limits.limit);
+  engine().set_slot_limits(slot, resource, limits.barrier, limits.limit);
 }
 
 void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save) {
@@ -517,7 +495,7 @@ std::uint64_t Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
     iterate();  // no task left to ask, or it exited meanwhile: its sockets are gone with it
   }
   for (const ubc_iter_record& record : records) {
-    if (record.slot != slot || record.generation != load_relaxed(ct.generation)) continue;
+    if (record.slot != slot || record.generation != slot_load(ct.generation)) continue;
     if (record.resource == UBC_SHMPAGES)
       sysv_resident += record.amount;
     else if (record.resource < UBC_RESOURCE_COUNT && reading.held[record.resource])
@@ -528,18 +506,18 @@ std::uint64_t Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
   const std::uint64_t shmem = reading.shmem_pages.value_or(0);
   const std::uint64_t other_shm_pages = shmem > sysv_resident ? shmem - sysv_resident : 0;
   // BPF raises maxheld for SysV charges only; the whole row's mark is raised here.
-  raise_to(ct.res[UBC_SHMPAGES].maxheld, load_relaxed(ct.res[UBC_SHMPAGES].held) + other_shm_pages);
+  slot_raise(ct.res[UBC_SHMPAGES].maxheld, slot_load(ct.res[UBC_SHMPAGES].held) + other_shm_pages);
   // BPF never writes these rows: user space owns held, and maxheld only grows, so readers
   // racing here can only agree on a later, higher mark.
   for (const auto& info : resource_table()) {
     if (info.support != Support::kernel_limit && info.support != Support::accounted) continue;
     ubc_counter& counter = ct.res[info.id];
     if (const auto& held = reading.held[info.id]) {
-      store(counter.held, *held);
-      raise_to(counter.maxheld, *held);
+      slot_store(counter.held, *held);
+      slot_raise(counter.maxheld, *held);
     }
-    if (const auto& peak = reading.maxheld[info.id]) raise_to(counter.maxheld, *peak);
-    if (const auto& failcnt = reading.failcnt[info.id]) raise_to(counter.failcnt, *failcnt);
+    if (const auto& peak = reading.maxheld[info.id]) slot_raise(counter.maxheld, *peak);
+    if (const auto& failcnt = reading.failcnt[info.id]) slot_raise(counter.failcnt, *failcnt);
   }
   return other_shm_pages;
 }

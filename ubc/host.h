@@ -4,6 +4,8 @@
 // UBC_CGROUP in the CT's config). Cgroups nested inside it are charged to it.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -32,6 +34,7 @@ inline constexpr const char* kAdoptedCgroupKey = "UBC_CGROUP";
 // Throws std::invalid_argument unless `ctid` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric.
 void validate_ctid(const std::string& ctid);
 
+// One thread at a time uses a Host (ubcd gives each of its threads its own).
 class Host {
  public:
   explicit Host(HostPaths paths);
@@ -122,10 +125,22 @@ class Host {
   // slot. Returns the CT's shared memory pages other than SysV segments: shmpages' held is
   // those plus the SysV pages BPF charges.
   std::uint64_t refresh_kernel_rows(const std::string& ctid, ubc_ct& ct);
+  // The CT's slot index; throws unless the CT exists and is registered.
+  std::uint32_t registered_slot(const std::string& ctid);
   ubc_ct& slot_of(const std::string& ctid);
   void register_cgroup(const std::string& ctid);
   // Unbinds the CT's slot from the engine (if loaded), so nothing is charged to it any more.
   void forget(std::uint64_t cgroup_id);
+
+  // Whether a CT is adopted, as its config said when it last changed: every command asks
+  // (cgroup_of), and a config is read again only once it was rewritten.
+  struct Adoption {
+    ino_t inode = 0;
+    off_t size = -1;
+    timespec modified{};
+    std::optional<std::filesystem::path> cgroup;
+  };
+  mutable std::map<std::string, Adoption> adoptions_;
 
   HostPaths paths_;
   std::optional<Engine> engine_;
