@@ -1,10 +1,30 @@
 #include "ubc/limits.h"
 
+#include <cctype>
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
 namespace ubc {
 namespace {
+
+// K, M, G and T are binary multiples of a byte (either case); P is a page.
+std::optional<std::uint64_t> suffix_multiplier(char suffix, std::uint64_t page_size) {
+  switch (std::toupper(static_cast<unsigned char>(suffix))) {
+    case 'K':
+      return 1ULL << 10;
+    case 'M':
+      return 1ULL << 20;
+    case 'G':
+      return 1ULL << 30;
+    case 'T':
+      return 1ULL << 40;
+    case 'P':
+      return page_size;
+    default:
+      return std::nullopt;
+  }
+}
 
 std::uint64_t parse_value(const ResourceInfo& resource, std::string_view text, std::uint64_t page_size) {
   auto fail = [&](const std::string& why) -> std::invalid_argument {
@@ -27,33 +47,10 @@ std::uint64_t parse_value(const ResourceInfo& resource, std::string_view text, s
   if (resource.unit == Unit::count)
     throw fail("has a suffix; " + std::string(resource.name) + " is a count and takes plain numbers");
 
-  std::uint64_t multiplier;
-  switch (suffix[0]) {
-    case 'K':
-    case 'k':
-      multiplier = 1ULL << 10;
-      break;
-    case 'M':
-    case 'm':
-      multiplier = 1ULL << 20;
-      break;
-    case 'G':
-    case 'g':
-      multiplier = 1ULL << 30;
-      break;
-    case 'T':
-    case 't':
-      multiplier = 1ULL << 40;
-      break;
-    case 'P':
-    case 'p':
-      multiplier = page_size;
-      break;
-    default:
-      throw fail("has an unknown suffix '" + std::string(suffix) + "' (K, M, G, T or P)");
-  }
-  if (number > UBC_UNLIMITED / multiplier) throw fail("is too large (use 'unlimited')");
-  const std::uint64_t bytes = number * multiplier;
+  const auto multiplier = suffix_multiplier(suffix[0], page_size);
+  if (!multiplier) throw fail("has an unknown suffix '" + std::string(suffix) + "' (K, M, G, T or P)");
+  if (number > UBC_UNLIMITED / *multiplier) throw fail("is too large (use 'unlimited')");
+  const std::uint64_t bytes = number * *multiplier;
   // Bytes for a page row are rounded up to whole pages: 1K is one page, never zero.
   return resource.unit == Unit::pages ? (bytes + page_size - 1) / page_size : bytes;
 }
