@@ -91,13 +91,7 @@ struct {
 } ubc_flock_task SEC(".maps");
 
 /* struct file_lock_core pointer of a lock on an inode's list -> the CT charged for it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_LOCKS);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_flock_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_flock_owner, UBC_MAX_TRACKED_LOCKS);
 
 /* fcntl() locks fail with ENOLCK; flock() and leases with ENOMEM (OpenVZ's choice). */
 static __always_inline int ubc_flock_errno(void)

@@ -59,13 +59,7 @@ struct {
 } ubc_iptent_task SEC(".maps");
 
 /* struct nft_rule pointer -> the CT charged for it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_IPTENT);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_iptent_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_iptent_owner, UBC_MAX_TRACKED_IPTENT);
 
 static __always_inline struct ubc_iptent_task *ubc_iptent_task_of(struct task_struct *task,
 								  __u64 flags)

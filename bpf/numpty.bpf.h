@@ -19,12 +19,7 @@
 #define UBC_PTMX_RDEV ((5U << 20) | 2U)
 
 /* struct file pointer of a pty master -> the CT that opened it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, UBC_MAX_TRACKED_PTYS);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_pty_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_pty_owner, UBC_MAX_TRACKED_PTYS);
 
 static __always_inline bool ubc_is_ptmx(struct file *file)
 {

@@ -27,13 +27,7 @@
 #define UBC_SIGRTMIN 32
 
 /* struct sigqueue pointer -> the CT charged for it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_SIGINFO);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_siginfo_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_siginfo_owner, UBC_MAX_TRACKED_SIGINFO);
 
 struct ubc_siginfo_task {
 	struct ubc_charge_owner reservation; /* amount 1 while one is held */

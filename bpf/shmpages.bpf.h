@@ -38,13 +38,7 @@ struct {
 } ubc_shm_request SEC(".maps");
 
 /* struct kern_ipc_perm pointer of a segment -> the CT charged for it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_SHM_SEGMENTS);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_shm_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_shm_owner, UBC_MAX_TRACKED_SHM_SEGMENTS);
 
 SEC("fentry/newseg")
 int BPF_PROG(ubc_shmpages_size, struct ipc_namespace *ns, struct ipc_params *params)

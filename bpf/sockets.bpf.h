@@ -29,21 +29,9 @@
 
 /* struct sock pointer -> the CT it is charged to, one map per row so the free hook knows
  * which row to uncharge without trusting the dying sock's fields. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_SOCKS);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_tcpsock_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_tcpsock_owner, UBC_MAX_TRACKED_SOCKS);
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_SOCKS);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_othersock_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_othersock_owner, UBC_MAX_TRACKED_SOCKS);
 
 static __always_inline bool ubc_is_tcp(int family, int type, int protocol)
 {

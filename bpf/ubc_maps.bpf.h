@@ -5,14 +5,20 @@
 
 #include "ubc_ct_maps.bpf.h"
 
+/* An owner map: a kernel object's address -> the charge it carries, so that whoever frees
+ * the object uncharges the CT that paid. Its capacity and the row whose share of it a CT
+ * may hold are listed in UBC_OWNER_MAPS (maps/ubc_maps.h); the loader sizes it. */
+#define UBC_OWNER_MAP(name, capacity)                                                              \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_HASH);                                                   \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__uint(max_entries, capacity);                                                     \
+		__type(key, __u64);                                                                \
+		__type(value, struct ubc_charge_owner);                                            \
+	} name SEC(".maps")
+
 /* struct file pointer -> the CT its allocation was charged to. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(max_entries, UBC_MAX_TRACKED_FILES);
-	__type(key, __u64);
-	__type(value, struct ubc_charge_owner);
-} ubc_file_owner SEC(".maps");
+UBC_OWNER_MAP(ubc_file_owner, UBC_MAX_TRACKED_FILES);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

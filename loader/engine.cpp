@@ -41,16 +41,24 @@ void size_owner_maps(ubc_bpf& skeleton, const EngineSizing& sizing) {
     volatile __u64* share;
   };
   volatile __u64* shares = skeleton.rodata->ubc_object_share;
+  // One entry per line of UBC_OWNER_MAPS (maps/ubc_maps.h), and the SysV segments' map.
+  // clang-format off
+#define UBC_OWNER_MAP_ENTRY(map, resource, capacity) OwnerMap{skeleton.maps.map, capacity, &shares[resource]},
   const OwnerMap owner_maps[] = {
-      {skeleton.maps.ubc_file_owner, UBC_MAX_TRACKED_FILES, &shares[UBC_NUMFILE]},
-      {skeleton.maps.ubc_tcpsock_owner, UBC_MAX_TRACKED_SOCKS, &shares[UBC_NUMTCPSOCK]},
-      {skeleton.maps.ubc_othersock_owner, UBC_MAX_TRACKED_SOCKS, &shares[UBC_NUMOTHERSOCK]},
-      {skeleton.maps.ubc_flock_owner, UBC_MAX_TRACKED_LOCKS, &shares[UBC_NUMFLOCK]},
-      {skeleton.maps.ubc_pty_owner, UBC_MAX_TRACKED_PTYS, &shares[UBC_NUMPTY]},
-      {skeleton.maps.ubc_siginfo_owner, UBC_MAX_TRACKED_SIGINFO, &shares[UBC_NUMSIGINFO]},
-      {skeleton.maps.ubc_iptent_owner, UBC_MAX_TRACKED_IPTENT, &shares[UBC_NUMIPTENT]},
-      {skeleton.maps.ubc_shm_owner, UBC_MAX_TRACKED_SHM_SEGMENTS, &skeleton.rodata->ubc_shm_segment_share},
+      UBC_OWNER_MAPS(UBC_OWNER_MAP_ENTRY)
+      OwnerMap{skeleton.maps.ubc_shm_owner, UBC_MAX_TRACKED_SHM_SEGMENTS, &skeleton.rodata->ubc_shm_segment_share},
   };
+  // clang-format on
+#undef UBC_OWNER_MAP_ENTRY
+  // An owner map left out of the list would be unsized and unshared: refuse to load.
+  bpf_map* declared = nullptr;
+  bpf_object__for_each_map(declared, skeleton.obj) {
+    const std::string_view name = bpf_map__name(declared);
+    const bool listed =
+        std::ranges::any_of(owner_maps, [&](const OwnerMap& listed_map) { return listed_map.map == declared; });
+    if (name.ends_with("_owner") && bpf_map__type(declared) == BPF_MAP_TYPE_HASH && !listed)
+      throw std::logic_error("owner map " + std::string(name) + " is not listed in UBC_OWNER_MAPS (maps/ubc_maps.h)");
+  }
   if (sizing.owner_map_divisor == 0) throw std::invalid_argument("EngineSizing: owner_map_divisor must be at least 1");
   for (const OwnerMap& owner_map : owner_maps) {
     const std::uint32_t capacity =

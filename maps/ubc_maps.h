@@ -64,6 +64,21 @@ enum ubc_resource {
 /* One CT may fill at most this fraction of any owner map, whatever its own limits: a CT
  * with an unlimited row cannot take every other CT's files, sockets or locks with it. */
 #define UBC_OWNER_MAP_SHARE_DIVISOR 8
+/* Every owner map of a count row: its name in the BPF object (declared in the row's hook
+ * header, with the capacity given here), the row whose share of it a CT may hold, and its
+ * capacity. The loader sizes each map and sets each share from this list; a new
+ * owner-mapped row adds its line. (ubc_shm_owner, whose share counts SysV segments rather
+ * than shmpages' pages, is sized apart.) */
+/* clang-format off */
+#define UBC_OWNER_MAPS(X)                                                        \
+	X(ubc_file_owner, UBC_NUMFILE, UBC_MAX_TRACKED_FILES)                    \
+	X(ubc_tcpsock_owner, UBC_NUMTCPSOCK, UBC_MAX_TRACKED_SOCKS)              \
+	X(ubc_othersock_owner, UBC_NUMOTHERSOCK, UBC_MAX_TRACKED_SOCKS)          \
+	X(ubc_flock_owner, UBC_NUMFLOCK, UBC_MAX_TRACKED_LOCKS)                  \
+	X(ubc_pty_owner, UBC_NUMPTY, UBC_MAX_TRACKED_PTYS)                       \
+	X(ubc_siginfo_owner, UBC_NUMSIGINFO, UBC_MAX_TRACKED_SIGINFO)            \
+	X(ubc_iptent_owner, UBC_NUMIPTENT, UBC_MAX_TRACKED_IPTENT)
+/* clang-format on */
 
 struct ubc_counter {
 	__u64 held;
