@@ -1,15 +1,12 @@
 #include "ubc/containers.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <stdexcept>
@@ -19,7 +16,6 @@
 #include "loader/ct_confinement.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
-#include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 #include "ubc/ct_console.h"
 #include "ubc/ct_devices.h"
