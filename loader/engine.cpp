@@ -326,26 +326,31 @@ std::array<std::uint64_t, UBC_STAT_COUNT> Engine::stats() const {
   return values;
 }
 
-std::vector<ubc_iter_record> Engine::iterate(const fs::path& pin_dir) {
+std::vector<ubc_iter_record> Engine::iterate(const fs::path& pin_dir, IteratedObjects objects) {
+  static constexpr const char* kSocketIterators[] = {"tcp", "udp", "unix"};
+  static constexpr const char* kSegmentIterators[] = {"shm"};
+  const std::span<const char* const> names =
+      objects == IteratedObjects::sockets ? std::span<const char* const>(kSocketIterators) : kSegmentIterators;
   std::vector<ubc_iter_record> records;
-  for (const char* name : {"tcp", "udp", "unix", "shm"}) {
+  std::vector<char> bytes;
+  for (const char* name : names) {
     const fs::path link = pin_dir / (std::string("link_ubc_iter_") + name);
     UniqueFd link_fd = open_pinned(link);
     UniqueFd iter(bpf_iter_create(link_fd.get()));
     if (!iter) throw_system_error("bpf_iter_create(" + link.string() + ")");
-    ubc_iter_record record;
-    std::size_t filled = 0;
+    bytes.clear();
+    char buffer[65536];
     for (;;) {
-      const ssize_t got = ::read(iter.get(), reinterpret_cast<char*>(&record) + filled, sizeof record - filled);
+      const ssize_t got = ::read(iter.get(), buffer, sizeof buffer);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) throw_system_error("read(" + link.string() + " iterator)");
       if (got == 0) break;
-      filled += static_cast<std::size_t>(got);
-      if (filled == sizeof record) {
-        records.push_back(record);
-        filled = 0;
-      }
+      bytes.insert(bytes.end(), buffer, buffer + got);
     }
+    const std::size_t count = bytes.size() / sizeof(ubc_iter_record);
+    const std::size_t first = records.size();
+    records.resize(first + count);
+    std::memcpy(records.data() + first, bytes.data(), count * sizeof(ubc_iter_record));
   }
   return records;
 }

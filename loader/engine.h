@@ -92,9 +92,11 @@ class Engine {
   // The attached programs, from the links pinned in `pin_dir`.
   static std::vector<ProgramHealth> program_health(const std::filesystem::path& pin_dir);
 
-  // Runs the pinned iterators: one record per non-empty buffer of every socket a CT owns in
-  // the caller's network namespace, one per SysV segment a CT owns with its resident pages.
-  static std::vector<ubc_iter_record> iterate(const std::filesystem::path& pin_dir);
+  // Runs the pinned iterators of one kind: one record per non-empty buffer of every socket a
+  // CT owns in the caller's network namespace, or one per SysV segment a CT owns (in any
+  // IPC namespace) with its resident pages.
+  enum class IteratedObjects { sockets, sysv_segments };
+  static std::vector<ubc_iter_record> iterate(const std::filesystem::path& pin_dir, IteratedObjects objects);
 
  private:
   Engine() = default;

@@ -22,18 +22,20 @@ namespace {
 
 int run_show(Host& host, const std::string& ctid, bool json, bool relative) {
   if (!host.engine_loaded()) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
-  std::vector<ContainerUsage> usage;
-  if (!ctid.empty()) {
-    usage.push_back(host.usage(ctid));
-  } else {
-    for (const auto& id : host.list()) usage.push_back(host.usage(id));
-  }
-  if (relative) make_failcnt_relative(usage, state_dir() / "failcnt.json");
-  if (json)
-    std::cout << report_json(usage).dump(2) << "\n";
+  Host::HostUsage read;
+  if (!ctid.empty())
+    read.containers.push_back(host.usage(ctid));
   else
-    std::cout << format_user_beancounters(usage);
-  return 0;
+    read = host.usage_of_all();
+  if (relative) make_failcnt_relative(read.containers, state_dir() / "failcnt.json");
+  if (json)
+    std::cout << report_json(read.containers).dump(2) << "\n";
+  else
+    std::cout << format_user_beancounters(read.containers);
+  // The others are shown; a CT left out is an error, not a silence.
+  for (const auto& id : read.unregistered)
+    std::cerr << "ubcctl: CT " << id << " is not registered with the engine; run `ubcctl doctor`\n";
+  return read.unregistered.empty() ? 0 : 1;
 }
 
 // Prints refused charges: what was drained from the ring buffer, or, with `follow`, until

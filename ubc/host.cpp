@@ -11,7 +11,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <stdexcept>
@@ -26,6 +25,7 @@
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
 #include "ubc/kernel_counters.h"
+#include "ubc/usage_reader.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -75,21 +75,6 @@ void enable_controllers(const fs::path& ct_parent) {
   }
 }
 
-ubc_counter snapshot(const ubc_counter& live) {
-  return {slot_load(live.held), slot_load(live.maxheld), slot_load(live.barrier), slot_load(live.limit),
-          slot_load(live.failcnt)};
-}
-
-// A row as `show` and the metrics give it: shmpages' held is the SysV pages BPF charges plus
-// the CT's other shared memory (refresh_kernel_rows raised maxheld to match).
-ubc_counter shown_counter(const ubc_ct& ct, ubc_resource resource, std::uint64_t other_shm_pages) {
-  ubc_counter counter = snapshot(ct.res[resource]);
-  if (resource != UBC_SHMPAGES) return counter;
-  counter.held += other_shm_pages;
-  counter.maxheld = std::max<std::uint64_t>(counter.maxheld, counter.held);
-  return counter;
-}
-
 }  // namespace
 
 HostPaths HostPaths::discover() {
@@ -110,8 +95,12 @@ HostPaths HostPaths::discover() {
 }
 
 void validate_ctid(const std::string& ctid) {
-  static const std::regex valid("[A-Za-z0-9][A-Za-z0-9_.-]{0,63}");
-  if (!std::regex_match(ctid, valid))
+  // Every command checks every id it touches, thousands per whole-host read: no std::regex.
+  auto alphanumeric = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); };
+  const bool valid = !ctid.empty() && ctid.size() <= 64 && alphanumeric(ctid.front()) &&
+                     std::all_of(ctid.begin(), ctid.end(),
+                                 [&](char c) { return alphanumeric(c) || c == '_' || c == '.' || c == '-'; });
+  if (!valid)
     throw std::invalid_argument("invalid CT id '" + ctid +
                                 "': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
 }
@@ -444,10 +433,6 @@ std::uint32_t Host::registered_slot(const std::string& ctid) {
   return *slot;
 }
 
-ubc_ct& Host::slot_of(const std::string& ctid) {
-  return engine().slots()[registered_slot(ctid)];
-}
-
 void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits) {
   const ResourceInfo& info = resource_info(resource);
   if (limits.barrier > limits.limit) throw std::invalid_argument(std::string(info.name) + ": barrier is above limit");
@@ -476,64 +461,33 @@ void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, b
   }
 }
 
-std::uint64_t Host::refresh_kernel_rows(const std::string& ctid, ubc_ct& ct) {
-  KernelReading reading = read_kernel_counters(cgroup_of(ctid), page_size());
-  // Socket buffers and resident SysV pages: summed from the engine's iterators, for this
-  // slot's generation.
-  const auto slot = static_cast<std::uint32_t>(&ct - engine().slots().data());
-  for (ubc_resource row : {UBC_TCPSNDBUF, UBC_TCPRCVBUF, UBC_OTHERSOCKBUF, UBC_DGRAMRCVBUF}) reading.held[row] = 0;
-  std::uint64_t sysv_resident = 0;
-  // The socket iterators see the reader's network namespace: read in the CT's own, taken
-  // from one of its tasks, so that a CT with a network of its own shows its sockets.
-  std::vector<ubc_iter_record> records;
-  const auto members = cgroup::member_pids(cgroup_of(ctid));
-  auto iterate = [&] { records = Engine::iterate(paths_.pin_dir); };
-  try {
-    if (members.empty()) throw std::runtime_error("no task");
-    ns::run_in_network_namespace(members.front(), iterate);
-  } catch (const std::exception&) {
-    iterate();  // no task left to ask, or it exited meanwhile: its sockets are gone with it
-  }
-  for (const ubc_iter_record& record : records) {
-    if (record.slot != slot || record.generation != slot_load(ct.generation)) continue;
-    if (record.resource == UBC_SHMPAGES)
-      sysv_resident += record.amount;
-    else if (record.resource < UBC_RESOURCE_COUNT && reading.held[record.resource])
-      *reading.held[record.resource] += record.amount;
-  }
-  // shmpages' held is the SysV charge BPF keeps; the CT's other shared memory is memcg's
-  // shmem less the SysV pages in it.
-  const std::uint64_t shmem = reading.shmem_pages.value_or(0);
-  const std::uint64_t other_shm_pages = shmem > sysv_resident ? shmem - sysv_resident : 0;
-  // BPF raises maxheld for SysV charges only; the whole row's mark is raised here.
-  slot_raise(ct.res[UBC_SHMPAGES].maxheld, slot_load(ct.res[UBC_SHMPAGES].held) + other_shm_pages);
-  // BPF never writes these rows: user space owns held, and maxheld only grows, so readers
-  // racing here can only agree on a later, higher mark.
-  for (const auto& info : resource_table()) {
-    if (info.support != Support::kernel_limit && info.support != Support::accounted) continue;
-    ubc_counter& counter = ct.res[info.id];
-    if (const auto& held = reading.held[info.id]) {
-      slot_store(counter.held, *held);
-      slot_raise(counter.maxheld, *held);
-    }
-    if (const auto& peak = reading.maxheld[info.id]) slot_raise(counter.maxheld, *peak);
-    if (const auto& failcnt = reading.failcnt[info.id]) slot_raise(counter.failcnt, *failcnt);
-  }
-  return other_shm_pages;
+ContainerUsage Host::usage(const std::string& ctid) {
+  const CtToRead ct{ctid, cgroup_of(ctid), registered_slot(ctid)};
+  auto read = read_usage(engine(), paths_.pin_dir, std::span(&ct, 1));
+  if (read.empty()) throw std::runtime_error("CT " + ctid + " does not exist");
+  return std::move(read.front());
 }
 
-ContainerUsage Host::usage(const std::string& ctid) {
-  ubc_ct& ct = slot_of(ctid);
-  const std::uint64_t other_shm_pages = refresh_kernel_rows(ctid, ct);
-  ContainerUsage usage{ctid, {}};
-  for (const auto& info : resource_table())
-    usage.resources.push_back({&info, shown_counter(ct, info.id, other_shm_pages)});
-  return usage;
+Host::HostUsage Host::usage_of_all() {
+  std::map<std::uint64_t, std::uint32_t> slot_of_cgroup;
+  for (const auto& binding : engine().bindings()) slot_of_cgroup[binding.cgroup_id] = binding.slot;
+  std::vector<CtToRead> cts;
+  HostUsage read;
+  for (const auto& ctid : list()) {
+    const fs::path cgroup = cgroup_of(ctid);
+    struct stat info {};
+    if (::stat(cgroup.c_str(), &info)) continue;  // destroyed since it was listed
+    if (auto found = slot_of_cgroup.find(info.st_ino); found != slot_of_cgroup.end())
+      cts.push_back({ctid, cgroup, found->second});
+    else
+      read.unregistered.push_back(ctid);
+  }
+  read.containers = read_usage(engine(), paths_.pin_dir, cts);
+  return read;
 }
 
 void Host::set_device_rules(const std::string& ctid, const std::vector<Engine::DeviceRule>& rules) {
-  slot_of(ctid);  // registered, or a clear error
-  engine().set_device_rules(*engine().find_slot(cgroup::id_of(cgroup_of(ctid))), rules);
+  engine().set_device_rules(registered_slot(ctid), rules);
 }
 
 void Host::clear_device_rules(const std::string& ctid) {
@@ -541,9 +495,11 @@ void Host::clear_device_rules(const std::string& ctid) {
 }
 
 ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
-  ubc_ct& ct = slot_of(ctid);
-  const bool read_from_kernel = resource_info(resource).support != Support::enforced || resource == UBC_SHMPAGES;
-  return shown_counter(ct, resource, read_from_kernel ? refresh_kernel_rows(ctid, ct) : 0);
+  if (resource_info(resource).held_from == HeldFrom::slot)
+    return charged_counter(engine().slots()[registered_slot(ctid)], resource);
+  for (const auto& row : usage(ctid).resources)
+    if (row.resource->id == resource) return row.counter;
+  throw std::logic_error("no row for resource " + std::to_string(resource));
 }
 
 int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {

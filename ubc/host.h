@@ -107,8 +107,16 @@ class Host {
   void set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save);
   // The CT's config file (vzctl format), in config_dir().
   std::filesystem::path config_path(const std::string& ctid) const;
-  // The enforced rows of the CT, live.
+  // Every row of the CT, live.
   ContainerUsage usage(const std::string& ctid);
+  // Every row of every CT, in one pass over the host (ubc/usage_reader.h). CTs the engine
+  // does not know (a load or registration stopped half-way: `ubcctl doctor`) are listed
+  // apart; CTs destroyed meanwhile are left out.
+  struct HostUsage {
+    std::vector<ContainerUsage> containers;
+    std::vector<std::string> unregistered;
+  };
+  HostUsage usage_of_all();
   // One row of the CT, live.
   ubc_counter counter(const std::string& ctid, ubc_resource resource);
   // The device nodes the CT's tasks may open (Engine::set_device_rules), or no device
@@ -121,13 +129,8 @@ class Host {
 
  private:
   Engine& engine();
-  // Reads the rows the kernel counts (memcg, /proc, the socket iterators) into the CT's
-  // slot. Returns the CT's shared memory pages other than SysV segments: shmpages' held is
-  // those plus the SysV pages BPF charges.
-  std::uint64_t refresh_kernel_rows(const std::string& ctid, ubc_ct& ct);
   // The CT's slot index; throws unless the CT exists and is registered.
   std::uint32_t registered_slot(const std::string& ctid);
-  ubc_ct& slot_of(const std::string& ctid);
   void register_cgroup(const std::string& ctid);
   // Unbinds the CT's slot from the engine (if loaded), so nothing is charged to it any more.
   void forget(std::uint64_t cgroup_id);

@@ -1,24 +1,28 @@
 #include "ubc/kernel_counters.h"
 
+#include <fcntl.h>
 #include <sys/types.h>
+#include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 #include <stdexcept>
-
-#include "loader/cgroup.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
 
 namespace {
 
+// Plain read(2): a full read of many CTs opens thousands of these small files.
 std::optional<std::string> read_if_exists(const fs::path& file) {
-  std::ifstream in(file);
-  if (!in) return std::nullopt;
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string text;
+  char buffer[4096];
+  ssize_t got = 0;
+  while ((got = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(got));
+  ::close(fd);
+  if (got < 0) return std::nullopt;
+  return text;
 }
 
 std::optional<std::uint64_t> read_number(const fs::path& file) {
@@ -36,25 +40,15 @@ std::optional<std::uint64_t> value_of(const std::map<std::string, std::uint64_t>
   return found->second;
 }
 
-// Processes of every cgroup in the CT's subtree, read live; one that exits meanwhile is
-// simply not counted.
-MmPages sum_mm_pages(const fs::path& cgroup, std::uint64_t page_size) {
+MmPages sum_mm_pages(const std::vector<pid_t>& tasks, std::uint64_t page_size) {
   MmPages total;
-  auto add_cgroup = [&](const fs::path& dir) {
-    std::error_code ignored;
-    if (!fs::exists(dir / "cgroup.procs", ignored)) return;
-    for (pid_t pid : cgroup::member_pids(dir)) {
-      auto status = read_if_exists("/proc/" + std::to_string(pid) + "/status");
-      if (!status) continue;
-      const MmPages pages = parse_proc_status(*status, page_size);
-      total.locked += pages.locked;
-      total.private_ += pages.private_;
-    }
-  };
-  add_cgroup(cgroup);
-  std::error_code error;
-  for (fs::recursive_directory_iterator it(cgroup, error), end; !error && it != end; it.increment(error))
-    if (it->is_directory()) add_cgroup(it->path());
+  for (pid_t pid : tasks) {
+    auto status = read_if_exists("/proc/" + std::to_string(pid) + "/status");
+    if (!status) continue;
+    const MmPages pages = parse_proc_status(*status, page_size);
+    total.locked += pages.locked;
+    total.private_ += pages.private_;
+  }
   return total;
 }
 
@@ -85,7 +79,7 @@ MmPages parse_proc_status(const std::string& text, std::uint64_t page_size) {
   return pages;
 }
 
-KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_size) {
+KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_size, const std::vector<pid_t>& tasks) {
   auto stat_text = read_if_exists(cgroup / "memory.stat");
   if (!stat_text)
     throw std::runtime_error("cannot read " + (cgroup / "memory.stat").string() +
@@ -116,7 +110,7 @@ KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_si
   const std::uint64_t unevictable = value_of(stat, "unevictable").value_or(0);
   reading.held[UBC_OOMGUARPAGES] = (anon + unevictable) / page_size + swap.value_or(0);
 
-  const MmPages mm = sum_mm_pages(cgroup, page_size);
+  const MmPages mm = sum_mm_pages(tasks, page_size);
   reading.held[UBC_LOCKEDPAGES] = mm.locked;
   reading.held[UBC_PRIVVMPAGES] = mm.private_;
   reading.held[UBC_VMGUARPAGES] = mm.private_;

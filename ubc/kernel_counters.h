@@ -2,12 +2,15 @@
 // in /proc): ubc reads them instead of charging them again in BPF.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "maps/ubc_maps.h"
 
@@ -34,9 +37,11 @@ struct MmPages {
 };
 MmPages parse_proc_status(const std::string& text, std::uint64_t page_size);
 
-// Reads the CT's rows from the memcg files of `cgroup` and the /proc status of every process
-// in its subtree. Throws when the cgroup has no memory controller.
-KernelReading read_kernel_counters(const std::filesystem::path& cgroup, std::uint64_t page_size);
+// Reads the CT's rows from the memcg files of `cgroup` and the /proc status of `tasks` (its
+// subtree's processes; one that exited meanwhile is not counted). Throws when the cgroup has
+// no memory controller.
+KernelReading read_kernel_counters(const std::filesystem::path& cgroup, std::uint64_t page_size,
+                                   const std::vector<pid_t>& tasks);
 
 // What a limit looks like in a memcg file: "max" for unlimited, else bytes.
 std::string memcg_limit_text(std::uint64_t limit_pages, std::uint64_t page_size);

@@ -97,13 +97,9 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
       family("ubc_cpu_throttled_seconds_total", "Time the CT was held back by its cpulimit", MetricType::Counter);
 
   if (loaded) {
-    for (const auto& ctid : host_.list()) {
-      ContainerUsage usage;
-      try {
-        usage = host_.usage(ctid);
-      } catch (const std::exception&) {
-        continue;  // destroyed while we looked, or not registered: no stale figures
-      }
+    // CTs destroyed while we looked, or not registered, get no (stale) figures.
+    for (const ContainerUsage& usage : host_.usage_of_all().containers) {
+      const std::string& ctid = usage.id;
       for (const auto& row : usage.resources) {
         const bool bytes = row.resource->unit != Unit::count;
         const std::vector<ClientMetric::Label> labels{{"ct", ctid}, {"resource", std::string(row.resource->name)}};

@@ -25,11 +25,21 @@ enum class Support {
 
 std::string_view support_name(Support support) noexcept;
 
+// Where a read (ubc/usage_reader.h) finds a row's held value.
+enum class HeldFrom {
+  slot,              // the CT's slot, which the BPF programs charge and uncharge
+  slot_and_memcg,    // shmpages: the SysV pages BPF charges, plus memcg's other shared memory
+  memcg,             // the memcg files of the CT's cgroup
+  task_mm,           // the mm counters of the CT's tasks (/proc/PID/status)
+  socket_iterators,  // bytes queued in the CT's sockets, summed by the engine's iterators
+};
+
 struct ResourceInfo {
   ubc_resource id;
   std::string_view name;
   Unit unit;
   Support support;
+  HeldFrom held_from;
   RefusedAt refused_at;
   std::string_view errnos;            // what a refused call fails with, by caller where it differs; "-": none
   std::string_view kernel_source;     // the hooks that charge, refuse and uncharge it, or the kernel counter

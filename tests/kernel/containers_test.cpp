@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -19,7 +20,9 @@
 
 namespace fs = std::filesystem;
 using ubc::test::RunningCt;
+using ubc::test::ScopedCt;
 using ubc::test::ubcctl;
+using ubc::test::Workload;
 
 namespace {
 
@@ -138,6 +141,30 @@ TEST_SUITE("containers") {
     const auto listing = ct.exec("ls /proc");
     CHECK(listing.output.find("user_beancounters") != std::string::npos);
     CHECK(listing.output.find("meminfo") != std::string::npos);
+  }
+
+  TEST_CASE("one whole-host read gives each CT the sockets of its own network namespace") {
+    // Two CTs, each with a network namespace of its own, and a third in the host's: the
+    // read runs the socket iterators once per namespace, and each CT gets only its own.
+    RunningCt first("ct-read-a", "");
+    RunningCt second("ct-read-b", "");
+    ScopedCt on_host("ct-read-host");
+    Workload host_side(on_host);
+    REQUIRE(host_side.ask("sockbufs 60000").at(0) == 0);
+    const std::string hold =
+        "(echo sockbufs 20000; sleep 60) </dev/null 2>/dev/null | ubc-test-workload >/tmp/held 2>&1 & "
+        "while ! grep -q ^ok /tmp/held; do sleep 0.1; done";
+    REQUIRE(first.exec(hold).status == 0);
+    std::map<std::string, std::uint64_t> dgram;
+    for (const auto& usage : ubc::test::host().usage_of_all().containers)
+      for (const auto& row : usage.resources)
+        if (row.resource->id == UBC_DGRAMRCVBUF) dgram[usage.id] = row.counter.held;
+    CHECK(dgram.at("ct-read-a") >= 20000);
+    CHECK(dgram.at("ct-read-a") < 50000);  // not the host CT's 60000 as well
+    CHECK(dgram.at("ct-read-b") == 0);
+    CHECK(dgram.at("ct-read-host") >= 60000);
+    CHECK(first.exec("kill $(pidof ubc-test-workload)").status == 0);
+    CHECK(host_side.finish() == 0);
   }
 
   TEST_CASE("two CTs reach each other; each one's nftables rules are its own") {

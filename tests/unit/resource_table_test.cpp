@@ -105,3 +105,11 @@ TEST_CASE("a row nothing refuses has no errno; a refused row has one") {
     if (row.refused_at == ubc::RefusedAt::never) CHECK(row.errnos == "-");
   }
 }
+
+TEST_CASE("rows BPF enforces are read from their slot; the others from the kernel, never from a slot") {
+  for (const auto& row : ubc::resource_table()) {
+    CAPTURE(row.name);
+    const bool from_slot = row.held_from == ubc::HeldFrom::slot || row.held_from == ubc::HeldFrom::slot_and_memcg;
+    CHECK(from_slot == (row.support == ubc::Support::enforced));
+  }
+}
