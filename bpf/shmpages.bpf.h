@@ -142,10 +142,12 @@ int ubc_iter_shm(struct bpf_iter__bpf_map_elem *ctx)
 	resident = BPF_CORE_READ(segment, shm_file, f_mapping, nrpages);
 	if (!resident)
 		return 0;
+	__builtin_memset(&record, 0, sizeof(record));
 	record.slot = owner->slot;
+	record.kind = UBC_ITER_ROW;
 	record.resource = UBC_SHMPAGES;
 	record.generation = owner->generation;
-	record.amount = resident;
+	record.held = resident;
 	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
 	return 0;
 }

@@ -24,9 +24,10 @@ static __always_inline void ubc_emit_sockbuf(struct seq_file *seq,
 {
 	struct ubc_iter_record record = {
 		.slot = owner->slot,
+		.kind = UBC_ITER_ROW,
 		.resource = resource,
 		.generation = owner->generation,
-		.amount = bytes,
+		.held = bytes,
 	};
 
 	if (bytes > 0)

@@ -35,6 +35,7 @@
 #include "numiptent.bpf.h"
 #include "numsiginfo.bpf.h"
 #include "sockbufs.bpf.h"
+#include "kernel_rows.bpf.h"
 #include "isolation.bpf.h"
 #include "devices.bpf.h"
 

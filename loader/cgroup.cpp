@@ -98,19 +98,6 @@ std::vector<pid_t> member_pids(const fs::path& cgroup) {
   return pids;
 }
 
-std::vector<pid_t> subtree_pids(const fs::path& cgroup) {
-  std::vector<pid_t> pids;
-  auto add_cgroup = [&pids](const fs::path& dir) {
-    std::ifstream procs(dir / "cgroup.procs");
-    for (pid_t pid; procs >> pid;) pids.push_back(pid);
-  };
-  add_cgroup(cgroup);
-  std::error_code error;
-  for (fs::recursive_directory_iterator it(cgroup, error), end; !error && it != end; it.increment(error))
-    if (it->is_directory(error)) add_cgroup(it->path());
-  return pids;
-}
-
 int enter_from_child(const char* cgroup_procs_path) noexcept {
   int fd = ::open(cgroup_procs_path, O_WRONLY | O_CLOEXEC);
   if (fd < 0) return -1;

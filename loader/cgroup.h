@@ -30,9 +30,6 @@ std::uint64_t id_of(const std::filesystem::path& cgroup);
 
 bool is_populated(const std::filesystem::path& cgroup);
 std::vector<pid_t> member_pids(const std::filesystem::path& cgroup);
-// The processes of `cgroup` and of every cgroup below it, read live: a cgroup removed
-// meanwhile is simply not counted.
-std::vector<pid_t> subtree_pids(const std::filesystem::path& cgroup);
 
 // Moves the calling process into `cgroup`. Async-signal-safe enough for a forked child:
 // it allocates nothing.

@@ -75,8 +75,10 @@ Skeleton open_and_load(const EngineSizing& sizing = {}) {
   if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
   prepare_nf_tables(*skeleton);
   size_owner_maps(*skeleton, sizing);
-  // Map-element iterators need their map's fd at attach time: attached in attach_iterators.
+  skeleton->rodata->ubc_page_size = static_cast<__u64>(::sysconf(_SC_PAGESIZE));
+  // The map-element and cgroup iterators need link info at attach time: attached in load.
   bpf_program__set_autoattach(skeleton->progs.ubc_iter_shm, false);
+  bpf_program__set_autoattach(skeleton->progs.ubc_iter_memcg, false);
   if (int err = ubc_bpf__load(skeleton.get())) throw_libbpf("loading the BPF engine into the kernel", -err);
   return skeleton;
 }
@@ -142,6 +144,11 @@ void Engine::load(const fs::path& pin_dir, const EngineSizing& sizing) {
   LIBBPF_OPTS(bpf_iter_attach_opts, iter_options, .link_info = &shm_owner, .link_info_len = sizeof shm_owner);
   skeleton->links.ubc_iter_shm = bpf_program__attach_iter(skeleton->progs.ubc_iter_shm, &iter_options);
   if (!skeleton->links.ubc_iter_shm) throw_libbpf("attaching the SysV segment iterator", errno);
+  bpf_iter_link_info every_cgroup{};  // no cgroup named: from the root of the hierarchy
+  every_cgroup.cgroup.order = BPF_CGROUP_ITER_DESCENDANTS_PRE;
+  LIBBPF_OPTS(bpf_iter_attach_opts, cgroup_options, .link_info = &every_cgroup, .link_info_len = sizeof every_cgroup);
+  skeleton->links.ubc_iter_memcg = bpf_program__attach_iter(skeleton->progs.ubc_iter_memcg, &cgroup_options);
+  if (!skeleton->links.ubc_iter_memcg) throw_libbpf("attaching the memory cgroup iterator", errno);
 
   std::error_code ec;
   fs::create_directories(pin_dir, ec);
@@ -329,8 +336,23 @@ std::array<std::uint64_t, UBC_STAT_COUNT> Engine::stats() const {
 std::vector<ubc_iter_record> Engine::iterate(const fs::path& pin_dir, IteratedObjects objects) {
   static constexpr const char* kSocketIterators[] = {"tcp", "udp", "unix"};
   static constexpr const char* kSegmentIterators[] = {"shm"};
-  const std::span<const char* const> names =
-      objects == IteratedObjects::sockets ? std::span<const char* const>(kSocketIterators) : kSegmentIterators;
+  static constexpr const char* kTaskIterators[] = {"task_mm"};
+  static constexpr const char* kCgroupIterators[] = {"memcg"};
+  std::span<const char* const> names;
+  switch (objects) {
+    case IteratedObjects::sockets:
+      names = kSocketIterators;
+      break;
+    case IteratedObjects::sysv_segments:
+      names = kSegmentIterators;
+      break;
+    case IteratedObjects::processes:
+      names = kTaskIterators;
+      break;
+    case IteratedObjects::memory_cgroups:
+      names = kCgroupIterators;
+      break;
+  }
   std::vector<ubc_iter_record> records;
   std::vector<char> bytes;
   for (const char* name : names) {

@@ -92,10 +92,12 @@ class Engine {
   // The attached programs, from the links pinned in `pin_dir`.
   static std::vector<ProgramHealth> program_health(const std::filesystem::path& pin_dir);
 
-  // Runs the pinned iterators of one kind: one record per non-empty buffer of every socket a
-  // CT owns in the caller's network namespace, or one per SysV segment a CT owns (in any
-  // IPC namespace) with its resident pages.
-  enum class IteratedObjects { sockets, sysv_segments };
+  // Runs the pinned iterators of one kind (records: maps/ubc_maps.h): one per non-empty
+  // buffer of every socket a CT owns in the caller's network namespace; one per SysV segment
+  // a CT owns (in any IPC namespace) with its resident pages; the mm counters and network
+  // namespace of every process in a CT; the memcg figures of every CT cgroup (none on a
+  // kernel without the memcg kfuncs).
+  enum class IteratedObjects { sockets, sysv_segments, processes, memory_cgroups };
   static std::vector<ubc_iter_record> iterate(const std::filesystem::path& pin_dir, IteratedObjects objects);
 
  private:

@@ -162,14 +162,25 @@ struct ubc_refusal_event {
 
 #define UBC_EVENTS_BYTES (256 * 1024)
 
-/* What the engine's iterators (pinned as link_ubc_iter_*) write, one record per kernel
- * object a CT owns, for user space to sum per CT when it reads a row: the bytes in one
- * socket buffer, the resident pages of one SysV segment. */
+/* What the engine's iterators (pinned as link_ubc_iter_*) write, for user space to sum per
+ * CT when it reads the rows the kernel keeps (ubc/usage_reader.cpp): the bytes in one socket
+ * buffer, the resident pages of one SysV segment, the mm counters of one process, a CT
+ * cgroup's memcg figures, the network namespace a CT's process is in. */
+enum ubc_iter_kind {
+	UBC_ITER_ROW = 0,	  /* a part of a row: held summed over records, marks the highest */
+	UBC_ITER_MEMCG_SHMEM = 1, /* memcg's shared memory of the CT, pages (in held); its
+				   * presence says the memcg figures of the CT were read */
+	UBC_ITER_NETWORK = 2,	  /* held: a network namespace's inode, maxheld: a process in it */
+};
+
 struct ubc_iter_record {
-	__u32 slot;	  /* the CT the object is charged to */
-	__u32 resource;	  /* enum ubc_resource */
-	__u64 generation; /* of that slot when the object was charged */
-	__u64 amount;	  /* in the row's unit */
+	__u32 slot;	  /* the CT */
+	__u16 kind;	  /* enum ubc_iter_kind */
+	__u16 resource;	  /* UBC_ITER_ROW: enum ubc_resource */
+	__u64 generation; /* of that slot when the object was charged or the CT seen */
+	__u64 held;	  /* in the row's unit */
+	__u64 maxheld;	  /* the kernel's own high-water mark of the row, 0 when it keeps none */
+	__u64 failcnt;	  /* the kernel's own count of refusals, 0 when it keeps none */
 };
 
 /* Device nodes a running CT's tasks may open (OpenVZ's --devnodes): a key per node, or per

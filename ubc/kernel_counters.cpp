@@ -40,18 +40,6 @@ std::optional<std::uint64_t> value_of(const std::map<std::string, std::uint64_t>
   return found->second;
 }
 
-MmPages sum_mm_pages(const std::vector<pid_t>& tasks, std::uint64_t page_size) {
-  MmPages total;
-  for (pid_t pid : tasks) {
-    auto status = read_if_exists("/proc/" + std::to_string(pid) + "/status");
-    if (!status) continue;
-    const MmPages pages = parse_proc_status(*status, page_size);
-    total.locked += pages.locked;
-    total.private_ += pages.private_;
-  }
-  return total;
-}
-
 }  // namespace
 
 std::map<std::string, std::uint64_t> parse_key_values(const std::string& text) {
@@ -63,23 +51,7 @@ std::map<std::string, std::uint64_t> parse_key_values(const std::string& text) {
   return values;
 }
 
-MmPages parse_proc_status(const std::string& text, std::uint64_t page_size) {
-  MmPages pages;
-  std::istringstream in(text);
-  std::string line;
-  const std::uint64_t kib_per_page = page_size / 1024;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string key;
-    std::uint64_t kib = 0;
-    if (!(fields >> key >> kib)) continue;
-    if (key == "VmLck:") pages.locked += kib / kib_per_page;
-    if (key == "VmData:" || key == "VmStk:") pages.private_ += kib / kib_per_page;
-  }
-  return pages;
-}
-
-KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_size, const std::vector<pid_t>& tasks) {
+KernelReading read_memcg_files(const fs::path& cgroup, std::uint64_t page_size) {
   auto stat_text = read_if_exists(cgroup / "memory.stat");
   if (!stat_text)
     throw std::runtime_error("cannot read " + (cgroup / "memory.stat").string() +
@@ -110,10 +82,6 @@ KernelReading read_kernel_counters(const fs::path& cgroup, std::uint64_t page_si
   const std::uint64_t unevictable = value_of(stat, "unevictable").value_or(0);
   reading.held[UBC_OOMGUARPAGES] = (anon + unevictable) / page_size + swap.value_or(0);
 
-  const MmPages mm = sum_mm_pages(tasks, page_size);
-  reading.held[UBC_LOCKEDPAGES] = mm.locked;
-  reading.held[UBC_PRIVVMPAGES] = mm.private_;
-  reading.held[UBC_VMGUARPAGES] = mm.private_;
   return reading;
 }
 

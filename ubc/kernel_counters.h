@@ -1,8 +1,6 @@
-// Rows whose held value the kernel already counts for a cgroup (memcg files, the mm counters
-// in /proc): ubc reads them instead of charging them again in BPF.
+// Rows whose held value the kernel already counts for a cgroup (memcg): ubc reads them
+// instead of charging them again in BPF.
 #pragma once
-
-#include <sys/types.h>
 
 #include <array>
 #include <cstdint>
@@ -10,7 +8,6 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <vector>
 
 #include "maps/ubc_maps.h"
 
@@ -30,18 +27,10 @@ struct KernelReading {
 // "key value" lines (memory.stat, memory.events) as a map.
 std::map<std::string, std::uint64_t> parse_key_values(const std::string& text);
 
-// The mm counters of /proc/PID/status that OpenVZ's page rows follow, in pages.
-struct MmPages {
-  std::uint64_t locked = 0;    // VmLck: mlock()ed, VM_LOCKED
-  std::uint64_t private_ = 0;  // VmData + VmStk: private writable address space
-};
-MmPages parse_proc_status(const std::string& text, std::uint64_t page_size);
-
-// Reads the CT's rows from the memcg files of `cgroup` and the /proc status of `tasks` (its
-// subtree's processes; one that exited meanwhile is not counted). Throws when the cgroup has
-// no memory controller.
-KernelReading read_kernel_counters(const std::filesystem::path& cgroup, std::uint64_t page_size,
-                                   const std::vector<pid_t>& tasks);
+// Reads the CT's memcg rows from the memcg files of `cgroup`, for a kernel whose engine
+// cannot read them in one pass (no memcg kfuncs). Throws when the cgroup has no memory
+// controller.
+KernelReading read_memcg_files(const std::filesystem::path& cgroup, std::uint64_t page_size);
 
 // What a limit looks like in a memcg file: "max" for unlimited, else bytes.
 std::string memcg_limit_text(std::uint64_t limit_pages, std::uint64_t page_size);

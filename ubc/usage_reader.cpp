@@ -8,12 +8,9 @@
 #include <map>
 #include <optional>
 #include <unordered_map>
-#include <utility>
 
-#include "loader/cgroup.h"
 #include "loader/namespaces.h"
 #include "loader/slot_access.h"
-#include "ubc/kernel_counters.h"
 #include "ubc/resource_table.h"
 
 namespace ubc {
@@ -21,71 +18,107 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using RowSums = std::array<std::uint64_t, UBC_RESOURCE_COUNT>;
-
 std::uint64_t page_size() {
   return static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
-// What the iterators found, summed per slot; a record charged to an earlier owner of the
-// slot (an older generation) is not the current CT's.
-class IteratorSums {
+// What the iterators said about one CT.
+struct IteratedCt {
+  struct Row {
+    std::uint64_t held = 0, maxheld = 0, failcnt = 0;
+  };
+  std::array<Row, UBC_RESOURCE_COUNT> rows{};
+  std::optional<std::uint64_t> memcg_shmem_pages;  // set once its memcg figures were read
+  std::map<std::uint64_t, pid_t> networks;         // namespace inode -> a process in it
+};
+
+// The iterators' records, per slot; a record about an earlier owner of the slot (an older
+// generation) is not the current CT's.
+class IteratedRows {
  public:
-  explicit IteratorSums(std::span<const ubc_ct, UBC_MAX_CTS> slots) : slots_(slots) {}
+  explicit IteratedRows(std::span<const ubc_ct, UBC_MAX_CTS> slots) : slots_(slots) {}
 
   void add(const std::vector<ubc_iter_record>& records) {
     for (const ubc_iter_record& record : records) {
-      if (record.slot >= slots_.size() || record.resource >= UBC_RESOURCE_COUNT) continue;
-      if (record.generation != slot_load(slots_[record.slot].generation)) continue;
-      sums_[record.slot][record.resource] += record.amount;
+      if (record.slot >= slots_.size() || record.generation != slot_load(slots_[record.slot].generation)) continue;
+      IteratedCt& ct = cts_[record.slot];
+      switch (record.kind) {
+        case UBC_ITER_ROW:
+          if (record.resource < UBC_RESOURCE_COUNT) {
+            IteratedCt::Row& row = ct.rows[record.resource];
+            row.held += record.held;
+            row.maxheld = std::max<std::uint64_t>(row.maxheld, record.maxheld);
+            row.failcnt = std::max<std::uint64_t>(row.failcnt, record.failcnt);
+          }
+          break;
+        case UBC_ITER_MEMCG_SHMEM:
+          ct.memcg_shmem_pages = record.held;
+          break;
+        case UBC_ITER_NETWORK:
+          ct.networks.emplace(record.held, static_cast<pid_t>(record.maxheld));
+          break;
+        default:
+          break;
+      }
     }
   }
 
-  RowSums of(std::uint32_t slot) const {
-    auto found = sums_.find(slot);
-    return found == sums_.end() ? RowSums{} : found->second;
+  const IteratedCt& of(std::uint32_t slot) const {
+    static const IteratedCt nothing;
+    auto found = cts_.find(slot);
+    return found == cts_.end() ? nothing : found->second;
   }
 
  private:
   std::span<const ubc_ct, UBC_MAX_CTS> slots_;
-  std::unordered_map<std::uint32_t, RowSums> sums_;
+  std::unordered_map<std::uint32_t, IteratedCt> cts_;
 };
 
-using NamespaceId = std::pair<dev_t, ino_t>;
-
-std::optional<NamespaceId> network_namespace_of(const std::string& pid) {
-  struct stat info {};
-  if (::stat(("/proc/" + pid + "/ns/net").c_str(), &info)) return std::nullopt;
-  return NamespaceId{info.st_dev, info.st_ino};
-}
-
-// The socket iterators see the reader's network namespace only: run them in each namespace
-// some CT's task is in (through one of its tasks), each once.
-void add_sockets(IteratorSums& sums, const fs::path& pin_dir, const std::vector<std::vector<pid_t>>& tasks_of_cts) {
-  const auto ours = network_namespace_of("self");
-  std::map<NamespaceId, pid_t> others;
-  for (const auto& tasks : tasks_of_cts) {
-    if (tasks.empty()) continue;
-    const auto theirs = network_namespace_of(std::to_string(tasks.front()));
-    if (theirs && theirs != ours) others.emplace(*theirs, tasks.front());
-  }
-  sums.add(Engine::iterate(pin_dir, Engine::IteratedObjects::sockets));
-  for (const auto& [id, pid] : others) {
+// The socket iterators see the reader's network namespace only: run them in ours, and in
+// each other namespace a process of the CTs read is in (through that process), each once.
+void add_sockets(IteratedRows& iterated, const fs::path& pin_dir, std::span<const CtToRead> cts) {
+  std::map<std::uint64_t, pid_t> networks;
+  for (const auto& ct : cts)
+    networks.insert(iterated.of(ct.slot).networks.begin(), iterated.of(ct.slot).networks.end());
+  // A namespace's inode number is the one nsfs shows for it.
+  struct stat ours {};
+  if (::stat("/proc/self/ns/net", &ours) == 0) networks.erase(ours.st_ino);
+  iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::sockets));
+  for (const auto& [inode, pid] : networks) {
     try {
-      ns::run_in_network_namespace(pid, [&] { sums.add(Engine::iterate(pin_dir, Engine::IteratedObjects::sockets)); });
+      ns::run_in_network_namespace(pid,
+                                   [&] { iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::sockets)); });
     } catch (const std::exception&) {
-      // the task exited meanwhile; sockets its namespace still holds are read with a later task
+      // the process exited meanwhile: its namespace's sockets, if it lives on, are not read
     }
   }
 }
 
+// The CT's memcg rows from the memcg iterator, or (a kernel without the memcg kfuncs)
+// from its memcg files.
+KernelReading memcg_reading(const IteratedCt& iterated, const fs::path& cgroup) {
+  if (!iterated.memcg_shmem_pages) return read_memcg_files(cgroup, page_size());
+  KernelReading reading;
+  reading.shmem_pages = iterated.memcg_shmem_pages;
+  for (const auto& info : resource_table()) {
+    if (info.held_from != HeldFrom::memcg) continue;
+    const IteratedCt::Row& row = iterated.rows[info.id];
+    reading.held[info.id] = row.held;
+    if (row.maxheld) reading.maxheld[info.id] = row.maxheld;
+    if (row.failcnt) reading.failcnt[info.id] = row.failcnt;
+  }
+  return reading;
+}
+
 // Stores the kernel-kept rows into the CT's slot. Returns the CT's shared memory pages other
 // than SysV segments: shmpages' held is those plus the SysV pages BPF charges.
-std::uint64_t store_kernel_rows(ubc_ct& ct, KernelReading reading, const RowSums& iterated) {
+std::uint64_t store_kernel_rows(ubc_ct& ct, KernelReading reading, const IteratedCt& iterated) {
   for (const auto& info : resource_table())
-    if (info.held_from == HeldFrom::socket_iterators) reading.held[info.id] = iterated[info.id];
+    if (info.held_from == HeldFrom::socket_iterators || info.held_from == HeldFrom::task_mm)
+      reading.held[info.id] = iterated.rows[info.id].held;
   const std::uint64_t shmem = reading.shmem_pages.value_or(0);
-  const std::uint64_t sysv_resident = iterated[UBC_SHMPAGES];
+  // The SysV segment iterator's records: the resident pages of the CT's segments.
+  const std::uint64_t sysv_resident = iterated.rows[UBC_SHMPAGES].held;
   const std::uint64_t other_shm_pages = shmem > sysv_resident ? shmem - sysv_resident : 0;
   // BPF raises maxheld for SysV charges only; the whole row's mark is raised here.
   slot_raise(ct.res[UBC_SHMPAGES].maxheld, slot_load(ct.res[UBC_SHMPAGES].held) + other_shm_pages);
@@ -112,22 +145,27 @@ ubc_counter charged_counter(const ubc_ct& ct, ubc_resource resource) {
           slot_load(live.failcnt)};
 }
 
+std::optional<KernelReading> iterated_memcg_reading(Engine& engine, const fs::path& pin_dir, std::uint32_t slot) {
+  IteratedRows iterated(engine.slots());
+  iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::memory_cgroups));
+  if (!iterated.of(slot).memcg_shmem_pages) return std::nullopt;
+  return memcg_reading(iterated.of(slot), {});
+}
+
 std::vector<ContainerUsage> read_usage(Engine& engine, const fs::path& pin_dir, std::span<const CtToRead> cts) {
   const auto slots = engine.slots();
-  std::vector<std::vector<pid_t>> tasks_of_cts;
-  tasks_of_cts.reserve(cts.size());
-  for (const auto& ct : cts) tasks_of_cts.push_back(cgroup::subtree_pids(ct.cgroup));
-  IteratorSums iterated(slots);
-  add_sockets(iterated, pin_dir, tasks_of_cts);
+  IteratedRows iterated(slots);
+  iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::processes));
+  iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::memory_cgroups));
   iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::sysv_segments));
+  add_sockets(iterated, pin_dir, cts);
 
   std::vector<ContainerUsage> usage;
   usage.reserve(cts.size());
-  for (std::size_t i = 0; i < cts.size(); ++i) {
-    const CtToRead& ct = cts[i];
+  for (const CtToRead& ct : cts) {
     std::optional<KernelReading> reading;
     try {
-      reading = read_kernel_counters(ct.cgroup, page_size(), tasks_of_cts[i]);
+      reading = memcg_reading(iterated.of(ct.slot), ct.cgroup);
     } catch (const std::exception&) {
       std::error_code ignored;
       if (!fs::exists(ct.cgroup, ignored)) continue;  // destroyed while we read

@@ -1,17 +1,20 @@
 // One read of many CTs' beancounters, in one pass over the host. The rows BPF charges are
-// the slots' counters as they stand; the rows the kernel keeps (memcg files, the /proc mm
-// counters, socket buffers, resident SysV pages) are read here and stored into the slots.
-// The costly host-wide parts run once per read, not once per CT: the socket iterators once
-// per network namespace in use, the SysV segment iterator once.
+// the slots' counters as they stand; the rows the kernel keeps (memcg figures, the mm
+// counters of processes, socket buffers, resident SysV pages) come from the engine's
+// iterators (bpf/kernel_rows.bpf.h, bpf/sockbufs.bpf.h) and are stored into the slots. Each
+// iterator runs once per read, whatever the number of CTs: the process, cgroup and SysV
+// segment iterators once, the socket iterators once per network namespace the CTs use.
 #pragma once
 
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "loader/engine.h"
+#include "ubc/kernel_counters.h"
 #include "ubc/report.h"
 
 namespace ubc {
@@ -26,6 +29,11 @@ struct CtToRead {
 // is left out; any other failure throws.
 std::vector<ContainerUsage> read_usage(Engine& engine, const std::filesystem::path& pin_dir,
                                        std::span<const CtToRead> cts);
+
+// The memcg rows of the CT in `slot` as the engine's memcg iterator reads them; none on a
+// kernel without the memcg kfuncs (read_usage then reads the memcg files).
+std::optional<KernelReading> iterated_memcg_reading(Engine& engine, const std::filesystem::path& pin_dir,
+                                                    std::uint32_t slot);
 
 // A row as it stands in a slot, without reading the kernel-kept rows (for rows only BPF
 // charges).

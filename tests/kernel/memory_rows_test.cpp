@@ -3,7 +3,12 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "loader/cgroup.h"
+#include "loader/engine.h"
+#include "ubc/kernel_counters.h"
+#include "ubc/usage_reader.h"
 #include "workload.h"
 
 using ubc::test::ScopedCt;
@@ -49,6 +54,41 @@ TEST_SUITE("memory rows") {
     CHECK(ct.counter(UBC_PRIVVMPAGES).maxheld >= priv_before.held + 8192);
     CHECK(workload.finish() == 0);
     CHECK(held(ct, UBC_PRIVVMPAGES) == 0);
+  }
+
+  TEST_CASE("the memcg iterator reads what the memcg files say") {
+    // One pass over the host's cgroups gives every CT's memcg rows; the files are read only
+    // on a kernel without the memcg kfuncs. Both must agree on the same cgroup.
+    ScopedCt ct("mem-iter");
+    Workload workload(ct);
+    CHECK(workload.ask("anon 4096").at(0) == 0);
+    CHECK(workload.ask("memfd 512").at(0) == 0);
+    CHECK(workload.ask("dentries 2000 /tmp").at(0) == 0);
+    const auto& host = ubc::test::host();
+    ubc::Engine engine = ubc::Engine::open(host.paths().pin_dir);
+    const auto slot = ubc::test::host().slot_index(ct.id());
+    REQUIRE(slot);
+    const auto iterated = ubc::iterated_memcg_reading(engine, host.paths().pin_dir, *slot);
+    REQUIRE_MESSAGE(iterated, "this kernel has no memcg kfuncs (Linux 6.19+): the engine reads memcg files");
+    const auto files = ubc::read_memcg_files(cgroup_of(ct), static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE)));
+    // Read a moment apart, by a live process's cgroup: within 2% (and a few pages).
+    auto close_to = [](std::uint64_t a, std::uint64_t b, std::uint64_t slack) {
+      const std::uint64_t diff = a > b ? a - b : b - a;
+      return diff <= slack + std::max(a, b) / 50;
+    };
+    for (ubc_resource row : {UBC_PHYSPAGES, UBC_SWAPPAGES, UBC_OOMGUARPAGES}) {
+      CAPTURE(row);
+      CHECK(close_to(*iterated->held[row], *files.held[row], 16));
+    }
+    for (ubc_resource row : {UBC_KMEMSIZE, UBC_DCACHESIZE}) {
+      CAPTURE(row);
+      CHECK(close_to(*iterated->held[row], *files.held[row], 64 * 1024));
+    }
+    CHECK(*iterated->held[UBC_PHYSPAGES] >= 4096 + 512);
+    CHECK(close_to(*iterated->shmem_pages, *files.shmem_pages, 4));
+    CHECK(*iterated->shmem_pages >= 512);
+    CHECK(iterated->maxheld[UBC_PHYSPAGES].value_or(0) >= *iterated->held[UBC_PHYSPAGES] - 16);
+    CHECK(workload.finish() == 0);
   }
 
   TEST_CASE("dcachesize and kmemsize grow with the CT's dentries and inodes") {
