@@ -75,7 +75,6 @@ Skeleton open_and_load(const EngineSizing& sizing = {}) {
   if (!skeleton) throw_libbpf("opening the BPF engine (ubc_bpf__open)", errno);
   prepare_nf_tables(*skeleton);
   size_owner_maps(*skeleton, sizing);
-  skeleton->rodata->ubc_page_size = static_cast<__u64>(::sysconf(_SC_PAGESIZE));
   // The map-element and cgroup iterators need link info at attach time: attached in load.
   bpf_program__set_autoattach(skeleton->progs.ubc_iter_shm, false);
   bpf_program__set_autoattach(skeleton->progs.ubc_iter_memcg, false);
@@ -214,6 +213,12 @@ Engine Engine::open(const fs::path& pin_dir) {
   check_pinned_layout(engine.ct_index_fd_.get(), pin_dir / UBC_PIN_CT_INDEX, sizeof(std::uint32_t), UBC_MAX_CTS,
                       reload);
   engine.cts_ = map_array(engine.cts_fd_.get(), sizeof(ubc_ct), UBC_MAX_CTS, UBC_PIN_CTS);
+  if (fs::exists(pin_dir / UBC_PIN_CT_MEMCG)) {
+    engine.memcg_fd_ = open_pinned(pin_dir / UBC_PIN_CT_MEMCG);
+    check_pinned_layout(engine.memcg_fd_.get(), pin_dir / UBC_PIN_CT_MEMCG, sizeof(ubc_memcg_figures), UBC_MAX_CTS,
+                        reload);
+    engine.memcg_ = map_array(engine.memcg_fd_.get(), sizeof(ubc_memcg_figures), UBC_MAX_CTS, UBC_PIN_CT_MEMCG);
+  }
   if (fs::exists(pin_dir / UBC_PIN_DEVICES)) {
     engine.devices_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICES);
     engine.device_guard_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICE_GUARD);
@@ -254,6 +259,21 @@ void Engine::set_device_rules(std::uint32_t slot, const std::vector<DeviceRule>&
   const std::uint64_t generation = __atomic_load_n(&slots()[slot].generation, __ATOMIC_RELAXED);
   if (bpf_map_update_elem(device_guard_fd_.get(), &slot, &generation, BPF_ANY))
     throw_system_error("bpf_map_update_elem(" UBC_PIN_DEVICE_GUARD ")");
+}
+
+std::span<const ubc_memcg_figures> Engine::memcg_figures() const noexcept {
+  if (!memcg_.get()) return {};
+  return {static_cast<const ubc_memcg_figures*>(memcg_.get()), UBC_MAX_CTS};
+}
+
+void Engine::refresh_memcg_figures(const fs::path& pin_dir) {
+  const fs::path link = pin_dir / "link_ubc_iter_memcg";
+  UniqueFd link_fd = open_pinned(link);
+  UniqueFd iter(bpf_iter_create(link_fd.get()));
+  if (!iter) throw_system_error("bpf_iter_create(" + link.string() + ")");
+  char nothing[64];  // it writes to its map; the read runs it
+  for (ssize_t got; (got = ::read(iter.get(), nothing, sizeof nothing)) != 0;)
+    if (got < 0 && errno != EINTR) throw_system_error("read(" + link.string() + " iterator)");
 }
 
 std::span<ubc_ct, UBC_MAX_CTS> Engine::slots() const noexcept {
@@ -337,7 +357,6 @@ std::vector<ubc_iter_record> Engine::iterate(const fs::path& pin_dir, IteratedOb
   static constexpr const char* kSocketIterators[] = {"tcp", "udp", "unix"};
   static constexpr const char* kSegmentIterators[] = {"shm"};
   static constexpr const char* kTaskIterators[] = {"task_mm"};
-  static constexpr const char* kCgroupIterators[] = {"memcg"};
   std::span<const char* const> names;
   switch (objects) {
     case IteratedObjects::sockets:
@@ -348,9 +367,6 @@ std::vector<ubc_iter_record> Engine::iterate(const fs::path& pin_dir, IteratedOb
       break;
     case IteratedObjects::processes:
       names = kTaskIterators;
-      break;
-    case IteratedObjects::memory_cgroups:
-      names = kCgroupIterators;
       break;
   }
   std::vector<ubc_iter_record> records;

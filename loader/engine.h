@@ -95,10 +95,14 @@ class Engine {
   // Runs the pinned iterators of one kind (records: maps/ubc_maps.h): one per non-empty
   // buffer of every socket a CT owns in the caller's network namespace; one per SysV segment
   // a CT owns (in any IPC namespace) with its resident pages; the mm counters and network
-  // namespace of every process in a CT; the memcg figures of every CT cgroup (none on a
-  // kernel without the memcg kfuncs).
-  enum class IteratedObjects { sockets, sysv_segments, processes, memory_cgroups };
+  // namespace of every process in a CT.
+  enum class IteratedObjects { sockets, sysv_segments, processes };
   static std::vector<ubc_iter_record> iterate(const std::filesystem::path& pin_dir, IteratedObjects objects);
+  // Runs the memcg iterator, which stores every CT cgroup's memcg figures into
+  // memcg_figures() by slot; a kernel without the memcg kfuncs stores none.
+  static void refresh_memcg_figures(const std::filesystem::path& pin_dir);
+  // Empty for an engine pinned before the memcg iterator existed.
+  std::span<const ubc_memcg_figures> memcg_figures() const noexcept;
 
  private:
   Engine() = default;
@@ -108,6 +112,8 @@ class Engine {
   UniqueFd devices_fd_;  // absent in an engine pinned before device rules existed
   UniqueFd device_guard_fd_;
   MappedRegion cts_;
+  UniqueFd memcg_fd_;
+  MappedRegion memcg_;
 };
 
 }  // namespace ubc

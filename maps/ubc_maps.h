@@ -164,13 +164,11 @@ struct ubc_refusal_event {
 
 /* What the engine's iterators (pinned as link_ubc_iter_*) write, for user space to sum per
  * CT when it reads the rows the kernel keeps (ubc/usage_reader.cpp): the bytes in one socket
- * buffer, the resident pages of one SysV segment, the mm counters of one process, a CT
- * cgroup's memcg figures, the network namespace a CT's process is in. */
+ * buffer, the resident pages of one SysV segment, the mm counters of one process, the network
+ * namespace a CT's process is in. */
 enum ubc_iter_kind {
-	UBC_ITER_ROW = 0,	  /* a part of a row: held summed over records, marks the highest */
-	UBC_ITER_MEMCG_SHMEM = 1, /* memcg's shared memory of the CT, pages (in held); its
-				   * presence says the memcg figures of the CT were read */
-	UBC_ITER_NETWORK = 2,	  /* held: a network namespace's inode, maxheld: a process in it */
+	UBC_ITER_ROW = 0,     /* a part of a row: held summed over records, marks the highest */
+	UBC_ITER_NETWORK = 1, /* held: a network namespace's inode, maxheld: a process in it */
 };
 
 struct ubc_iter_record {
@@ -181,6 +179,26 @@ struct ubc_iter_record {
 	__u64 held;	  /* in the row's unit */
 	__u64 maxheld;	  /* the kernel's own high-water mark of the row, 0 when it keeps none */
 	__u64 failcnt;	  /* the kernel's own count of refusals, 0 when it keeps none */
+};
+
+/* A CT cgroup's memcg figures as the memcg iterator last read them (map ubc_ct_memcg, by
+ * slot, mmapped by user space). One walk over the host's cgroups fills every CT's at once;
+ * they go to a map, not to the iterator's output, because a cgroup walk cannot span two
+ * read() calls and a thousand CTs' figures do not fit in one. */
+struct ubc_memcg_figures {
+	__u64 read_at_ns; /* bpf_ktime_get_ns() when read: a reader keeps only a read it ran */
+	__u64 generation; /* of the slot when read */
+	__u64 memory_pages;	 /* memory.current */
+	__u64 memory_peak_pages; /* memory.peak */
+	__u64 memory_max_events; /* memory.events max */
+	__u64 swap_pages;	 /* memory.swap.current */
+	__u64 swap_peak_pages;	 /* memory.swap.peak */
+	__u64 swap_max_events;	 /* memory.swap.events max */
+	__u64 kernel_bytes;	 /* memory.stat kernel */
+	__u64 slab_reclaimable_bytes;
+	__u64 anon_bytes;
+	__u64 unevictable_bytes;
+	__u64 shmem_bytes;
 };
 
 /* Device nodes a running CT's tasks may open (OpenVZ's --devnodes): a key per node, or per
@@ -204,6 +222,7 @@ struct ubc_device_key {
 /* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */
 #define UBC_PIN_CTS "ubc_cts"
 #define UBC_PIN_CT_INDEX "ubc_ct_index"
+#define UBC_PIN_CT_MEMCG "ubc_ct_memcg"
 #define UBC_PIN_FILE_OWNER "ubc_file_owner"
 #define UBC_PIN_ENGINE_STATS "ubc_engine_stats"
 #define UBC_PIN_EVENTS "ubc_events"

@@ -51,37 +51,44 @@ std::map<std::string, std::uint64_t> parse_key_values(const std::string& text) {
   return values;
 }
 
-KernelReading read_memcg_files(const fs::path& cgroup, std::uint64_t page_size) {
+ubc_memcg_figures read_memcg_files(const fs::path& cgroup, std::uint64_t page_size) {
   auto stat_text = read_if_exists(cgroup / "memory.stat");
   if (!stat_text)
     throw std::runtime_error("cannot read " + (cgroup / "memory.stat").string() +
                              ": the memory controller is not enabled for the CT");
   const auto stat = parse_key_values(*stat_text);
-  KernelReading reading;
-  auto pages = [page_size](std::optional<std::uint64_t> bytes) -> std::optional<std::uint64_t> {
-    if (!bytes) return std::nullopt;
-    return *bytes / page_size;
+  auto pages_in = [&](const char* file) { return read_number(cgroup / file).value_or(0) / page_size; };
+  auto event_in = [&](const char* file) {
+    auto events = read_if_exists(cgroup / file);
+    return events ? value_of(parse_key_values(*events), "max").value_or(0) : 0;
   };
+  ubc_memcg_figures figures{};
+  figures.memory_pages = pages_in("memory.current");
+  figures.memory_peak_pages = pages_in("memory.peak");
+  figures.memory_max_events = event_in("memory.events");
+  figures.swap_pages = pages_in("memory.swap.current");
+  figures.swap_peak_pages = pages_in("memory.swap.peak");
+  figures.swap_max_events = event_in("memory.swap.events");
+  figures.kernel_bytes = value_of(stat, "kernel").value_or(0);
+  figures.slab_reclaimable_bytes = value_of(stat, "slab_reclaimable").value_or(0);
+  figures.anon_bytes = value_of(stat, "anon").value_or(0);
+  figures.unevictable_bytes = value_of(stat, "unevictable").value_or(0);
+  figures.shmem_bytes = value_of(stat, "shmem").value_or(0);
+  return figures;
+}
 
-  reading.held[UBC_KMEMSIZE] = value_of(stat, "kernel");
-  reading.shmem_pages = pages(value_of(stat, "shmem"));
-  reading.held[UBC_DCACHESIZE] = value_of(stat, "slab_reclaimable");
-
-  reading.held[UBC_PHYSPAGES] = pages(read_number(cgroup / "memory.current"));
-  reading.maxheld[UBC_PHYSPAGES] = pages(read_number(cgroup / "memory.peak"));
-  if (auto events = read_if_exists(cgroup / "memory.events"))
-    reading.failcnt[UBC_PHYSPAGES] = value_of(parse_key_values(*events), "max");
-
-  const auto swap = pages(read_number(cgroup / "memory.swap.current"));
-  reading.held[UBC_SWAPPAGES] = swap.value_or(0);
-  reading.maxheld[UBC_SWAPPAGES] = pages(read_number(cgroup / "memory.swap.peak"));
-  if (auto events = read_if_exists(cgroup / "memory.swap.events"))
-    reading.failcnt[UBC_SWAPPAGES] = value_of(parse_key_values(*events), "max");
-
-  const std::uint64_t anon = value_of(stat, "anon").value_or(0);
-  const std::uint64_t unevictable = value_of(stat, "unevictable").value_or(0);
-  reading.held[UBC_OOMGUARPAGES] = (anon + unevictable) / page_size + swap.value_or(0);
-
+KernelReading memcg_rows(const ubc_memcg_figures& figures, std::uint64_t page_size) {
+  KernelReading reading;
+  reading.held[UBC_PHYSPAGES] = figures.memory_pages;
+  reading.maxheld[UBC_PHYSPAGES] = figures.memory_peak_pages;
+  reading.failcnt[UBC_PHYSPAGES] = figures.memory_max_events;
+  reading.held[UBC_SWAPPAGES] = figures.swap_pages;
+  reading.maxheld[UBC_SWAPPAGES] = figures.swap_peak_pages;
+  reading.failcnt[UBC_SWAPPAGES] = figures.swap_max_events;
+  reading.held[UBC_KMEMSIZE] = figures.kernel_bytes;
+  reading.held[UBC_DCACHESIZE] = figures.slab_reclaimable_bytes;
+  reading.held[UBC_OOMGUARPAGES] = (figures.anon_bytes + figures.unevictable_bytes) / page_size + figures.swap_pages;
+  reading.shmem_pages = figures.shmem_bytes / page_size;
   return reading;
 }
 

@@ -27,10 +27,14 @@ struct KernelReading {
 // "key value" lines (memory.stat, memory.events) as a map.
 std::map<std::string, std::uint64_t> parse_key_values(const std::string& text);
 
-// Reads the CT's memcg rows from the memcg files of `cgroup`, for a kernel whose engine
-// cannot read them in one pass (no memcg kfuncs). Throws when the cgroup has no memory
+// The memcg figures of `cgroup` from its memcg files, for a kernel whose engine cannot read
+// them in one pass over the host (no memcg kfuncs). Throws when the cgroup has no memory
 // controller.
-KernelReading read_memcg_files(const std::filesystem::path& cgroup, std::uint64_t page_size);
+ubc_memcg_figures read_memcg_files(const std::filesystem::path& cgroup, std::uint64_t page_size);
+
+// The rows a CT's memcg figures give: physpages, swappages, kmemsize, dcachesize,
+// oomguarpages (anon + unevictable + swap), and the shared memory shmpages adds.
+KernelReading memcg_rows(const ubc_memcg_figures& figures, std::uint64_t page_size);
 
 // What a limit looks like in a memcg file: "max" for unlimited, else bytes.
 std::string memcg_limit_text(std::uint64_t limit_pages, std::uint64_t page_size);

@@ -1,6 +1,7 @@
 #include "ubc/usage_reader.h"
 
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,8 +29,7 @@ struct IteratedCt {
     std::uint64_t held = 0, maxheld = 0, failcnt = 0;
   };
   std::array<Row, UBC_RESOURCE_COUNT> rows{};
-  std::optional<std::uint64_t> memcg_shmem_pages;  // set once its memcg figures were read
-  std::map<std::uint64_t, pid_t> networks;         // namespace inode -> a process in it
+  std::map<std::uint64_t, pid_t> networks;  // namespace inode -> a process in it
 };
 
 // The iterators' records, per slot; a record about an earlier owner of the slot (an older
@@ -50,9 +50,6 @@ class IteratedRows {
             row.maxheld = std::max<std::uint64_t>(row.maxheld, record.maxheld);
             row.failcnt = std::max<std::uint64_t>(row.failcnt, record.failcnt);
           }
-          break;
-        case UBC_ITER_MEMCG_SHMEM:
-          ct.memcg_shmem_pages = record.held;
           break;
         case UBC_ITER_NETWORK:
           ct.networks.emplace(record.held, static_cast<pid_t>(record.maxheld));
@@ -94,20 +91,21 @@ void add_sockets(IteratedRows& iterated, const fs::path& pin_dir, std::span<cons
   }
 }
 
-// The CT's memcg rows from the memcg iterator, or (a kernel without the memcg kfuncs)
-// from its memcg files.
-KernelReading memcg_reading(const IteratedCt& iterated, const fs::path& cgroup) {
-  if (!iterated.memcg_shmem_pages) return read_memcg_files(cgroup, page_size());
-  KernelReading reading;
-  reading.shmem_pages = iterated.memcg_shmem_pages;
-  for (const auto& info : resource_table()) {
-    if (info.held_from != HeldFrom::memcg) continue;
-    const IteratedCt::Row& row = iterated.rows[info.id];
-    reading.held[info.id] = row.held;
-    if (row.maxheld) reading.maxheld[info.id] = row.maxheld;
-    if (row.failcnt) reading.failcnt[info.id] = row.failcnt;
-  }
-  return reading;
+// What the memcg iterator read of the CT in `slot` since `since_ns` (CLOCK_MONOTONIC).
+std::optional<ubc_memcg_figures> fresh_figures(const Engine& engine, std::uint32_t slot, std::uint64_t since_ns) {
+  const auto all = engine.memcg_figures();
+  if (slot >= all.size()) return std::nullopt;
+  const ubc_memcg_figures& figures = all[slot];
+  if (__atomic_load_n(&figures.read_at_ns, __ATOMIC_ACQUIRE) < since_ns) return std::nullopt;
+  ubc_memcg_figures copy = figures;
+  if (copy.generation != slot_load(engine.slots()[slot].generation)) return std::nullopt;
+  return copy;
+}
+
+std::uint64_t monotonic_ns() {
+  timespec now{};
+  ::clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<std::uint64_t>(now.tv_sec) * 1000000000ULL + static_cast<std::uint64_t>(now.tv_nsec);
 }
 
 // Stores the kernel-kept rows into the CT's slot. Returns the CT's shared memory pages other
@@ -145,27 +143,30 @@ ubc_counter charged_counter(const ubc_ct& ct, ubc_resource resource) {
           slot_load(live.failcnt)};
 }
 
-std::optional<KernelReading> iterated_memcg_reading(Engine& engine, const fs::path& pin_dir, std::uint32_t slot) {
-  IteratedRows iterated(engine.slots());
-  iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::memory_cgroups));
-  if (!iterated.of(slot).memcg_shmem_pages) return std::nullopt;
-  return memcg_reading(iterated.of(slot), {});
+std::optional<ubc_memcg_figures> iterated_memcg_figures(const Engine& engine, const fs::path& pin_dir,
+                                                        std::uint32_t slot) {
+  const std::uint64_t since = monotonic_ns();
+  Engine::refresh_memcg_figures(pin_dir);
+  return fresh_figures(engine, slot, since);
 }
 
 std::vector<ContainerUsage> read_usage(Engine& engine, const fs::path& pin_dir, std::span<const CtToRead> cts) {
   const auto slots = engine.slots();
   IteratedRows iterated(slots);
   iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::processes));
-  iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::memory_cgroups));
   iterated.add(Engine::iterate(pin_dir, Engine::IteratedObjects::sysv_segments));
   add_sockets(iterated, pin_dir, cts);
+  const std::uint64_t since = monotonic_ns();
+  Engine::refresh_memcg_figures(pin_dir);
 
   std::vector<ContainerUsage> usage;
   usage.reserve(cts.size());
   for (const CtToRead& ct : cts) {
     std::optional<KernelReading> reading;
     try {
-      reading = memcg_reading(iterated.of(ct.slot), ct.cgroup);
+      // Without the memcg kfuncs the iterator reads nothing: the CT's memcg files then.
+      auto figures = fresh_figures(engine, ct.slot, since);
+      reading = memcg_rows(figures ? *figures : read_memcg_files(ct.cgroup, page_size()), page_size());
     } catch (const std::exception&) {
       std::error_code ignored;
       if (!fs::exists(ct.cgroup, ignored)) continue;  // destroyed while we read

@@ -3,7 +3,8 @@
 // counters of processes, socket buffers, resident SysV pages) come from the engine's
 // iterators (bpf/kernel_rows.bpf.h, bpf/sockbufs.bpf.h) and are stored into the slots. Each
 // iterator runs once per read, whatever the number of CTs: the process, cgroup and SysV
-// segment iterators once, the socket iterators once per network namespace the CTs use.
+// segment iterators once, the socket iterators once per network namespace the CTs use. No
+// file is opened per CT (but on a kernel without the memcg kfuncs, its memcg files).
 #pragma once
 
 #include <cstdint>
@@ -30,10 +31,10 @@ struct CtToRead {
 std::vector<ContainerUsage> read_usage(Engine& engine, const std::filesystem::path& pin_dir,
                                        std::span<const CtToRead> cts);
 
-// The memcg rows of the CT in `slot` as the engine's memcg iterator reads them; none on a
-// kernel without the memcg kfuncs (read_usage then reads the memcg files).
-std::optional<KernelReading> iterated_memcg_reading(Engine& engine, const std::filesystem::path& pin_dir,
-                                                    std::uint32_t slot);
+// The memcg figures of the CT in `slot` as the engine's memcg iterator reads them now; none
+// on a kernel without the memcg kfuncs (read_usage then reads the memcg files).
+std::optional<ubc_memcg_figures> iterated_memcg_figures(const Engine& engine, const std::filesystem::path& pin_dir,
+                                                        std::uint32_t slot);
 
 // A row as it stands in a slot, without reading the kernel-kept rows (for rows only BPF
 // charges).
