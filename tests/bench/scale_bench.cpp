@@ -20,6 +20,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -160,6 +161,13 @@ std::vector<Row> measure_reads(int cts) {
   const std::string all = "ubcctl show (" + std::to_string(cts) + " CTs)";
   rows.push_back({"ubcctl create (per CT)", median(creates) * 1000, 50, "ms", "median of " + std::to_string(cts)});
   std::vector<double> starts, shows, shows_one;
+  std::vector<double> trues;
+  for (int i = 0; i < 5; ++i) {
+    const auto start = Clock::now();
+    if (::system("/bin/true") != 0) throw std::runtime_error("/bin/true failed");
+    trues.push_back(std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  }
+  rows.push_back({"sh -c /bin/true (any process start)", median(trues), 0, "ms", "median of 5", true});
   for (int i = 0; i < 5; ++i) starts.push_back(seconds_of({"--help"}) * 1000);
   rows.push_back({"ubcctl --help (the process alone)", median(starts), 0, "ms", "median of 5", true});
   for (int i = 0; i < 3; ++i) shows.push_back(seconds_of({"show"}));
