@@ -51,7 +51,8 @@ static __always_inline __u64 ubc_memcg_stat(struct mem_cgroup *memcg, int item)
 	return value == (unsigned long)-1 ? 0 : value; /* not kept by this kernel */
 }
 
-static __always_inline __u64 ubc_memcg_event(struct mem_cgroup *memcg, enum memcg_memory_event event)
+static __always_inline __u64 ubc_memcg_event(struct mem_cgroup *memcg,
+					     enum memcg_memory_event event)
 {
 	unsigned long value = bpf_mem_cgroup_memory_events(memcg, event);
 

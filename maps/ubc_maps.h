@@ -186,9 +186,9 @@ struct ubc_iter_record {
  * they go to a map, not to the iterator's output, because a cgroup walk cannot span two
  * read() calls and a thousand CTs' figures do not fit in one. */
 struct ubc_memcg_figures {
-	__u64 read_at_ns; /* bpf_ktime_get_ns() when read: a reader keeps only a read it ran */
-	__u64 generation; /* of the slot when read */
-	__u64 memory_pages;	 /* memory.current */
+	__u64 read_at_ns;   /* bpf_ktime_get_ns() when read: a reader keeps only a read it ran */
+	__u64 generation;   /* of the slot when read */
+	__u64 memory_pages; /* memory.current */
 	__u64 memory_peak_pages; /* memory.peak */
 	__u64 memory_max_events; /* memory.events max */
 	__u64 swap_pages;	 /* memory.swap.current */
