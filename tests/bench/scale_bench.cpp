@@ -119,7 +119,7 @@ void print(const std::vector<Row>& rows) {
   }
 }
 
-std::vector<Row> measure_hooks(const ubc::HostPaths& paths, int calls, int rounds) {
+std::vector<Row> measure_hooks(const ubc::HostPaths& paths, int calls, int rounds, std::chrono::seconds settle) {
   const std::string ct = "scale-hooks";
   const fs::path scratch = fs::temp_directory_path() / "ubc-scale-bench";
   fs::create_directories(scratch);
@@ -128,8 +128,13 @@ std::vector<Row> measure_hooks(const ubc::HostPaths& paths, int calls, int round
   const auto operations = ubc::bench::hook_operations(scratch);
   std::vector<std::vector<double>> loaded(operations.size()), unloaded(operations.size());
   for (int round = 0; round < rounds; ++round) {  // interleaved: drift hits both alike
+    // The kernel frees an unloaded engine (its maps, programs, trampolines) in the
+    // background for seconds, and loading leaves work behind too: measuring at once would
+    // charge that work to whichever side comes next.
+    std::this_thread::sleep_for(settle);
     auto with = ubc::bench::micros_per_call_in_cgroup(cgroup, scratch, calls);
     ubcctl({"unload"});
+    std::this_thread::sleep_for(settle);
     auto without = ubc::bench::micros_per_call_in_cgroup(cgroup, scratch, calls);
     ubcctl({"load"});
     for (std::size_t i = 0; i < operations.size(); ++i) {
@@ -205,11 +210,13 @@ std::vector<Row> measure_reads(int cts) {
 
 int main(int argc, char** argv) {
   CLI::App app{"What ubc costs with a thousand CTs: hook overhead and whole-host reads, against the goals"};
-  int cts = 1000, calls = 5000, rounds = 1;
+  int cts = 1000, calls = 5000, rounds = 1, settle = 10;
   bool skip_hooks = false, skip_reads = false;
   app.add_option("--cts", cts, "CTs to create for the reads")->check(CLI::PositiveNumber);
   app.add_option("--calls", calls, "Calls of each operation per measurement")->check(CLI::PositiveNumber);
   app.add_option("--rounds", rounds, "Loaded/unloaded rounds (the median is kept)")->check(CLI::PositiveNumber);
+  app.add_option("--settle", settle, "Seconds to wait after each load and unload before measuring")
+      ->check(CLI::NonNegativeNumber);
   app.add_flag("--skip-hooks", skip_hooks, "Measure the reads only");
   app.add_flag("--skip-reads", skip_reads, "Measure the hooks only");
   CLI11_PARSE(app, argc, argv);
@@ -220,7 +227,8 @@ int main(int argc, char** argv) {
     if (!ubc::Host(paths).engine_loaded()) ubcctl({"load"});
     std::vector<Row> rows;
     if (!skip_hooks)
-      for (auto& row : measure_hooks(paths, calls, rounds)) rows.push_back(std::move(row));
+      for (auto& row : measure_hooks(paths, calls, rounds, std::chrono::seconds(settle)))
+        rows.push_back(std::move(row));
     if (!skip_reads)
       for (auto& row : measure_reads(cts)) rows.push_back(std::move(row));
     print(rows);
