@@ -14,6 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "loader/cgroup.h"
+#include "loader/engine.h"
 #include "workload.h"
 
 namespace {
@@ -75,6 +77,27 @@ TEST_SUITE("ubcctl") {
 
     CHECK(ubcctl("destroy 4242").status == 0);
     CHECK(ubcctl("show 4242").status == 1);
+  }
+
+  TEST_CASE("show of every CT names a CT the engine does not know, and shows the others") {
+    REQUIRE(ubcctl("create 4301").status == 0);
+    REQUIRE(ubcctl("create 4302").status == 0);
+    // A registration stopped half-way: the cgroup is there, the engine has no slot for it.
+    ubc::Engine engine = ubc::Engine::open(ubc::test::host().paths().pin_dir);
+    const std::uint64_t cgroup_id = ubc::cgroup::id_of(ubc::test::host().cgroup_of("4302"));
+    const auto slot = engine.find_slot(cgroup_id);
+    REQUIRE(slot);
+    engine.unbind_slot(cgroup_id);
+    engine.release_slot(*slot);
+    const Run show = ubcctl("show");
+    CAPTURE(show.output);
+    CHECK(show.status == 1);
+    CHECK(show.output.find("4301: kmemsize") != std::string::npos);
+    CHECK(show.output.find("CT 4302 is not registered with the engine") != std::string::npos);
+    CHECK(ubcctl("doctor --repair").status == 0);
+    CHECK(ubcctl("show").status == 0);
+    CHECK(ubcctl("destroy 4301").status == 0);
+    CHECK(ubcctl("destroy 4302").status == 0);
   }
 
   TEST_CASE("bad input is refused with a clear message and changes nothing") {
