@@ -16,24 +16,9 @@
 #define UBC_KERNEL_ROWS_BPF_H
 
 #include "charge.bpf.h"
+#include "iter_records.bpf.h"
 
 /* The memcg kfuncs are declared (weak) in vmlinux.h. */
-
-static __always_inline void ubc_emit(struct seq_file *seq, const struct ubc_ct_ref *ct,
-				     enum ubc_iter_kind kind, enum ubc_resource resource,
-				     __u64 held, __u64 maxheld)
-{
-	struct ubc_iter_record record = {
-		.slot = ct->slot,
-		.kind = kind,
-		.resource = resource,
-		.generation = ct->generation,
-		.held = held,
-		.maxheld = maxheld,
-	};
-
-	bpf_seq_write(seq, &record, sizeof(record));
-}
 
 /* The latest memcg figures of each CT, by slot (maps/ubc_maps.h). */
 struct {
@@ -112,13 +97,15 @@ int ubc_iter_task_mm(struct bpf_iter__task *ctx)
 	mm = task->mm;
 	if (mm) {
 		private_pages = BPF_CORE_READ(mm, data_vm) + BPF_CORE_READ(mm, stack_vm);
-		ubc_emit(ctx->meta->seq, &ct, UBC_ITER_ROW, UBC_LOCKEDPAGES,
-			 BPF_CORE_READ(mm, locked_vm), 0);
-		ubc_emit(ctx->meta->seq, &ct, UBC_ITER_ROW, UBC_PRIVVMPAGES, private_pages, 0);
-		ubc_emit(ctx->meta->seq, &ct, UBC_ITER_ROW, UBC_VMGUARPAGES, private_pages, 0);
+		ubc_iter_write(ctx->meta->seq, ct.slot, ct.generation, UBC_ITER_ROW,
+			       UBC_LOCKEDPAGES, BPF_CORE_READ(mm, locked_vm), 0);
+		ubc_iter_write(ctx->meta->seq, ct.slot, ct.generation, UBC_ITER_ROW,
+			       UBC_PRIVVMPAGES, private_pages, 0);
+		ubc_iter_write(ctx->meta->seq, ct.slot, ct.generation, UBC_ITER_ROW,
+			       UBC_VMGUARPAGES, private_pages, 0);
 	}
-	ubc_emit(ctx->meta->seq, &ct, UBC_ITER_NETWORK, 0,
-		 BPF_CORE_READ(task, nsproxy, net_ns, ns.inum), task->tgid);
+	ubc_iter_write(ctx->meta->seq, ct.slot, ct.generation, UBC_ITER_NETWORK, 0,
+		       BPF_CORE_READ(task, nsproxy, net_ns, ns.inum), task->tgid);
 	return 0;
 }
 

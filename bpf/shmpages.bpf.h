@@ -22,6 +22,7 @@
 #define UBC_SHMPAGES_BPF_H
 
 #include "charge.bpf.h"
+#include "iter_records.bpf.h"
 
 #define UBC_PAGE_SHIFT 12
 
@@ -130,7 +131,6 @@ int ubc_iter_shm(struct bpf_iter__bpf_map_elem *ctx)
 {
 	struct ubc_charge_owner *owner = ctx->value;
 	__u64 *key = ctx->key;
-	struct ubc_iter_record record;
 	struct shmid_kernel *segment;
 	unsigned long resident;
 
@@ -142,13 +142,8 @@ int ubc_iter_shm(struct bpf_iter__bpf_map_elem *ctx)
 	resident = BPF_CORE_READ(segment, shm_file, f_mapping, nrpages);
 	if (!resident)
 		return 0;
-	__builtin_memset(&record, 0, sizeof(record));
-	record.slot = owner->slot;
-	record.kind = UBC_ITER_ROW;
-	record.resource = UBC_SHMPAGES;
-	record.generation = owner->generation;
-	record.held = resident;
-	bpf_seq_write(ctx->meta->seq, &record, sizeof(record));
+	ubc_iter_write(ctx->meta->seq, owner->slot, owner->generation, UBC_ITER_ROW, UBC_SHMPAGES,
+		       resident, 0);
 	return 0;
 }
 

@@ -16,22 +16,16 @@
 #ifndef UBC_SOCKBUFS_BPF_H
 #define UBC_SOCKBUFS_BPF_H
 
+#include "iter_records.bpf.h"
 #include "sockets.bpf.h"
 
 static __always_inline void ubc_emit_sockbuf(struct seq_file *seq,
 					     const struct ubc_charge_owner *owner,
 					     enum ubc_resource resource, __s64 bytes)
 {
-	struct ubc_iter_record record = {
-		.slot = owner->slot,
-		.kind = UBC_ITER_ROW,
-		.resource = resource,
-		.generation = owner->generation,
-		.held = bytes,
-	};
-
 	if (bytes > 0)
-		bpf_seq_write(seq, &record, sizeof(record));
+		ubc_iter_write(seq, owner->slot, owner->generation, UBC_ITER_ROW, resource, bytes,
+			       0);
 }
 
 /* Send-side bytes in flight: sk_wmem_alloc counts one extra reference while the socket

@@ -73,6 +73,8 @@ class IteratedRows {
 
 // The socket iterators see the reader's network namespace only: run them in ours, and in
 // each other namespace a process of the CTs read is in (through that process), each once.
+// A CT root that makes many namespaces costs a read one socket walk each, bounded by its
+// numproc (a namespace is found through a process in it).
 void add_sockets(IteratedRows& iterated, const fs::path& pin_dir, std::span<const CtToRead> cts) {
   std::map<std::uint64_t, pid_t> networks;
   for (const auto& ct : cts)
