@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <vector>
 
 #include "loader/error.h"
@@ -343,6 +344,22 @@ std::vector<Engine::Binding> Engine::bindings() const {
 void Engine::unbind_slot(std::uint64_t cgroup_id) {
   if (bpf_map_delete_elem(ct_index_fd_.get(), &cgroup_id) && errno != ENOENT)
     throw_system_error("bpf_map_delete_elem(" UBC_PIN_CT_INDEX ")");
+}
+
+std::vector<Engine::CheckedBinding> Engine::checked_bindings() const {
+  std::vector<CheckedBinding> found;
+  for (const auto& [cgroup_id, slot] : bindings())
+    found.push_back({cgroup_id, slot, slot < UBC_MAX_CTS ? slot_load(slots()[slot].cgroup_id) : 0});
+  return found;
+}
+
+std::vector<std::uint32_t> Engine::unbound_slots_in_use() const {
+  std::set<std::uint32_t> bound;
+  for (const auto& binding : bindings()) bound.insert(binding.slot);
+  std::vector<std::uint32_t> unbound;
+  for (std::uint32_t slot = 1; slot < UBC_MAX_CTS; ++slot)
+    if (slot_load(slots()[slot].cgroup_id) != 0 && !bound.contains(slot)) unbound.push_back(slot);
+  return unbound;
 }
 
 std::array<std::uint64_t, UBC_STAT_COUNT> Engine::stats() const {

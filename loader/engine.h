@@ -70,6 +70,16 @@ class Engine {
   };
   // The whole CT index: every cgroup the engine charges to, and its slot.
   std::vector<Binding> bindings() const;
+  // The same, with the cgroup each slot itself records (for `ubcctl doctor`: the two must
+  // agree), and the slots marked in use that no binding reaches (a registration or destroy
+  // stopped half-way).
+  struct CheckedBinding {
+    std::uint64_t cgroup_id;
+    std::uint32_t slot;
+    std::uint64_t slot_cgroup_id;
+  };
+  std::vector<CheckedBinding> checked_bindings() const;
+  std::vector<std::uint32_t> unbound_slots_in_use() const;
   std::array<std::uint64_t, UBC_STAT_COUNT> stats() const;
 
   // Device nodes a CT's tasks may open (bpf/devices.bpf.h).

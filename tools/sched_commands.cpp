@@ -8,6 +8,7 @@
 #include "sched/cpu_cgroup.h"
 #include "sched/cpu_policy.h"
 #include "ubc/containers.h"
+#include "ubc/cpu_control.h"
 #include "ubc/cpu_settings.h"
 
 namespace ubc::cli {
@@ -25,13 +26,13 @@ int load(Host& host, CpuSchedulerChoice choice) {
 }
 
 int sched_load(Host& host) {
-  host.load_scheduler();
+  CpuControl(host).load_scheduler();
   std::printf("CPU scheduler loaded, pinned in %s\n", Scheduler::pin_dir_for(host.paths().pin_dir).c_str());
   return 0;
 }
 
 int sched_unload(Host& host) {
-  host.unload_scheduler();
+  CpuControl(host).unload_scheduler();
   std::printf("CPU scheduler unloaded: every task is back on the kernel's fair class\n");
   return 0;
 }
@@ -80,14 +81,14 @@ void print_scheduler_state(const Scheduler& scheduler) {
 }  // namespace
 
 void print_scheduler_health(Host& host) {
-  if (!host.engine_loaded() || !host.scheduler_loaded()) return;
+  if (!host.engine_loaded() || !CpuControl(host).scheduler_loaded()) return;
   std::printf("ubc's sched_ext scheduler: pinned in %s\n", Scheduler::pin_dir_for(host.paths().pin_dir).c_str());
   print_scheduler_state(Scheduler::open(host.paths().pin_dir));
 }
 
 int sched_status(Host& host) {
   std::printf("CPU scheduler: %s\n", sched::active_cpu_scheduler().c_str());
-  if (!host.scheduler_loaded()) {
+  if (!CpuControl(host).scheduler_loaded()) {
     if (auto reason = Scheduler::unavailable_reason())
       std::printf("sched_ext: unavailable, %s; the cgroup fallback enforces the policy\n", reason->c_str());
     else
@@ -100,7 +101,7 @@ int sched_status(Host& host) {
   const auto groups = scheduler.groups();
   std::printf("  host group: cpu weight %u (HOST_CPUUNITS %u)\n",
               groups[UBC_SCHED_HOST_SLOT].weight ? groups[UBC_SCHED_HOST_SLOT].weight : UBC_SCHED_DEFAULT_WEIGHT,
-              host.host_cpuunits());
+              CpuControl(host).host_cpuunits());
   const auto stats = scheduler.stats();
   for (int stat = 0; stat < UBC_SCHED_STAT_COUNT; ++stat)
     std::printf("  %-58s %llu\n", std::string(sched_stat_description(static_cast<ubc_sched_stat>(stat))).c_str(),

@@ -89,7 +89,8 @@ void check_registry(Host& host, std::vector<ConsistencyFinding>& findings) {
   }
   std::set<std::uint64_t> bound;
   std::map<std::uint32_t, std::uint64_t> cgroup_of_slot;
-  for (const auto& binding : host.slot_bindings()) {
+  const Engine engine = Engine::open(host.paths().pin_dir);
+  for (const auto& binding : engine.checked_bindings()) {
     const std::string slot = "slot " + std::to_string(binding.slot);
     bound.insert(binding.cgroup_id);
     if (binding.slot == 0 || binding.slot >= UBC_MAX_CTS) {
@@ -110,7 +111,7 @@ void check_registry(Host& host, std::vector<ConsistencyFinding>& findings) {
                           "is bound to cgroup id " + std::to_string(binding.cgroup_id) +
                               ", which is no CT's (removed, or recreated by another runtime)"});
   }
-  for (const std::uint32_t slot : host.unbound_slots_in_use())
+  for (const std::uint32_t slot : engine.unbound_slots_in_use())
     findings.push_back({Kind::repairable, "slot " + std::to_string(slot), "is marked in use but bound to no cgroup"});
   for (const auto& [cgroup_id, ctid] : ct_of_cgroup)
     if (!bound.contains(cgroup_id))

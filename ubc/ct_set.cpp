@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "ubc/cpu_control.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_devices.h"
 #include "ubc/ct_settings.h"
@@ -46,7 +47,7 @@ sched::CpuSettings parse_cpu_texts(const SetRequest& request) {
 void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSettings& cpu) {
   if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !request.limit_texts.empty() || !request.settings.empty())
     throw std::invalid_argument("set 0 (the host) takes --cpuunits only");
-  host.set_host_cpuunits(*cpu.cpuunits, request.save);
+  CpuControl(host).set_host_cpuunits(*cpu.cpuunits, request.save);
 }
 
 }  // namespace
@@ -77,7 +78,7 @@ void apply_set(Host& host, const SetRequest& request) {
     lock.emplace(host.config_path(ctid).parent_path());
     config = CtConfig::load(host.config_path(ctid));
   }
-  if (cpu_changed) host.set_cpu(ctid, cpu, false);
+  if (cpu_changed) CpuControl(host).set_ct(ctid, cpu);
   if (host.engine_loaded())
     for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
   if (request.save) {

@@ -4,6 +4,7 @@
 
 #include "loader/scheduler.h"
 #include "ubc/containers.h"
+#include "ubc/cpu_control.h"
 
 namespace ubc {
 
@@ -30,7 +31,7 @@ BringUpReport bring_up_engine(Host& host, CpuSchedulerChoice choice) {
   }
   try {
     if (const auto unavailable = Scheduler::unavailable_reason()) throw std::runtime_error(*unavailable);
-    host.load_scheduler();
+    CpuControl(host).load_scheduler();
   } catch (const std::exception& error) {
     if (choice == CpuSchedulerChoice::sched_ext) {
       host.unload_engine();

@@ -141,56 +141,15 @@ Host::LoadReport Host::load_engine(const EngineSizing& sizing) {
 }
 
 void Host::unload_engine() {
-  if (scheduler_loaded()) unload_scheduler();
+  if (Scheduler::is_pinned(paths_.pin_dir)) Scheduler::unload(paths_.pin_dir);
   engine_.reset();
   Engine::unload(paths_.pin_dir);
-}
-
-namespace {
-fs::path host_config_path() {
-  return config_dir() / "ubc.conf";
-}
-}  // namespace
-
-std::uint32_t Host::host_cpuunits() const {
-  const CtConfig config = CtConfig::load(host_config_path());
-  const auto value = config.get("HOST_CPUUNITS");
-  if (!value) return sched::kDefaultCpuUnits;
-  try {
-    return sched::parse_cpuunits(*value);
-  } catch (const std::exception& error) {
-    throw ConfigError(host_config_path(), config.line_of("HOST_CPUUNITS"), error.what());
-  }
-}
-
-void Host::load_scheduler() {
-  if (!engine_loaded()) throw std::runtime_error("the engine is not loaded; run `ubcctl load` first");
-  Scheduler::load(paths_.pin_dir, sched::cpu_weight(host_cpuunits()));
-}
-
-void Host::unload_scheduler() {
-  Scheduler::unload(paths_.pin_dir);
-}
-
-bool Host::scheduler_loaded() const {
-  return Scheduler::is_pinned(paths_.pin_dir);
 }
 
 std::optional<std::uint32_t> Host::slot_index(const std::string& ctid) {
   const fs::path cgroup = cgroup_of(ctid);
   if (!fs::is_directory(cgroup)) return std::nullopt;
   return engine().find_slot(cgroup::id_of(cgroup));
-}
-
-void Host::set_host_cpuunits(std::uint32_t cpuunits, bool save) {
-  const std::uint32_t weight = sched::cpu_weight(cpuunits);
-  if (save) {
-    const ConfigLock lock(host_config_path().parent_path());
-    CtConfig config = CtConfig::load(host_config_path());
-    config.set("HOST_CPUUNITS", std::to_string(cpuunits));
-    config.save(host_config_path());
-  }
-  if (scheduler_loaded()) Scheduler::open(paths_.pin_dir).set_host_weight(weight);
 }
 
 fs::path Host::cgroup_of(const std::string& ctid) const {
@@ -281,24 +240,6 @@ void Host::register_cgroup(const std::string& ctid) {
   }
 }
 
-std::vector<Host::SlotBinding> Host::slot_bindings() {
-  std::vector<SlotBinding> found;
-  const auto slots = engine().slots();
-  for (const auto& [cgroup_id, slot] : engine().bindings())
-    found.push_back({cgroup_id, slot, slot < slots.size() ? slot_load(slots[slot].cgroup_id) : 0});
-  return found;
-}
-
-std::vector<std::uint32_t> Host::unbound_slots_in_use() {
-  std::set<std::uint32_t> bound;
-  for (const auto& binding : engine().bindings()) bound.insert(binding.slot);
-  std::vector<std::uint32_t> unbound;
-  const auto slots = engine().slots();
-  for (std::uint32_t slot = 1; slot < slots.size(); ++slot)
-    if (slot_load(slots[slot].cgroup_id) != 0 && !bound.contains(slot)) unbound.push_back(slot);
-  return unbound;
-}
-
 std::vector<std::string> Host::reconcile() {
   std::vector<std::string> repairs;
   if (!engine_loaded()) return repairs;
@@ -315,7 +256,7 @@ std::vector<std::string> Host::reconcile() {
     repairs.push_back("slot " + std::to_string(binding.slot) + ": unbound from cgroup id " +
                       std::to_string(binding.cgroup_id) + ", which is no CT's any more");
   }
-  for (const std::uint32_t slot : unbound_slots_in_use()) {
+  for (const std::uint32_t slot : engine().unbound_slots_in_use()) {
     engine().release_slot(slot);
     repairs.push_back("slot " + std::to_string(slot) + ": freed (marked in use, bound to no cgroup)");
   }
@@ -442,23 +383,6 @@ void Host::set_limits(const std::string& ctid, ubc_resource resource, const Limi
   if (const auto file = info.memcg_limit_file; !file.empty())
     cgroup::write_file(cgroup_of(ctid) / file, memcg_limit_text(limits.limit, page_size()));
   engine().set_slot_limits(slot, resource, limits.barrier, limits.limit);
-}
-
-void Host::set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save) {
-  if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
-  // What runs now: the config's values, overridden by those set since without --save.
-  const fs::path live_file = run_dir() / (ctid + ".cpu");
-  const ConfigLock lock(config_path(ctid).parent_path());
-  CtConfig config = CtConfig::load(config_path(ctid));
-  CtConfig live = CtConfig::load(live_file);
-  const sched::CpuSettings effective = merge(merge(cpu_settings_from(config), cpu_settings_from(live)), changes);
-  sched::apply_cpu_settings(cgroup_of(ctid), effective);
-  store_cpu_settings(live, effective);
-  live.save(live_file);
-  if (save) {
-    store_cpu_settings(config, changes);
-    config.save(config_path(ctid));
-  }
 }
 
 ContainerUsage Host::usage(const std::string& ctid) {

@@ -13,7 +13,6 @@
 #include <vector>
 
 #include "loader/engine.h"
-#include "sched/cpu_policy.h"
 #include "ubc/limits.h"
 #include "ubc/report.h"
 
@@ -49,36 +48,17 @@ class Host {
     bool remounted_nsdelegate = false;
   };
   LoadReport load_engine(const EngineSizing& sizing = {});
-  // Unloads the CPU scheduler too if it is loaded (it shares the engine's CT registry).
+  // Unloads the CPU scheduler (ubc/cpu_control.h) too if it is loaded: it shares the
+  // engine's CT registry.
   void unload_engine();
   bool engine_loaded() const;
   // A long-lived Host (ubcd) drops maps of an engine that was unloaded and loaded again
   // since it opened them; the next use opens the new one. Returns whether it did.
   bool reopen_if_replaced();
 
-  // The sched_ext CPU scheduler (loader/scheduler.h), loaded over the engine. The host
-  // group (tasks outside all CTs, OpenVZ's VE0) gets HOST_CPUUNITS from ubc.conf in the
-  // config directory (default 1000, as a CT).
-  void load_scheduler();
-  void unload_scheduler();
-  bool scheduler_loaded() const;
-  std::uint32_t host_cpuunits() const;
-  // Sets the host group's cpuunits on the running scheduler (if any) and, with `save`, in
-  // ubc.conf.
-  void set_host_cpuunits(std::uint32_t cpuunits, bool save);
   // The CT's slot in the engine's maps (and the scheduler's), if it is registered.
   std::optional<std::uint32_t> slot_index(const std::string& ctid);
 
-  // The engine's registry as it stands, for `ubcctl doctor`: every binding of a cgroup to
-  // a slot, with the cgroup the slot itself records (they must agree), and the slots
-  // marked in use that no binding reaches (a registration or destroy stopped half-way).
-  struct SlotBinding {
-    std::uint64_t cgroup_id;
-    std::uint32_t slot;
-    std::uint64_t slot_cgroup_id;
-  };
-  std::vector<SlotBinding> slot_bindings();
-  std::vector<std::uint32_t> unbound_slots_in_use();
   // Brings the registry back in line with the CTs' cgroups after a command was killed
   // half-way or another runtime recreated a cgroup: unbinds slots whose cgroup is no CT's
   // any more, frees slots no binding reaches, registers CT cgroups the engine does not
@@ -102,9 +82,6 @@ class Host {
 
   // Takes effect on the CT's next allocation; lowering below held only refuses new ones.
   void set_limits(const std::string& ctid, ubc_resource resource, const Limits& limits);
-  // cpuunits / cpulimit / cpus on the running CT, at once (cpu.weight, cpu.max, cpuset.cpus);
-  // with `save` also in its config, for the next load.
-  void set_cpu(const std::string& ctid, const sched::CpuSettings& changes, bool save);
   // The CT's config file (vzctl format), in config_dir().
   std::filesystem::path config_path(const std::string& ctid) const;
   // Every row of the CT, live.

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "ubc/cpu_control.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
 
@@ -69,7 +70,7 @@ ReloadResult reload_policy(Host& host) {
     // CPU settings last: a cgroup file the kernel refuses here is reported, the limits stay.
     try {
       if (planned.cpu.cpuunits || planned.cpu.cpulimit || planned.cpu.cpus)
-        host.set_cpu(planned.ctid, planned.cpu, false);
+        CpuControl(host).set_ct(planned.ctid, planned.cpu);
     } catch (const std::exception& error) {
       result.error = "CT " + planned.ctid + ": CPU settings: " + error.what();
     }

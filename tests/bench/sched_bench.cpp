@@ -22,6 +22,7 @@
 
 #include "hogs.h"
 #include "loader/scheduler.h"
+#include "ubc/cpu_control.h"
 #include "ubc/host.h"
 
 namespace {
@@ -46,8 +47,8 @@ int online_cpus() {
 }
 
 void use(Host& host, Mode mode) {
-  if (mode == Mode::kUbc && !host.scheduler_loaded()) host.load_scheduler();
-  if (mode == Mode::kCfs && host.scheduler_loaded()) host.unload_scheduler();
+  if (mode == Mode::kUbc && !ubc::CpuControl(host).scheduler_loaded()) ubc::CpuControl(host).load_scheduler();
+  if (mode == Mode::kCfs && ubc::CpuControl(host).scheduler_loaded()) ubc::CpuControl(host).unload_scheduler();
 }
 
 // The benchmark's CTs, destroyed (their hogs killed) at scope exit.
@@ -71,7 +72,7 @@ class BenchCts {
     ubc::sched::CpuSettings settings;
     settings.cpuunits = cpuunits;
     settings.cpulimit = cpulimit;
-    host_.set_cpu(id, settings, false);
+    ubc::CpuControl(host_).set_ct(id, settings);
     return ids_.back();
   }
   std::filesystem::path cgroup(size_t index) const { return host_.cgroup_of(ids_.at(index)); }
@@ -338,7 +339,7 @@ int main(int argc, char** argv) {
   try {
     Host host(ubc::HostPaths::discover());
     const bool engine_was_loaded = host.engine_loaded();
-    const bool scheduler_was_loaded = host.scheduler_loaded();
+    const bool scheduler_was_loaded = ubc::CpuControl(host).scheduler_loaded();
     if (!engine_was_loaded) host.load_engine();
     std::ifstream clocksource("/sys/devices/system/clocksource/clocksource0/current_clocksource");
     std::string clock = "?";

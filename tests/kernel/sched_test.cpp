@@ -17,6 +17,7 @@
 #include "cpu_load.h"
 #include "loader/cgroup.h"
 #include "loader/scheduler.h"
+#include "ubc/cpu_control.h"
 #include "workload.h"
 
 using ubc::test::burn;
@@ -50,7 +51,7 @@ class LoadedScheduler {
     REQUIRE_MESSAGE(run.status == 0, run.output);
   }
   ~LoadedScheduler() {
-    if (host().scheduler_loaded()) {
+    if (ubc::CpuControl(host()).scheduler_loaded()) {
       const auto run = ubcctl("sched unload");
       CHECK_MESSAGE(run.status == 0, run.output);
     }
@@ -70,7 +71,7 @@ bool ubc_runs() {
 
 // Why the kernel ejected the scheduler, for a failed CHECK(ubc_runs()).
 std::string ejection() {
-  if (!host().scheduler_loaded()) return "the scheduler is not pinned";
+  if (!ubc::CpuControl(host()).scheduler_loaded()) return "the scheduler is not pinned";
   const auto exit = scheduler().exit_info();
   if (!exit) return "no exit recorded";
   return "ejected: kind " + std::to_string(exit->kind) + ", " + exit->reason + ": " + exit->message;
@@ -107,9 +108,9 @@ TEST_SUITE("sched") {
 
   TEST_CASE("a process that loads and unloads it (ubcd, the benchmark) leaves no reference behind") {
     if (!have_sched_ext()) return;
-    host().load_scheduler();
+    ubc::CpuControl(host()).load_scheduler();
     CHECK(ubc_runs());
-    host().unload_scheduler();  // throws if the kernel still runs it 10 s later
+    ubc::CpuControl(host()).unload_scheduler();  // throws if the kernel still runs it 10 s later
     CHECK(first_line("/sys/kernel/sched_ext/state") == "disabled");
   }
 
