@@ -2,7 +2,6 @@
 // config files to the live engine at start and on SIGHUP (all or nothing), and logs every
 // refusal the engine reports. All state lives in the engine's pinned maps: ubcd can be
 // restarted, or killed, at any time without losing a counter or a moment of enforcement.
-#include <prometheus/exposer.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -21,6 +20,7 @@
 #include "ubc/engine_lifecycle.h"
 #include "ubc/host.h"
 #include "ubc/metrics.h"
+#include "ubc/metrics_server.h"
 #include "ubc/policy_reload.h"
 #include "ubc/refusal_log.h"
 
@@ -87,7 +87,14 @@ int main(int argc, char** argv) {
   std::string pidfile = (ubc::run_dir() / "ubcd.pid").string();
   app.add_option("--listen", listen, "ADDRESS:PORT to serve /metrics on (default 127.0.0.1:9477)");
   app.add_option("--pidfile", pidfile, "Where to write the pid (ubcctl reload signals it)");
+  double refresh_seconds = 5;
+  app.add_option("--refresh", refresh_seconds,
+                 "Seconds between two readings of every CT's figures (default 5; longer when one reading "
+                 "takes over a tenth of it). A scrape serves the last reading; ubc_snapshot_age_seconds "
+                 "says how old it is")
+      ->check(CLI::Range(0.05, 3600.0));
   CLI11_PARSE(app, argc, argv);
+  const auto refresh_period = std::chrono::milliseconds(static_cast<std::int64_t>(refresh_seconds * 1000));
 
   // Signals are taken synchronously by the main thread; every other thread blocks them.
   sigset_t signals;
@@ -108,19 +115,17 @@ int main(int argc, char** argv) {
     }
     reload(host, "start");
 
-    std::unique_ptr<prometheus::Exposer> exposer;
+    ubc::MetricsSnapshot snapshot;
+    ubc::MetricsCollector collector(paths, snapshot, refresh_period,
+                                    [](const std::string& line) { log("%s", line.c_str()); });
+    std::unique_ptr<ubc::MetricsServer> server;
     try {
-      // Enough workers that a few idle or slow clients leave the rest serving, each held
-      // at most request_timeout_ms by a client that sends nothing.
-      exposer = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", listen, "num_threads", "8", "request_timeout_ms", "5000"});
+      server = std::make_unique<ubc::MetricsServer>(ubc::MetricsServer::Options{.listen = listen}, snapshot);
     } catch (const std::exception& error) {
-      log("cannot serve metrics on %s (%s): is the port taken?", listen.c_str(), error.what());
+      log("%s: is the port taken?", error.what());
       return 1;
     }
-    auto collector = std::make_shared<ubc::MetricsCollector>(paths);
-    exposer->RegisterCollectable(collector);
-    log("serving http://%s/metrics", listen.c_str());
+    log("serving http://%s/metrics, figures read every %.3g s", listen.c_str(), refresh_seconds);
 
     std::filesystem::create_directories(std::filesystem::path(pidfile).parent_path());
     std::ofstream(pidfile) << ::getpid() << "\n";
@@ -141,6 +146,7 @@ int main(int argc, char** argv) {
       if (sigwait(&signals, &signal)) continue;
       if (signal == SIGHUP) {
         reload(host, "SIGHUP");
+        collector.refresh_now();
         continue;
       }
       log("signal %d: stopping (the engine stays loaded)", signal);

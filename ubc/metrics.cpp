@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <limits>
@@ -51,11 +52,10 @@ std::map<std::string, std::uint64_t> cpu_stat(const std::filesystem::path& cgrou
 
 }  // namespace
 
-std::vector<MetricFamily> MetricsCollector::Collect() const {
-  std::lock_guard lock(mutex_);
+std::vector<MetricFamily> collect_metrics(Host& host) {
   std::vector<MetricFamily> families;
-  const bool loaded = host_.engine_loaded();
-  if (loaded) host_.reopen_if_replaced();  // the engine reloaded since: read the new one
+  const bool loaded = host.engine_loaded();
+  if (loaded) host.reopen_if_replaced();  // the engine reloaded since: read the new one
 
   auto build = family("ubc_build_info", "ubc's version; always 1", MetricType::Gauge);
   add(build, {{"version", kUbcVersion}}, 1);
@@ -98,7 +98,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
 
   if (loaded) {
     // CTs destroyed while we looked, or not registered, get no (stale) figures.
-    for (const ContainerUsage& usage : host_.usage_of_all().containers) {
+    for (const ContainerUsage& usage : host.usage_of_all().containers) {
       const std::string& ctid = usage.id;
       for (const auto& row : usage.resources) {
         const bool bytes = row.resource->unit != Unit::count;
@@ -108,7 +108,7 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
               in_base_unit(*row.resource, row.counter.*figure.field, figure.threshold));
         add(failures, labels, static_cast<double>(row.counter.failcnt));
       }
-      const auto stat = cpu_stat(host_.cgroup_of(ctid));
+      const auto stat = cpu_stat(host.cgroup_of(ctid));
       if (auto found = stat.find("usage_usec"); found != stat.end())
         add(cpu_usage, {{"ct", ctid}}, static_cast<double>(found->second) / 1e6);
       if (auto found = stat.find("throttled_usec"); found != stat.end())
@@ -123,6 +123,59 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   families.push_back(std::move(cpu_usage));
   families.push_back(std::move(cpu_throttled));
   return families;
+}
+
+MetricsCollector::MetricsCollector(HostPaths paths, MetricsSnapshot& snapshot, std::chrono::milliseconds period,
+                                   Log log)
+    : host_(std::move(paths)), snapshot_(snapshot), period_(period), log_(std::move(log)) {
+  collect();
+  thread_ = std::thread([this] { run(); });
+}
+
+MetricsCollector::~MetricsCollector() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void MetricsCollector::refresh_now() {
+  {
+    std::lock_guard lock(mutex_);
+    wanted_ = true;
+  }
+  wake_.notify_one();
+}
+
+void MetricsCollector::collect() {
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    snapshot_.publish(collect_metrics(host_), started);
+    last_collect_time_ = std::chrono::steady_clock::now() - started;
+    if (!last_error_.empty()) log_("collecting figures again, after: " + last_error_);
+    last_error_.clear();
+  } catch (const std::exception& error) {
+    // Once per distinct failure, not once per period.
+    if (error.what() != last_error_) log_(std::string("cannot collect figures, serving older ones: ") + error.what());
+    last_error_ = error.what();
+  }
+}
+
+void MetricsCollector::run() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    // Reading never takes more than a tenth of a CPU, however many CTs there are: a
+    // reading that took T waits at least 9 T for the next (refresh_now() does not).
+    const auto rest = std::max<std::chrono::steady_clock::duration>(period_, 9 * last_collect_time_);
+    wake_.wait_for(lock, rest, [this] { return stopping_ || wanted_; });
+    if (stopping_) break;
+    wanted_ = false;
+    lock.unlock();
+    collect();
+    lock.lock();
+  }
 }
 
 }  // namespace ubc

@@ -78,23 +78,29 @@ double seconds_of(const std::vector<std::string>& args) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// The body's size in bytes, or 0 when nothing answered.
-std::size_t scrape(int port) {
+// The whole answer, headers and body; empty when nothing answered.
+std::string scrape(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::size_t size = 0;
+  std::string answer;
   if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0) {
     const std::string request = "GET /metrics HTTP/1.0\r\n\r\n";
     if (::write(fd, request.data(), request.size()) > 0) {
       char buffer[65536];
-      for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;) size += static_cast<std::size_t>(got);
+      for (ssize_t got; (got = ::read(fd, buffer, sizeof buffer)) > 0;) answer.append(buffer, got);
     }
   }
   ::close(fd);
-  return size;
+  return answer;
+}
+
+// The value of an unlabelled sample in a scrape, or -1.
+double sample(const std::string& scraped, const std::string& name) {
+  const auto at = scraped.find("\n" + name + " ");
+  return at == std::string::npos ? -1 : std::stod(scraped.substr(at + name.size() + 2));
 }
 
 struct Row {
@@ -190,18 +196,24 @@ std::vector<Row> measure_reads(int cts) {
   pid_t ubcd = 0;
   if (posix_spawn(&ubcd, pointers[0], nullptr, nullptr, pointers.data(), environ))
     throw std::runtime_error("posix_spawn(ubcd) failed");
-  for (int i = 0; i < 600 && scrape(kUbcdPort) == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 600 && scrape(kUbcdPort).empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::vector<double> scrapes;
+  std::vector<double> readings;
   std::size_t bytes = 0;
   for (int i = 0; i < 3; ++i) {
     const auto start = Clock::now();
-    bytes = scrape(kUbcdPort);
+    const std::string scraped = scrape(kUbcdPort);
     scrapes.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+    bytes = scraped.size();
+    readings.push_back(sample(scraped, "ubc_snapshot_duration_seconds"));
   }
   ::kill(ubcd, SIGTERM);
   ::waitpid(ubcd, nullptr, 0);
   rows.push_back(
       {"one ubcd /metrics scrape", median(scrapes), 1, "s", "median of 3, " + std::to_string(bytes / 1024) + " KiB"});
+  rows.push_back({"ubcd's reading of every CT", median(readings), 0, "s",
+                  "in the background, every --refresh seconds (ubc_snapshot_duration_seconds)", true});
   for (int i = 1; i <= cts; ++i) ubcctl({"destroy", "scale-" + std::to_string(i)});
   return rows;
 }

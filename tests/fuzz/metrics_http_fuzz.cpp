@@ -1,5 +1,5 @@
-// Fuzzes /metrics as ubcd serves it: prometheus-cpp's Exposer (civetweb) with ubcd's options,
-// sent raw bytes as HTTP requests, and a collector whose CT names are bytes ubc's own names
+// Fuzzes /metrics as ubcd serves it: ubc's MetricsServer (civetweb) and MetricsSnapshot,
+// sent raw bytes as HTTP requests, and snapshots whose CT names are bytes ubc's own names
 // never hold (quotes, backslashes, newlines, bytes that are not UTF-8), so that the text
 // serializer's escaping is fuzzed too. After each raw request the server must still answer
 // a plain scrape with 200 and text that parses as Prometheus' exposition format.
@@ -8,8 +8,6 @@
 // request. Without a NUL the whole input is CT names and no raw request is sent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <prometheus/collectable.h>
-#include <prometheus/exposer.h>
 #include <prometheus/metric_family.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -19,6 +17,7 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
 #include <csignal>
 #include <cstdint>
 #include <cstdio>
@@ -37,6 +36,8 @@
 #include <vector>
 
 #include "fuzz_support.h"
+#include "ubc/metrics_server.h"
+#include "ubc/metrics_snapshot.h"
 
 namespace {
 
@@ -69,67 +70,47 @@ constexpr std::array<double, 11> kValues = {0.0,
                                             -std::numeric_limits<double>::infinity(),
                                             std::numeric_limits<double>::quiet_NaN()};
 
-// Shaped like ubc::MetricsCollector's families (ubc/metrics.cpp), with the fuzzer's CT names.
-class FuzzedCtCollector : public prometheus::Collectable {
- public:
-  void set_ct_names(std::vector<std::string> names) {
-    std::lock_guard lock(mutex_);
-    ct_names_ = std::move(names);
+// Shaped like ubc::collect_metrics' families (ubc/metrics.cpp), with the fuzzer's CT names.
+std::vector<prometheus::MetricFamily> fuzzed_families(const std::vector<std::string>& names) {
+  prometheus::MetricFamily held{
+      kHeldFamily, "What the CT holds now, in bytes (page rows converted)", prometheus::MetricType::Gauge, {}};
+  prometheus::MetricFamily failures{
+      kFailuresFamily, "Refused allocations (OpenVZ's failcnt)", prometheus::MetricType::Counter, {}};
+  for (std::size_t index = 0; index < names.size(); ++index) {
+    const double value = kValues[(index + names[index].size()) % kValues.size()];
+    prometheus::ClientMetric metric;
+    metric.label = {{"ct", names[index]}, {"resource", "numfile"}};
+    metric.gauge.value = value;
+    held.metric.push_back(metric);
+    metric.gauge.value = 0;
+    metric.counter.value = value;
+    failures.metric.push_back(std::move(metric));
   }
+  return {std::move(held), std::move(failures)};
+}
 
-  // Called from civetweb's threads while the fuzzer's thread sets the next names.
-  std::vector<prometheus::MetricFamily> Collect() const override {
-    std::vector<std::string> names;
-    {
-      std::lock_guard lock(mutex_);
-      names = ct_names_;
-    }
-    prometheus::MetricFamily held{
-        kHeldFamily, "What the CT holds now, in bytes (page rows converted)", prometheus::MetricType::Gauge, {}};
-    prometheus::MetricFamily failures{
-        kFailuresFamily, "Refused allocations (OpenVZ's failcnt)", prometheus::MetricType::Counter, {}};
-    for (std::size_t index = 0; index < names.size(); ++index) {
-      const double value = kValues[(index + names[index].size()) % kValues.size()];
-      prometheus::ClientMetric metric;
-      metric.label = {{"ct", names[index]}, {"resource", "numfile"}};
-      metric.gauge.value = value;
-      held.metric.push_back(metric);
-      metric.gauge.value = 0;
-      metric.counter.value = value;
-      failures.metric.push_back(std::move(metric));
-    }
-    return {std::move(held), std::move(failures)};
-  }
-
- private:
-  mutable std::mutex mutex_;
-  std::vector<std::string> ct_names_;
-};
-
-struct MetricsServer {
-  std::shared_ptr<FuzzedCtCollector> collector = std::make_shared<FuzzedCtCollector>();
-  std::unique_ptr<prometheus::Exposer> exposer;
+struct FuzzedServer {
+  ubc::MetricsSnapshot snapshot;
+  std::unique_ptr<ubc::MetricsServer> server;
   int port = 0;
 };
 
-MetricsServer& metrics_server() {
+FuzzedServer& metrics_server() {
   // Started once for the whole run and never destroyed: civetweb's threads would otherwise
   // race the exit-time destructors.
-  static MetricsServer* const server = [] {
+  static FuzzedServer* const server = [] {
     std::signal(SIGPIPE, SIG_IGN);  // a side that hangs up mid-write is an error, not a death
-    auto* started = new MetricsServer;
+    auto* started = new FuzzedServer;
     try {
-      // ubcd's options (tools/ubcd.cpp: keep in step), but for a port of the kernel's
-      // choosing and a short request timeout, so a request left unfinished holds one of the
-      // 8 workers for 200 ms instead of 5 s.
-      started->exposer = std::make_unique<prometheus::Exposer>(
-          std::vector<std::string>{"listening_ports", "127.0.0.1:0", "num_threads", "8", "request_timeout_ms", "200"});
+      // ubcd's options but for a port of the kernel's choosing and a short request timeout,
+      // so a request left unfinished holds one of the 8 workers for 200 ms instead of 5 s.
+      started->server = std::make_unique<ubc::MetricsServer>(
+          ubc::MetricsServer::Options{.listen = "127.0.0.1:0", .request_timeout_ms = 200}, started->snapshot);
     } catch (const std::exception& error) {
-      fail(std::string("cannot start the Exposer: ") + error.what());
+      fail(std::string("cannot start the server: ") + error.what());
     }
-    started->exposer->RegisterCollectable(started->collector);
-    const auto ports = started->exposer->GetListeningPorts();
-    if (ports.empty() || ports.front() <= 0) fail("the Exposer reports no listening port");
+    const auto ports = started->server->listening_ports();
+    if (ports.empty() || ports.front() <= 0) fail("the server reports no listening port");
     started->port = ports.front();
     return started;
   }();
@@ -430,13 +411,15 @@ std::vector<std::string> split_ct_names(std::string_view text) {
 }
 
 void fuzz_one(std::string_view input) {
-  MetricsServer& server = metrics_server();
+  FuzzedServer& server = metrics_server();
   const auto end_of_names = input.find('\0');
   const auto ct_names = split_ct_names(input.substr(0, end_of_names));
-  server.collector->set_ct_names(ct_names);
+  server.snapshot.publish(fuzzed_families(ct_names), std::chrono::steady_clock::now());
   if (end_of_names != std::string_view::npos) send_raw_request(server.port, input.substr(end_of_names + 1));
 
-  auto scraped = check_exposition(scrape(server.port));
+  const std::string body = scrape(server.port);
+  auto scraped = check_exposition(body);
+  if (body.find("\nubc_snapshot_age_seconds ") == std::string::npos) fail("the scrape has no ubc_snapshot_age_seconds");
   for (const char* family : {kHeldFamily, kFailuresFamily})
     if (scraped[family] != ct_names)
       fail(std::string(family) + " has the CT names " + printable(scraped[family]) + "instead of " +

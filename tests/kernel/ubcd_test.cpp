@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -54,17 +55,35 @@ double sample(const std::string& metrics, const std::string& series) {
   return std::stod(metrics.substr(at + series.size() + 2));
 }
 
+// A scrape whose figures were read after this call (ubcd serves a snapshot, refreshed every
+// --refresh seconds and after a reload): empty if none comes within 20 s.
+std::string fresh_metrics() {
+  const auto asked = std::chrono::steady_clock::now();
+  for (int i = 0; i < 400; ++i) {
+    const auto sent = std::chrono::steady_clock::now();
+    const std::string metrics = http_get(kPort, "/metrics");
+    const double age = sample(metrics, "ubc_snapshot_age_seconds");
+    // Read at least `age` before it was served, which was after `sent`.
+    if (age >= 0 && sent - std::chrono::duration<double>(age) > asked) return metrics;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return {};
+}
+
 class Daemon {
  public:
-  Daemon() {
+  explicit Daemon(std::vector<std::string> options = {}) {
     pid_ = ::fork();
     REQUIRE(pid_ >= 0);
     if (pid_ == 0) {
       const auto binary = fs::read_symlink("/proc/self/exe").parent_path() / "ubcd";
       const int log = ::open(kLog.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
       ::dup2(log, 2);
-      const std::string listen = "127.0.0.1:" + std::to_string(kPort);
-      ::execl(binary.c_str(), "ubcd", "--listen", listen.c_str(), static_cast<char*>(nullptr));
+      options.insert(options.begin(), {"ubcd", "--listen", "127.0.0.1:" + std::to_string(kPort)});
+      std::vector<char*> argv;
+      for (auto& option : options) argv.push_back(option.data());
+      argv.push_back(nullptr);
+      ::execv(binary.c_str(), argv.data());
       ::_exit(127);
     }
     for (int i = 0; i < 200 && http_get(kPort, "/metrics").empty(); ++i)
@@ -241,12 +260,44 @@ TEST_SUITE("ubcd") {
     for (int i = 0; i < 100 && truth("ubcd-stale")["barrier"] != 3; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(truth("ubcd-stale")["barrier"] == 3);  // the live engine, not the unloaded one
-    CHECK(sample(http_get(kPort, "/metrics"), "ubc_resource_barrier{ct=\"ubcd-stale\",resource=\"numfile\"}") == 3);
+    CHECK(sample(fresh_metrics(), "ubc_resource_barrier{ct=\"ubcd-stale\",resource=\"numfile\"}") == 3);
     ubcctl("exec ubcd-stale -- bash -c 'exec 3</dev/null 4</dev/null 5</dev/null 6</dev/null'");
     for (int i = 0; i < 100 && log_text().find("refused: ct=ubcd-stale") == std::string::npos; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     CHECK(log_text().find("refused: ct=ubcd-stale resource=numfile") != std::string::npos);
     daemon.stop(SIGTERM);
     CHECK(ubcctl("destroy ubcd-stale").status == 0);
+  }
+
+  TEST_CASE("a scrape serves the last reading and its age; a change is served within --refresh") {
+    REQUIRE(ubcctl("create ubcd-age").status == 0);
+    REQUIRE(ubcctl("set ubcd-age --numfile 30 --save").status == 0);
+    const std::string series = "ubc_resource_barrier{ct=\"ubcd-age\",resource=\"numfile\"}";
+    Daemon daemon({"--refresh", "1"});
+    const std::string first = http_get(kPort, "/metrics");
+    CHECK(sample(first, series) == 30);
+    const double duration = sample(first, "ubc_snapshot_duration_seconds");
+    CHECK(duration > 0);
+    CHECK(sample(first, "ubc_snapshot_age_seconds") >= 0);
+    // Without a reload or a signal: the next reading has it, and no scrape is older than a
+    // period (or nine readings, ubcd's cap on its own CPU) and a reading, with a second of
+    // slack for the VM's scheduling.
+    REQUIRE(ubcctl("set ubcd-age --numfile 40 --save").status == 0);
+    const auto changed = std::chrono::steady_clock::now();
+    double barrier = 0;
+    double oldest = 0;
+    while (barrier != 40 && std::chrono::steady_clock::now() - changed < std::chrono::seconds(20)) {
+      const std::string metrics = http_get(kPort, "/metrics");
+      barrier = sample(metrics, series);
+      oldest = std::max(oldest, sample(metrics, "ubc_snapshot_age_seconds"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(barrier == 40);
+    CHECK(std::chrono::steady_clock::now() - changed < std::chrono::seconds(5));
+    CHECK(oldest < std::max(1.0, 9 * duration) + duration + 1);
+    // Other paths are not served.
+    CHECK(http_get(kPort, "/").find("ubc_") == std::string::npos);
+    daemon.stop(SIGTERM);
+    CHECK(ubcctl("destroy ubcd-age").status == 0);
   }
 }
