@@ -12,6 +12,7 @@
 #ifndef UBC_CHARGE_BPF_H
 #define UBC_CHARGE_BPF_H
 
+#include "ct_cache.bpf.h"
 #include "ubc_maps.bpf.h"
 
 #define UBC_CAS_RETRIES 64
@@ -40,22 +41,6 @@ static __always_inline void ubc_stat_inc(enum ubc_engine_stat stat)
 
 	if (value)
 		__sync_fetch_and_add(value, 1);
-}
-
-/* The CT the current task belongs to: the outermost ancestor cgroup that is a CT, so that
- * cgroups nested inside a CT are charged to the CT. Returns false for host tasks. The
- * helper reads the ancestors' ids without the walk ubc_ct_of_task needs. */
-static __always_inline bool ubc_current_ct(struct ubc_ct_ref *ref)
-{
-	for (int level = 1; level <= UBC_MAX_CGROUP_DEPTH; level++) {
-		__u64 cgroup_id = bpf_get_current_ancestor_cgroup_id(level);
-
-		if (!cgroup_id)
-			return false;
-		if (ubc_ct_of_cgroup_id(cgroup_id, ref))
-			return true;
-	}
-	return false;
 }
 
 /* The owner record of `amount` charged to `ct`. */

@@ -31,7 +31,7 @@ struct {
 SEC("lsm/file_open")
 int BPF_PROG(ubc_device_open, struct file *file, int ret)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct inode *inode = file->f_inode;
 	struct ubc_device_key key = {};
 	struct ubc_ct_ref ct;
 	__u32 *allowed, wanted = 0;
@@ -41,7 +41,7 @@ int BPF_PROG(ubc_device_open, struct file *file, int ret)
 
 	if (ret || !inode)
 		return ret;
-	type = BPF_CORE_READ(inode, i_mode) & UBC_S_IFMT;
+	type = inode->i_mode & UBC_S_IFMT;
 	if (type != UBC_S_IFCHR && type != UBC_S_IFBLK)
 		return 0;
 	if (!ubc_current_ct(&ct))
@@ -49,7 +49,7 @@ int BPF_PROG(ubc_device_open, struct file *file, int ret)
 	guard = bpf_map_lookup_elem(&ubc_device_guard, &ct.slot);
 	if (!guard || *guard != ct.generation)
 		return 0;
-	device = BPF_CORE_READ(inode, i_rdev);
+	device = inode->i_rdev;
 	key.slot = ct.slot;
 	key.type = type == UBC_S_IFCHR ? UBC_DEVICE_CHAR : UBC_DEVICE_BLOCK;
 	key.major = device >> UBC_MINORBITS;
@@ -59,9 +59,9 @@ int BPF_PROG(ubc_device_open, struct file *file, int ret)
 		key.minor = UBC_DEVICE_ANY_MINOR;
 		allowed = bpf_map_lookup_elem(&ubc_devices, &key);
 	}
-	if (BPF_CORE_READ(file, f_mode) & UBC_FMODE_READ)
+	if (file->f_mode & UBC_FMODE_READ)
 		wanted |= UBC_DEVICE_READ;
-	if (BPF_CORE_READ(file, f_mode) & UBC_FMODE_WRITE)
+	if (file->f_mode & UBC_FMODE_WRITE)
 		wanted |= UBC_DEVICE_WRITE;
 	if (!allowed || (wanted & ~*allowed))
 		return -EPERM;

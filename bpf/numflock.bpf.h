@@ -97,9 +97,9 @@ UBC_OWNER_MAP(ubc_flock_owner, UBC_MAX_TRACKED_LOCKS);
 static __always_inline int ubc_flock_errno(void)
 {
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 
-	if (nr == UBC_NR_FLOCK || (nr == UBC_NR_FCNTL && BPF_CORE_READ(regs, si) == UBC_F_SETLEASE))
+	if (nr == UBC_NR_FLOCK || (nr == UBC_NR_FCNTL && regs->si == UBC_F_SETLEASE))
 		return -ENOMEM;
 	return -ENOLCK;
 }
@@ -115,8 +115,8 @@ static __always_inline void ubc_flock_note_request(struct ubc_flock_task *task, 
 {
 	struct task_struct *current = bpf_get_current_task_btf();
 	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(current);
-	long nr = BPF_CORE_READ(regs, orig_ax);
-	long cmd = BPF_CORE_READ(regs, si);
+	long nr = regs->orig_ax;
+	long cmd = regs->si;
 
 	task->pending.file = 0;
 	if (nr == UBC_NR_FLOCK) {
@@ -126,11 +126,11 @@ static __always_inline void ubc_flock_note_request(struct ubc_flock_task *task, 
 	} else if (nr == UBC_NR_FCNTL && (cmd == UBC_F_SETLK || cmd == UBC_F_SETLKW ||
 					  cmd == UBC_F_OFD_SETLK || cmd == UBC_F_OFD_SETLKW)) {
 		task->pending.list = UBC_FLOCK_LIST_POSIX;
-		task->pending.owner = (__u64)BPF_CORE_READ(current, files);
+		task->pending.owner = (__u64)current->files;
 	} else {
 		return; /* not from flock()/fcntl(): only its own settle can charge it */
 	}
-	task->pending.fd = (__u32)BPF_CORE_READ(regs, di);
+	task->pending.fd = (__u32)regs->di;
 	task->pending.file = (__u64)file;
 }
 
@@ -337,14 +337,14 @@ int BPF_PROG(ubc_numflock_note_range, unsigned int fd, struct file *filp, unsign
 				    BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!task)
 		return 0;
-	start = BPF_CORE_READ(flock, l_start);
-	len = BPF_CORE_READ(flock, l_len);
+	start = flock->l_start;
+	len = flock->l_len;
 	task->range.file = (__u64)filp;
 	task->range.start = start;
 	task->range.end = len ? start + (len - 1) : UBC_OFFSET_MAX;
 	/* SEEK_CUR and SEEK_END ranges, negative lengths and overflows: left to the kernel. */
-	task->range.exact = BPF_CORE_READ(flock, l_whence) == UBC_SEEK_SET && start >= 0 &&
-			    len >= 0 && (!len || len - 1 <= UBC_OFFSET_MAX - start);
+	task->range.exact = flock->l_whence == UBC_SEEK_SET && start >= 0 && len >= 0 &&
+			    (!len || len - 1 <= UBC_OFFSET_MAX - start);
 	return 0;
 }
 
@@ -386,14 +386,13 @@ int BPF_PROG(ubc_numflock_reserve, struct file *file, unsigned int cmd, int ret)
 SEC("fexit/locks_lock_inode_wait")
 int BPF_PROG(ubc_numflock_settle_wait, struct inode *inode, struct file_lock *fl, int ret)
 {
-	unsigned int flags = BPF_CORE_READ(fl, c.flc_flags);
-	__u64 owner = (__u64)BPF_CORE_READ(fl, c.flc_owner);
+	unsigned int flags = fl->c.flc_flags;
+	__u64 owner = (__u64)fl->c.flc_owner;
 
 	if (flags & UBC_FL_POSIX)
 		ubc_flock_settle(inode, UBC_FLOCK_LIST_POSIX, owner, owner, 0, ret);
 	else if (flags & UBC_FL_FLOCK)
-		ubc_flock_settle(inode, UBC_FLOCK_LIST_FLOCK, 0, 0,
-				 (__u64)BPF_CORE_READ(fl, c.flc_file), ret);
+		ubc_flock_settle(inode, UBC_FLOCK_LIST_FLOCK, 0, 0, (__u64)fl->c.flc_file, ret);
 	return 0;
 }
 
@@ -402,18 +401,16 @@ SEC("fexit/fcntl_setlk")
 int BPF_PROG(ubc_numflock_settle_posix, unsigned int fd, struct file *filp, unsigned int cmd,
 	     struct flock *flock, int ret)
 {
-	__u64 files = (__u64)BPF_CORE_READ(bpf_get_current_task_btf(), files);
+	__u64 files = (__u64)bpf_get_current_task_btf()->files;
 
-	ubc_flock_settle(BPF_CORE_READ(filp, f_inode), UBC_FLOCK_LIST_POSIX, files, (__u64)filp, 0,
-			 ret);
+	ubc_flock_settle(filp->f_inode, UBC_FLOCK_LIST_POSIX, files, (__u64)filp, 0, ret);
 	return 0;
 }
 
 SEC("fexit/fcntl_setlease")
 int BPF_PROG(ubc_numflock_settle_lease, unsigned int fd, struct file *filp, int arg, int ret)
 {
-	ubc_flock_settle(BPF_CORE_READ(filp, f_inode), UBC_FLOCK_LIST_LEASE, 0, 0, (__u64)filp,
-			 ret);
+	ubc_flock_settle(filp->f_inode, UBC_FLOCK_LIST_LEASE, 0, 0, (__u64)filp, ret);
 	return 0;
 }
 

@@ -97,7 +97,9 @@ int BPF_PROG(ubc_numiptent_reserve, struct sock *sk, struct sk_buff *skb, int re
 	__u32 new_rules;
 	struct ubc_ct_ref ct;
 
-	if (ret || BPF_CORE_READ(sk, sk_protocol) != UBC_NETLINK_NETFILTER || !ubc_current_ct(&ct))
+	/* Sleepable: no RCU section for the cgroup's cached answer; nftables batches are rare. */
+	if (ret || BPF_CORE_READ(sk, sk_protocol) != UBC_NETLINK_NETFILTER ||
+	    !ubc_current_ct_from_index(&ct))
 		return ret;
 	task = ubc_iptent_task_of(bpf_get_current_task_btf(), BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!task)

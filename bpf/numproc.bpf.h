@@ -95,7 +95,7 @@ int BPF_PROG(ubc_numproc_migrate, struct cgroup *dst_cgrp, const char *path,
 		ubc_numproc_follow(task);
 		return 0;
 	}
-	leader = bpf_task_from_pid(BPF_CORE_READ(task, tgid));
+	leader = bpf_task_from_pid(task->tgid);
 	if (!leader) {
 		ubc_numproc_follow(task);
 		return 0;
@@ -108,7 +108,7 @@ int BPF_PROG(ubc_numproc_migrate, struct cgroup *dst_cgrp, const char *path,
 SEC("fentry/cgroup_post_fork")
 int BPF_PROG(ubc_numproc_clone_into, struct task_struct *child, struct kernel_clone_args *kargs)
 {
-	if (BPF_CORE_READ(kargs, flags) & UBC_CLONE_INTO_CGROUP)
+	if (kargs->flags & UBC_CLONE_INTO_CGROUP)
 		ubc_numproc_follow(child);
 	return 0;
 }

@@ -23,10 +23,10 @@ UBC_OWNER_MAP(ubc_pty_owner, UBC_MAX_TRACKED_PTYS);
 
 static __always_inline bool ubc_is_ptmx(struct file *file)
 {
-	struct inode *inode = BPF_CORE_READ(file, f_inode);
+	struct inode *inode = file->f_inode;
 
-	return inode && (BPF_CORE_READ(inode, i_mode) & UBC_S_IFMT) == UBC_S_IFCHR &&
-	       BPF_CORE_READ(inode, i_rdev) == UBC_PTMX_RDEV;
+	return inode && (inode->i_mode & UBC_S_IFMT) == UBC_S_IFCHR &&
+	       inode->i_rdev == UBC_PTMX_RDEV;
 }
 
 SEC("lsm/file_open")

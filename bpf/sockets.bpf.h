@@ -52,7 +52,7 @@ int BPF_PROG(ubc_sock_charge, struct socket *sock, int family, int type, int pro
 	enum ubc_resource resource =
 		ubc_is_tcp(family, type, protocol) ? UBC_NUMTCPSOCK : UBC_NUMOTHERSOCK;
 	int refusal = family == UBC_AF_INET || family == UBC_AF_INET6 ? -ENOBUFS : -ENOMEM;
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct sock *sk = sock->sk;
 	struct ubc_ct_ref ct;
 
 	if (ret || kern || !sk || !ubc_current_ct(&ct))
@@ -119,7 +119,7 @@ SEC("lsm/inet_csk_clone")
 int BPF_PROG(ubc_tcpsock_child, struct sock *newsk, const struct request_sock *req)
 {
 	/* The listener is the request's socket. */
-	ubc_charge_child(BPF_CORE_READ(req, __req_common.skc_listener), newsk, UBC_NUMTCPSOCK);
+	ubc_charge_child(req->__req_common.skc_listener, newsk, UBC_NUMTCPSOCK);
 	return 0;
 }
 

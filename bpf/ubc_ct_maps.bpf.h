@@ -33,19 +33,23 @@ struct ubc_ct_ref {
 	__u64 generation;
 };
 
+/* The CT in slot `slot`, as a hook finds it. */
+static __always_inline bool ubc_ct_of_slot(__u32 slot, struct ubc_ct_ref *ref)
+{
+	ref->slot = slot;
+	ref->ct = bpf_map_lookup_elem(&ubc_cts, &slot);
+	if (!ref->ct)
+		return false;
+	ref->generation = READ_ONCE(ref->ct->generation);
+	return true;
+}
+
 /* The CT registered for the cgroup with id `cgroup_id`, if one is. */
 static __always_inline bool ubc_ct_of_cgroup_id(__u64 cgroup_id, struct ubc_ct_ref *ref)
 {
 	__u32 *slot = bpf_map_lookup_elem(&ubc_ct_index, &cgroup_id);
 
-	if (!slot)
-		return false;
-	ref->slot = *slot;
-	ref->ct = bpf_map_lookup_elem(&ubc_cts, slot);
-	if (!ref->ct)
-		return false;
-	ref->generation = READ_ONCE(ref->ct->generation);
-	return true;
+	return slot && ubc_ct_of_slot(*slot, ref);
 }
 
 /* The CT `cgrp` belongs to: its outermost ancestor (itself included) registered as a CT,

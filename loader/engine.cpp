@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <set>
@@ -220,6 +221,11 @@ Engine Engine::open(const fs::path& pin_dir) {
                         reload);
     engine.memcg_ = map_array(engine.memcg_fd_.get(), sizeof(ubc_memcg_figures), UBC_MAX_CTS, UBC_PIN_CT_MEMCG);
   }
+  if (fs::exists(pin_dir / UBC_PIN_REGISTRY)) {
+    engine.registry_fd_ = open_pinned(pin_dir / UBC_PIN_REGISTRY);
+    check_pinned_layout(engine.registry_fd_.get(), pin_dir / UBC_PIN_REGISTRY, sizeof(ubc_registry), 1, reload);
+    engine.registry_ = map_array(engine.registry_fd_.get(), sizeof(ubc_registry), 1, UBC_PIN_REGISTRY);
+  }
   if (fs::exists(pin_dir / UBC_PIN_DEVICES)) {
     engine.devices_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICES);
     engine.device_guard_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICE_GUARD);
@@ -322,6 +328,14 @@ std::optional<std::uint32_t> Engine::find_slot(std::uint64_t cgroup_id) const {
 void Engine::bind_slot(std::uint64_t cgroup_id, std::uint32_t slot) {
   if (bpf_map_update_elem(ct_index_fd_.get(), &cgroup_id, &slot, BPF_NOEXIST))
     throw_system_error("bpf_map_update_elem(" UBC_PIN_CT_INDEX ")");
+  registry_changed();
+}
+
+void Engine::registry_changed() noexcept {
+  // After the index changed, never before (bpf/ct_cache.bpf.h reads the epoch first), and
+  // atomically: two commands changing the registry at once must move it twice.
+  if (auto* registry = static_cast<ubc_registry*>(registry_.get()))
+    std::atomic_ref(registry->epoch).fetch_add(1, std::memory_order_seq_cst);
 }
 
 std::vector<Engine::Binding> Engine::bindings() const {
@@ -344,6 +358,7 @@ std::vector<Engine::Binding> Engine::bindings() const {
 void Engine::unbind_slot(std::uint64_t cgroup_id) {
   if (bpf_map_delete_elem(ct_index_fd_.get(), &cgroup_id) && errno != ENOENT)
     throw_system_error("bpf_map_delete_elem(" UBC_PIN_CT_INDEX ")");
+  registry_changed();
 }
 
 std::vector<Engine::CheckedBinding> Engine::checked_bindings() const {

@@ -124,6 +124,10 @@ class Engine {
   MappedRegion cts_;
   UniqueFd memcg_fd_;
   MappedRegion memcg_;
+  UniqueFd registry_fd_;  // absent in an engine pinned before the hooks cached CT lookups
+  MappedRegion registry_;
+  // After every change of the CT index: the hooks' cached lookups are made again.
+  void registry_changed() noexcept;
 };
 
 }  // namespace ubc

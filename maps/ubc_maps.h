@@ -100,6 +100,13 @@ struct ubc_ct {
 	__u64 shm_segments;
 };
 
+/* The CT registry's version: user space adds one after every change of the CT index, so
+ * that the hooks' cached answer to "which CT is this cgroup in" (bpf/ct_cache.bpf.h) is
+ * looked up again from the index the next time. */
+struct ubc_registry {
+	__u64 epoch;
+};
+
 /* Who a charged kernel object was charged to (value of the per-object owner maps). */
 struct ubc_charge_owner {
 	__u32 slot;
@@ -222,6 +229,7 @@ struct ubc_device_key {
 /* Names under the engine's bpffs directory (default /sys/fs/bpf/ubc). */
 #define UBC_PIN_CTS "ubc_cts"
 #define UBC_PIN_CT_INDEX "ubc_ct_index"
+#define UBC_PIN_REGISTRY "ubc_registry"
 #define UBC_PIN_CT_MEMCG "ubc_ct_memcg"
 #define UBC_PIN_FILE_OWNER "ubc_file_owner"
 #define UBC_PIN_ENGINE_STATS "ubc_engine_stats"

@@ -70,8 +70,9 @@ std::vector<HookOperation> hook_operations(const fs::path& scratch) {
   };
 }
 
-std::vector<double> micros_per_call_in_cgroup(const fs::path& cgroup, const fs::path& scratch, int calls) {
-  const std::size_t count = hook_operations(scratch).size();
+std::vector<double> micros_per_call_in_cgroup(const fs::path& cgroup, const fs::path& scratch, int calls,
+                                              std::optional<std::size_t> only) {
+  const std::size_t count = only ? 1 : hook_operations(scratch).size();
   int results[2];
   if (::pipe2(results, O_CLOEXEC)) fail("pipe2");
   const pid_t child = ::fork();
@@ -80,8 +81,10 @@ std::vector<double> micros_per_call_in_cgroup(const fs::path& cgroup, const fs::
     ::close(results[0]);
     try {
       std::ofstream(cgroup / "cgroup.procs") << ::getpid() << std::flush;
-      for (const auto& operation : hook_operations(scratch)) {
-        for (int i = 0; i < calls / 10; ++i) operation.once();  // warm caches first
+      auto operations = hook_operations(scratch);
+      if (only) operations = {operations.at(*only)};
+      for (const auto& operation : operations) {
+        for (int i = calls; i < calls_with_warm_up(calls); ++i) operation.once();  // warm caches first
         const auto start = std::chrono::steady_clock::now();
         for (int i = 0; i < calls; ++i) operation.once();
         const double micros =

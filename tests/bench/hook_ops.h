@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,9 +19,15 @@ struct HookOperation {
 // in `scratch`.
 std::vector<HookOperation> hook_operations(const std::filesystem::path& scratch);
 
-// Microseconds per call of each operation, `calls` times each, measured in a child that
-// first joins `cgroup` (so the engine charges it to that CT). Throws if the child fails.
+// Microseconds per call of each operation (or of the `only`th alone), `calls` times each
+// after calls/10 to warm up, measured in a child that first joins `cgroup` (so the engine
+// charges it to that CT). Throws if the child fails.
 std::vector<double> micros_per_call_in_cgroup(const std::filesystem::path& cgroup, const std::filesystem::path& scratch,
-                                              int calls);
+                                              int calls, std::optional<std::size_t> only = std::nullopt);
+
+// The calls an operation makes in one measurement, its warm-up included.
+inline int calls_with_warm_up(int calls) {
+  return calls + calls / 10;
+}
 
 }  // namespace ubc::bench

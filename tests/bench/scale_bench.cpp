@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "tests/bench/hook_ops.h"
+#include "tests/bench/prog_stats.h"
 #include "ubc/host.h"
 
 extern char** environ;
@@ -162,6 +163,35 @@ std::vector<Row> measure_hooks(const ubc::HostPaths& paths, int calls, int round
   return rows;
 }
 
+// With the engine loaded: each operation alone, and the ubc programs that ran meanwhile,
+// with their runs and time per operation (the kernel's BPF run-time statistics; the host's
+// other activity in that time is in them too).
+void profile_hooks(const ubc::HostPaths& paths, int calls) {
+  const std::string ct = "scale-profile";
+  const fs::path scratch = fs::temp_directory_path() / "ubc-scale-bench";
+  fs::create_directories(scratch);
+  ubcctl({"create", ct});
+  const ubc::bench::ProgramStats stats;
+  const auto operations = ubc::bench::hook_operations(scratch);
+  const double per_operation = 1.0 / ubc::bench::calls_with_warm_up(calls);
+  for (std::size_t i = 0; i < operations.size(); ++i) {
+    const auto before = stats.read();
+    const double micros = ubc::bench::micros_per_call_in_cgroup(paths.cgroup_root / ct, scratch, calls, i).front();
+    const auto ran = ubc::bench::difference(before, stats.read());
+    double bpf_micros = 0;
+    for (const auto& [name, cost] : ran) bpf_micros += static_cast<double>(cost.nanoseconds) / 1000 * per_operation;
+    std::printf("\n%s: %.2f us per operation, %.2f us of it in ubc's programs\n", operations[i].what.c_str(), micros,
+                bpf_micros);
+    std::printf("  %-28s %10s %10s %10s\n", "program", "runs/op", "ns/run", "ns/op");
+    for (const auto& [name, cost] : ran)
+      std::printf("  %-28s %10.2f %10.0f %10.0f\n", name.c_str(), static_cast<double>(cost.runs) * per_operation,
+                  static_cast<double>(cost.nanoseconds) / static_cast<double>(cost.runs),
+                  static_cast<double>(cost.nanoseconds) * per_operation);
+  }
+  ubcctl({"destroy", ct});
+  fs::remove_all(scratch);
+}
+
 std::vector<Row> measure_reads(int cts) {
   std::vector<double> creates;
   for (int i = 1; i <= cts; ++i) {
@@ -223,7 +253,7 @@ std::vector<Row> measure_reads(int cts) {
 int main(int argc, char** argv) {
   CLI::App app{"What ubc costs with a thousand CTs: hook overhead and whole-host reads, against the goals"};
   int cts = 1000, calls = 5000, rounds = 1, settle = 10;
-  bool skip_hooks = false, skip_reads = false;
+  bool skip_hooks = false, skip_reads = false, profile = false;
   app.add_option("--cts", cts, "CTs to create for the reads")->check(CLI::PositiveNumber);
   app.add_option("--calls", calls, "Calls of each operation per measurement")->check(CLI::PositiveNumber);
   app.add_option("--rounds", rounds, "Loaded/unloaded rounds (the median is kept)")->check(CLI::PositiveNumber);
@@ -231,12 +261,15 @@ int main(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   app.add_flag("--skip-hooks", skip_hooks, "Measure the reads only");
   app.add_flag("--skip-reads", skip_reads, "Measure the hooks only");
+  app.add_flag("--profile", profile,
+               "Before all else, the time each of ubc's BPF programs takes per operation (kernel.bpf_stats)");
   CLI11_PARSE(app, argc, argv);
   try {
     const ubc::HostPaths paths = ubc::HostPaths::discover();
     if (!ubc::Host(paths).list().empty())
       throw std::runtime_error("this host has CTs already; run the benchmark on a host (or VM) without any");
     if (!ubc::Host(paths).engine_loaded()) ubcctl({"load"});
+    if (profile) profile_hooks(paths, calls);
     std::vector<Row> rows;
     if (!skip_hooks)
       for (auto& row : measure_hooks(paths, calls, rounds, std::chrono::seconds(settle)))

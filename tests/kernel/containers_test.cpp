@@ -484,4 +484,28 @@ TEST_SUITE("containers") {
     ubc::cgroup::kill_all(foreign / "svc", 10000);
     ubc::cgroup::remove_tree(foreign);
   }
+
+  TEST_CASE("a running task is charged to the CT its cgroup is now: not yet one, adopted, forgotten, adopted again") {
+    // The hooks cache each cgroup's CT (bpf/ct_cache.bpf.h): every change of the registry
+    // must reach a task that keeps running in the same cgroup.
+    const auto mount = ubc::cgroup::find_v2_mount();
+    REQUIRE(mount);
+    const fs::path foreign = *mount / "ubc-test-cache-follow";
+    fs::create_directories(foreign / "svc");
+    ubc::cgroup::write_file(foreign / "cgroup.subtree_control", "+memory");
+    {
+      ubc::test::Workload work(foreign / "svc");
+      CHECK(work.ask("open 5").front() == 5);  // a host task: charged to nobody
+      REQUIRE(ubcctl("create follow-a --cgroup " + (foreign / "svc").string()).status == 0);
+      CHECK(work.ask("open 3").front() == 3);
+      CHECK(ubc::test::host().counter("follow-a", UBC_NUMFILE).held == 3);
+      REQUIRE(ubcctl("destroy follow-a").status == 0);  // forgotten, the task runs on
+      REQUIRE(ubcctl("create follow-b --cgroup " + (foreign / "svc").string()).status == 0);
+      CHECK(work.ask("open 2").front() == 2);
+      CHECK(ubc::test::host().counter("follow-b", UBC_NUMFILE).held == 2);
+      CHECK(work.finish() == 0);
+    }
+    CHECK(ubcctl("destroy follow-b").status == 0);
+    ubc::cgroup::remove_tree(foreign);
+  }
 }

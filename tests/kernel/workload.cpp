@@ -61,10 +61,13 @@ std::uint64_t ScopedCt::cgroup_id() const {
   return cgroup::id_of(host().cgroup_of(id_));
 }
 
-Workload::Workload(const ScopedCt& ct, int fd3, const std::string& nested_cgroup) {
+Workload::Workload(const ScopedCt& ct, int fd3, const std::string& nested_cgroup)
+    : Workload(host().cgroup_of(ct.id()) / nested_cgroup, fd3) {}
+
+Workload::Workload(const std::filesystem::path& cgroup, int fd3) {
   int to_child[2], from_child[2];
   if (::pipe2(to_child, O_CLOEXEC) || ::pipe2(from_child, O_CLOEXEC)) throw_system_error("pipe2");
-  const std::string procs = (host().cgroup_of(ct.id()) / nested_cgroup / "cgroup.procs").string();
+  const std::string procs = (cgroup / "cgroup.procs").string();
   const std::string binary = workload_binary().string();
 
   pid_ = ::fork();

@@ -45,6 +45,8 @@ class Workload {
   // Starts ubc-test-workload inside the CT, or inside `nested_cgroup` below the CT's cgroup;
   // `fd3`, if given, becomes the process's fd 3.
   explicit Workload(const ScopedCt& ct, int fd3 = -1, const std::string& nested_cgroup = "");
+  // Starts it in any cgroup: one ubc knows nothing of yet, or another runtime's.
+  explicit Workload(const std::filesystem::path& cgroup, int fd3 = -1);
   ~Workload();
   Workload(const Workload&) = delete;
   Workload& operator=(const Workload&) = delete;
