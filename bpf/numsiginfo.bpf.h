@@ -9,15 +9,19 @@
  *           or fails with EAGAIN. Standard signals are never refused: the kernel delivers
  *           them without siginfo when it must, and refusing them would lose a signal the
  *           kernel never loses.
- * Charge:   tp_btf/kmem_cache_alloc for objects of the sigqueue slab cache (found by its
- *           object size, then its name), in the sending task: it takes the task's
- *           reservation, or charges forced (signals the kernel sends on the task's behalf,
- *           standard signals). The allocator inlines __sigqueue_alloc, so the slab
- *           tracepoint is the one exact point.
+ * Charge:   fexit/__send_signal_locked, in the sending task, with the target's siglock held:
+ *           the one place the kernel queues a sigqueue it allocated (it inlines
+ *           __sigqueue_alloc). fentry notes the tail of the queue the signal goes to, and a
+ *           new tail at fexit is the new sigqueue. It takes the task's reservation, or
+ *           charges forced (signals the kernel sends on the task's behalf, standard
+ *           signals). No slab tracepoint: those ran for every allocation on the host.
  * Settle:   fexit/do_send_sig_info (every kill path ends there) hands back a reservation
  *           the signal did not use (ignored signal, target gone); so do the next send and
  *           the task's exit, should the kernel skip that fexit.
- * Uncharge: tp_btf/kmem_cache_free of a recorded object, from any context.
+ * Uncharge: fentry/__sigqueue_free of a recorded sigqueue, from any context: every path
+ *           that frees a queued signal (delivery, signalfd, exit, flushes on SIG_IGN,
+ *           SIGCONT and stops) calls it. Posix timers' sigqueues live in their timers and
+ *           are never recorded.
  */
 #ifndef UBC_NUMSIGINFO_BPF_H
 #define UBC_NUMSIGINFO_BPF_H
@@ -40,27 +44,24 @@ struct {
 	__type(value, struct ubc_siginfo_task);
 } ubc_siginfo_task SEC(".maps");
 
-/* The sigqueue cache, once recognised; every other cache costs one comparison. */
-static struct kmem_cache *ubc_sigqueue_cache;
+/* The tail of the queue a signal being sent goes to, as fentry saw it, per CPU: the target's
+ * siglock is held from fentry to fexit, with interrupts off, so nothing else runs between. */
+struct ubc_siginfo_send {
+	__u64 queue;
+	__u64 tail;
+};
 
-static __always_inline bool ubc_is_sigqueue_cache(struct kmem_cache *cache)
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ubc_siginfo_send);
+} ubc_siginfo_send SEC(".maps");
+
+/* The list a signal of `type` sent to `t` is queued on: the thread's own or its process's. */
+static __always_inline struct list_head *ubc_signal_queue(struct task_struct *t, enum pid_type type)
 {
-	static const char name[] = "sigqueue";
-	char seen[sizeof(name)];
-
-	if (cache == ubc_sigqueue_cache)
-		return true;
-	if (ubc_sigqueue_cache ||
-	    BPF_CORE_READ(cache, object_size) != bpf_core_type_size(struct sigqueue))
-		return false;
-	if (bpf_probe_read_kernel_str(seen, sizeof(seen), BPF_CORE_READ(cache, name)) !=
-	    sizeof(seen))
-		return false;
-	for (int i = 0; i < sizeof(name); i++)
-		if (seen[i] != name[i])
-			return false;
-	ubc_sigqueue_cache = cache;
-	return true;
+	return type != PIDTYPE_PID ? &t->signal->shared_pending.list : &t->pending.list;
 }
 
 static __always_inline struct ubc_siginfo_task *ubc_siginfo_task_of(struct task_struct *task,
@@ -69,27 +70,54 @@ static __always_inline struct ubc_siginfo_task *ubc_siginfo_task_of(struct task_
 	return bpf_task_storage_get(&ubc_siginfo_task, task, 0, flags);
 }
 
-SEC("tp_btf/kmem_cache_alloc")
-int BPF_PROG(ubc_numsiginfo_charge, unsigned long call_site, const void *object,
-	     struct kmem_cache *cache, gfp_t flags, int node)
+SEC("fentry/__send_signal_locked")
+int BPF_PROG(ubc_numsiginfo_note_queue, int sig, struct kernel_siginfo *info, struct task_struct *t,
+	     enum pid_type type)
 {
-	struct ubc_siginfo_task *task;
-	struct ubc_charge_owner owner;
+	struct ubc_siginfo_send *send;
+	struct list_head *queue;
+	__u32 zero = 0;
 
-	if (!object || !ubc_is_sigqueue_cache(cache))
+	send = bpf_map_lookup_elem(&ubc_siginfo_send, &zero);
+	if (!send)
 		return 0;
-	task = ubc_siginfo_task_of(bpf_get_current_task_btf(), 0);
-	if (ubc_take_reserved(task ? &task->reservation : NULL, UBC_NUMSIGINFO, &owner))
-		ubc_record_owner(&ubc_siginfo_owner, (__u64)object, &owner, UBC_NUMSIGINFO);
+	queue = ubc_signal_queue(t, type);
+	send->queue = (__u64)queue;
+	send->tail = (__u64)queue->prev;
 	return 0;
 }
 
-SEC("tp_btf/kmem_cache_free")
-int BPF_PROG(ubc_numsiginfo_uncharge, unsigned long call_site, const void *object,
-	     const struct kmem_cache *cache)
+SEC("fexit/__send_signal_locked")
+int BPF_PROG(ubc_numsiginfo_charge, int sig, struct kernel_siginfo *info, struct task_struct *t,
+	     enum pid_type type, bool force, int ret)
 {
-	if (cache == ubc_sigqueue_cache && object)
-		ubc_uncharge_owned(&ubc_siginfo_owner, (__u64)object, UBC_NUMSIGINFO);
+	struct ubc_siginfo_task *task;
+	struct ubc_siginfo_send *send;
+	struct ubc_charge_owner owner;
+	struct list_head *queue;
+	__u32 zero = 0;
+	__u64 tail;
+
+	send = bpf_map_lookup_elem(&ubc_siginfo_send, &zero);
+	queue = ubc_signal_queue(t, type);
+	if (!send || send->queue != (__u64)queue)
+		return 0;
+	send->queue = 0;
+	tail = (__u64)queue->prev;
+	if (tail == send->tail || tail == (__u64)queue)
+		return 0; /* nothing queued: ignored, already pending, or sent without siginfo */
+	task = ubc_siginfo_task_of(bpf_get_current_task_btf(), 0);
+	/* A sigqueue's list is its first member: the tail entry is the sigqueue. */
+	tail -= bpf_core_field_offset(struct sigqueue, list);
+	if (ubc_take_reserved(task ? &task->reservation : NULL, UBC_NUMSIGINFO, &owner))
+		ubc_record_owner(&ubc_siginfo_owner, tail, &owner, UBC_NUMSIGINFO);
+	return 0;
+}
+
+SEC("fentry/__sigqueue_free")
+int BPF_PROG(ubc_numsiginfo_uncharge, struct sigqueue *q)
+{
+	ubc_uncharge_owned(&ubc_siginfo_owner, (__u64)q, UBC_NUMSIGINFO);
 	return 0;
 }
 

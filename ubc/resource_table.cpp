@@ -41,7 +41,7 @@ constexpr std::array<ResourceInfo, UBC_RESOURCE_COUNT> kTable{{
      "lsm/file_open of char device 5:2 (charge, refuse), lsm/file_free_security (uncharge)",
      "", ""},
     {UBC_NUMSIGINFO, "numsiginfo", Unit::count, Support::enforced, HeldFrom::slot, RefusedAt::barrier, "EAGAIN",
-     "lsm/task_kill (reserve, refuse real-time signals), tp_btf/kmem_cache_alloc of the sigqueue cache (charge), fexit/do_send_sig_info (settle), tp_btf/kmem_cache_free (uncharge)",
+     "lsm/task_kill (reserve, refuse real-time signals), fentry and fexit/__send_signal_locked (charge a newly queued sigqueue), fexit/do_send_sig_info (settle), fentry/__sigqueue_free (uncharge)",
      "", "signals the kernel generates are charged but cannot be refused"},
     {UBC_TCPSNDBUF, "tcpsndbuf", Unit::bytes, Support::accounted, HeldFrom::socket_iterators, RefusedAt::never, "-",
      "iter/tcp: sk_wmem_queued of the CT's TCP sockets",

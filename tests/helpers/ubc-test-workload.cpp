@@ -49,6 +49,8 @@
 //   sigqueue N     queue SIGRTMIN to itself (blocked) up to N times (0: until refused)
 //                                                                    -> "ok QUEUED ERRNO"
 //   sigdrain       take every queued SIGRTMIN                        -> "ok TAKEN"
+//   sigignore      ignore SIGRTMIN for a moment: the kernel drops every queued one
+//                                                                    -> "ok ERRNO"
 //   sockbufs BYTES leave BYTES unread in a TCP connection, an AF_UNIX socketpair and a UDP
 //                  socket                                            -> "ok 0"
 //   memfd N        a memfd with N written pages, kept open            -> "ok ERRNO"
@@ -873,6 +875,16 @@ std::string sigdrain() {
   return "ok " + std::to_string(drained);
 }
 
+// Setting a signal to SIG_IGN flushes its queued instances (flush_sigqueue_mask).
+std::string sigignore() {
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction was {};
+  if (::sigaction(SIGRTMIN, &ignore, &was) || ::sigaction(SIGRTMIN, &was, nullptr))
+    return "ok " + std::to_string(errno);
+  return "ok 0";
+}
+
 // Leaves `bytes` unread in each of: a TCP connection over loopback (receiver's queue), an
 // AF_UNIX socketpair (charged to the writer) and a UDP socket sent to itself.
 std::string fill_socket_buffers(long bytes) {
@@ -1118,6 +1130,7 @@ std::string run(const std::string& line) {
   if (command == "sigqueue") return sigqueue_until(a);
   if (command == "nlbatch") return netlink_long_batch(a);
   if (command == "sigdrain") return sigdrain();
+  if (command == "sigignore") return sigignore();
   if (command == "sockbufs") return fill_socket_buffers(a);
   if (command == "racekind") {
     std::string kind;

@@ -28,6 +28,10 @@ TEST_SUITE("numsiginfo") {
     ct.set(UBC_NUMSIGINFO, UBC_UNLIMITED, UBC_UNLIMITED);
     CHECK(workload.ask("sigqueue 30").at(0) == 30);
     CHECK(ct.counter(UBC_NUMSIGINFO).held == before + 30);
+    CHECK(workload.ask("sigignore").at(0) == 0);  // the kernel drops them: every one uncharged
+    CHECK(wait_for_held(ct, UBC_NUMSIGINFO, before) == before);
+    CHECK(workload.ask("sigqueue 12").at(0) == 12);
+    CHECK(ct.counter(UBC_NUMSIGINFO).held == before + 12);
     CHECK(workload.finish() == 0);  // queued signals die with the process
     CHECK(wait_for_held(ct, UBC_NUMSIGINFO, 0) == 0);
   }
