@@ -28,29 +28,27 @@ struct {
 	__type(value, __u64);
 } ubc_device_guard SEC(".maps");
 
-SEC("lsm/file_open")
-int BPF_PROG(ubc_device_open, struct file *file, int ret)
+/* At file_open (bpf/file_hooks.bpf.h), for a CT task: -EPERM for a device node its rules
+ * do not grant as asked. */
+static __always_inline int ubc_device_on_open(struct file *file, const struct ubc_ct_ref *ct)
 {
 	struct inode *inode = file->f_inode;
 	struct ubc_device_key key = {};
-	struct ubc_ct_ref ct;
 	__u32 *allowed, wanted = 0;
 	__u64 *guard;
 	umode_t type;
 	dev_t device;
 
-	if (ret || !inode)
-		return ret;
+	if (!inode)
+		return 0;
 	type = inode->i_mode & UBC_S_IFMT;
 	if (type != UBC_S_IFCHR && type != UBC_S_IFBLK)
 		return 0;
-	if (!ubc_current_ct(&ct))
-		return 0;
-	guard = bpf_map_lookup_elem(&ubc_device_guard, &ct.slot);
-	if (!guard || *guard != ct.generation)
+	guard = bpf_map_lookup_elem(&ubc_device_guard, &ct->slot);
+	if (!guard || *guard != ct->generation)
 		return 0;
 	device = inode->i_rdev;
-	key.slot = ct.slot;
+	key.slot = ct->slot;
 	key.type = type == UBC_S_IFCHR ? UBC_DEVICE_CHAR : UBC_DEVICE_BLOCK;
 	key.major = device >> UBC_MINORBITS;
 	key.minor = device & ((1U << UBC_MINORBITS) - 1);

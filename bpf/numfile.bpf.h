@@ -47,8 +47,9 @@ static __always_inline int ubc_numfile_charge_once(struct file *file, const stru
  *   - ubc_numfile_charge and ubc_numfile_charge_again, two fmod_ret programs on
  *     security_file_alloc (every struct file), each with its own recursion guard, so only
  *     a miss of both on the same CPU at once skips the charge there;
- *   - ubc_numfile_charge_open, lsm/file_open, never skipped (LSM programs have no recursion
- *     guard), for every file that is opened; what it charges is counted as a late charge.
+ *   - ubc_numfile_on_open, in lsm/file_open (bpf/file_hooks.bpf.h), never skipped (LSM
+ *     programs have no recursion guard), for every file that is opened; what it charges is
+ *     counted as a late charge.
  * Anonymous files (pipes, sockets, eventfd ...) never pass file_open: for them a double
  * miss goes uncharged. `ubcctl doctor` reports the kernel's miss counts per program.
  */
@@ -72,15 +73,13 @@ int BPF_PROG(ubc_numfile_charge_again, struct file *file, int ret)
 	return ubc_numfile_charge_once(file, &ct);
 }
 
-SEC("lsm/file_open")
-int BPF_PROG(ubc_numfile_charge_open, struct file *file, int ret)
+/* At file_open (bpf/file_hooks.bpf.h), for a CT task: the late charge. */
+static __always_inline int ubc_numfile_on_open(struct file *file, const struct ubc_ct_ref *ct)
 {
-	struct ubc_ct_ref ct;
-
-	if (ret || !ubc_current_ct(&ct) || ubc_numfile_is_charged(file))
-		return ret;
+	if (ubc_numfile_is_charged(file))
+		return 0;
 	ubc_stat_inc(UBC_STAT_LATE_CHARGE);
-	return ubc_numfile_charge_once(file, &ct);
+	return ubc_numfile_charge_once(file, ct);
 }
 
 SEC("fexit/security_file_alloc")
@@ -91,11 +90,10 @@ int BPF_PROG(ubc_numfile_alloc_exit, struct file *file, int ret)
 	return 0;
 }
 
-SEC("lsm/file_free_security")
-int BPF_PROG(ubc_numfile_uncharge, struct file *file)
+/* At file_free_security (bpf/file_hooks.bpf.h), for every file. */
+static __always_inline void ubc_numfile_on_free(struct file *file)
 {
 	ubc_uncharge_owned(&ubc_file_owner, (__u64)file, UBC_NUMFILE);
-	return 0;
 }
 
 #endif /* UBC_NUMFILE_BPF_H */

@@ -29,22 +29,19 @@ static __always_inline bool ubc_is_ptmx(struct file *file)
 	       inode->i_rdev == UBC_PTMX_RDEV;
 }
 
-SEC("lsm/file_open")
-int BPF_PROG(ubc_numpty_charge, struct file *file, int ret)
+/* At file_open (bpf/file_hooks.bpf.h), for a CT task. */
+static __always_inline int ubc_numpty_on_open(struct file *file, const struct ubc_ct_ref *ct)
 {
-	struct ubc_ct_ref ct;
-
-	if (ret || !ubc_is_ptmx(file) || !ubc_current_ct(&ct))
-		return ret;
-	return ubc_charge_owned(&ubc_pty_owner, (__u64)file, &ct, UBC_NUMPTY, 1, UBC_HARD) ? -ENOMEM
-											   : 0;
+	if (!ubc_is_ptmx(file))
+		return 0;
+	return ubc_charge_owned(&ubc_pty_owner, (__u64)file, ct, UBC_NUMPTY, 1, UBC_HARD) ? -ENOMEM
+											  : 0;
 }
 
-SEC("lsm/file_free_security")
-int BPF_PROG(ubc_numpty_uncharge, struct file *file)
+/* At file_free_security (bpf/file_hooks.bpf.h), for every file. */
+static __always_inline void ubc_numpty_on_free(struct file *file)
 {
 	ubc_uncharge_owned(&ubc_pty_owner, (__u64)file, UBC_NUMPTY);
-	return 0;
 }
 
 #endif /* UBC_NUMPTY_BPF_H */

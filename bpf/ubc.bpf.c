@@ -38,5 +38,6 @@
 #include "kernel_rows.bpf.h"
 #include "isolation.bpf.h"
 #include "devices.bpf.h"
+#include "file_hooks.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -8,6 +8,7 @@
 // request. Without a NUL the whole input is CT names and no raw request is sent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <prometheus/metric_family.h>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -144,8 +145,19 @@ Socket connect_to_server(int port, int timeout_ms) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<std::uint16_t>(port));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0)
-    fail(std::string("the server refused a connection: ") + std::strerror(errno));
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    if (errno != EINTR) fail(std::string("the server refused a connection: ") + std::strerror(errno));
+    // libFuzzer's timer signal interrupted it: the connection goes on being made.
+    pollfd writable{fd, POLLOUT, 0};
+    int ready = 0;
+    while ((ready = ::poll(&writable, 1, timeout_ms)) < 0 && errno == EINTR) {
+    }
+    int error = 0;
+    socklen_t size = sizeof error;
+    if (ready <= 0 || ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &size) || error)
+      fail(std::string("the server did not take a connection within ") + std::to_string(timeout_ms) +
+           " ms: " + std::strerror(error ? error : ETIMEDOUT));
+  }
   return socket;
 }
 
