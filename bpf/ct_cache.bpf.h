@@ -2,7 +2,7 @@
 /*
  * The current task's CT, cached in its cgroup. Finding it in the CT index takes a helper
  * call and a hash lookup per cgroup level (a miss at every level for a host task), and
- * nearly every charge and uncharge program asks first. The answer is kept in the cgroup's
+ * nearly every charge program asks first. The answer is kept in the cgroup's
  * local storage with the registry epoch it was found under (struct ubc_registry, bumped
  * by user space after each bind and unbind), so a hook pays one storage lookup until the
  * registry changes, and the first hook after a change looks it up again.

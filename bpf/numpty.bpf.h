@@ -4,11 +4,13 @@
  * (/dev/ptmx, or the ptmx node of any devpts instance: both are char device 5:2), refused
  * past the barrier with ENOMEM as OpenVZ did, uncharged when that master file is freed.
  *
- * Charge:   lsm/file_open sees every open with the inode already set. LSM programs have
+ * Charge:   lsm/file_open (its step, ubc_numpty_on_open, runs in bpf/file_hooks.bpf.h) sees
+ *           every open with the inode already set. LSM programs have
  *           no recursion guard, so no open is ever missed. ptmx_open() runs after the hook
  *           and may still fail (devpts max=, no memory): then the file is freed at once and
  *           the free hook uncharges it, so held never counts a pty that did not exist.
- * Uncharge: lsm/file_free_security, for files recorded in ubc_pty_owner only.
+ * Uncharge: lsm/file_free_security (ubc_numpty_on_free), for files recorded in
+ *           ubc_pty_owner only.
  */
 #ifndef UBC_NUMPTY_BPF_H
 #define UBC_NUMPTY_BPF_H
