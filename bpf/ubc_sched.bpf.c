@@ -51,6 +51,7 @@
 #include "scx.bpf.h"
 #include "ubc_ct_maps.bpf.h"
 #include "ubc_sched_maps.h"
+#include "sched_group_tree.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -368,6 +369,12 @@ static void wake_at_unthrottle(__u64 when, __u64 now)
 		bpf_timer_start(&unthrottle->timer, when > now ? when - now : 0, 0);
 }
 
+/* A group that has queued tasks competes at level one with its vtime of now. */
+static __always_inline void arm_group(__u32 slot, struct ubc_sched_ct *group)
+{
+	group_tree_arm(slot, READ_ONCE(group->vtime));
+}
+
 static __always_inline void note_slot(__u32 slot)
 {
 	if (slot > READ_ONCE(highest_slot))
@@ -460,8 +467,12 @@ void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 	note_slot(slot);
 	stat_add(UBC_SCHED_STAT_QUEUED, 1);
 	if (throttled) {
+		group_tree_park(slot, until);
 		wake_at_unthrottle(until, now);
-	} else if (!(enq_flags & SCX_ENQ_CPU_SELECTED)) {
+		return;
+	}
+	arm_group(slot, group);
+	if (!(enq_flags & SCX_ENQ_CPU_SELECTED)) {
 		/* Not woken through select_cpu (a preempted or requeued task): find it a CPU. */
 		s32 idle = scx_bpf_pick_idle_cpu(p->cpus_ptr, 0);
 
@@ -473,79 +484,128 @@ void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 	}
 }
 
+/* Level-one picks one dispatch may make: when the best group's queue yields nothing this CPU
+ * may run (cpus, affinity), the next best is tried, and as a last resort every group. */
+#define PICK_TRIES 3
+/* Groups one pick may take from the tree: the one it picks, plus throttled groups it parks
+ * and groups whose key was stale and go back with their vtime of now. */
+#define PICK_POPS 8
+#define PICK_REKEYS 4
+/* A popped group whose vtime has moved past its key by more than this goes back in the tree
+ * with its vtime of now (its tasks ran on other CPUs since it was armed). */
+#define STALE_KEY_VTIME (UBC_SCHED_SLICE_NS / 5)
+/* Throttled groups one dispatch moves back to the runnable tree when their period starts. */
+#define RELEASE_MAX 4
+
 /* State of one level-one decision, shared with the bpf_loop callbacks below (a callback is
  * verified once, whatever the number of groups; an open-coded loop would be explored
- * group by group). */
-/* Level-one picks one dispatch may make: when the best group's queue yields nothing (another
- * CPU took its only task a moment earlier, or affinity), the next best is tried, so a race
- * between CPUs does not hand the CPU to whichever group comes first in slot order. */
-#define PICK_TRIES 3
-
+ * iteration by iteration). */
 struct pick {
 	__u64 now;
-	__u64 wake_at; /* earliest end of a throttled group's period, ~0 if none */
+	__u64 wake_at; /* earliest start of a throttled group's next period, ~0 if none */
 	__u64 best_vtime;
 	s64 best;	       /* slot picked, -1 if none */
-	s64 tried[PICK_TRIES]; /* slots whose queue yielded nothing, -1 if unused */
-	__u32 scanned;
+	s64 tried[PICK_TRIES]; /* slots whose queue yielded nothing here, -1 if unused */
+	__u32 popped;
+	__u32 rekeyed;
 	__u32 throttled;
+	bool exhausted; /* PICK_POPS groups popped without a pick */
 	bool moved;
 };
 
-static __always_inline bool tried_before(const struct pick *pick, __u32 slot)
+/* Level one: takes the runnable group within quota with the least weighted CPU time. */
+static long pick_group(__u64 index, struct pick *pick)
 {
-	for (int i = 0; i < PICK_TRIES; i++)
-		if (pick->tried[i] == (s64)slot)
-			return true;
-	return false;
-}
-
-/* Level one: the runnable group within quota with the least weighted CPU time. */
-static long consider_group(__u64 index, struct pick *pick)
-{
-	__u32 slot = index;
 	struct ubc_sched_ct *group;
-	__u64 until, vtime;
+	__u64 key = 0, until, vtime;
+	s64 slot = group_tree_pop_runnable(&key);
 
-	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0 || tried_before(pick, slot))
-		return 0;
+	if (slot < 0)
+		return 1;
+	pick->popped++;
 	group = group_of_slot(slot);
 	if (!group)
 		return 0;
-	pick->scanned++;
 	if (group_throttled(group, pick->now, &until)) {
 		pick->throttled++;
+		group_tree_park(slot, until);
 		if (until < pick->wake_at)
 			pick->wake_at = until;
+		pick->exhausted = index == PICK_POPS - 1;
+		return 0;
+	}
+	/* Its queue emptied since it was armed: its next enqueue arms it again. */
+	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0) {
+		pick->exhausted = index == PICK_POPS - 1;
 		return 0;
 	}
 	vtime = READ_ONCE(group->vtime);
-	if (pick->best < 0 || vtime_before(vtime, pick->best_vtime)) {
-		pick->best_vtime = vtime;
-		pick->best = slot;
+	if (vtime_before(key + STALE_KEY_VTIME, vtime) && pick->rekeyed < PICK_REKEYS) {
+		pick->rekeyed++;
+		group_tree_arm(slot, vtime);
+		pick->exhausted = index == PICK_POPS - 1;
+		return 0;
 	}
-	return 0;
+	pick->best = slot;
+	pick->best_vtime = vtime;
+	return 1;
 }
 
-/* The best group's queued tasks may not run on this CPU (cpus, affinity): take from any
- * other group within quota that has one that can. */
+/* Throttled groups whose next period has started compete again. */
+static void release_unthrottled(struct pick *pick)
+{
+	for (int i = 0; i < RELEASE_MAX; i++) {
+		__u64 next = ~0ULL;
+		s64 slot = group_tree_pop_unthrottled(pick->now, &next);
+		struct ubc_sched_ct *group;
+
+		if (slot < 0) {
+			if (next < pick->wake_at)
+				pick->wake_at = next;
+			return;
+		}
+		group = group_of_slot(slot);
+		if (group && scx_bpf_dsq_nr_queued(group_dsq(slot)) > 0)
+			arm_group(slot, group);
+	}
+	pick->wake_at = pick->now; /* more may be due: look again at once */
+}
+
+/* Groups whose queue had nothing this CPU may run go back in the tree for the others. */
+static __always_inline void rearm_tried(const struct pick *pick)
+{
+	for (int i = 0; i < PICK_TRIES; i++) {
+		s64 slot = pick->tried[i];
+		struct ubc_sched_ct *group;
+
+		if (slot < 0)
+			continue;
+		group = group_of_slot(slot);
+		if (group && scx_bpf_dsq_nr_queued(group_dsq(slot)) > 0)
+			arm_group(slot, group);
+	}
+}
+
+/* No group the tree offered has a task this CPU may run: take from any other group within
+ * quota that has one that can (linear, but only after PICK_TRIES misses). */
 static long move_from_any_group(__u64 index, struct pick *pick)
 {
 	__u32 slot = index;
 	struct ubc_sched_ct *group;
 	__u64 until;
 
-	if ((s64)slot == pick->best || scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
+	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
 		return 0;
 	group = group_of_slot(slot);
 	if (!group || group_throttled(group, pick->now, &until))
 		return 0;
+	pick->popped++;
 	pick->moved = scx_bpf_dsq_move_to_local(group_dsq(slot));
 	return pick->moved ? 1 : 0;
 }
 
-/* Whether `prev`, still runnable as its slice ends, should run on rather than what the scan
- * picked. A running task is in no queue, so neither the scan nor its group's DSQ sees it;
+/* Whether `prev`, still runnable as its slice ends, should run on rather than what the pick
+ * found. A running task is in no queue, so neither the tree nor its group's DSQ sees it;
  * without this check two tasks or groups sharing a CPU would take turns whatever their
  * weights. */
 static bool keep_prev(struct task_struct *prev, const struct pick *pick)
@@ -574,30 +634,35 @@ static bool keep_prev(struct task_struct *prev, const struct pick *pick)
 	return !head || !vtime_before(head->scx.dsq_vtime, prev->scx.dsq_vtime);
 }
 
+/* Puts the picked group back in the tree if it still has queued tasks. */
+static __always_inline void rearm_best(const struct pick *pick)
+{
+	struct ubc_sched_ct *group;
+
+	if (pick->best < 0)
+		return;
+	group = group_of_slot(pick->best);
+	if (group && scx_bpf_dsq_nr_queued(group_dsq(pick->best)) > 0)
+		arm_group(pick->best, group);
+}
+
 void BPF_STRUCT_OPS(ubc_dispatch, s32 cpu, struct task_struct *prev)
 {
-	__u32 groups = READ_ONCE(highest_slot) + 1;
 	struct pick pick = {
 		.now = scx_bpf_now(),
+		.wake_at = ~0ULL,
 		.tried = {-1, -1, -1},
 	};
 
-	if (groups > UBC_MAX_CTS)
-		groups = UBC_MAX_CTS;
 	stat_add(UBC_SCHED_STAT_DISPATCH, 1);
+	release_unthrottled(&pick);
 	for (int try = 0; try < PICK_TRIES; try++) {
-		pick.wake_at = ~0ULL;
-		pick.best_vtime = ~0ULL;
 		pick.best = -1;
-		pick.scanned = 0;
-		pick.throttled = 0;
-		bpf_loop(groups, consider_group, &pick, 0);
-		stat_add(UBC_SCHED_STAT_SLOTS_SCANNED, pick.scanned);
-		if (pick.throttled && try == 0)
-			stat_add(UBC_SCHED_STAT_THROTTLED, 1);
+		bpf_loop(PICK_POPS, pick_group, &pick, 0);
 		if (try == 0 && keep_prev(prev, &pick)) {
+			rearm_best(&pick);
 			scx_bpf_task_set_slice(prev, UBC_SCHED_SLICE_NS);
-			return;
+			goto out;
 		}
 		if (pick.best < 0)
 			break;
@@ -605,16 +670,27 @@ void BPF_STRUCT_OPS(ubc_dispatch, s32 cpu, struct task_struct *prev)
 		if (scx_bpf_dsq_move_to_local(group_dsq(pick.best))) {
 			if (vtime_before(READ_ONCE(global_vtime), pick.best_vtime))
 				WRITE_ONCE(global_vtime, pick.best_vtime);
-			return;
+			rearm_best(&pick);
+			goto out;
 		}
 		stat_add(UBC_SCHED_STAT_AFFINITY_MISS, 1);
-		pick.tried[try] = pick.best;
+		pick.tried[try] = pick.best; /* out of the tree until this dispatch ends */
 	}
-	if (pick.best >= 0) {
-		bpf_loop(groups, move_from_any_group, &pick, 0);
+	if (pick.exhausted)
+		scx_bpf_kick_cpu(cpu, 0); /* the pops ran out before a pick: look again */
+	if (pick.tried[0] >= 0) {
+		__u32 groups = READ_ONCE(highest_slot) + 1;
+
+		bpf_loop(groups < UBC_MAX_CTS ? groups : UBC_MAX_CTS, move_from_any_group, &pick,
+			 0);
 		if (pick.moved)
-			return;
+			goto out;
 	}
+out:
+	rearm_tried(&pick);
+	stat_add(UBC_SCHED_STAT_GROUPS_READ, pick.popped);
+	if (pick.throttled)
+		stat_add(UBC_SCHED_STAT_THROTTLED, 1);
 	if (pick.wake_at != ~0ULL)
 		wake_at_unthrottle(pick.wake_at, pick.now);
 }
@@ -796,6 +872,9 @@ s32 BPF_STRUCT_OPS_SLEEPABLE(ubc_init)
 		if (err)
 			return err;
 	}
+	err = group_tree_init();
+	if (err)
+		return err;
 	bpf_for(cpu, 0, UBC_SCHED_MAX_CPUS)
 	{
 		struct cpu_running *running = bpf_map_lookup_elem(&running_on, &cpu);

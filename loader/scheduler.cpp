@@ -193,7 +193,7 @@ std::string_view sched_stat_description(ubc_sched_stat stat) noexcept {
       return "tasks queued on their group's queue";
     case UBC_SCHED_STAT_DISPATCH:
       return "level-one decisions (a CPU picking a group)";
-    case UBC_SCHED_STAT_SLOTS_SCANNED:
+    case UBC_SCHED_STAT_GROUPS_READ:
       return "group records those decisions read";
     case UBC_SCHED_STAT_AFFINITY_MISS:
       return "picks whose group yielded nothing (another CPU took it; affinity)";

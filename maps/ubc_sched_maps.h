@@ -75,7 +75,7 @@ enum ubc_sched_stat {
 	UBC_SCHED_STAT_DIRECT,	      /* woken task sent straight to an idle CPU */
 	UBC_SCHED_STAT_QUEUED,	      /* task queued on its group's dispatch queue */
 	UBC_SCHED_STAT_DISPATCH,      /* dispatch decisions (level-one picks) */
-	UBC_SCHED_STAT_SLOTS_SCANNED, /* group records read by those decisions */
+	UBC_SCHED_STAT_GROUPS_READ,   /* groups those decisions took from the tree or read */
 	UBC_SCHED_STAT_AFFINITY_MISS, /* best group's queue yielded nothing (taken, affinity) */
 	UBC_SCHED_STAT_THROTTLED,     /* decisions that skipped a group out of quota */
 	UBC_SCHED_STAT_PREEMPT,	      /* wake-ups that preempted a task further ahead */

@@ -294,7 +294,7 @@ void scale(Host& host, const Options& options) {
     if (kModes[m] == Mode::kUbc) {
       const auto after = ubc::Scheduler::open(host.paths().pin_dir).stats();
       decisions = after[UBC_SCHED_STAT_DISPATCH] - before[UBC_SCHED_STAT_DISPATCH];
-      records = after[UBC_SCHED_STAT_SLOTS_SCANNED] - before[UBC_SCHED_STAT_SLOTS_SCANNED];
+      records = after[UBC_SCHED_STAT_GROUPS_READ] - before[UBC_SCHED_STAT_GROUPS_READ];
     }
   }
   std::printf("%-24s %15s %15s\n", "", mode_name(kModes[0]), mode_name(kModes[1]));
