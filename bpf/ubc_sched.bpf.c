@@ -9,9 +9,10 @@
  * tasks outside all CTs. Each group has one dispatch queue (DSQ) ordered by task vtime.
  *
  * - Level one (groups, by cpuunits): a group's vtime grows by the CPU time its tasks use
- *   times 100 / its cpu.weight. A CPU that needs work scans the groups that have queued
- *   tasks and takes the head of the one with the smallest vtime. A group that was idle
- *   re-enters at most one slice behind the others: sleeping earns no credit.
+ *   times 100 / its cpu.weight. The groups with queued tasks wait in a BPF rbtree ordered
+ *   by vtime (sched_group_tree.bpf.h); a CPU that needs work takes the first one and runs
+ *   the head of its queue. A group that was idle re-enters at most one slice behind the
+ *   others: sleeping earns no credit.
  * - Level two (tasks in a group, by nice): a task's vtime grows by its CPU time times
  *   100 / its weight (the kernel's nice table scaled to 100), so a group's DSQ hands out
  *   time in the kernel's nice ratios.
@@ -19,11 +20,13 @@
  *   follows compares it with the scan's pick at both levels and lets it run on when it is
  *   still the most behind: otherwise two tasks sharing a CPU would simply take turns.
  * - cpulimit (cpu.max): a group's quota per period is charged at every tick and at every
- *   stop; a group past its quota is skipped by the scan, its running task is preempted at
- *   the next tick, and a timer kicks idle CPUs when its next period starts. Overshoot in
- *   one period is repaid from the next, so the long-run cap is exact to the tick.
- * - cpus (cpuset.cpus): the kernel narrows the tasks' affinity; the scan skips a group
- *   whose queued tasks may not run on this CPU and tries the others.
+ *   stop; a group past its quota leaves the vtime tree for a tree of throttled groups keyed
+ *   by the start of its next period, its running task is preempted at the next tick, and a
+ *   timer kicks idle CPUs when that period starts. Overshoot in one period is repaid from
+ *   the next, so the long-run cap is exact to the tick.
+ * - cpus (cpuset.cpus): the kernel narrows the tasks' affinity; a group whose queued tasks
+ *   may not run on this CPU is set aside and the next one is tried (up to 3, then a scan of
+ *   every group).
  * - Wake-up preemption: a woken task that finds no idle CPU preempts the task on its CPU
  *   when that one's group has used more weighted time (or, in the same group, the task
  *   is a slice ahead), so a latency-sensitive task does not wait for a busy CT's slice.
@@ -35,15 +38,18 @@
  * anyone), so loading or ejecting the scheduler never loses a setting: the kernel's fair
  * class reads the same files.
  *
- * Cost per decision: enqueue (wake-up preemption included) is O(1) once a task's group is cached
- * (an ancestor walk of at most UBC_MAX_CGROUP_DEPTH hash lookups when its cgroup changes); a
- * level-one pick reads one record and one queue length per group slot up to the highest slot in
- * use, with no lock (records are updated with atomics; a stale read only reorders two picks).
+ * Cost per decision: enqueue (wake-up preemption included) is O(1) plus one rbtree insert
+ * (O(log n) under one spin lock) once a task's group is cached (an ancestor walk of at most
+ * UBC_MAX_CGROUP_DEPTH hash lookups when its cgroup changes); a level-one pick is one rbtree
+ * removal and one insert, plus one more of each for a group whose key went stale or that ran
+ * out of quota. The benchmark prints the groups read per decision (1.4-1.6).
  *
  * Limits
  * ------
- * - The scan is linear in the number of CTs; at thousands of CTs a vtime-ordered tree
- *   would be cheaper per pick but needs a global lock.
+ * - The tree has one lock for all CPUs: fine at a few CPUs, a contention point at many
+ *   (per-LLC trees would shard it).
+ * - A CPU that none of the first 3 groups' tasks may run on (cpus, affinity) scans every
+ *   group in use, as before the tree.
  * - Level one is flat: CTs nested inside CTs are one group, as in OpenVZ.
  * - Quota is tracked host-wide per group, charged at ticks: a group can overrun its quota
  *   by one tick per CPU it runs on, repaid in the next period.

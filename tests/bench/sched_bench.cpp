@@ -20,8 +20,10 @@
 #include <thread>
 #include <vector>
 
+#include "command_race.h"
 #include "hogs.h"
 #include "loader/scheduler.h"
+#include "prog_stats.h"
 #include "ubc/cpu_control.h"
 #include "ubc/host.h"
 
@@ -107,7 +109,10 @@ struct Options {
   double seconds = 10;
   int cts = 100;
   int repeats = 3;
-  std::set<std::string> phases{"fairness", "nice", "cpulimit", "overhead", "latency", "scale"};
+  int registered = 1000;
+  int busy = 100;
+  int loops = 500;
+  std::set<std::string> phases{"fairness", "nice", "cpulimit", "overhead", "latency", "scale", "spread"};
 };
 
 std::chrono::milliseconds duration_of(double seconds) {
@@ -311,6 +316,62 @@ void scale(Host& host, const Options& options) {
                std::to_string(options.repeats));
 }
 
+// The scheduler's cost as CTs multiply: the same work, `busy` copies of a small hackbench, run
+// all in one CT, then one copy in each of `busy` CTs, with `registered` CTs registered
+// throughout. Tasks, messages and weights are the same; only the number of groups the
+// scheduler picks among differs, so the ratio is what a pick costs with many groups.
+void spread(Host& host, const Options& options) {
+  const std::string busy = std::to_string(options.busy);
+  heading("Spread: " + busy + " copies of hackbench -g 1 -f 2 -l " + std::to_string(options.loops) +
+          " in 1 CT vs 1 in each of " + busy + " CTs, " + std::to_string(options.registered) +
+          " CTs registered, median of " + std::to_string(options.repeats));
+  BenchCts cts(host);
+  for (int ct = 0; ct < std::max(options.registered, options.busy); ++ct) cts.add(1000);
+  const std::vector<std::string> hackbench{"hackbench", "-g", "1", "-f", "2", "-l", std::to_string(options.loops)};
+  double seconds[2][2];  // [mode][spread]
+  double reads_per_decision[2] = {0, 0};
+  ubc::bench::ProgramCost dispatch[2], enqueue[2];  // ubc's, [spread]: the last run's
+  const ubc::bench::ProgramStats program_stats;
+  for (int m = 0; m < 2; ++m) {
+    use(host, kModes[m]);
+    std::vector<double> runs[2];
+    for (int run = 0; run < options.repeats; ++run)
+      for (int spread = 0; spread < 2; ++spread) {
+        std::array<std::uint64_t, UBC_SCHED_STAT_COUNT> before{};
+        if (kModes[m] == Mode::kUbc) before = ubc::Scheduler::open(host.paths().pin_dir).stats();
+        const auto programs_before = program_stats.read();
+        ubc::bench::CommandRace race;
+        for (int copy = 0; copy < options.busy; ++copy) race.add(cts.cgroup(spread ? copy : 0), hackbench);
+        runs[spread].push_back(race.run());
+        if (kModes[m] == Mode::kUbc) {
+          auto ran = ubc::bench::difference(programs_before, program_stats.read());
+          dispatch[spread] = ran["ubc_dispatch"];
+          enqueue[spread] = ran["ubc_enqueue"];
+          const auto after = ubc::Scheduler::open(host.paths().pin_dir).stats();
+          const auto decisions = after[UBC_SCHED_STAT_DISPATCH] - before[UBC_SCHED_STAT_DISPATCH];
+          const auto reads = after[UBC_SCHED_STAT_GROUPS_READ] - before[UBC_SCHED_STAT_GROUPS_READ];
+          reads_per_decision[spread] = decisions ? static_cast<double>(reads) / decisions : 0;
+        }
+      }
+    for (int spread = 0; spread < 2; ++spread) seconds[m][spread] = median(runs[spread]);
+  }
+  std::printf("%-34s %15s %15s\n", "", mode_name(kModes[0]), mode_name(kModes[1]));
+  std::printf("%-34s %14.3fs %14.3fs\n", ("all " + busy + " in one CT").c_str(), seconds[0][0], seconds[1][0]);
+  std::printf("%-34s %14.3fs %14.3fs\n", ("one in each of " + busy + " CTs").c_str(), seconds[0][1], seconds[1][1]);
+  std::printf("%-34s %15.3f %15.3f  (goal for sched_ext:ubc: 1.05 at most)\n", "ratio, spread / one CT",
+              seconds[0][1] / seconds[0][0], seconds[1][1] / seconds[1][0]);
+  std::printf("sched_ext:ubc groups read per decision: %.2f in one CT, %.2f spread\n", reads_per_decision[0],
+              reads_per_decision[1]);
+  const auto per_run = [](const ubc::bench::ProgramCost& cost) {
+    return cost.runs ? static_cast<double>(cost.nanoseconds) / static_cast<double>(cost.runs) / 1000 : 0.0;
+  };
+  std::printf(
+      "sched_ext:ubc us per run (BPF run-time statistics): ubc_dispatch %.2f in one CT, %.2f spread (%.2fx); "
+      "ubc_enqueue %.2f, %.2f (%.2fx)\n",
+      per_run(dispatch[0]), per_run(dispatch[1]), per_run(dispatch[1]) / per_run(dispatch[0]), per_run(enqueue[0]),
+      per_run(enqueue[1]), per_run(enqueue[1]) / per_run(enqueue[0]));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -322,7 +383,11 @@ int main(int argc, char** argv) {
   app.add_option("--cts", options.cts, "CTs in the scale phase")->check(CLI::Range(3, 4000));
   app.add_option("--repeats", options.repeats, "hackbench runs per scheduler (the median is shown)")
       ->check(CLI::Range(1, 100));
-  app.add_option("--phases", phases, "Only these: fairness nice cpulimit overhead latency scale")
+  app.add_option("--registered", options.registered, "CTs registered in the spread phase")
+      ->check(CLI::Range(1, UBC_MAX_CTS - 1));
+  app.add_option("--busy", options.busy, "CTs running hackbench in the spread phase")->check(CLI::Range(2, 1000));
+  app.add_option("--loops", options.loops, "hackbench -l in the spread phase")->check(CLI::Range(1, 1000000));
+  app.add_option("--phases", phases, "Only these: fairness nice cpulimit overhead latency scale spread")
       ->check(CLI::IsMember(options.phases))
       ->delimiter(',');
   CLI11_PARSE(app, argc, argv);
@@ -355,6 +420,7 @@ int main(int argc, char** argv) {
       overhead(host, options, "Overhead: hackbench in the host group, median of " + std::to_string(options.repeats));
     if (options.phases.count("latency")) latency(host, options);
     if (options.phases.count("scale")) scale(host, options);
+    if (options.phases.count("spread")) spread(host, options);
     use(host, scheduler_was_loaded ? Mode::kUbc : Mode::kCfs);
     if (!engine_was_loaded) host.unload_engine();
   } catch (const std::exception& error) {

@@ -7,11 +7,14 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "../bench/hogs.h"
 #include "cpu_load.h"
@@ -247,6 +250,77 @@ TEST_SUITE("sched") {
     MESSAGE("cpulimit 25, hogs that joined while running: " << share * 100 << "% of one CPU");
     CHECK(share > 0.15);
     CHECK(share < 0.32);
+    CHECK_MESSAGE(ubc_runs(), ejection());
+  }
+
+  // The level-one tree sets aside a group whose queued tasks may not run on the CPU that
+  // popped it; after three such groups that CPU scans them all. Four CTs pinned to CPU 0
+  // with a larger weight (so they always come first in the tree) must not keep CPU 1 from
+  // running the one CT that may run there.
+  TEST_CASE("CTs pinned to one CPU that come first at level one do not keep another CPU idle") {
+    if (!have_sched_ext()) return;
+    if (ubc::test::online_cpus() < 2) {
+      MESSAGE("SKIP: needs 2 CPUs or more, this machine has " << ubc::test::online_cpus());
+      return;
+    }
+    LoadedScheduler loaded;
+    std::vector<std::unique_ptr<ScopedCt>> pinned;
+    for (int ct = 0; ct < 4; ++ct) {
+      pinned.push_back(std::make_unique<ScopedCt>("sched-pinned-" + std::to_string(ct)));
+      REQUIRE(ubcctl("set " + pinned.back()->id() + " --cpuunits 4000").status == 0);
+    }
+    ScopedCt free_ct("sched-free");
+    const auto misses_before = scheduler().stats()[UBC_SCHED_STAT_AFFINITY_MISS];
+    ubc::bench::HogRace race;
+    for (const auto& ct : pinned)
+      for (int hog = 0; hog < 2; ++hog) race.add({host().cgroup_of(ct->id()), 0, 0, 0});
+    race.add({host().cgroup_of(free_ct.id()), 0, -1, 1});
+    const double seconds = 4;
+    const auto results = race.run(std::chrono::seconds(4));
+    const double pinned_share = ubc::bench::group_seconds(results, 0) / seconds;
+    const double free_share = ubc::bench::group_seconds(results, 1) / seconds;
+    const auto misses = scheduler().stats()[UBC_SCHED_STAT_AFFINITY_MISS] - misses_before;
+    MESSAGE("4 CTs pinned to CPU 0 at cpuunits 4000: " << pinned_share * 100
+                                                       << "% of one CPU; the unpinned CT at 1000: " << free_share * 100
+                                                       << "%; affinity misses " << misses);
+    CHECK(pinned_share > 0.8);
+    CHECK(free_share > 0.8);  // CPU 1 is all its own: nothing else may run there
+    CHECK(misses > 0);        // the picks did meet the pinned groups first
+    CHECK_MESSAGE(ubc_runs(), ejection());
+  }
+
+  // More CTs out of quota at once than one pick takes from the tree (8): they wait in the
+  // throttled tree, come back each period, keep their caps, and the CPUs stay busy with
+  // the CT that has no cap.
+  TEST_CASE("a dozen capped CTs keep their cpulimit and the rest of the CPUs goes to an uncapped one") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    constexpr int kCapped = 12;
+    std::vector<std::unique_ptr<ScopedCt>> capped;
+    for (int ct = 0; ct < kCapped; ++ct) {
+      capped.push_back(std::make_unique<ScopedCt>("sched-cap-" + std::to_string(ct)));
+      REQUIRE(ubcctl("set " + capped.back()->id() + " --cpulimit 5").status == 0);
+    }
+    ScopedCt open_ct("sched-open");
+    ubc::bench::HogRace race;
+    for (int ct = 0; ct < kCapped; ++ct) race.add({host().cgroup_of(capped[ct]->id()), 0, -1, ct});
+    for (int hog = 0; hog < ubc::test::online_cpus(); ++hog) race.add({host().cgroup_of(open_ct.id()), 0, -1, kCapped});
+    const double seconds = 5;
+    const auto results = race.run(std::chrono::seconds(5));
+    double capped_min = 1, capped_max = 0, capped_total = 0;
+    for (int ct = 0; ct < kCapped; ++ct) {
+      const double share = ubc::bench::group_seconds(results, ct) / seconds;
+      capped_min = std::min(capped_min, share);
+      capped_max = std::max(capped_max, share);
+      capped_total += share;
+    }
+    const double open_share = ubc::bench::group_seconds(results, kCapped) / seconds;
+    MESSAGE(kCapped << " CTs at cpulimit 5: " << capped_min * 100 << "%.." << capped_max * 100
+                    << "% of one CPU each; the uncapped CT: " << open_share * 100 << "%; all: "
+                    << (capped_total + open_share) * 100 << "% of " << ubc::test::online_cpus() * 100 << "%");
+    CHECK(capped_min > 0.02);
+    CHECK(capped_max < 0.08);
+    CHECK(capped_total + open_share > 0.85 * ubc::test::online_cpus());  // work conserving
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
