@@ -100,6 +100,8 @@ struct task_ctx {
 	__u64 charged_at; /* scx_bpf_now() of the last charge while running; 0 = not running */
 	__u32 slot;
 	__u32 charged_slot; /* the group charged while it runs (stable across a cgroup move) */
+	__u32 queued_slot;  /* the group whose `queued` counts this task, UBC_MAX_CTS if none */
+	__u32 reserved;
 };
 
 struct {
@@ -381,6 +383,34 @@ static __always_inline void arm_group(__u32 slot, struct ubc_sched_ct *group)
 	group_tree_arm(slot, READ_ONCE(group->vtime));
 }
 
+static __always_inline bool group_has_queued(struct ubc_sched_ct *group)
+{
+	return READ_ONCE(group->queued) > 0;
+}
+
+/* The task goes into its group's queue: counted before ops.enqueue returns (and before the
+ * group is armed), so that a CPU that pops the group meanwhile does not find it empty. */
+static __always_inline void count_queued(struct task_ctx *tctx, __u32 slot,
+					 struct ubc_sched_ct *group)
+{
+	tctx->queued_slot = slot;
+	__sync_fetch_and_add(&group->queued, 1);
+}
+
+/* The task left its group's queue: it runs, or the kernel took it off the runqueue. */
+static __always_inline void uncount_queued(struct task_ctx *tctx)
+{
+	__u32 slot = tctx->queued_slot;
+	struct ubc_sched_ct *group;
+
+	if (slot >= UBC_MAX_CTS)
+		return;
+	tctx->queued_slot = UBC_MAX_CTS;
+	group = group_of_slot(slot);
+	if (group)
+		__sync_fetch_and_sub(&group->queued, 1);
+}
+
 static __always_inline void note_slot(__u32 slot)
 {
 	if (slot > READ_ONCE(highest_slot))
@@ -466,8 +496,12 @@ void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	clamp_task_vtime(p, group);
-	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0)
+	if (!group_has_queued(group))
 		clamp_group_vtime(group);
+	if (tctx) {
+		uncount_queued(tctx); /* cannot be counted twice; defensive */
+		count_queued(tctx, slot, group);
+	}
 	scx_bpf_dsq_insert_vtime(p, group_dsq(slot), UBC_SCHED_SLICE_NS, p->scx.dsq_vtime,
 				 enq_flags);
 	note_slot(slot);
@@ -541,7 +575,7 @@ static long pick_group(__u64 index, struct pick *pick)
 		return 0;
 	}
 	/* Its queue emptied since it was armed: its next enqueue arms it again. */
-	if (scx_bpf_dsq_nr_queued(group_dsq(slot)) <= 0) {
+	if (!group_has_queued(group)) {
 		pick->exhausted = index == PICK_POPS - 1;
 		return 0;
 	}
@@ -571,7 +605,7 @@ static void release_unthrottled(struct pick *pick)
 			return;
 		}
 		group = group_of_slot(slot);
-		if (group && scx_bpf_dsq_nr_queued(group_dsq(slot)) > 0)
+		if (group && group_has_queued(group))
 			arm_group(slot, group);
 	}
 	pick->wake_at = pick->now; /* more may be due: look again at once */
@@ -587,7 +621,7 @@ static __always_inline void rearm_tried(const struct pick *pick)
 		if (slot < 0)
 			continue;
 		group = group_of_slot(slot);
-		if (group && scx_bpf_dsq_nr_queued(group_dsq(slot)) > 0)
+		if (group && group_has_queued(group))
 			arm_group(slot, group);
 	}
 }
@@ -648,7 +682,7 @@ static __always_inline void rearm_best(const struct pick *pick)
 	if (pick->best < 0)
 		return;
 	group = group_of_slot(pick->best);
-	if (group && scx_bpf_dsq_nr_queued(group_dsq(pick->best)) > 0)
+	if (group && group_has_queued(group))
 		arm_group(pick->best, group);
 }
 
@@ -725,6 +759,7 @@ void BPF_STRUCT_OPS(ubc_running, struct task_struct *p)
 
 	if (!tctx)
 		return;
+	uncount_queued(tctx);
 	tctx->charged_at = scx_bpf_now();
 	tctx->charged_slot = task_slot(p, tctx);
 	group = group_of_slot(tctx->charged_slot);
@@ -744,6 +779,16 @@ void BPF_STRUCT_OPS(ubc_stopping, struct task_struct *p, bool runnable)
 	note_running(UBC_MAX_CTS, 0);
 }
 
+/* Off the runqueue (sleep, exit, or a change of affinity, nice or cgroup, after which the
+ * kernel enqueues it again): if it was still in its group's queue, it no longer is. */
+void BPF_STRUCT_OPS(ubc_quiescent, struct task_struct *p, u64 deq_flags)
+{
+	struct task_ctx *tctx = task_ctx_of(p);
+
+	if (tctx)
+		uncount_queued(tctx);
+}
+
 void BPF_STRUCT_OPS(ubc_enable, struct task_struct *p)
 {
 	struct ubc_sched_ct *group = group_of_slot(task_slot(p, task_ctx_of(p)));
@@ -753,8 +798,12 @@ void BPF_STRUCT_OPS(ubc_enable, struct task_struct *p)
 
 s32 BPF_STRUCT_OPS(ubc_init_task, struct task_struct *p, struct scx_init_task_args *args)
 {
-	if (!bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE))
+	struct task_ctx *tctx =
+		bpf_task_storage_get(&task_ctxs, p, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (!tctx)
 		return -ENOMEM;
+	tctx->queued_slot = UBC_MAX_CTS;
 	return 0;
 }
 
@@ -917,6 +966,7 @@ struct sched_ext_ops ubc_sched_ops = {
 	.tick = (void *)ubc_tick,
 	.running = (void *)ubc_running,
 	.stopping = (void *)ubc_stopping,
+	.quiescent = (void *)ubc_quiescent,
 	.enable = (void *)ubc_enable,
 	.init_task = (void *)ubc_init_task,
 	.cgroup_init = (void *)ubc_cgroup_init,

@@ -51,7 +51,10 @@ struct ubc_sched_ct {
 	__u64 runtime_ns;	 /* CPU time charged since the record was set up */
 	__u64 throttled_periods; /* periods in which the group ran out of quota */
 	__u32 weight;		 /* cpu.weight, 1..10000; 0 means the default (100) */
-	__u32 reserved;
+	/* Tasks in the group's dispatch queue or on their way in: a task inserted from
+	 * ops.enqueue reaches the queue only after ops.enqueue returns, so the queue's own
+	 * length would tell a CPU a group is empty while a task is about to arrive. */
+	__u32 queued;
 };
 
 /* What the cgroup callbacks last said about one cgroup (key: its cgroup id). */

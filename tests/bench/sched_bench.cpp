@@ -48,9 +48,22 @@ int online_cpus() {
   return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
 }
 
+// A figure taken under ubc's scheduler means nothing if the kernel ejected it meanwhile
+// (its watchdog: a runnable task left waiting for 10 s) and the run finished on the fair class.
+void require_still_running(Host& host) {
+  if (ubc::Scheduler::running_ops().value_or("") == "ubc") return;
+  std::string why = "no exit recorded";
+  if (const auto exit = ubc::Scheduler::open(host.paths().pin_dir).exit_info())
+    why = "kind " + std::to_string(exit->kind) + ", " + exit->reason + ": " + exit->message;
+  throw std::runtime_error("the kernel ejected ubc's scheduler during the run (" + why + ")");
+}
+
 void use(Host& host, Mode mode) {
   if (mode == Mode::kUbc && !ubc::CpuControl(host).scheduler_loaded()) ubc::CpuControl(host).load_scheduler();
-  if (mode == Mode::kCfs && ubc::CpuControl(host).scheduler_loaded()) ubc::CpuControl(host).unload_scheduler();
+  if (mode == Mode::kCfs && ubc::CpuControl(host).scheduler_loaded()) {
+    require_still_running(host);  // what ran under ubc's scheduler did run under it
+    ubc::CpuControl(host).unload_scheduler();
+  }
 }
 
 // The benchmark's CTs, destroyed (their hogs killed) at scope exit.
@@ -344,6 +357,7 @@ void spread(Host& host, const Options& options) {
         for (int copy = 0; copy < options.busy; ++copy) race.add(cts.cgroup(spread ? copy : 0), hackbench);
         runs[spread].push_back(race.run());
         if (kModes[m] == Mode::kUbc) {
+          require_still_running(host);
           auto ran = ubc::bench::difference(programs_before, program_stats.read());
           dispatch[spread] = ran["ubc_dispatch"];
           enqueue[spread] = ran["ubc_enqueue"];
