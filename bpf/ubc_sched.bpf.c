@@ -553,6 +553,14 @@ struct pick {
 	bool moved;
 };
 
+static __always_inline bool tried_before(const struct pick *pick, s64 slot)
+{
+	for (int i = 0; i < PICK_TRIES; i++)
+		if (pick->tried[i] == slot)
+			return true;
+	return false;
+}
+
 /* Level one: takes the runnable group within quota with the least weighted CPU time. */
 static long pick_group(__u64 index, struct pick *pick)
 {
@@ -563,6 +571,11 @@ static long pick_group(__u64 index, struct pick *pick)
 	if (slot < 0)
 		return 1;
 	pick->popped++;
+	/* Its queue had nothing this CPU may run: out of the tree until this dispatch ends. */
+	if (tried_before(pick, slot)) {
+		pick->exhausted = index == PICK_POPS - 1;
+		return 0;
+	}
 	group = group_of_slot(slot);
 	if (!group)
 		return 0;
@@ -588,6 +601,9 @@ static long pick_group(__u64 index, struct pick *pick)
 	}
 	pick->best = slot;
 	pick->best_vtime = vtime;
+	/* Back in the tree at once: while this CPU takes the head of its queue, the other CPUs
+	 * must still see it (out of the tree, a CPU looking now would find nothing and idle). */
+	arm_group(slot, group);
 	return 1;
 }
 
@@ -674,18 +690,6 @@ static bool keep_prev(struct task_struct *prev, const struct pick *pick)
 	return !head || !vtime_before(head->scx.dsq_vtime, prev->scx.dsq_vtime);
 }
 
-/* Puts the picked group back in the tree if it still has queued tasks. */
-static __always_inline void rearm_best(const struct pick *pick)
-{
-	struct ubc_sched_ct *group;
-
-	if (pick->best < 0)
-		return;
-	group = group_of_slot(pick->best);
-	if (group && group_has_queued(group))
-		arm_group(pick->best, group);
-}
-
 void BPF_STRUCT_OPS(ubc_dispatch, s32 cpu, struct task_struct *prev)
 {
 	struct pick pick = {
@@ -700,7 +704,6 @@ void BPF_STRUCT_OPS(ubc_dispatch, s32 cpu, struct task_struct *prev)
 		pick.best = -1;
 		bpf_loop(PICK_POPS, pick_group, &pick, 0);
 		if (try == 0 && keep_prev(prev, &pick)) {
-			rearm_best(&pick);
 			scx_bpf_task_set_slice(prev, UBC_SCHED_SLICE_NS);
 			goto out;
 		}
@@ -710,11 +713,10 @@ void BPF_STRUCT_OPS(ubc_dispatch, s32 cpu, struct task_struct *prev)
 		if (scx_bpf_dsq_move_to_local(group_dsq(pick.best))) {
 			if (vtime_before(READ_ONCE(global_vtime), pick.best_vtime))
 				WRITE_ONCE(global_vtime, pick.best_vtime);
-			rearm_best(&pick);
 			goto out;
 		}
 		stat_add(UBC_SCHED_STAT_AFFINITY_MISS, 1);
-		pick.tried[try] = pick.best; /* out of the tree until this dispatch ends */
+		pick.tried[try] = pick.best; /* the next pops set it aside */
 	}
 	if (pick.exhausted)
 		scx_bpf_kick_cpu(cpu, 0); /* the pops ran out before a pick: look again */
