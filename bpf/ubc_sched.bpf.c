@@ -383,9 +383,9 @@ static __always_inline void arm_group(__u32 slot, struct ubc_sched_ct *group)
 	group_tree_arm(slot, READ_ONCE(group->vtime));
 }
 
-static __always_inline bool group_has_queued(struct ubc_sched_ct *group)
+static __always_inline bool group_has_queued(__u32 slot, struct ubc_sched_ct *group)
 {
-	return READ_ONCE(group->queued) > 0;
+	return READ_ONCE(group->queued) > 0 || scx_bpf_dsq_nr_queued(group_dsq(slot)) > 0;
 }
 
 /* The task goes into its group's queue: counted before ops.enqueue returns (and before the
@@ -496,7 +496,7 @@ void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	clamp_task_vtime(p, group);
-	if (!group_has_queued(group))
+	if (!group_has_queued(slot, group))
 		clamp_group_vtime(group);
 	if (tctx) {
 		uncount_queued(tctx); /* cannot be counted twice; defensive */
@@ -588,7 +588,7 @@ static long pick_group(__u64 index, struct pick *pick)
 		return 0;
 	}
 	/* Its queue emptied since it was armed: its next enqueue arms it again. */
-	if (!group_has_queued(group)) {
+	if (!group_has_queued(slot, group)) {
 		pick->exhausted = index == PICK_POPS - 1;
 		return 0;
 	}
@@ -621,7 +621,7 @@ static void release_unthrottled(struct pick *pick)
 			return;
 		}
 		group = group_of_slot(slot);
-		if (group && group_has_queued(group))
+		if (group && group_has_queued(slot, group))
 			arm_group(slot, group);
 	}
 	pick->wake_at = pick->now; /* more may be due: look again at once */
@@ -637,7 +637,7 @@ static __always_inline void rearm_tried(const struct pick *pick)
 		if (slot < 0)
 			continue;
 		group = group_of_slot(slot);
-		if (group && group_has_queued(group))
+		if (group && group_has_queued(slot, group))
 			arm_group(slot, group);
 	}
 }
