@@ -280,13 +280,20 @@ static void refresh_period(struct ubc_sched_ct *group, __u64 now)
 	 * clocks are per CPU): a negative distance is still inside the period. */
 	if ((__s64)(now - start) < (__s64)period)
 		return;
-	if (__sync_val_compare_and_swap(&group->period_start_ns, start, now) != start)
+	/* Periods follow one another on a fixed grid while the group keeps using them: the
+	 * CPU that notices a period's end may do so late (an idle CPU woken by the timer, a
+	 * tick), and a period started at that moment instead would lose the lateness from
+	 * every period (cpulimit 25 delivered 20-23% in the VM). */
+	bool on_grid = now - start < 2 * period;
+	__u64 next = on_grid ? start + period : now;
+
+	if (__sync_val_compare_and_swap(&group->period_start_ns, start, next) != start)
 		return; /* another CPU started it */
 	__u64 used = READ_ONCE(group->period_used_ns);
 	__u64 repay = used;
 
 	/* One period late at most is carried over; after a longer pause the debt is gone. */
-	if (now - start < 2 * period && used > quota)
+	if (on_grid && used > quota)
 		repay = quota;
 	__sync_fetch_and_sub(&group->period_used_ns, repay);
 }

@@ -229,10 +229,12 @@ TEST_SUITE("sched") {
     const double share_25 = static_cast<double>(at_25 - start) / 3e6;
     const double share_100 = static_cast<double>(at_100 - raised) / 3e6;
     MESSAGE("cpulimit 25 -> " << share_25 * 100 << "% of one CPU; raised live to 100 -> " << share_100 * 100 << "%");
-    CHECK(share_25 > 0.15);
-    CHECK(share_25 < 0.35);
-    CHECK(share_100 > 0.75);
-    CHECK(share_100 < 1.15);
+    // Periods run on a fixed grid, so a late wake-up at a period's end does not shorten the
+    // next (they used to start when noticed: 19-21% here under multi-threaded TCG).
+    CHECK(share_25 > 0.21);
+    CHECK(share_25 < 0.31);
+    CHECK(share_100 > 0.85);
+    CHECK(share_100 < 1.10);
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
