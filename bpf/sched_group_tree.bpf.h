@@ -18,7 +18,7 @@
  *
  * A group's key is its vtime when it was armed; its tasks keep running meanwhile, so a key
  * may be lower than the group's vtime now. The dispatcher checks that at the pop and arms
- * the group again with its vtime of now when it is stale (sched/ubc_sched.bpf.c).
+ * the group again with its vtime of now when it is stale (`pick_group` in bpf/ubc_sched.bpf.c).
  */
 #ifndef UBC_SCHED_GROUP_TREE_BPF_H
 #define UBC_SCHED_GROUP_TREE_BPF_H

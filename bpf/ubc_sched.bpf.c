@@ -42,7 +42,8 @@
  * (O(log n) under one spin lock) once a task's group is cached (an ancestor walk of at most
  * UBC_MAX_CGROUP_DEPTH hash lookups when its cgroup changes); a level-one pick is one rbtree
  * removal and one insert, plus one more of each for a group whose key went stale or that ran
- * out of quota. The benchmark prints the groups read per decision (1.4-1.6).
+ * out of quota. The benchmark prints the groups read per decision (1.4-2.0, with 1 or
+ * 100 busy CTs).
  *
  * Limits
  * ------
