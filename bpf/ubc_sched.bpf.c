@@ -103,6 +103,7 @@ struct task_ctx {
 	__u32 charged_slot; /* the group charged while it runs (stable across a cgroup move) */
 	__u32 queued_slot;  /* the group whose `queued` counts this task, UBC_MAX_CTS if none */
 	__u32 reserved;
+	__u64 queued_at; /* scx_bpf_now() when counted into `queued_slot`, for the wait stats */
 };
 
 struct {
@@ -349,6 +350,27 @@ static __always_inline void clamp_task_vtime(struct task_struct *p, struct ubc_s
 		scx_bpf_task_set_dsq_vtime(p, floor - UBC_SCHED_SLICE_NS);
 }
 
+/* A task ahead of its group's queue by more than two slices of its own (weighted) time owes
+ * no more than that (two: a slice ends at the tick after it expires). A task gets that far
+ * ahead only by running out of vtime order (woken straight onto an idle CPU, kept on a CPU
+ * nothing else wanted); were the debt kept, it would wait until every queued task had caught
+ * up with it, one short run at a time: 7-12 s waits and the kernel's watchdog with 500
+ * hackbench tasks in one CT under --icount. EEVDF limits a task's lag the same way. Level one
+ * has no such limit: a group's lead over the group picked last is how cpuunits shares out
+ * several CPUs (a limit of two slices cut 3000:1000 to 2.5). */
+static __always_inline void limit_task_lead(struct task_struct *p, __u32 slot)
+{
+	struct task_struct *head = scx_bpf_dsq_peek(group_dsq(slot));
+	__u64 limit;
+
+	if (!head)
+		return;
+	limit = head->scx.dsq_vtime +
+		2 * UBC_SCHED_SLICE_NS * UBC_SCHED_DEFAULT_WEIGHT / (p->scx.weight ?: 1);
+	if (vtime_before(limit, p->scx.dsq_vtime))
+		scx_bpf_task_set_dsq_vtime(p, limit);
+}
+
 /* A group that had nothing queued re-enters at most one slice behind the others. */
 static __always_inline void clamp_group_vtime(struct ubc_sched_ct *group)
 {
@@ -402,6 +424,7 @@ static __always_inline void count_queued(struct task_ctx *tctx, __u32 slot,
 					 struct ubc_sched_ct *group)
 {
 	tctx->queued_slot = slot;
+	tctx->queued_at = scx_bpf_now();
 	__sync_fetch_and_add(&group->queued, 1);
 }
 
@@ -417,6 +440,27 @@ static __always_inline void uncount_queued(struct task_ctx *tctx)
 	group = group_of_slot(slot);
 	if (group)
 		__sync_fetch_and_sub(&group->queued, 1);
+}
+
+/* How long a task waited in its group's queue before it ran: the figure a starving
+ * task shows long before the kernel's watchdog ejects the scheduler. */
+static __always_inline void note_wait(struct task_ctx *tctx, __u64 now)
+{
+	__u32 key = UBC_SCHED_STAT_LONGEST_WAIT_NS;
+	__u64 *longest, wait;
+
+	if (tctx->queued_slot >= UBC_MAX_CTS || now <= tctx->queued_at)
+		return;
+	wait = now - tctx->queued_at;
+	stat_add(UBC_SCHED_STAT_WAITS, 1);
+	stat_add(UBC_SCHED_STAT_WAIT_NS, wait);
+	if (wait >= 100ULL * 1000 * 1000)
+		stat_add(UBC_SCHED_STAT_WAITS_OVER_100MS, 1);
+	if (wait >= 1000ULL * 1000 * 1000)
+		stat_add(UBC_SCHED_STAT_WAITS_OVER_1S, 1);
+	longest = bpf_map_lookup_elem(&ubc_sched_stats, &key);
+	if (longest && *longest < wait)
+		*longest = wait; /* per-CPU: no other writer */
 }
 
 static __always_inline void note_slot(__u32 slot)
@@ -504,6 +548,7 @@ void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 		return;
 	}
 	clamp_task_vtime(p, group);
+	limit_task_lead(p, slot);
 	if (!group_has_queued(slot, group))
 		clamp_group_vtime(group);
 	if (tctx) {
@@ -766,11 +811,14 @@ void BPF_STRUCT_OPS(ubc_running, struct task_struct *p)
 {
 	struct task_ctx *tctx = running_task_ctx(p);
 	struct ubc_sched_ct *group;
+	__u64 now;
 
 	if (!tctx)
 		return;
+	now = scx_bpf_now();
+	note_wait(tctx, now);
 	uncount_queued(tctx);
-	tctx->charged_at = scx_bpf_now();
+	tctx->charged_at = now;
 	tctx->charged_slot = task_slot(p, tctx);
 	group = group_of_slot(tctx->charged_slot);
 	if (group && vtime_before(READ_ONCE(group->task_vtime_now), p->scx.dsq_vtime))

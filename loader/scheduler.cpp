@@ -4,6 +4,7 @@
 #include <bpf/libbpf.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <memory>
 #include <stdexcept>
@@ -173,7 +174,8 @@ std::array<std::uint64_t, UBC_SCHED_STAT_COUNT> Scheduler::stats() const {
   for (std::uint32_t stat = 0; stat < UBC_SCHED_STAT_COUNT; ++stat) {
     if (bpf_map_lookup_elem(stats_fd_.get(), &stat, per_cpu.data()))
       throw_system_error("bpf_map_lookup_elem(" UBC_SCHED_PIN_STATS ")");
-    for (std::uint64_t value : per_cpu) totals[stat] += value;
+    for (std::uint64_t value : per_cpu)
+      totals[stat] = stat == UBC_SCHED_STAT_LONGEST_WAIT_NS ? std::max(totals[stat], value) : totals[stat] + value;
   }
   return totals;
 }
@@ -201,6 +203,16 @@ std::string_view sched_stat_description(ubc_sched_stat stat) noexcept {
       return "decisions that skipped a group out of cpulimit quota";
     case UBC_SCHED_STAT_PREEMPT:
       return "wake-ups that preempted a task further ahead";
+    case UBC_SCHED_STAT_WAITS:
+      return "tasks that left their group's queue to run";
+    case UBC_SCHED_STAT_WAIT_NS:
+      return "ns those tasks waited in the queue";
+    case UBC_SCHED_STAT_WAITS_OVER_100MS:
+      return "waits of 100 ms or more";
+    case UBC_SCHED_STAT_WAITS_OVER_1S:
+      return "waits of 1 s or more (the kernel ejects at 10 s)";
+    case UBC_SCHED_STAT_LONGEST_WAIT_NS:
+      return "ns of the longest wait since the scheduler loaded";
     case UBC_SCHED_STAT_COUNT:
       break;
   }

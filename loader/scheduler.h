@@ -48,6 +48,7 @@ class Scheduler {
   std::optional<ExitInfo> exit_info() const;
   // One record per CT slot, live; slot 0 is the host group.
   std::span<const ubc_sched_ct, UBC_MAX_CTS> groups() const noexcept;
+  // Every CPU's counters summed, but the longest wait: the largest of the CPUs'.
   std::array<std::uint64_t, UBC_SCHED_STAT_COUNT> stats() const;
   void set_host_weight(std::uint32_t weight);
 

@@ -75,13 +75,18 @@ struct ubc_sched_exit_info {
 
 /* Per-CPU counters of scheduling decisions, for `ubcctl doctor` and the benchmarks. */
 enum ubc_sched_stat {
-	UBC_SCHED_STAT_DIRECT,	      /* woken task sent straight to an idle CPU */
-	UBC_SCHED_STAT_QUEUED,	      /* task queued on its group's dispatch queue */
-	UBC_SCHED_STAT_DISPATCH,      /* dispatch decisions (level-one picks) */
-	UBC_SCHED_STAT_GROUPS_READ,   /* groups those decisions took from the tree or read */
-	UBC_SCHED_STAT_AFFINITY_MISS, /* best group's queue yielded nothing (taken, affinity) */
-	UBC_SCHED_STAT_THROTTLED,     /* decisions that skipped a group out of quota */
-	UBC_SCHED_STAT_PREEMPT,	      /* wake-ups that preempted a task further ahead */
+	UBC_SCHED_STAT_DIRECT,		 /* woken task sent straight to an idle CPU */
+	UBC_SCHED_STAT_QUEUED,		 /* task queued on its group's dispatch queue */
+	UBC_SCHED_STAT_DISPATCH,	 /* dispatch decisions (level-one picks) */
+	UBC_SCHED_STAT_GROUPS_READ,	 /* groups those decisions took from the tree or read */
+	UBC_SCHED_STAT_AFFINITY_MISS,	 /* best group's queue yielded nothing (taken, affinity) */
+	UBC_SCHED_STAT_THROTTLED,	 /* decisions that skipped a group out of quota */
+	UBC_SCHED_STAT_PREEMPT,		 /* wake-ups that preempted a task further ahead */
+	UBC_SCHED_STAT_WAITS,		 /* tasks that left their group's queue to run */
+	UBC_SCHED_STAT_WAIT_NS,		 /* the time those tasks waited in the queue */
+	UBC_SCHED_STAT_WAITS_OVER_100MS, /* ... of them that waited 100 ms or more */
+	UBC_SCHED_STAT_WAITS_OVER_1S,	 /* ... 1 s or more (the watchdog ejects at 10 s) */
+	UBC_SCHED_STAT_LONGEST_WAIT_NS,	 /* the longest of them: per CPU a maximum, not a sum */
 	UBC_SCHED_STAT_COUNT,
 };
 

@@ -53,8 +53,14 @@ int online_cpus() {
 void require_still_running(Host& host) {
   if (ubc::Scheduler::running_ops().value_or("") == "ubc") return;
   std::string why = "no exit recorded";
-  if (const auto exit = ubc::Scheduler::open(host.paths().pin_dir).exit_info())
+  const auto scheduler = ubc::Scheduler::open(host.paths().pin_dir);
+  if (const auto exit = scheduler.exit_info())
     why = "kind " + std::to_string(exit->kind) + ", " + exit->reason + ": " + exit->message;
+  const auto stats = scheduler.stats();
+  why += "; queue waits until then: " + std::to_string(stats[UBC_SCHED_STAT_WAITS]) + ", " +
+         std::to_string(stats[UBC_SCHED_STAT_WAITS_OVER_100MS]) + " of 100 ms or more, " +
+         std::to_string(stats[UBC_SCHED_STAT_WAITS_OVER_1S]) + " of 1 s or more, the longest " +
+         std::to_string(static_cast<double>(stats[UBC_SCHED_STAT_LONGEST_WAIT_NS]) / 1e9) + " s";
   throw std::runtime_error("the kernel ejected ubc's scheduler during the run (" + why + ")");
 }
 
@@ -343,7 +349,8 @@ void spread(Host& host, const Options& options) {
   const std::vector<std::string> hackbench{"hackbench", "-g", "1", "-f", "2", "-l", std::to_string(options.loops)};
   double seconds[2][2];  // [mode][spread]
   double reads_per_decision[2] = {0, 0};
-  ubc::bench::ProgramCost dispatch[2], enqueue[2];  // ubc's, [spread]: the last run's
+  std::array<std::uint64_t, UBC_SCHED_STAT_COUNT> waits[2]{};  // ubc's, [spread]: the last run's
+  ubc::bench::ProgramCost dispatch[2], enqueue[2];             // ubc's, [spread]: the last run's
   const ubc::bench::ProgramStats program_stats;
   for (int m = 0; m < 2; ++m) {
     use(host, kModes[m]);
@@ -365,6 +372,8 @@ void spread(Host& host, const Options& options) {
           const auto decisions = after[UBC_SCHED_STAT_DISPATCH] - before[UBC_SCHED_STAT_DISPATCH];
           const auto reads = after[UBC_SCHED_STAT_GROUPS_READ] - before[UBC_SCHED_STAT_GROUPS_READ];
           reads_per_decision[spread] = decisions ? static_cast<double>(reads) / decisions : 0;
+          for (std::size_t stat = 0; stat < after.size(); ++stat)
+            waits[spread][stat] = stat == UBC_SCHED_STAT_LONGEST_WAIT_NS ? after[stat] : after[stat] - before[stat];
         }
       }
     for (int spread = 0; spread < 2; ++spread) seconds[m][spread] = median(runs[spread]);
@@ -376,6 +385,17 @@ void spread(Host& host, const Options& options) {
               seconds[0][1] / seconds[0][0], seconds[1][1] / seconds[1][0]);
   std::printf("sched_ext:ubc groups read per decision: %.2f in one CT, %.2f spread\n", reads_per_decision[0],
               reads_per_decision[1]);
+  for (int spread = 0; spread < 2; ++spread) {
+    const auto& w = waits[spread];
+    std::printf(
+        "sched_ext:ubc queue waits %s: %llu, mean %.2f ms, %llu of 100 ms or more, %llu of 1 s or more; "
+        "longest since load %.2f s (the kernel ejects at 10 s)\n",
+        spread ? "spread" : "in one CT", static_cast<unsigned long long>(w[UBC_SCHED_STAT_WAITS]),
+        w[UBC_SCHED_STAT_WAITS] ? static_cast<double>(w[UBC_SCHED_STAT_WAIT_NS]) / w[UBC_SCHED_STAT_WAITS] / 1e6 : 0.0,
+        static_cast<unsigned long long>(w[UBC_SCHED_STAT_WAITS_OVER_100MS]),
+        static_cast<unsigned long long>(w[UBC_SCHED_STAT_WAITS_OVER_1S]),
+        static_cast<double>(w[UBC_SCHED_STAT_LONGEST_WAIT_NS]) / 1e9);
+  }
   const auto per_run = [](const ubc::bench::ProgramCost& cost) {
     return cost.runs ? static_cast<double>(cost.nanoseconds) / static_cast<double>(cost.runs) / 1000 : 0.0;
   };
