@@ -224,20 +224,23 @@ void add_limit_options(CLI::App& verb, std::map<std::string, std::string>& limit
 
 }  // namespace
 
-void add_lifecycle_verbs(CLI::App& app, Action& chosen) {
-  add_create(app, chosen);
-  add_destroy(app, chosen);
-  add_exec(app, chosen);
-  add_start(app, chosen);
-  add_stop_and_restart(app, chosen);
-  add_ct_verb(app, chosen, "status", "Print vzctl's status line: CTID 101 exist mounted running",
-              [](Session& session, const std::string& ctid) { return status(session.containers(), ctid); });
-  add_ct_verb(app, chosen, "enter", "An interactive shell inside a running CT",
-              [](Session& session, const std::string& ctid) { return session.containers().enter(ctid); });
-  add_clone(app, chosen);
+void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter) {
+  if (filter.wants("create")) add_create(app, chosen);
+  if (filter.wants("destroy")) add_destroy(app, chosen);
+  if (filter.wants("exec")) add_exec(app, chosen);
+  if (filter.wants("start")) add_start(app, chosen);
+  if (filter.wants("stop") || filter.wants("restart")) add_stop_and_restart(app, chosen);
+  if (filter.wants("status"))
+    add_ct_verb(app, chosen, "status", "Print vzctl's status line: CTID 101 exist mounted running",
+                [](Session& session, const std::string& ctid) { return status(session.containers(), ctid); });
+  if (filter.wants("enter"))
+    add_ct_verb(app, chosen, "enter", "An interactive shell inside a running CT",
+                [](Session& session, const std::string& ctid) { return session.containers().enter(ctid); });
+  if (filter.wants("clone")) add_clone(app, chosen);
 }
 
-void add_set_verb(CLI::App& app, Action& chosen) {
+void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter) {
+  if (!filter.wants("set")) return;
   auto request = std::make_shared<SetRequest>();
   auto* verb = app.add_subcommand("set", "Set a CT's barrier and limit: ubcctl set CT --numfile B[:L] [--save]");
   verb->add_option("CT", request->ctid, "CT id")->required();

@@ -192,12 +192,12 @@ void add_reload(CLI::App& app, Action& chosen) {
 
 }  // namespace
 
-void add_engine_verbs(CLI::App& app, Action& chosen) {
-  add_load(app, chosen);
-  add_sched(app, chosen);
-  add_unload(app, chosen);
-  add_doctor(app, chosen);
-  add_reload(app, chosen);
+void add_engine_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter) {
+  if (filter.wants("load")) add_load(app, chosen);
+  if (filter.wants("sched")) add_sched(app, chosen);
+  if (filter.wants("unload")) add_unload(app, chosen);
+  if (filter.wants("doctor")) add_doctor(app, chosen);
+  if (filter.wants("reload")) add_reload(app, chosen);
 }
 
 }  // namespace ubc::cli

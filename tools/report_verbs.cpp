@@ -137,10 +137,10 @@ void add_list(CLI::App& app, Action& chosen) {
 
 }  // namespace
 
-void add_report_verbs(CLI::App& app, Action& chosen) {
-  add_show(app, chosen);
-  add_events(app, chosen);
-  add_list(app, chosen);
+void add_report_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter) {
+  if (filter.wants("show")) add_show(app, chosen);
+  if (filter.wants("events")) add_events(app, chosen);
+  if (filter.wants("list")) add_list(app, chosen);
 }
 
 }  // namespace ubc::cli

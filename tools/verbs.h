@@ -5,6 +5,9 @@
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "ubc/containers.h"
 #include "ubc/host.h"
@@ -32,13 +35,26 @@ class Session {
 // A verb's work; returns the exit status.
 using Action = std::function<int(Session&)>;
 
+// Which verbs to register. CLI11 builds every option of every verb it is given, which was
+// half of ubcctl's start-up (about 2 million instructions, the `set` verb's 40 options most
+// of it): a command line that names a verb registers that verb only.
+class VerbFilter {
+ public:
+  VerbFilter() = default;  // every verb: help, or a name no verb has
+  explicit VerbFilter(std::string typed) : typed_(std::move(typed)) {}
+  bool wants(std::string_view verb) const { return typed_.empty() || typed_ == verb; }
+
+ private:
+  std::string typed_;
+};
+
 // load, sched, unload, doctor, reload.
-void add_engine_verbs(CLI::App& app, Action& chosen);
+void add_engine_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter);
 // show, events, list.
-void add_report_verbs(CLI::App& app, Action& chosen);
+void add_report_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter);
 // create, destroy, start, stop, restart, status, enter, exec, clone.
-void add_lifecycle_verbs(CLI::App& app, Action& chosen);
+void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter);
 // set.
-void add_set_verb(CLI::App& app, Action& chosen);
+void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter);
 
 }  // namespace ubc::cli
