@@ -11,6 +11,7 @@
 #include "ubc/containers.h"
 #include "ubc/ct_config.h"
 #include "ubc/ct_settings.h"
+#include "ubc/host.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -42,10 +43,20 @@ std::vector<fs::path> abandoned_saves() {
   return found;
 }
 
-// Templates a killed create left half-unpacked: next to the area a CT's config names (the
-// config is written before the unpacking starts).
-std::vector<fs::path> partial_areas() {
-  std::vector<fs::path> found;
+// A template a killed create unpacked aside, next to the area its CT's config names (the
+// config is written before the unpacking starts, the CT's cgroup made after it ends).
+struct PartialArea {
+  std::string ctid;
+  fs::path area, partial;
+  // Killed after the CT was made: the unpacking is whole, and the CT's files belong in place.
+  bool completes(const Host& host) const {
+    std::error_code none;
+    return host.exists(ctid) && (!fs::exists(area, none) || fs::is_empty(area, none));
+  }
+};
+
+std::vector<PartialArea> partial_areas() {
+  std::vector<PartialArea> found;
   std::error_code none;
   for (const auto& entry : fs::directory_iterator(config_dir(), none)) {
     if (entry.path().extension() != ".conf") continue;
@@ -53,7 +64,8 @@ std::vector<fs::path> partial_areas() {
       const CtConfig config = CtConfig::load(entry.path());
       const auto area = config.get("VE_PRIVATE");
       if (config.get("UBC_OWNS_PRIVATE") != "yes" || !area || area->empty()) continue;
-      if (const fs::path partial = partial_area(*area); fs::exists(partial)) found.push_back(partial);
+      if (const fs::path partial = partial_area(*area); fs::exists(partial))
+        found.push_back({entry.path().stem().string(), *area, partial});
     } catch (const std::exception&) {
       // a config that does not read is reported as broken by check_configs
     }
@@ -61,7 +73,7 @@ std::vector<fs::path> partial_areas() {
   return found;
 }
 
-void check_configs(std::vector<ConsistencyFinding>& findings) {
+void check_configs(const Host& host, std::vector<ConsistencyFinding>& findings) {
   std::error_code none;
   const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   for (const auto& entry : fs::directory_iterator(config_dir(), none)) {
@@ -78,7 +90,11 @@ void check_configs(std::vector<ConsistencyFinding>& findings) {
   for (const auto& file : abandoned_saves())
     findings.push_back({Kind::repairable, file.string(), "left by a save that was killed (the config is whole)"});
   for (const auto& area : partial_areas())
-    findings.push_back({Kind::repairable, area.string(), "a template half-unpacked by a create that was killed"});
+    findings.push_back({Kind::repairable, area.partial.string(),
+                        area.completes(host) ? "the files of CT " + area.ctid +
+                                                   ", made by a create killed before it "
+                                                   "moved them into place"
+                                             : std::string("a template half-unpacked by a create that was killed")});
 }
 
 void check_registry(Host& host, std::vector<ConsistencyFinding>& findings) {
@@ -122,7 +138,7 @@ void check_registry(Host& host, std::vector<ConsistencyFinding>& findings) {
 
 std::vector<ConsistencyFinding> check_consistency(Host& host) {
   std::vector<ConsistencyFinding> findings;
-  check_configs(findings);
+  check_configs(host, findings);
   if (host.engine_loaded()) check_registry(host, findings);
   return findings;
 }
@@ -136,8 +152,14 @@ std::vector<std::string> repair_consistency(Host& host) {
     repairs.push_back(file.string() + ": removed (left by a killed save)");
   }
   for (const auto& area : partial_areas()) {
-    fs::remove_all(area);
-    repairs.push_back(area.string() + ": removed (half-unpacked by a killed create)");
+    if (area.completes(host)) {
+      fs::create_directories(area.area.parent_path());
+      fs::rename(area.partial, area.area);  // over an empty directory, as create does
+      repairs.push_back(area.area.string() + ": CT " + area.ctid + "'s files moved into place (a killed create)");
+      continue;
+    }
+    fs::remove_all(area.partial);
+    repairs.push_back(area.partial.string() + ": removed (half-unpacked by a killed create)");
   }
   return repairs;
 }

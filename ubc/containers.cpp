@@ -154,8 +154,9 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
     choose_user_namespace(config, options, config_file.parent_path());
     CtSettings::from(config);
     // The config first, naming the area: a create killed at any later point leaves the
-    // template unpacked aside (.partial, which doctor --repair or the next create removes)
-    // or a CT that destroy removes whole; never files no config names.
+    // template unpacked aside (.partial: half-unpacked before the CT's cgroup is made, and
+    // removed by doctor --repair or the next create; whole after it, and moved into place by
+    // doctor --repair), or a CT that destroy removes whole; never files no config names.
     config.save(config_file);
     if (area_to_place) {
       const fs::path partial = partial_area(*area_to_place);

@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "ubc/containers.h"
 #include "ubc/ct_config.h"
 #include "workload.h"
 
@@ -154,6 +155,29 @@ TEST_SUITE("crash consistency") {
       fs::remove(ubc::config_dir() / "cr-new.conf");  // a create killed before its cgroup
     }
     report_half_done("create and destroy");
+  }
+
+  // The narrow window the timed kill points above only sometimes hit: after the CT's cgroup
+  // is made and before its unpacked files move into place. The CT exists, so its files are
+  // whole and belong in place: repair moves them there instead of removing them.
+  TEST_CASE("a create killed after it made the CT: repair moves the CT's unpacked files into place") {
+    Files files;
+    const fs::path area = files.work / "private";
+    REQUIRE(
+        ubcctl("create cr-window --ostemplate " + files.ostemplate.string() + " --private " + area.string()).status ==
+        0);
+    const fs::path partial = ubc::partial_area(area);
+    fs::rename(area, partial);  // the state a kill between the two steps leaves
+    const auto check = ubcctl("doctor --consistency");
+    CHECK_MESSAGE(check.status == kRepairable, check.output);
+    CHECK_MESSAGE(check.output.find("the files of CT cr-window") != std::string::npos, check.output);
+    const auto repaired = ubcctl("doctor --repair");
+    CHECK_MESSAGE(repaired.status == 0, repaired.output);
+    CHECK(fs::exists(area / "sbin/init"));
+    CHECK_FALSE(fs::exists(partial));
+    CHECK(ubcctl("doctor --consistency").status == 0);
+    CHECK(ubcctl("destroy cr-window").status == 0);
+    CHECK_FALSE(fs::exists(area));
   }
 
   TEST_CASE("start killed anywhere: the CT is running or stopped, never an init nobody knows of") {
