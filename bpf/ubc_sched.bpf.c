@@ -357,7 +357,7 @@ static __always_inline void clamp_task_vtime(struct task_struct *p, struct ubc_s
  * up with it, one short run at a time: 7-12 s waits and the kernel's watchdog with 500
  * hackbench tasks in one CT under --icount. EEVDF limits a task's lag the same way. Level one
  * has no such limit: a group's lead over the group picked last is how cpuunits shares out
- * several CPUs (a limit of two slices cut 3000:1000 to 2.5). */
+ * several CPUs (a one-slice limit there, tried, cut 3000:1000 to 2.5). */
 static __always_inline void limit_task_lead(struct task_struct *p, __u32 slot)
 {
 	struct task_struct *head = scx_bpf_dsq_peek(group_dsq(slot));
