@@ -25,6 +25,17 @@ struct {
 	__type(value, __u32);
 } ubc_ct_index SEC(".maps");
 
+/* A CT's helper cgroup id -> the CT's cgroup id. The host processes that serve one CT (its
+ * /proc view, its console keeper) run in a cgroup outside the CT's, so that no beancounter
+ * and no denial of the CT applies to them (nor can the CT reach that cgroup), yet the CPU
+ * scheduler runs them in the CT's group: what a CT makes them do is its own CPU time. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, UBC_MAX_CTS);
+	__type(key, __u64);
+	__type(value, __u64);
+} ubc_helper_cgroups SEC(".maps");
+
 /* A CT as a hook found it: its slot, and the slot's generation then (a slot reused by
  * another CT has a new generation, so a charge recorded with the old one is stale). */
 struct ubc_ct_ref {

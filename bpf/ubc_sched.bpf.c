@@ -5,8 +5,10 @@
  * Design
  * ------
  * Every task belongs to one group: the CT whose cgroup is its outermost CT ancestor (the
- * engine's registry, `ubc_ct_index`, reused from its pins), or the host group (slot 0) for
- * tasks outside all CTs. Each group has one dispatch queue (DSQ) ordered by task vtime.
+ * engine's registry, `ubc_ct_index`, reused from its pins), the CT whose host helpers its
+ * cgroup holds (`ubc_helper_cgroups`: a CT's /proc view server and console keeper spend
+ * the CT's CPU time), or the host group (slot 0) for other tasks outside all CTs. Each
+ * group has one dispatch queue (DSQ) ordered by task vtime.
  *
  * - Level one (groups, by cpuunits): a group's vtime grows by the CPU time its tasks use
  *   times 100 / its cpu.weight. The groups with queued tasks wait in a BPF rbtree ordered
@@ -221,8 +223,17 @@ static __always_inline struct cgroup *task_dfl_cgroup(struct task_struct *p)
 	return BPF_CORE_READ(p, cgroups, dfl_cgrp);
 }
 
-/* The task's group: its outermost CT ancestor, or the host group. Cached per task; looked
- * up again when the task's cgroup or the CT holding the cached slot changed. */
+/* The CT whose helpers (its /proc view's server, its console keeper) run in cgroup
+ * `cgroup_id`: their CPU time is the CT's (ubc_helper_cgroups). */
+static __always_inline bool ct_of_helper_cgroup(__u64 cgroup_id, struct ubc_ct_ref *ct)
+{
+	__u64 *ct_cgroup_id = bpf_map_lookup_elem(&ubc_helper_cgroups, &cgroup_id);
+
+	return ct_cgroup_id && ubc_ct_of_cgroup_id(*ct_cgroup_id, ct);
+}
+
+/* The task's group: its outermost CT ancestor, the CT it is a helper of, or the host group. Cached
+ * per task; looked up again when the task's cgroup or the CT holding the cached slot changed. */
 static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cgroup *cgrp = task_dfl_cgroup(p);
@@ -240,7 +251,7 @@ static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
 	__u64 generation = 0;
 	struct ubc_ct_ref ct;
 
-	if (ubc_ct_of_cgroup(cgrp, &ct)) {
+	if (ubc_ct_of_cgroup(cgrp, &ct) || ct_of_helper_cgroup(cgroup_id, &ct)) {
 		slot = ct.slot;
 		generation = ct.generation;
 		ct_group(slot, READ_ONCE(ct.ct->cgroup_id), generation);

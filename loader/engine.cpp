@@ -226,6 +226,8 @@ Engine Engine::open(const fs::path& pin_dir) {
     check_pinned_layout(engine.registry_fd_.get(), pin_dir / UBC_PIN_REGISTRY, sizeof(ubc_registry), 1, reload);
     engine.registry_ = map_array(engine.registry_fd_.get(), sizeof(ubc_registry), 1, UBC_PIN_REGISTRY);
   }
+  if (fs::exists(pin_dir / UBC_PIN_HELPER_CGROUPS))
+    engine.helper_cgroups_fd_ = open_pinned(pin_dir / UBC_PIN_HELPER_CGROUPS);
   if (fs::exists(pin_dir / UBC_PIN_DEVICES)) {
     engine.devices_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICES);
     engine.device_guard_fd_ = open_pinned(pin_dir / UBC_PIN_DEVICE_GUARD);
@@ -329,6 +331,19 @@ void Engine::bind_slot(std::uint64_t cgroup_id, std::uint32_t slot) {
   if (bpf_map_update_elem(ct_index_fd_.get(), &cgroup_id, &slot, BPF_NOEXIST))
     throw_system_error("bpf_map_update_elem(" UBC_PIN_CT_INDEX ")");
   registry_changed();
+}
+
+bool Engine::set_helper_cgroup(std::uint64_t helper_cgroup_id, std::uint64_t ct_cgroup_id) {
+  if (!helper_cgroups_fd_) return false;
+  if (bpf_map_update_elem(helper_cgroups_fd_.get(), &helper_cgroup_id, &ct_cgroup_id, BPF_ANY))
+    throw_system_error("bpf_map_update_elem(" UBC_PIN_HELPER_CGROUPS ")");
+  return true;
+}
+
+void Engine::forget_helper_cgroup(std::uint64_t helper_cgroup_id) {
+  if (!helper_cgroups_fd_) return;
+  if (bpf_map_delete_elem(helper_cgroups_fd_.get(), &helper_cgroup_id) && errno != ENOENT)
+    throw_system_error("bpf_map_delete_elem(" UBC_PIN_HELPER_CGROUPS ")");
 }
 
 void Engine::registry_changed() noexcept {

@@ -95,6 +95,12 @@ class Engine {
   // Stops enforcing them (the CT's tasks get the host's device rules) and removes them.
   void clear_device_rules(std::uint32_t slot);
 
+  // The cgroup that holds a CT's host helpers (its /proc view's server, its console
+  // keeper): the CPU scheduler runs its tasks in the CT's group (bpf/ubc_ct_maps.bpf.h).
+  // Returns false, changing nothing, for an engine pinned before helper cgroups existed.
+  bool set_helper_cgroup(std::uint64_t helper_cgroup_id, std::uint64_t ct_cgroup_id);
+  void forget_helper_cgroup(std::uint64_t helper_cgroup_id);
+
   struct ProgramHealth {
     std::string name;
     std::uint64_t recursion_misses;  // runs the kernel skipped: charges that never happened
@@ -124,7 +130,8 @@ class Engine {
   MappedRegion cts_;
   UniqueFd memcg_fd_;
   MappedRegion memcg_;
-  UniqueFd registry_fd_;  // absent in an engine pinned before the hooks cached CT lookups
+  UniqueFd helper_cgroups_fd_;  // absent in an engine pinned before CTs had helper cgroups
+  UniqueFd registry_fd_;        // absent in an engine pinned before the hooks cached CT lookups
   MappedRegion registry_;
   // After every change of the CT index: the hooks' cached lookups are made again.
   void registry_changed() noexcept;

@@ -236,5 +236,6 @@ struct ubc_device_key {
 #define UBC_PIN_EVENTS "ubc_events"
 #define UBC_PIN_DEVICES "ubc_devices"
 #define UBC_PIN_DEVICE_GUARD "ubc_device_guard"
+#define UBC_PIN_HELPER_CGROUPS "ubc_helper_cgroups"
 
 #endif /* UBC_MAPS_H */

@@ -70,18 +70,29 @@ fs::path helper_path(const char* name) {
   return self.parent_path() / name;
 }
 
-// Runs `program args... FDS...` in a new session, its stdout and stderr on `log`, with `fds`
-// kept open for it; a grandchild, so that it outlives this process without a zombie.
-void spawn_detached(const fs::path& program, std::vector<std::string> args, std::initializer_list<int> fds, int log) {
-  args.insert(args.begin(), program.string());
+// A CT's host helper: the program, and the cgroup it runs in (Host::helper_cgroup_of).
+struct Helper {
+  fs::path program;
+  fs::path cgroup;
+};
+
+// Runs `program args... FDS...` in a new session in the helper's cgroup, its stdout and
+// stderr on `log`, with `fds` kept open for it; a grandchild, so that it outlives this
+// process without a zombie.
+void spawn_detached(const Helper& helper, std::vector<std::string> args, std::initializer_list<int> fds, int log) {
+  args.insert(args.begin(), helper.program.string());
   for (int fd : fds) args.push_back(std::to_string(fd));
   std::vector<char*> argv;
   for (auto& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
+  const std::string cgroup_procs = (helper.cgroup / "cgroup.procs").string();
+  constexpr int kNoSession = 125, kNoCgroup = 126;
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
   if (child == 0) {
-    if (::setsid() < 0 || ::fork() != 0) ::_exit(0);
+    if (::setsid() < 0) ::_exit(kNoSession);
+    if (cgroup::enter_from_child(cgroup_procs.c_str())) ::_exit(kNoCgroup);
+    if (const pid_t server = ::fork(); server != 0) ::_exit(server < 0 ? kNoSession : 0);
     const int null = ::open("/dev/null", O_RDONLY);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(127);
     for (int fd : fds)
@@ -92,15 +103,19 @@ void spawn_detached(const fs::path& program, std::vector<std::string> args, std:
   int status = 0;
   while (::waitpid(child, &status, 0) < 0)
     if (errno != EINTR) throw_system_error("waitpid");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == kNoCgroup)
+    throw std::runtime_error("starting " + helper.program.string() + ": it could not join " + cgroup_procs);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw std::runtime_error("starting " + helper.program.string() + ": setsid or fork failed");
 }
 
 // Where a CT's init and its children write their stdout and stderr: a pipe to ubc-console,
 // which keeps the last kConsoleBytes (and as many before them in CONSOLE.1), or the file
 // itself where ubc-console is missing.
 constexpr unsigned long long kConsoleBytes = 1 << 20;
-UniqueFd open_console(const fs::path& file) {
-  const fs::path keeper = helper_path("ubc-console");
-  if (fs::exists(keeper)) {
+UniqueFd open_console(const fs::path& file, const fs::path& helper_cgroup) {
+  const Helper keeper{helper_path("ubc-console"), helper_cgroup};
+  if (fs::exists(keeper.program)) {
     int ends[2];
     if (::pipe2(ends, O_CLOEXEC)) throw_system_error("pipe2");
     UniqueFd read_end(ends[0]), write_end(ends[1]);
@@ -247,7 +262,8 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   UniqueFd cgroup_fd(::open(cgroup.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!cgroup_fd) throw_system_error("open(" + cgroup.string() + ")");
   fs::create_directories(run_dir());
-  const UniqueFd console = open_console(run_dir() / (ctid + ".console"));
+  const fs::path helper_cgroup = host_.prepare_helper_cgroup(ctid);
+  const UniqueFd console = open_console(run_dir() / (ctid + ".console"), helper_cgroup);
   InitHandshake handshake = InitHandshake::open();
   StartResult result;
   // Device rules before the CT's first task exists: from its first open on, only the
@@ -283,7 +299,7 @@ StartResult Containers::start(const std::string& ctid, bool force) {
     if (ct.user_namespace) ns::map_user_namespace(init, ct.user_mapping);
     set_up_ct_network(init, cgroup::id_of(cgroup), ct.ip_addresses, ct.netdevs);
     if (view.view) {
-      spawn_detached(view_server, {ctid, std::to_string(init), std::to_string(ct_root_id)},
+      spawn_detached({view_server, helper_cgroup}, {ctid, std::to_string(init), std::to_string(ct_root_id)},
                      {view.view->connection.get(), view.server_end.get()}, console.get());
       view.view->connection.reset();
       view.server_end.reset();

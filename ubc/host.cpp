@@ -80,7 +80,8 @@ void enable_controllers(const fs::path& ct_parent) {
 HostPaths HostPaths::discover() {
   HostPaths paths;
   if (const char* root = std::getenv("UBC_CGROUP_ROOT"); root && *root) {
-    paths.cgroup_root = root;
+    paths.cgroup_root = fs::path(root).lexically_normal();
+    if (!paths.cgroup_root.has_filename()) paths.cgroup_root = paths.cgroup_root.parent_path();
   } else {
     auto mount = cgroup::find_v2_mount();
     if (!mount)
@@ -158,6 +159,20 @@ fs::path Host::cgroup_of(const std::string& ctid) const {
   return paths_.cgroup_root / ctid;
 }
 
+fs::path Host::helper_cgroup_of(const std::string& ctid) const {
+  validate_ctid(ctid);
+  return paths_.cgroup_root.parent_path() / (paths_.cgroup_root.filename().string() + "-helpers") / ctid;
+}
+
+fs::path Host::prepare_helper_cgroup(const std::string& ctid) {
+  const fs::path helpers = helper_cgroup_of(ctid);
+  std::error_code error;
+  fs::create_directories(helpers, error);
+  if (error) throw std::runtime_error("creating the helper cgroup " + helpers.string() + ": " + error.message());
+  if (engine_loaded()) engine().set_helper_cgroup(cgroup::id_of(helpers), cgroup::id_of(cgroup_of(ctid)));
+  return helpers;
+}
+
 std::optional<fs::path> Host::adopted_cgroup(const std::string& ctid) const {
   const fs::path file = config_path(ctid);
   struct stat info {};
@@ -233,6 +248,9 @@ void Host::register_cgroup(const std::string& ctid) {
         cgroup::write_file(cgroup / file, memcg_limit_text(limits.limit, page_size()));
     }
     sched::apply_cpu_settings(cgroup, cpu_settings_from(CtConfig::load(config_path(ctid))));
+    // A CT started before this engine was loaded keeps its helpers in the CT's CPU group.
+    if (const fs::path helpers = helper_cgroup_of(ctid); fs::is_directory(helpers))
+      engine().set_helper_cgroup(cgroup::id_of(helpers), cgroup_id);
     engine().bind_slot(cgroup_id, slot);
   } catch (...) {
     engine().release_slot(slot);
@@ -355,6 +373,11 @@ void Host::destroy(const std::string& ctid, bool kill) {
   // the next destroy (or reconcile) finishes; never a slot bound to a cgroup that is gone.
   forget(cgroup::id_of(cgroup));
   cgroup::remove_tree(cgroup);
+  if (const fs::path helpers = helper_cgroup_of(ctid); fs::is_directory(helpers)) {
+    cgroup::kill_all(helpers, kKillTimeoutMs);
+    if (engine_loaded()) engine().forget_helper_cgroup(cgroup::id_of(helpers));
+    cgroup::remove_tree(helpers);
+  }
   fs::remove(run_dir() / (ctid + ".cpu"));
 }
 

@@ -77,6 +77,13 @@ class Host {
   bool exists(const std::string& ctid) const;
   std::vector<std::string> list() const;
   std::filesystem::path cgroup_of(const std::string& ctid) const;
+  // The cgroup a CT's host helpers run in (its /proc view's server, its console keeper):
+  // outside the CT's cgroup, so that the CT's beancounters and denials never apply to them
+  // and the CT cannot reach it, beside the CTs' root (<cgroup root>-helpers/<ctid>). The
+  // CPU scheduler runs its tasks in the CT's group: what the CT makes them do is its own
+  // CPU time. Made (and told to the engine, if loaded) by prepare_helper_cgroup.
+  std::filesystem::path helper_cgroup_of(const std::string& ctid) const;
+  std::filesystem::path prepare_helper_cgroup(const std::string& ctid);
   // The CT whose cgroup has this id, if any (for events, which carry cgroup ids).
   std::optional<std::string> ctid_of_cgroup(std::uint64_t cgroup_id) const;
 

@@ -13,6 +13,8 @@
 //   mknod PATH            a character node 1:3 at PATH             -> "ok" or the errno's name
 //   handle PATH           name_to_handle_at(PATH) then open_by_handle_at -> "ok" or "STEP ERRNO"
 //   syscall NR...         each system call NR with every argument 0 -> "NR ok|ERRNO" per call
+//   reread PATH SECONDS   open, read whole and close PATH as fast as it can for SECONDS, to
+//                         make whoever serves PATH work           -> the number of reads
 #include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -104,6 +107,22 @@ std::string handle(const char* path) {
   return "ok";
 }
 
+// Reads PATH whole, again and again, for `seconds`; returns how many times, or -1.
+long reread(const char* path, double seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+  char buffer[65536];
+  long reads = 0;
+  while (std::chrono::steady_clock::now() < deadline) {
+    const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    while (::read(fd, buffer, sizeof buffer) > 0) {
+    }
+    ::close(fd);
+    ++reads;
+  }
+  return reads;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -143,6 +162,9 @@ int main(int argc, char** argv) {
     result = verdict(::mknod(arg(2), S_IFCHR | 0600, makedev(1, 3)) == 0);
   } else if (command == "handle") {
     result = handle(arg(2));
+  } else if (command == "reread") {
+    const long reads = reread(arg(2), std::strtod(arg(3), nullptr));
+    result = reads < 0 ? std::string("open ") + strerrorname_np(errno) : std::to_string(reads);
   } else if (command == "syscall") {
     for (int index = 2; index < argc; ++index) {
       const long number = std::strtol(argv[index], nullptr, 10);

@@ -283,6 +283,27 @@ TEST_SUITE("containers") {
     CHECK(ct.exec("hostname").status == 0);
   }
 
+  TEST_CASE("a CT's host helpers run in its helper cgroup, outside the CT's; destroy removes it") {
+    RunningCt ct("ct-helpers", "");
+    const fs::path helpers = ubc::test::host().helper_cgroup_of(ct.id());
+    const fs::path cgroup = ubc::test::host().cgroup_of(ct.id());
+    CHECK_FALSE(helpers.string().starts_with(cgroup.string() + "/"));  // out of the CT's reach
+    std::map<std::string, int> helper_programs;
+    std::istringstream procs(ubc::cgroup::read_file(helpers / "cgroup.procs"));
+    for (pid_t pid; procs >> pid;) {
+      std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+      std::string name;
+      std::getline(comm, name);
+      ++helper_programs[name];
+    }
+    CHECK(helper_programs["ubc-procfs"] == 1);
+    CHECK(helper_programs["ubc-console"] == 1);
+    // The CT cannot see them: its cgroup namespace is rooted at its own cgroup.
+    CHECK(ct.exec("cat /proc/self/cgroup").output == "0::/\n");
+    REQUIRE(ubcctl("destroy --force " + ct.id()).status == 0);
+    CHECK_FALSE(fs::exists(helpers));
+  }
+
   TEST_CASE("clone yields an independent CT with the same files and no address") {
     RunningCt ct("ct-orig", "--ipadd 10.77.0.41");
     CHECK(ct.exec("echo original > /root/note").status == 0);

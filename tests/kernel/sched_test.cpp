@@ -28,6 +28,7 @@
 #include "cpu_load.h"
 #include "loader/cgroup.h"
 #include "loader/scheduler.h"
+#include "running_ct.h"
 #include "ubc/cpu_control.h"
 #include "workload.h"
 
@@ -324,6 +325,43 @@ TEST_SUITE("sched") {
     MESSAGE("cpulimit 25, hogs that joined while running: " << share * 100 << "% of one CPU");
     CHECK(share > 0.15);
     CHECK(share < 0.32);
+    CHECK_MESSAGE(ubc_runs(), ejection());
+  }
+
+  // A hostile CT: a read of /proc/user_beancounters costs its /proc view's server (a host
+  // process) far more CPU than it costs the reader, so a capped CT that reads it in a loop
+  // would spend the host's CPU past its cpulimit if the server ran as a host task.
+  TEST_CASE("a CT that keeps its /proc view server busy stays within its cpulimit, the server's time included") {
+    if (!have_sched_ext()) return;
+    LoadedScheduler loaded;
+    ubc::test::RunningCt ct("sched-procview", "");
+    REQUIRE(ubcctl("set sched-procview --cpulimit 20").status == 0);
+    const std::filesystem::path helpers = host().helper_cgroup_of(ct.id());
+    REQUIRE(std::filesystem::is_directory(helpers));
+    REQUIRE_MESSAGE(ubc::cgroup::read_file(helpers / "cgroup.procs") != "",
+                    "the CT's helpers (ubc-procfs, ubc-console) are not in its helper cgroup");
+    auto cgroup_usage = [](const std::filesystem::path& cgroup) {
+      std::istringstream stat(ubc::cgroup::read_file(cgroup / "cpu.stat"));
+      std::string key;
+      std::uint64_t value = 0;
+      while (stat >> key >> value)
+        if (key == "usage_usec") return value;
+      return std::uint64_t{0};
+    };
+    const std::filesystem::path ct_cgroup = host().cgroup_of(ct.id());
+    const std::uint64_t ct_before = cgroup_usage(ct_cgroup), helpers_before = cgroup_usage(helpers);
+    const auto started = std::chrono::steady_clock::now();
+    const auto reads = ct.exec("ubc-escape reread /proc/user_beancounters 5");
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    std::string count = reads.output;
+    while (!count.empty() && count.back() == '\n') count.pop_back();
+    REQUIRE_MESSAGE((!count.empty() && count.find_first_not_of("0123456789") == std::string::npos), reads.output);
+    const double ct_share = static_cast<double>(cgroup_usage(ct_cgroup) - ct_before) / 1e6 / seconds;
+    const double helper_share = static_cast<double>(cgroup_usage(helpers) - helpers_before) / 1e6 / seconds;
+    MESSAGE("cpulimit 20, " << count << " reads of user_beancounters in " << seconds << " s: the CT used "
+                            << ct_share * 100 << "% of one CPU, its helpers " << helper_share * 100 << "%");
+    CHECK(helper_share > 0.02);  // the server did work for the CT
+    CHECK(ct_share + helper_share < 0.30);
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
