@@ -21,6 +21,17 @@
 
 #include "charge.bpf.h"
 
+/* The file one of the two charge programs just charged on this CPU, for the other to find
+ * without a CT or owner-map lookup. The other one takes it out again: left in, it could
+ * name a new file at a freed one's address (slabs reuse them at once) that went uncharged
+ * by a recursion miss. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} ubc_numfile_just_charged SEC(".maps");
+
 static __always_inline bool ubc_numfile_is_charged(struct file *file)
 {
 	__u64 key = (__u64)file;
@@ -53,24 +64,38 @@ static __always_inline int ubc_numfile_charge_once(struct file *file, const stru
  * Anonymous files (pipes, sockets, eventfd ...) never pass file_open: for them a double
  * miss goes uncharged. `ubcctl doctor` reports the kernel's miss counts per program.
  */
+/* Whichever of the two runs first charges and leaves a note on this CPU; the other finds
+ * the note and takes it out, with no CT or owner-map lookup (the kernel decides their
+ * order). A task preempted between them may let another task's program replace the note:
+ * then the owner map answers, as it does after a miss of the first one. */
+static __always_inline int ubc_numfile_charge_alloc(struct file *file, int ret)
+{
+	__u32 zero = 0;
+	__u64 *just_charged = bpf_map_lookup_elem(&ubc_numfile_just_charged, &zero);
+	struct ubc_ct_ref ct;
+
+	if (just_charged && *just_charged == (__u64)file) {
+		*just_charged = 0;
+		return ret;
+	}
+	if (ret || !ubc_current_ct(&ct))
+		return ret;
+	ret = ubc_numfile_charge_once(file, &ct);
+	if (!ret && just_charged)
+		*just_charged = (__u64)file;
+	return ret;
+}
+
 SEC("fmod_ret/security_file_alloc")
 int BPF_PROG(ubc_numfile_charge, struct file *file, int ret)
 {
-	struct ubc_ct_ref ct;
-
-	if (ret || !ubc_current_ct(&ct))
-		return ret;
-	return ubc_numfile_charge_once(file, &ct);
+	return ubc_numfile_charge_alloc(file, ret);
 }
 
 SEC("fmod_ret/security_file_alloc")
 int BPF_PROG(ubc_numfile_charge_again, struct file *file, int ret)
 {
-	struct ubc_ct_ref ct;
-
-	if (ret || !ubc_current_ct(&ct))
-		return ret;
-	return ubc_numfile_charge_once(file, &ct);
+	return ubc_numfile_charge_alloc(file, ret);
 }
 
 /* At file_open (bpf/file_hooks.bpf.h), for a CT task: the late charge. */

@@ -43,7 +43,10 @@ static __always_inline int ubc_numpty_on_open(struct file *file, const struct ub
 /* At file_free_security (bpf/file_hooks.bpf.h), for every file. */
 static __always_inline void ubc_numpty_on_free(struct file *file)
 {
-	ubc_uncharge_owned(&ubc_pty_owner, (__u64)file, UBC_NUMPTY);
+	/* Only ptmx files were recorded (at open, with this same inode): every other file of
+	 * the host is passed without an owner-map lookup. */
+	if (ubc_is_ptmx(file))
+		ubc_uncharge_owned(&ubc_pty_owner, (__u64)file, UBC_NUMPTY);
 }
 
 #endif /* UBC_NUMPTY_BPF_H */

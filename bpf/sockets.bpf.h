@@ -134,11 +134,19 @@ int BPF_PROG(ubc_unixsock_child, struct sock *sock, struct sock *other, struct s
 	return 0;
 }
 
+/* The sock's own family, type and protocol name the map it is most likely in, which is
+ * tried first; the other one after a miss, as a sock's family can change (IPV6_ADDRFORM). */
 SEC("lsm/sk_free_security")
 int BPF_PROG(ubc_sock_uncharge, struct sock *sk)
 {
-	if (!ubc_uncharge_owned(&ubc_tcpsock_owner, (__u64)sk, UBC_NUMTCPSOCK))
-		ubc_uncharge_owned(&ubc_othersock_owner, (__u64)sk, UBC_NUMOTHERSOCK);
+	enum ubc_resource likely =
+		ubc_is_tcp(sk->__sk_common.skc_family, sk->sk_type, sk->sk_protocol)
+			? UBC_NUMTCPSOCK
+			: UBC_NUMOTHERSOCK;
+	enum ubc_resource other = likely == UBC_NUMTCPSOCK ? UBC_NUMOTHERSOCK : UBC_NUMTCPSOCK;
+
+	if (!ubc_uncharge_owned(ubc_sock_owner_map(likely), (__u64)sk, likely))
+		ubc_uncharge_owned(ubc_sock_owner_map(other), (__u64)sk, other);
 	return 0;
 }
 
