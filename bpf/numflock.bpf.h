@@ -164,7 +164,9 @@ static __always_inline void ubc_flock_settle_list(struct ubc_flock_task *task,
 						  __u64 other_owner, __u64 file)
 {
 	__u64 link_offset = bpf_core_field_offset(struct file_lock_core, flc_list);
-	struct list_head *pos = BPF_CORE_READ(head, next);
+	/* Direct loads through read-only casts (a faulting load reads 0), not a helper call
+	 * per field: the walk runs at every lock and unlock. */
+	__u64 pos = (__u64)bpf_core_cast(head, struct list_head)->next;
 	int i;
 
 	bpf_for(i, 0, UBC_FLOCK_WALK)
@@ -172,18 +174,18 @@ static __always_inline void ubc_flock_settle_list(struct ubc_flock_task *task,
 		struct file_lock_core *core;
 		__u64 key;
 
-		if (!pos || pos == head)
+		if (!pos || pos == (__u64)head)
 			return;
-		key = (__u64)pos - link_offset;
-		core = (struct file_lock_core *)key;
-		__u64 lock_owner = (__u64)BPF_CORE_READ(core, flc_owner);
+		key = pos - link_offset;
+		core = bpf_core_cast((void *)key, struct file_lock_core);
+		__u64 lock_owner = (__u64)core->flc_owner;
 
 		if ((owner && (lock_owner == owner || lock_owner == other_owner)) ||
-		    (file && (__u64)BPF_CORE_READ(core, flc_file) == file)) {
+		    (file && (__u64)core->flc_file == file)) {
 			if (!bpf_map_lookup_elem(&ubc_flock_owner, &key))
 				ubc_flock_charge_object(task, key);
 		}
-		pos = BPF_CORE_READ(pos, next);
+		pos = (__u64)bpf_core_cast((void *)pos, struct list_head)->next;
 	}
 	ubc_stat_inc(UBC_STAT_FLOCK_UNTRACKED);
 }
@@ -259,7 +261,7 @@ ubc_flock_survey_list(struct file *file, const struct ubc_flock_request *pending
 		      const struct ubc_flock_range *range, unsigned int type)
 {
 	struct ubc_flock_survey survey = {.splits = false, .too_long = true};
-	struct file_lock_context *ctx = BPF_CORE_READ(file, f_inode, i_flctx);
+	struct file_lock_context *ctx = file->f_inode->i_flctx;
 	__u64 link_offset = bpf_core_field_offset(struct file_lock_core, flc_list);
 	__u64 core_offset = bpf_core_field_offset(struct file_lock, c);
 	bool posix = pending->list == UBC_FLOCK_LIST_POSIX;
@@ -277,7 +279,8 @@ ubc_flock_survey_list(struct file *file, const struct ubc_flock_request *pending
 	/* Not knowing where a POSIX request falls, assume the worst: it splits. */
 	if (posix && !range->exact)
 		survey.splits = true;
-	pos = BPF_CORE_READ(head, next);
+	/* Direct loads through read-only casts, as in ubc_flock_settle_list. */
+	pos = bpf_core_cast(head, struct list_head)->next;
 	bpf_for(i, 0, UBC_FLOCK_LIST_MAX)
 	{
 		struct file_lock *lock;
@@ -287,15 +290,15 @@ ubc_flock_survey_list(struct file *file, const struct ubc_flock_request *pending
 			survey.too_long = false;
 			break;
 		}
-		lock = (struct file_lock *)((__u64)pos - link_offset - core_offset);
-		lock_owner = (__u64)BPF_CORE_READ(lock, c.flc_owner);
+		lock = bpf_core_cast((void *)((__u64)pos - link_offset - core_offset),
+				     struct file_lock);
+		lock_owner = (__u64)lock->c.flc_owner;
 		if (posix && range->exact && !survey.splits &&
 		    (lock_owner == pending->owner || lock_owner == pending->file) &&
-		    BPF_CORE_READ(lock, fl_start) < range->start &&
-		    BPF_CORE_READ(lock, fl_end) > range->end &&
-		    BPF_CORE_READ(lock, c.flc_type) != type)
+		    lock->fl_start < range->start && lock->fl_end > range->end &&
+		    lock->c.flc_type != type)
 			survey.splits = true;
-		pos = BPF_CORE_READ(pos, next);
+		pos = bpf_core_cast(pos, struct list_head)->next;
 	}
 	return survey;
 }

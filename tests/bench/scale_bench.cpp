@@ -150,7 +150,9 @@ std::vector<Row> measure_hooks(const ubc::HostPaths& paths, int calls, int round
     }
     std::fprintf(stderr, "hooks: round %d of %d done\n", round + 1, rounds);
   }
-  ubcctl({"destroy", ct});
+  // --force: a reaped child leaves its cgroup a moment after waitpid returns (the kernel
+  // moves a dead task out at its last switch), so the CT can still read as populated.
+  ubcctl({"destroy", "--force", ct});
   fs::remove_all(scratch);
   std::vector<Row> rows;
   for (std::size_t i = 0; i < operations.size(); ++i) {
@@ -188,7 +190,9 @@ void profile_hooks(const ubc::HostPaths& paths, int calls) {
                   static_cast<double>(cost.nanoseconds) / static_cast<double>(cost.runs),
                   static_cast<double>(cost.nanoseconds) * per_operation);
   }
-  ubcctl({"destroy", ct});
+  // --force: a reaped child leaves its cgroup a moment after waitpid returns (the kernel
+  // moves a dead task out at its last switch), so the CT can still read as populated.
+  ubcctl({"destroy", "--force", ct});
   fs::remove_all(scratch);
 }
 
