@@ -73,6 +73,12 @@ class LoadedScheduler {
   LoadedScheduler& operator=(const LoadedScheduler&) = delete;
 };
 
+bool have_cpus(int needed) {
+  if (ubc::test::online_cpus() >= needed) return true;
+  MESSAGE("SKIP: needs " << needed << " CPUs or more, this machine has " << ubc::test::online_cpus());
+  return false;
+}
+
 ubc::Scheduler scheduler() {
   return ubc::Scheduler::open(host().paths().pin_dir);
 }
@@ -370,11 +376,7 @@ TEST_SUITE("sched") {
   // with a larger weight (so they always come first in the tree) must not keep CPU 1 from
   // running the one CT that may run there.
   TEST_CASE("CTs pinned to one CPU that come first at level one do not keep another CPU idle") {
-    if (!have_sched_ext()) return;
-    if (ubc::test::online_cpus() < 2) {
-      MESSAGE("SKIP: needs 2 CPUs or more, this machine has " << ubc::test::online_cpus());
-      return;
-    }
+    if (!have_sched_ext() || !have_cpus(2)) return;
     LoadedScheduler loaded;
     std::vector<std::unique_ptr<ScopedCt>> pinned;
     for (int ct = 0; ct < 4; ++ct) {
@@ -407,11 +409,7 @@ TEST_SUITE("sched") {
   // and a group's lead (one slice) and the floor of the tasks that queue (one slice behind
   // the newest) keep the three within a slice of each other, at both levels.
   TEST_CASE("a task that ran alone on an idle CPU gets its share at once when it joins a busy one") {
-    if (!have_sched_ext()) return;
-    if (ubc::test::online_cpus() < 2) {
-      MESSAGE("SKIP: needs 2 CPUs or more, this machine has " << ubc::test::online_cpus());
-      return;
-    }
+    if (!have_sched_ext() || !have_cpus(2)) return;
     LoadedScheduler loaded;
     const double seconds = 2;
     SUBCASE("level two: three tasks of one CT") {
