@@ -23,6 +23,14 @@ void apply_cpu_settings(const fs::path& cgroup, const CpuSettings& settings) {
   }
 }
 
+void copy_cpu_policy(const fs::path& from, const fs::path& to) {
+  for (const char* file : {"cpu.weight", "cpu.max", "cpuset.cpus"}) {
+    if (!fs::exists(from / file) || !fs::exists(to / file)) continue;
+    const std::string value = first_line(from / file);
+    if (!value.empty()) cgroup::write_file(to / file, value);
+  }
+}
+
 std::string active_cpu_scheduler() {
   const std::string state = first_line("/sys/kernel/sched_ext/state");
   if (state == "enabled") return "sched_ext:" + first_line("/sys/kernel/sched_ext/root/ops");

@@ -61,6 +61,8 @@ void CpuControl::set_ct(const std::string& ctid, const sched::CpuSettings& chang
   CtConfig live = CtConfig::load(live_file);
   const sched::CpuSettings effective = merge(merge(cpu_settings_from(config), cpu_settings_from(live)), changes);
   sched::apply_cpu_settings(host_.cgroup_of(ctid), effective);
+  if (const fs::path helpers = host_.helper_cgroup_of(ctid); fs::is_directory(helpers))
+    sched::copy_cpu_policy(host_.cgroup_of(ctid), helpers);
   store_cpu_settings(live, effective);
   live.save(live_file);
 }

@@ -167,9 +167,12 @@ fs::path Host::helper_cgroup_of(const std::string& ctid) const {
 fs::path Host::prepare_helper_cgroup(const std::string& ctid) {
   const fs::path helpers = helper_cgroup_of(ctid);
   std::error_code error;
+  fs::create_directories(helpers.parent_path(), error);
+  if (!error) enable_controllers(helpers.parent_path());
   fs::create_directories(helpers, error);
   if (error) throw std::runtime_error("creating the helper cgroup " + helpers.string() + ": " + error.message());
   if (engine_loaded()) engine().set_helper_cgroup(cgroup::id_of(helpers), cgroup::id_of(cgroup_of(ctid)));
+  sched::copy_cpu_policy(cgroup_of(ctid), helpers);  // what holds them without ubc's scheduler
   return helpers;
 }
 

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <sstream>
 #include <stdexcept>
 
@@ -41,6 +43,37 @@ std::thread burn(const ScopedCt& ct, int hogs, double seconds) {
 
 int online_cpus() {
   return static_cast<int>(::sysconf(_SC_NPROCESSORS_ONLN));
+}
+
+namespace {
+
+std::uint64_t cgroup_usage_usec(const std::filesystem::path& cgroup) {
+  std::istringstream stat(cgroup::read_file(cgroup / "cpu.stat"));
+  std::string key;
+  std::uint64_t value = 0;
+  while (stat >> key >> value)
+    if (key == "usage_usec") return value;
+  return 0;
+}
+
+}  // namespace
+
+HelperLoad reread_beancounters(const std::string& ctid, double seconds) {
+  const std::filesystem::path ct_cgroup = host().cgroup_of(ctid), helpers = host().helper_cgroup_of(ctid);
+  if (cgroup::read_file(helpers / "cgroup.procs").empty())
+    throw std::runtime_error("CT " + ctid + "'s helpers (ubc-procfs, ubc-console) are not in " + helpers.string());
+  const std::uint64_t ct_before = cgroup_usage_usec(ct_cgroup), helpers_before = cgroup_usage_usec(helpers);
+  const auto started = std::chrono::steady_clock::now();
+  const auto run = ubcctl("exec " + ctid + " -- ubc-escape reread /proc/user_beancounters " + std::to_string(seconds));
+  HelperLoad load;
+  load.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  load.reads = run.output;
+  while (!load.reads.empty() && load.reads.back() == '\n') load.reads.pop_back();
+  if (run.status != 0 || load.reads.empty() || load.reads.find_first_not_of("0123456789") != std::string::npos)
+    throw std::runtime_error("ubc-escape reread in CT " + ctid + " failed: " + run.output);
+  load.ct_share = static_cast<double>(cgroup_usage_usec(ct_cgroup) - ct_before) / 1e6 / load.seconds;
+  load.helper_share = static_cast<double>(cgroup_usage_usec(helpers) - helpers_before) / 1e6 / load.seconds;
+  return load;
 }
 
 }  // namespace ubc::test

@@ -19,4 +19,15 @@ std::uint64_t usage_usec(const ScopedCt& ct);
 std::thread burn(const ScopedCt& ct, int hogs, double seconds);
 int online_cpus();
 
+// A hostile CT's load on its host helpers: it rereads /proc/user_beancounters (which costs
+// its /proc view's server far more than the reader) for `seconds`, and the CPU the CT's
+// cgroup and its helper cgroup used meanwhile, as shares of one CPU over the run.
+struct HelperLoad {
+  std::string reads;  // how many times the CT read the file
+  double seconds = 0;
+  double ct_share = 0;
+  double helper_share = 0;
+};
+HelperLoad reread_beancounters(const std::string& ctid, double seconds);
+
 }  // namespace ubc::test

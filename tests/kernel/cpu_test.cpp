@@ -9,6 +9,7 @@
 
 #include "cpu_load.h"
 #include "loader/cgroup.h"
+#include "running_ct.h"
 #include "ubc/ct_config.h"
 #include "workload.h"
 
@@ -80,6 +81,27 @@ TEST_SUITE("cpu") {
     MESSAGE("cpulimit 25: used " << share * 100 << "% of one CPU over 4 s");
     CHECK(share < 0.35);
     CHECK(share > 0.10);
+  }
+
+  // The hostile CT of the sched test of the same name, under the fallback: the helpers'
+  // cgroup has the CT's cpu.max of its own, so a CT can make them spend at most as much
+  // again (ubc's scheduler runs them in the CT's group instead).
+  TEST_CASE("a CT that keeps its /proc view server busy: the server is held to the CT's cpulimit") {
+    ubc::test::RunningCt ct("cpu-procview", "");
+    if (!std::filesystem::exists(ubc::test::host().cgroup_of(ct.id()) / "cpu.max")) {
+      MESSAGE("SKIP: no cgroup v2 cpu controller on this kernel");
+      return;
+    }
+    REQUIRE(ubcctl("set cpu-procview --cpulimit 20").status == 0);
+    CHECK(ubc::cgroup::read_file(ubc::test::host().helper_cgroup_of(ct.id()) / "cpu.max") ==
+          ubc::cgroup::read_file(ubc::test::host().cgroup_of(ct.id()) / "cpu.max"));
+    const auto load = ubc::test::reread_beancounters(ct.id(), 5);
+    MESSAGE("fallback, cpulimit 20, " << load.reads << " reads of user_beancounters in " << load.seconds
+                                      << " s: the CT used " << load.ct_share * 100 << "% of one CPU, its helpers "
+                                      << load.helper_share * 100 << "%");
+    CHECK(load.helper_share > 0.02);
+    CHECK(load.helper_share < 0.27);
+    CHECK(load.ct_share < 0.27);
   }
 
   TEST_CASE("a bad CPUUNITS in the config is refused with its line at load") {

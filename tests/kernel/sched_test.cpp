@@ -342,32 +342,11 @@ TEST_SUITE("sched") {
     LoadedScheduler loaded;
     ubc::test::RunningCt ct("sched-procview", "");
     REQUIRE(ubcctl("set sched-procview --cpulimit 20").status == 0);
-    const std::filesystem::path helpers = host().helper_cgroup_of(ct.id());
-    REQUIRE(std::filesystem::is_directory(helpers));
-    REQUIRE_MESSAGE(ubc::cgroup::read_file(helpers / "cgroup.procs") != "",
-                    "the CT's helpers (ubc-procfs, ubc-console) are not in its helper cgroup");
-    auto cgroup_usage = [](const std::filesystem::path& cgroup) {
-      std::istringstream stat(ubc::cgroup::read_file(cgroup / "cpu.stat"));
-      std::string key;
-      std::uint64_t value = 0;
-      while (stat >> key >> value)
-        if (key == "usage_usec") return value;
-      return std::uint64_t{0};
-    };
-    const std::filesystem::path ct_cgroup = host().cgroup_of(ct.id());
-    const std::uint64_t ct_before = cgroup_usage(ct_cgroup), helpers_before = cgroup_usage(helpers);
-    const auto started = std::chrono::steady_clock::now();
-    const auto reads = ct.exec("ubc-escape reread /proc/user_beancounters 5");
-    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    std::string count = reads.output;
-    while (!count.empty() && count.back() == '\n') count.pop_back();
-    REQUIRE_MESSAGE((!count.empty() && count.find_first_not_of("0123456789") == std::string::npos), reads.output);
-    const double ct_share = static_cast<double>(cgroup_usage(ct_cgroup) - ct_before) / 1e6 / seconds;
-    const double helper_share = static_cast<double>(cgroup_usage(helpers) - helpers_before) / 1e6 / seconds;
-    MESSAGE("cpulimit 20, " << count << " reads of user_beancounters in " << seconds << " s: the CT used "
-                            << ct_share * 100 << "% of one CPU, its helpers " << helper_share * 100 << "%");
-    CHECK(helper_share > 0.02);  // the server did work for the CT
-    CHECK(ct_share + helper_share < 0.30);
+    const auto load = ubc::test::reread_beancounters(ct.id(), 5);
+    MESSAGE("cpulimit 20, " << load.reads << " reads of user_beancounters in " << load.seconds << " s: the CT used "
+                            << load.ct_share * 100 << "% of one CPU, its helpers " << load.helper_share * 100 << "%");
+    CHECK(load.helper_share > 0.02);  // the server did work for the CT
+    CHECK(load.ct_share + load.helper_share < 0.30);
     CHECK_MESSAGE(ubc_runs(), ejection());
   }
 
