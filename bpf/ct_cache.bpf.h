@@ -12,14 +12,6 @@
 
 #include "ubc_ct_maps.bpf.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(map_flags, BPF_F_MMAPABLE);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ubc_registry);
-} ubc_registry SEC(".maps");
-
 /* The low 32 bits of the epoch the answer was found under, and the CT's slot (0: none),
  * in one word: two hooks storing answers of different epochs at once can never leave one's
  * epoch with the other's slot. */

@@ -25,6 +25,16 @@ struct {
 	__type(value, __u32);
 } ubc_ct_index SEC(".maps");
 
+/* The registry's epoch, bumped by user space after every change of the CT index or of
+ * the helper cgroups: an answer cached under an older epoch is looked up again. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ubc_registry);
+} ubc_registry SEC(".maps");
+
 /* A CT's helper cgroup id -> the CT's cgroup id. The host processes that serve one CT (its
  * /proc view, its console keeper) run in a cgroup outside the CT's, so that no beancounter
  * and no denial of the CT applies to them (nor can the CT reach that cgroup), yet the CPU

@@ -98,8 +98,9 @@ struct {
 
 /* Which group a task was last found in, and when its running time was last charged. */
 struct task_ctx {
-	__u64 cgroup_id;  /* the task's own cgroup when `slot` was found; 0 = look again */
-	__u64 generation; /* ubc_cts[slot].generation then */
+	__u64 cgroup_id; /* the task's own cgroup when `slot` was found; 0 = look again */
+	/* ubc_cts[slot].generation then; for the host group, the registry's epoch then */
+	__u64 generation;
 	__u64 charged_at; /* scx_bpf_now() of the last charge while running; 0 = not running */
 	__u32 slot;
 	__u32 charged_slot; /* the group charged while it runs (stable across a cgroup move) */
@@ -232,23 +233,49 @@ static __always_inline bool ct_of_helper_cgroup(__u64 cgroup_id, struct ubc_ct_r
 	return ct_cgroup_id && ubc_ct_of_cgroup_id(*ct_cgroup_id, ct);
 }
 
-/* The task's group: its outermost CT ancestor, the CT it is a helper of, or the host group. Cached
- * per task; looked up again when the task's cgroup or the CT holding the cached slot changed. */
+/* Set by the loader when it shares the engine's registry epoch (an engine pinned before
+ * the epoch existed has none): only then can a host task's answer be cached. */
+const volatile bool registry_epoch_shared;
+
+/* The registry's epoch now, or ~0 when it is not shared (never equal to a cached one). */
+static __always_inline __u64 registry_epoch(void)
+{
+	__u32 zero = 0;
+	struct ubc_registry *registry = bpf_map_lookup_elem(&ubc_registry, &zero);
+
+	if (!registry_epoch_shared || !registry)
+		return ~0ULL;
+	return READ_ONCE(registry->epoch);
+}
+
+/* The task's group: its outermost CT ancestor, the CT it is a helper of, or the host group.
+ * Cached per task; looked up again when the task's cgroup or the CT holding the cached slot
+ * changed, or, for the host group, when the registry did (a cgroup that became a CT or a
+ * helper cgroup): without that, every host task would walk its ancestors at every event. */
 static __u32 task_slot(struct task_struct *p, struct task_ctx *tctx)
 {
 	struct cgroup *cgrp = task_dfl_cgroup(p);
 	__u64 cgroup_id = BPF_CORE_READ(cgrp, kn, id);
+	/* Read before the lookups: an answer found after a change is never filed under the
+	 * epoch before it. */
+	__u64 epoch = registry_epoch();
 
-	if (tctx && tctx->cgroup_id == cgroup_id && tctx->slot != UBC_SCHED_HOST_SLOT) {
+	if (tctx && tctx->cgroup_id == cgroup_id) {
 		__u32 cached = tctx->slot;
-		struct ubc_ct *ct = bpf_map_lookup_elem(&ubc_cts, &cached);
+		struct ubc_ct *ct;
 
-		if (ct && READ_ONCE(ct->generation) == tctx->generation)
-			return cached;
+		if (cached == UBC_SCHED_HOST_SLOT) {
+			if (epoch != ~0ULL && tctx->generation == epoch)
+				return cached;
+		} else {
+			ct = bpf_map_lookup_elem(&ubc_cts, &cached);
+			if (ct && READ_ONCE(ct->generation) == tctx->generation)
+				return cached;
+		}
 	}
 
 	__u32 slot = UBC_SCHED_HOST_SLOT;
-	__u64 generation = 0;
+	__u64 generation = epoch;
 	struct ubc_ct_ref ct;
 
 	if (ubc_ct_of_cgroup(cgrp, &ct) || ct_of_helper_cgroup(cgroup_id, &ct)) {

@@ -337,6 +337,7 @@ bool Engine::set_helper_cgroup(std::uint64_t helper_cgroup_id, std::uint64_t ct_
   if (!helper_cgroups_fd_) return false;
   if (bpf_map_update_elem(helper_cgroups_fd_.get(), &helper_cgroup_id, &ct_cgroup_id, BPF_ANY))
     throw_system_error("bpf_map_update_elem(" UBC_PIN_HELPER_CGROUPS ")");
+  registry_changed();  // the scheduler caches a host task's answer under the epoch
   return true;
 }
 
@@ -344,6 +345,7 @@ void Engine::forget_helper_cgroup(std::uint64_t helper_cgroup_id) {
   if (!helper_cgroups_fd_) return;
   if (bpf_map_delete_elem(helper_cgroups_fd_.get(), &helper_cgroup_id) && errno != ENOENT)
     throw_system_error("bpf_map_delete_elem(" UBC_PIN_HELPER_CGROUPS ")");
+  registry_changed();
 }
 
 void Engine::registry_changed() noexcept {

@@ -133,7 +133,8 @@ class Engine {
   UniqueFd helper_cgroups_fd_;  // absent in an engine pinned before CTs had helper cgroups
   UniqueFd registry_fd_;        // absent in an engine pinned before the hooks cached CT lookups
   MappedRegion registry_;
-  // After every change of the CT index: the hooks' cached lookups are made again.
+  // After every change of the CT index or the helper cgroups: the hooks' and the
+  // scheduler's cached lookups are made again.
   void registry_changed() noexcept;
 };
 

@@ -31,13 +31,17 @@ std::string first_line(const fs::path& path) {
 
 // The scheduler finds a task's CT through the engine's registry: it uses the engine's own
 // maps, so a CT registered by `ubcctl create` is scheduled as one at once. An engine pinned
-// before CTs had helper cgroups has no such map: the scheduler keeps an empty one of its own.
+// before CTs had helper cgroups, or before the registry had an epoch, lacks that map: the
+// scheduler keeps an empty one of its own (and, without the epoch, caches no host task).
 void reuse_engine_maps(ubc_sched_bpf& skeleton, const fs::path& engine_pin_dir, std::vector<UniqueFd>& keep) {
   const std::pair<bpf_map*, const char*> shared[] = {{skeleton.maps.ubc_cts, UBC_PIN_CTS},
                                                      {skeleton.maps.ubc_ct_index, UBC_PIN_CT_INDEX},
-                                                     {skeleton.maps.ubc_helper_cgroups, UBC_PIN_HELPER_CGROUPS}};
+                                                     {skeleton.maps.ubc_helper_cgroups, UBC_PIN_HELPER_CGROUPS},
+                                                     {skeleton.maps.ubc_registry, UBC_PIN_REGISTRY}};
+  skeleton.rodata->registry_epoch_shared = fs::exists(engine_pin_dir / UBC_PIN_REGISTRY);
   for (const auto& [map, name] : shared) {
-    if (map == skeleton.maps.ubc_helper_cgroups && !fs::exists(engine_pin_dir / name)) continue;
+    const bool optional = map == skeleton.maps.ubc_helper_cgroups || map == skeleton.maps.ubc_registry;
+    if (optional && !fs::exists(engine_pin_dir / name)) continue;
     UniqueFd fd = open_pinned(engine_pin_dir / name);
     if (int err = bpf_map__reuse_fd(map, fd.get()))
       throw_libbpf("sharing the engine's map " + std::string(name) + " with the scheduler", -err);

@@ -55,10 +55,13 @@ bool have_sched_ext() {
   return true;
 }
 
-// Loads ubc's scheduler for one test and unloads it after, checking both went cleanly.
+// Loads ubc's scheduler for one test and unloads it after, checking both went cleanly. A
+// test that ran `ubcctl load` (which loads the scheduler too) may have left one loaded:
+// this test's own starts from a fresh load.
 class LoadedScheduler {
  public:
   LoadedScheduler() {
+    if (ubc::CpuControl(host()).scheduler_loaded()) REQUIRE(ubcctl("sched unload").status == 0);
     const auto run = ubcctl("sched load");
     REQUIRE_MESSAGE(run.status == 0, run.output);
   }
