@@ -18,7 +18,8 @@ std::uint32_t parse_number(const std::string& text, const char* what) {
   return value;
 }
 
-// "0-3,6,8-9" -> {0,1,2,3,6,8,9}
+}  // namespace
+
 std::vector<unsigned> expand_cpu_list(const std::string& list) {
   std::vector<unsigned> cpus;
   std::istringstream in(list);
@@ -32,8 +33,6 @@ std::vector<unsigned> expand_cpu_list(const std::string& list) {
   }
   return cpus;
 }
-
-}  // namespace
 
 std::uint32_t parse_cpuunits(const std::string& text) {
   const std::uint32_t units = parse_number(text, "--cpuunits");

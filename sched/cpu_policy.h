@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ubc::sched {
 
@@ -37,5 +38,8 @@ std::uint32_t cpu_weight(std::uint32_t cpuunits);
 std::string cpu_max(std::uint32_t cpulimit, std::uint32_t cpus);
 // cpuset.cpus for `cpus` CPUs out of the host's online set: its first `cpus`, or all of it.
 std::string cpuset_cpus(std::uint32_t cpus, const std::string& online);
+// A kernel CPU list ("0-3,6,8-9", as cpuset.cpus and .../cpu/online write it) expanded:
+// {0,1,2,3,6,8,9}. Throws std::invalid_argument on anything else.
+std::vector<unsigned> expand_cpu_list(const std::string& list);
 
 }  // namespace ubc::sched

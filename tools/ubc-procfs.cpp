@@ -13,15 +13,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "loader/cgroup.h"
 #include "loader/error.h"
 #include "loader/proc_view.h"
+#include "ubc/ct_figures.h"
 #include "ubc/host.h"
 #include "ubc/proc_view.h"
 #include "ubc/report.h"
@@ -32,9 +36,10 @@ using ubc::ProcView;
 
 constexpr const char* kUsage =
     "usage: ubc-procfs CTID INIT_PID ROOT_ID FUSE_FD SOCKET_FD\n"
-    "Serves CT CTID's /proc view (user_beancounters and its real procfs) on the FUSE\n"
-    "connection FUSE_FD until the CT's init INIT_PID exits; its files belong to host uid and\n"
-    "gid ROOT_ID (the CT's root). The CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
+    "Serves CT CTID's /proc view (user_beancounters, the CT's own meminfo, swaps, uptime,\n"
+    "stat and cpuinfo, and its real procfs) on the FUSE connection FUSE_FD until the CT's\n"
+    "init INIT_PID exits; its files belong to host uid and gid ROOT_ID (the CT's root). The\n"
+    "CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
 
 struct Server {
   Server(ProcView served, uid_t owner) : view(std::move(served)), owner(owner), started(::time(nullptr)) {}
@@ -50,9 +55,9 @@ Server& server_of(fuse_req_t request) {
   return *static_cast<Server*>(fuse_req_userdata(request));
 }
 
-// `text`: the user_beancounters text the reader has open, if it asks through an open file.
+// `text`: the served file's text the reader has open, if it asks through an open file.
 struct stat attributes_of(const ProcView::Node& node, fuse_req_t request, const std::string* text = nullptr) {
-  const Server& server = server_of(request);
+  Server& server = server_of(request);
   struct stat attributes {};
   attributes.st_ino = node.inode;
   attributes.st_uid = server.owner;
@@ -64,11 +69,12 @@ struct stat attributes_of(const ProcView::Node& node, fuse_req_t request, const 
       attributes.st_nlink = 2;
       break;
     case ProcView::Kind::file:
-      // Its true size, unlike procfs's 0: the kernel reads FUSE files through the page cache
-      // up to the size when it splices (sendfile, busybox cat), even with direct_io.
+      // Its true size (or a bound), unlike procfs's 0: the kernel reads FUSE files through
+      // the page cache up to the size when it splices (sendfile, busybox cat), even with
+      // direct_io.
       attributes.st_mode = S_IFREG | node.mode;
       attributes.st_nlink = 1;
-      attributes.st_size = static_cast<off_t>(text ? text->size() : server.view.beancounters_size());
+      attributes.st_size = static_cast<off_t>(text ? text->size() : server.view.size_hint(node.inode));
       break;
     case ProcView::Kind::symlink:
       attributes.st_mode = S_IFLNK | node.mode;
@@ -86,7 +92,7 @@ void reply_entry(fuse_req_t request, const ProcView::Node& node) {
   try {
     entry.attr = attributes_of(node, request);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "ubc-procfs: rendering user_beancounters: %s\n", error.what());
+    std::fprintf(stderr, "ubc-procfs: rendering a file: %s\n", error.what());
     fuse_reply_err(request, EIO);
     return;
   }
@@ -131,7 +137,7 @@ void on_getattr(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
         attributes_of(*node, request, open_text != server.texts.end() ? &open_text->second : nullptr);
     fuse_reply_attr(request, &attributes, node->attribute_timeout);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "ubc-procfs: rendering user_beancounters: %s\n", error.what());
+    std::fprintf(stderr, "ubc-procfs: rendering a file: %s\n", error.what());
     fuse_reply_err(request, EIO);
   }
 }
@@ -198,13 +204,14 @@ void on_open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
     return;
   }
   try {
-    // One reading per open: a reader that reads in pieces sees one consistent table.
+    // One reading per open: a reader that reads in pieces sees one consistent text.
     file->fh = server.next_handle++;
-    server.texts.emplace(file->fh, server.view.beancounters());
+    server.texts.emplace(file->fh, server.view.render(inode));
     file->keep_cache = 0;  // each open reads anew
+    file->direct_io = node->direct_io ? 1 : 0;
     fuse_reply_open(request, file);
   } catch (const std::exception& error) {
-    std::fprintf(stderr, "ubc-procfs: rendering user_beancounters: %s\n", error.what());
+    std::fprintf(stderr, "ubc-procfs: rendering a file: %s\n", error.what());
     fuse_reply_err(request, EIO);
   }
 }
@@ -233,6 +240,55 @@ std::size_t rendered_size(const std::string& ctid) {
   ubc::ContainerUsage shape{ctid, {}};
   for (const auto& info : ubc::resource_table()) shape.resources.push_back({&info, {}});
   return ubc::format_user_beancounters({&shape, 1}).size();
+}
+
+std::string host_text(const char* file) {
+  return ubc::cgroup::read_file(file);
+}
+
+// A file of the CT's own resources. Where its figures cannot be read (the cgroup is going
+// away as the CT stops) the reader gets the host's text, as a plain procfs would give it,
+// rather than a broken /proc.
+ProcView::ServedFile own_resources_file(const char* name, const char* host_file,
+                                        std::function<std::string(const std::string&)> render) {
+  return {name,
+          0444,
+          [name, host_file, render = std::move(render)] {
+            const std::string host = host_text(host_file);
+            try {
+              return render(host);
+            } catch (const std::exception& error) {
+              std::fprintf(stderr, "ubc-procfs: %s: serving the host's: %s\n", name, error.what());
+              return host;
+            }
+          },
+          {}};
+}
+
+std::vector<ProcView::ServedFile> served_files(const std::string& ctid, pid_t init) {
+  namespace files = ubc::proc_files;
+  const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
+  const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  return {
+      {"user_beancounters", 0400, [ctid] { return render(ctid); }, [ctid] { return rendered_size(ctid); }},
+      own_resources_file(
+          "meminfo", "/proc/meminfo",
+          [cgroup](const std::string& host) { return files::meminfo(host, ubc::read_memory_figures(cgroup)); }),
+      own_resources_file(
+          "swaps", "/proc/meminfo",
+          [cgroup](const std::string& host) { return files::swaps(host, ubc::read_memory_figures(cgroup)); }),
+      own_resources_file(
+          "uptime", "/proc/uptime",
+          [cgroup, init](const std::string&) { return files::uptime(ubc::read_cpu_figures(cgroup, init)); }),
+      own_resources_file("stat", "/proc/stat",
+                         [cgroup, init, ticks_per_second](const std::string& host) {
+                           return files::stat(host, ubc::read_cpu_figures(cgroup, init), ticks_per_second);
+                         }),
+      own_resources_file("cpuinfo", "/proc/cpuinfo",
+                         [cgroup, init](const std::string& host) {
+                           return files::cpuinfo(host, ubc::read_cpu_figures(cgroup, init).cpus);
+                         }),
+  };
 }
 
 // Serves requests until the CT's init exits or the kernel ends the connection.
@@ -288,7 +344,7 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   ::close(socket);
 
   Server server(
-      ProcView(std::move(procfs), {[ctid] { return render(ctid); }, [ctid] { return rendered_size(ctid); }},
+      ProcView(std::move(procfs), served_files(ctid, init),
                [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
       owner);
   fuse_lowlevel_ops operations{};

@@ -6,6 +6,7 @@
 
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 #include "loader/error.h"
@@ -15,11 +16,12 @@ namespace ubc {
 
 namespace {
 
-constexpr std::uint64_t kBeancounters = 2;
 constexpr std::uint64_t kRealProc = 3;
 constexpr std::uint64_t kSelf = 4;
 constexpr std::uint64_t kThreadSelf = 5;
-constexpr std::uint64_t kFirstNameInode = 16;
+constexpr std::uint64_t kFirstFileInode = 6;
+constexpr std::uint64_t kFirstNameInode = kFirstFileInode + ProcView::kMaxServedFiles;
+constexpr std::size_t kPage = 4096;
 
 // A name of the real procfs keeps its meaning (the target is the name itself), so the
 // kernel may cache it; a second bounds how long a vanished pid's name stays in the dcache.
@@ -33,31 +35,63 @@ std::string real(const std::string& name) {
 
 }  // namespace
 
-ProcView::ProcView(UniqueFd procfs, Beancounters beancounters, ThreadResolver resolve)
-    : procfs_(std::move(procfs)),
-      beancounters_(std::move(beancounters)),
-      resolve_(std::move(resolve)),
-      next_inode_(kFirstNameInode) {}
+ProcView::ProcView(UniqueFd procfs, std::vector<ServedFile> files, ThreadResolver resolve)
+    : procfs_(std::move(procfs)), resolve_(std::move(resolve)), next_inode_(kFirstNameInode) {
+  if (files.size() > kMaxServedFiles) throw std::invalid_argument("the /proc view serves at most 10 files");
+  for (auto& file : files) files_.push_back({std::move(file)});
+}
+
+ProcView::Served& ProcView::served(std::uint64_t inode) {
+  if (inode < kFirstFileInode || inode >= kFirstFileInode + files_.size())
+    throw std::out_of_range("inode " + std::to_string(inode) + " is no file of the /proc view");
+  return files_[inode - kFirstFileInode];
+}
+
+const ProcView::Served* ProcView::served_named(const std::string& name) const {
+  for (const auto& file : files_)
+    if (file.file.name == name) return &file;
+  return nullptr;
+}
+
+std::string ProcView::render(std::uint64_t inode) {
+  Served& file = served(inode);
+  std::string text = file.file.render();
+  file.last_size = text.size();
+  return text;
+}
+
+std::size_t ProcView::size_hint(std::uint64_t inode) {
+  Served& file = served(inode);
+  if (file.file.exact_size) return file.file.exact_size();
+  if (file.last_size == 0) render(inode);
+  return (2 * file.last_size + kPage - 1) / kPage * kPage;
+}
 
 std::optional<ProcView::Node> ProcView::node(std::uint64_t inode) const {
   switch (inode) {
     case kRoot:
       return Node{kRoot, Kind::directory, 0555, 0, 1.0};
-    case kBeancounters:
-      return Node{kBeancounters, Kind::file, 0400, 60.0, 1.0};
     case kRealProc:
       return Node{kRealProc, Kind::directory, 0555, kMountPointTimeout, kMountPointTimeout};
     case kSelf:
     case kThreadSelf:
       return Node{inode, Kind::symlink, 0777, 60.0, 0, true};
     default:
+      if (inode >= kFirstFileInode && inode < kFirstFileInode + files_.size()) {
+        const ServedFile& file = files_[inode - kFirstFileInode].file;
+        // A file of unknown length is looked up at every open, so that the size the
+        // kernel holds is the bound again, not the last short read's.
+        if (file.exact_size) return Node{inode, Kind::file, file.mode, 60.0, 1.0};
+        return Node{inode, Kind::file, file.mode, 0, 0, false, true};
+      }
       if (name_of_.contains(inode)) return Node{inode, Kind::symlink, 0777, kNameTimeout, kNameTimeout};
       return std::nullopt;
   }
 }
 
 std::optional<ProcView::Node> ProcView::lookup(const std::string& name) {
-  if (name == kBeancountersName) return node(kBeancounters);
+  for (std::size_t index = 0; index < files_.size(); ++index)
+    if (files_[index].file.name == name) return node(kFirstFileInode + index);
   if (name == ns::kRealProcName) return node(kRealProc);
   if (name == "self") return node(kSelf);
   if (name == "thread-self") return node(kThreadSelf);
@@ -95,7 +129,12 @@ std::optional<std::string> ProcView::link_target(std::uint64_t inode, pid_t call
 }
 
 std::vector<ProcView::Entry> ProcView::list() const {
-  std::vector<Entry> entries{{kBeancountersName, Kind::file}};
+  std::vector<Entry> entries;
+  for (const auto& file : files_) {
+    struct stat info {};
+    if (::fstatat(procfs_.get(), file.file.name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0)
+      entries.push_back({file.file.name, Kind::file});
+  }
   const int fd = ::openat(procfs_.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw_system_error("open(the CT's procfs)");
   struct CloseDir {
@@ -108,7 +147,7 @@ std::vector<ProcView::Entry> ProcView::list() const {
   }
   while (const dirent* entry = ::readdir(dir.get())) {
     const std::string name = entry->d_name;
-    if (name != "." && name != "..") entries.push_back({name, Kind::symlink});
+    if (name != "." && name != "..") entries.push_back({name, served_named(name) ? Kind::file : Kind::symlink});
   }
   return entries;
 }

@@ -1,7 +1,8 @@
 // What a CT's /proc view holds (loader/proc_view.h has the mounts): its root directory,
-// user_beancounters rendered for the reader's CT, the real procfs at .procfs, and a symlink
-// into it for every other name of that procfs. The FUSE glue is tools/ubc-procfs.cpp; this
-// part knows nothing of FUSE and is tested on its own.
+// the files the view renders itself (user_beancounters, and the CT's own meminfo, stat,
+// cpuinfo ...: ubc/proc_files.h), the real procfs at .procfs, and a symlink into it for
+// every other name of that procfs. The FUSE glue is tools/ubc-procfs.cpp; this part knows
+// nothing of FUSE and is tested on its own.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +31,8 @@ class ProcView {
     // A symlink whose target depends on who reads it (self, thread-self): its size is 0, as
     // procfs says, rather than one reader's answer worked out at every lookup.
     bool reader_dependent = false;
+    // A served file whose every open reads its own rendering, around the page cache.
+    bool direct_io = false;
   };
   struct Entry {
     std::string name;
@@ -46,16 +49,22 @@ class ProcView {
   using ThreadResolver = std::function<std::optional<CtThread>(pid_t tid)>;
 
   static constexpr std::uint64_t kRoot = 1;
-  static constexpr const char* kBeancountersName = "user_beancounters";
 
-  // `procfs`: the root of the CT's real procfs. `render`: the user_beancounters text;
-  // `size`: its length, known without reading any counter (the table's rows have fixed
-  // widths), since the kernel asks for it at every stat and lookup.
-  struct Beancounters {
+  // A file the view renders itself at each open, in place of the real procfs's of that
+  // name, or beside them.
+  struct ServedFile {
+    std::string name;
+    unsigned mode;  // permission bits
     std::function<std::string()> render;
-    std::function<std::size_t()> size;
+    // Its length without rendering it, where that is known (user_beancounters' rows have
+    // fixed widths). Otherwise the view reports a bound (size_hint) and the file is read
+    // without the page cache (Node::direct_io): the kernel asks for the size at every
+    // lookup and stat, and splices (sendfile) through the page cache up to it.
+    std::function<std::size_t()> exact_size;
   };
-  ProcView(UniqueFd procfs, Beancounters beancounters, ThreadResolver resolve);
+  // `procfs`: the root of the CT's real procfs. At most kMaxServedFiles files.
+  ProcView(UniqueFd procfs, std::vector<ServedFile> files, ThreadResolver resolve);
+  static constexpr std::size_t kMaxServedFiles = 10;
 
   // The node `name` in the root, counted as one more kernel reference to it.
   std::optional<Node> lookup(const std::string& name);
@@ -65,17 +74,29 @@ class ProcView {
   // A symlink's target for the thread `caller_tid` (as FUSE names it): self and
   // thread-self name the caller as procfs does.
   std::optional<std::string> link_target(std::uint64_t inode, pid_t caller_tid) const;
-  // The root's entries: user_beancounters, then every name of the real procfs.
+  // The root's entries: the served files procfs has not (user_beancounters), then every
+  // name of the real procfs (a file where the view serves it, else a symlink).
   std::vector<Entry> list() const;
-  std::string beancounters() const { return beancounters_.render(); }
-  std::size_t beancounters_size() const { return beancounters_.size(); }
+  // A served file's text now. Throws std::out_of_range for any other node.
+  std::string render(std::uint64_t inode);
+  // A served file's size as stat and lookup report it: exact where known, else at least
+  // the length of any rendering soon (twice the last one, whole pages): a read stops at
+  // the true end, which FUSE learns at the first short read.
+  std::size_t size_hint(std::uint64_t inode);
 
   // Names the kernel holds now (for tests: forget must free them).
   std::size_t names_held() const { return names_.size(); }
 
  private:
+  struct Served {
+    ServedFile file;
+    std::size_t last_size = 0;  // of the last rendering, 0 before the first
+  };
+  Served& served(std::uint64_t inode);
+  const Served* served_named(const std::string& name) const;
+
   UniqueFd procfs_;
-  Beancounters beancounters_;
+  std::vector<Served> files_;
   ThreadResolver resolve_;
   struct Name {
     std::uint64_t inode;

@@ -7,11 +7,12 @@
 namespace ubc::test {
 namespace fs = std::filesystem;
 
-RunningCt::RunningCt(std::string id, const std::string& create_flags) : id_(std::move(id)) {
+RunningCt::RunningCt(std::string id, const std::string& create_flags, const std::string& extra_binaries)
+    : id_(std::move(id)) {
   root_ = fs::temp_directory_path() / ("ubc-rootfs-" + id_);
   fs::remove_all(root_);
-  const auto built =
-      std::system(("ubc-mkrootfs " + root_.string() + " ubc-test-workload ubc-escape >/dev/null").c_str());
+  const auto built = std::system(
+      ("ubc-mkrootfs " + root_.string() + " ubc-test-workload ubc-escape " + extra_binaries + " >/dev/null").c_str());
   REQUIRE(built == 0);
   const auto created = ubcctl("create " + id_ + " --root " + root_.string() + " " + create_flags);
   REQUIRE_MESSAGE(created.status == 0, created.output);

@@ -12,7 +12,9 @@ namespace ubc::test {
 
 class RunningCt {
  public:
-  RunningCt(std::string id, const std::string& create_flags);
+  // `extra_binaries`: host programs copied into the root besides the test helpers
+  // (space-separated names, as ubc-mkrootfs takes them).
+  RunningCt(std::string id, const std::string& create_flags, const std::string& extra_binaries = "");
   ~RunningCt();
   RunningCt(const RunningCt&) = delete;
   RunningCt& operator=(const RunningCt&) = delete;

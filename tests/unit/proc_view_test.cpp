@@ -33,16 +33,21 @@ std::optional<ProcView::CtThread> resolve(pid_t tid) {
 
 }  // namespace
 
+std::vector<ProcView::ServedFile> beancounters_only() {
+  return {{"user_beancounters", 0400, [] { return std::string("Version: 2.5\n"); }, [] { return std::size_t{13}; }}};
+}
+
 TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink for every other name") {
   FakeProcfs procfs;
-  ProcView view(procfs.open(), {[] { return std::string("Version: 2.5\n"); }, [] { return std::size_t{13}; }}, resolve);
+  ProcView view(procfs.open(), beancounters_only(), resolve);
 
   const auto beancounters = view.lookup("user_beancounters");
   REQUIRE(beancounters);
   CHECK(beancounters->kind == ProcView::Kind::file);
   CHECK(beancounters->mode == 0400);  // root only, as OpenVZ's
-  CHECK(view.beancounters() == "Version: 2.5\n");
-  CHECK(view.beancounters_size() == view.beancounters().size());
+  CHECK_FALSE(beancounters->direct_io);
+  CHECK(view.render(beancounters->inode) == "Version: 2.5\n");
+  CHECK(view.size_hint(beancounters->inode) == view.render(beancounters->inode).size());
 
   const auto real = view.lookup(".procfs");
   REQUIRE(real);
@@ -65,7 +70,7 @@ TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink fo
 
 TEST_CASE("self and thread-self name the reader as its CT numbers it") {
   FakeProcfs procfs;
-  ProcView view(procfs.open(), {[] { return std::string(); }, [] { return std::size_t{0}; }}, resolve);
+  ProcView view(procfs.open(), beancounters_only(), resolve);
   const auto self = view.lookup("self");
   const auto thread_self = view.lookup("thread-self");
   REQUIRE(self);
@@ -82,7 +87,7 @@ TEST_CASE("self and thread-self name the reader as its CT numbers it") {
 
 TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets it") {
   FakeProcfs procfs;
-  ProcView view(procfs.open(), {[] { return std::string(); }, [] { return std::size_t{0}; }}, resolve);
+  ProcView view(procfs.open(), beancounters_only(), resolve);
   const auto first = view.lookup("meminfo");
   const auto second = view.lookup("meminfo");
   REQUIRE(first);
@@ -97,4 +102,35 @@ TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets 
   CHECK_FALSE(view.link_target(first->inode, 4242));
   view.forget(ProcView::kRoot, 5);  // fixed nodes ignore it
   CHECK(view.node(ProcView::kRoot));
+}
+
+TEST_CASE("a file the view serves in place of procfs's: rendered at each open, its size a bound") {
+  FakeProcfs procfs;
+  std::string text = "MemTotal: 2 kB\n";
+  auto files = beancounters_only();
+  files.push_back({"meminfo", 0444, [&text] { return text; }, {}});
+  ProcView view(procfs.open(), std::move(files), resolve);
+
+  const auto meminfo = view.lookup("meminfo");
+  REQUIRE(meminfo);
+  CHECK(meminfo->kind == ProcView::Kind::file);
+  CHECK(meminfo->mode == 0444);
+  CHECK(meminfo->direct_io);
+  CHECK(meminfo->entry_timeout == 0);  // looked up at every open: the bound is set again
+  CHECK(view.render(meminfo->inode) == text);
+  // The bound covers any text up to twice the last one.
+  CHECK(view.size_hint(meminfo->inode) >= 2 * text.size());
+  text = std::string(5000, 'x');
+  view.render(meminfo->inode);
+  CHECK(view.size_hint(meminfo->inode) >= 10000);
+  CHECK(view.size_hint(meminfo->inode) % 4096 == 0);
+
+  // Listed once, as a file; procfs's other names stay symlinks.
+  const auto names = view.list();
+  CHECK(std::count_if(names.begin(), names.end(), [](const auto& entry) { return entry.name == "meminfo"; }) == 1);
+  for (const auto& entry : names) {
+    if (entry.name == "meminfo") CHECK(entry.kind == ProcView::Kind::file);
+    if (entry.name == "1") CHECK(entry.kind == ProcView::Kind::symlink);
+  }
+  CHECK_THROWS_AS(view.render(view.lookup("1")->inode), std::out_of_range);
 }

@@ -1,0 +1,97 @@
+// A CT's own resources, seen from inside through its /proc view (issue 17): meminfo, swaps,
+// uptime, stat and cpuinfo give the CT's figures, and procps' free reads them.
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "loader/cgroup.h"
+#include "running_ct.h"
+#include "workload.h"
+
+using ubc::test::RunningCt;
+using ubc::test::ubcctl;
+
+namespace {
+
+double host_uptime() {
+  double seconds = 0;
+  std::ifstream("/proc/uptime") >> seconds;
+  return seconds;
+}
+
+// The number after "key:" in a meminfo text, in kB; -1 if there is none.
+long long meminfo_kib(const std::string& text, const std::string& key) {
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind(key + ":", 0) == 0) return std::atoll(line.c_str() + key.size() + 1);
+  return -1;
+}
+
+std::string last_line(const std::string& text) {
+  const auto end = text.find_last_not_of('\n');
+  return text.substr(text.rfind('\n', end) + 1, end - text.rfind('\n', end));
+}
+
+}  // namespace
+
+TEST_SUITE("proc view") {
+  TEST_CASE("inside a CT, meminfo, free, cpuinfo, stat and uptime show the CT's own memory, CPUs and time") {
+    if (::sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+      MESSAGE("SKIP: the CT's CPUs are only told from the host's with 2 CPUs or more");
+      return;
+    }
+    const double host_up_before = host_uptime();
+    RunningCt ct("ct-own-view", "", "free");
+    REQUIRE(ubcctl("set " + ct.id() + " --physpages 256M --cpus 1").status == 0);
+
+    const auto meminfo = ct.exec("cat /proc/meminfo");
+    REQUIRE(meminfo.status == 0);
+    CAPTURE(meminfo.output);
+    CHECK(meminfo_kib(meminfo.output, "MemTotal") == 262144);
+    const long long free_kib = meminfo_kib(meminfo.output, "MemFree");
+    CHECK(free_kib > 0);
+    CHECK(free_kib < 262144);  // the CT's own processes use some
+    // busybox cat splices (sendfile): the whole text comes through, to the host's last line.
+    std::ifstream host_meminfo_file("/proc/meminfo");
+    const std::string host_meminfo((std::istreambuf_iterator<char>(host_meminfo_file)), {});
+    CHECK(last_line(meminfo.output).substr(0, 12) == last_line(host_meminfo).substr(0, 12));
+    CHECK(ct.exec("wc -c < /proc/meminfo").output == std::to_string(meminfo.output.size()) + "\n");
+
+    // procps' free, as a distribution's users run it.
+    const auto free = ct.exec("free -b");
+    CAPTURE(free.output);
+    REQUIRE(free.status == 0);
+    CHECK(free.output.find("Mem:       268435456 ") != std::string::npos);
+
+    // A live change shows at the next read.
+    REQUIRE(ubcctl("set " + ct.id() + " --physpages 128M").status == 0);
+    CHECK(meminfo_kib(ct.exec("cat /proc/meminfo").output, "MemTotal") == 131072);
+
+    // One CPU: cpuinfo lists one, stat has the total and cpu0, nproc agrees.
+    CHECK(ct.exec("grep -c ^processor /proc/cpuinfo").output == "1\n");
+    CHECK(ct.exec("grep -c ^cpu /proc/stat").output == "2\n");
+    CHECK(ct.exec("nproc").output == "1\n");
+    // The CT's CPU time: a busy second in the CT shows in its user and system time.
+    const auto stat = ct.exec(
+        "set -- $(head -1 /proc/stat); before=$(($2 + $4)); end=$(($(date +%s) + 2)); "
+        "while [ $(date +%s) -lt $end ]; do :; done; set -- $(head -1 /proc/stat); echo $(($2 + $4 - before))");
+    CAPTURE(stat.output);
+    CHECK(std::atol(stat.output.c_str()) >= 50);  // in ticks of 1/100 s: at least half a second
+
+    // Uptime: since the CT started, not since the host booted.
+    const auto uptime = ct.exec("cat /proc/uptime");
+    CAPTURE(uptime.output);
+    const double ct_up = std::atof(uptime.output.c_str());
+    CHECK(ct_up >= 0);
+    CHECK(ct_up <= host_uptime() - host_up_before + 1);
+
+    // Root in the CT cannot change what it is told.
+    CHECK(ct.exec("echo 1 > /proc/meminfo").status != 0);
+    CHECK(ct.exec("ls -l /proc/meminfo").output.starts_with("-r--r--r--    1 root     root"));
+    CHECK(ct.exec("grep -c Filename /proc/swaps").output == "1\n");
+  }
+}

@@ -1,0 +1,51 @@
+// What a CT sees of its own resources in its /proc view, as lxcfs gives LXC and VSwap gave
+// OpenVZ: the host's procfs text with the figures that describe the whole machine replaced
+// by the CT's (its memory cgroup, its CPU time and CPUs, its start). Pure text in, text out;
+// ubc/ct_figures.h reads the figures and tools/ubc-procfs.cpp serves the files.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ubc::proc_files {
+
+// A CT's memory cgroup, in bytes.
+struct MemoryFigures {
+  std::optional<std::uint64_t> limit;         // memory.max (physpages' limit); none = unlimited
+  std::uint64_t usage = 0;                    // memory.current
+  std::optional<std::uint64_t> swap_limit;    // memory.swap.max (swappages' limit)
+  std::uint64_t swap_usage = 0;               // memory.swap.current
+  std::map<std::string, std::uint64_t> stat;  // memory.stat
+};
+
+// A CT's CPU cgroup and its place in time.
+struct CpuFigures {
+  std::uint64_t user_usec = 0;    // cpu.stat
+  std::uint64_t system_usec = 0;  // cpu.stat
+  std::vector<unsigned> cpus;     // cpuset.cpus.effective, in the host's numbering
+  double seconds_up = 0;          // since the CT's init started
+};
+
+// /proc/meminfo: MemTotal is the CT's limit (the host's total where it has none, or where
+// the limit is larger), free and available memory are what the limit leaves (never more
+// than the host has available), and every figure memory.stat keeps (Cached, Active, Shmem,
+// Slab ...) is the CT's. SwapTotal is the CT's swap limit (at most the host's swap).
+// Lines the memory cgroup has no figure for (Vmalloc*, HugePages_*, DirectMap*,
+// CommitLimit ...) are the host's.
+std::string meminfo(const std::string& host_meminfo, const MemoryFigures& ct);
+// /proc/swaps: one virtual device of the CT's swap size and use, or none without swap.
+std::string swaps(const std::string& host_meminfo, const MemoryFigures& ct);
+// /proc/uptime: the CT's time up, and the idle time of its CPUs (their time up less the
+// CT's CPU time).
+std::string uptime(const CpuFigures& ct);
+// /proc/stat: the "cpu" line is the CT's user and system time and its CPUs' idle time,
+// one "cpuN" line per CT CPU, numbered from 0, each an equal share (cgroup v2 keeps no
+// per-CPU time); every other line (btime, ctxt, processes ...) is the host's.
+std::string stat(const std::string& host_stat, const CpuFigures& ct, long ticks_per_second);
+// /proc/cpuinfo: the host's entries for the CT's CPUs only, numbered from 0.
+std::string cpuinfo(const std::string& host_cpuinfo, const std::vector<unsigned>& cpus);
+
+}  // namespace ubc::proc_files
