@@ -2,12 +2,15 @@
 // start` runs it on the host next to the CT; it ends with the CT (its init's exit, or the
 // kernel ending the FUSE connection when the CT's mounts go away).
 #define FUSE_USE_VERSION 34
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -36,10 +39,10 @@ using ubc::ProcView;
 
 constexpr const char* kUsage =
     "usage: ubc-procfs CTID INIT_PID ROOT_ID FUSE_FD SOCKET_FD\n"
-    "Serves CT CTID's /proc view (user_beancounters, the CT's own meminfo, swaps, uptime,\n"
-    "stat and cpuinfo, and its real procfs) on the FUSE connection FUSE_FD until the CT's\n"
-    "init INIT_PID exits; its files belong to host uid and gid ROOT_ID (the CT's root). The\n"
-    "CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
+    "Serves CT CTID's /proc view (user_beancounters; the CT's own meminfo, swaps, uptime,\n"
+    "stat, cpuinfo and loadavg; its real procfs) on the FUSE connection FUSE_FD until the\n"
+    "CT's init INIT_PID exits; its files belong to host uid and gid ROOT_ID (the CT's root).\n"
+    "The CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
 
 struct Server {
   Server(ProcView served, uid_t owner) : view(std::move(served)), owner(owner), started(::time(nullptr)) {}
@@ -265,9 +268,46 @@ ProcView::ServedFile own_resources_file(const char* name, const char* host_file,
           {}};
 }
 
-std::vector<ProcView::ServedFile> served_files(const std::string& ctid, pid_t init) {
+// The CT's load average: its threads sampled every 5 seconds (kSampleSeconds) while the
+// server runs, from the CT's start, as the kernel samples the host's from its boot.
+class CtLoad {
+ public:
+  CtLoad(std::filesystem::path cgroup, ubc::UniqueFd ct_procfs)
+      : cgroup_(std::move(cgroup)), ct_procfs_(std::move(ct_procfs)) {}
+
+  // `periods` sampling periods went by (more than one when the server was held up).
+  void sample(std::uint64_t periods) {
+    const ubc::TaskStates states = ubc::read_task_states(cgroup_);
+    for (std::uint64_t period = 0; period < std::min<std::uint64_t>(periods, kMaxPeriods); ++period)
+      load_.sample(states.running + states.uninterruptible);
+  }
+
+  std::string render() const {
+    const ubc::TaskStates states = ubc::read_task_states(cgroup_);
+    return ubc::proc_files::loadavg(load_, states.running, states.total, last_pid());
+  }
+
+ private:
+  // Past an hour of missed periods every average is the current load anyway.
+  static constexpr std::uint64_t kMaxPeriods = 3600 / ubc::proc_files::LoadAverage::kSampleSeconds;
+
+  // The last pid the CT's pid namespace gave: its own procfs's loadavg says it.
+  long last_pid() const {
+    const ubc::UniqueFd file(::openat(ct_procfs_.get(), "loadavg", O_RDONLY | O_CLOEXEC));
+    char text[128] = {};
+    if (!file || ::read(file.get(), text, sizeof text - 1) <= 0) return 0;
+    const char* last = std::strrchr(text, ' ');
+    return last ? std::strtol(last + 1, nullptr, 10) : 0;
+  }
+
+  std::filesystem::path cgroup_;
+  ubc::UniqueFd ct_procfs_;
+  ubc::proc_files::LoadAverage load_;
+};
+
+std::vector<ProcView::ServedFile> served_files(const std::string& ctid, pid_t init, const std::filesystem::path& cgroup,
+                                               const CtLoad& load) {
   namespace files = ubc::proc_files;
-  const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
   return {
       {"user_beancounters", 0400, [ctid] { return render(ctid); }, [ctid] { return rendered_size(ctid); }},
@@ -288,19 +328,36 @@ std::vector<ProcView::ServedFile> served_files(const std::string& ctid, pid_t in
                          [cgroup, init](const std::string& host) {
                            return files::cpuinfo(host, ubc::read_cpu_figures(cgroup, init).cpus);
                          }),
+      own_resources_file("loadavg", "/proc/loadavg", [&load](const std::string&) { return load.render(); }),
   };
 }
 
-// Serves requests until the CT's init exits or the kernel ends the connection.
-void serve(fuse_session* session, int init_pidfd) {
+ubc::UniqueFd sampling_timer() {
+  ubc::UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
+  if (!timer) ubc::throw_system_error("timerfd_create");
+  itimerspec every{};
+  every.it_interval.tv_sec = every.it_value.tv_sec = ubc::proc_files::LoadAverage::kSampleSeconds;
+  if (::timerfd_settime(timer.get(), 0, &every, nullptr)) ubc::throw_system_error("timerfd_settime");
+  return timer;
+}
+
+// Serves requests until the CT's init exits or the kernel ends the connection, and samples
+// the CT's load between them.
+void serve(fuse_session* session, int init_pidfd, CtLoad& load) {
+  const ubc::UniqueFd timer = sampling_timer();
   fuse_buf buffer{};
-  pollfd watched[2] = {{fuse_session_fd(session), POLLIN, 0}, {init_pidfd, POLLIN, 0}};
+  pollfd watched[3] = {{fuse_session_fd(session), POLLIN, 0}, {init_pidfd, POLLIN, 0}, {timer.get(), POLLIN, 0}};
   while (!fuse_session_exited(session)) {
-    if (::poll(watched, 2, -1) < 0) {
+    if (::poll(watched, 3, -1) < 0) {
       if (errno == EINTR) continue;
       ubc::throw_system_error("poll");
     }
     if (watched[1].revents) break;
+    if (watched[2].revents) {
+      std::uint64_t periods = 0;
+      if (::read(timer.get(), &periods, sizeof periods) == sizeof periods) load.sample(periods);
+      if (!watched[0].revents) continue;
+    }
     const int got = fuse_session_receive_buf(session, &buffer);
     if (got == -EINTR) continue;
     if (got <= 0) break;
@@ -342,9 +399,13 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   std::ofstream("/proc/self/oom_score_adj") << "-1000\n";
   ubc::UniqueFd procfs = ubc::ns::receive_ct_procfs(socket);
   ::close(socket);
+  ubc::UniqueFd procfs_for_load(::fcntl(procfs.get(), F_DUPFD_CLOEXEC, 0));
+  if (!procfs_for_load) ubc::throw_system_error("fcntl(F_DUPFD_CLOEXEC)");
+  const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
+  CtLoad load(cgroup, std::move(procfs_for_load));
 
   Server server(
-      ProcView(std::move(procfs), served_files(ctid, init),
+      ProcView(std::move(procfs), served_files(ctid, init, cgroup, load),
                [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
       owner);
   fuse_lowlevel_ops operations{};
@@ -372,7 +433,7 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
     throw std::runtime_error("fuse_session_mount(" + mounted + ") failed");
   }
   try {
-    serve(session, init_pidfd.get());
+    serve(session, init_pidfd.get(), load);
   } catch (...) {
     fuse_session_destroy(session);
     throw;

@@ -17,4 +17,12 @@ proc_files::MemoryFigures read_memory_figures(const std::filesystem::path& cgrou
 // cpuset), and how long ago `init` (the CT's init, in the host's numbering) started.
 proc_files::CpuFigures read_cpu_figures(const std::filesystem::path& cgroup, pid_t init);
 
+// The threads of `cgroup` and of every cgroup below it, by the state procfs gives them.
+struct TaskStates {
+  unsigned running = 0;          // R: on a CPU or waiting for one
+  unsigned uninterruptible = 0;  // D: waiting for I/O
+  unsigned total = 0;
+};
+TaskStates read_task_states(const std::filesystem::path& cgroup);
+
 }  // namespace ubc

@@ -176,6 +176,39 @@ std::string stat(const std::string& host_stat, const CpuFigures& ct, long ticks_
   return text;
 }
 
+namespace {
+
+// kernel/sched/loadavg.c's fixed point and decay factors: 1/exp(5s/1min) and so on, in
+// 11 bits.
+constexpr unsigned kFixedShift = 11;
+constexpr std::uint64_t kFixedOne = std::uint64_t{1} << kFixedShift;
+constexpr std::array<std::uint64_t, 3> kDecay = {1884, 2014, 2037};
+
+std::uint64_t decayed(std::uint64_t load, std::uint64_t decay, std::uint64_t active) {
+  std::uint64_t next = load * decay + active * (kFixedOne - decay);
+  if (active >= load) next += kFixedOne - 1;  // the kernel rounds a rising load up
+  return next / kFixedOne;
+}
+
+}  // namespace
+
+void LoadAverage::sample(unsigned active) {
+  for (std::size_t period = 0; period < averages_.size(); ++period)
+    averages_[period] = decayed(averages_[period], kDecay[period], active * kFixedOne);
+}
+
+std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, long last_pid) {
+  std::string text;
+  for (const std::uint64_t average : load.fixed_point()) {
+    const std::uint64_t rounded = average + kFixedOne / 200;  // as the kernel prints it
+    char figure[32];
+    std::snprintf(figure, sizeof figure, "%" PRIu64 ".%02" PRIu64 " ", rounded >> kFixedShift,
+                  ((rounded & (kFixedOne - 1)) * 100) >> kFixedShift);
+    text += figure;
+  }
+  return text + std::to_string(running) + "/" + std::to_string(tasks) + " " + std::to_string(last_pid) + "\n";
+}
+
 std::string cpuinfo(const std::string& host_cpuinfo, const std::vector<unsigned>& cpus) {
   if (cpus.empty()) return host_cpuinfo;
   const std::set<unsigned> wanted(cpus.begin(), cpus.end());

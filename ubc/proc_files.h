@@ -4,6 +4,7 @@
 // ubc/ct_figures.h reads the figures and tools/ubc-procfs.cpp serves the files.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -45,6 +46,24 @@ std::string uptime(const CpuFigures& ct);
 // one "cpuN" line per CT CPU, numbered from 0, each an equal share (cgroup v2 keeps no
 // per-CPU time); every other line (btime, ctxt, processes ...) is the host's.
 std::string stat(const std::string& host_stat, const CpuFigures& ct, long ticks_per_second);
+// The kernel's load average (kernel/sched/loadavg.c), kept for a CT: the number of its
+// tasks running or waiting for the CPU or for I/O, sampled every 5 seconds, decayed over
+// 1, 5 and 15 minutes, in the kernel's fixed point.
+class LoadAverage {
+ public:
+  static constexpr unsigned kSampleSeconds = 5;
+  // One 5-second period in which `active` tasks were running or uninterruptible.
+  void sample(unsigned active);
+  const std::array<std::uint64_t, 3>& fixed_point() const { return averages_; }
+
+ private:
+  std::array<std::uint64_t, 3> averages_{};
+};
+
+// /proc/loadavg: the CT's three averages, its tasks running now and all its tasks, and the
+// last pid its pid namespace gave (`last_pid`, from its own procfs).
+std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, long last_pid);
+
 // /proc/cpuinfo: the host's entries for the CT's CPUs only, numbered from 0.
 std::string cpuinfo(const std::string& host_cpuinfo, const std::vector<unsigned>& cpus);
 

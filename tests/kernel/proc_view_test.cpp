@@ -3,10 +3,14 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "loader/cgroup.h"
 #include "running_ct.h"
@@ -93,5 +97,41 @@ TEST_SUITE("proc view") {
     CHECK(ct.exec("echo 1 > /proc/meminfo").status != 0);
     CHECK(ct.exec("ls -l /proc/meminfo").output.starts_with("-r--r--r--    1 root     root"));
     CHECK(ct.exec("grep -c Filename /proc/swaps").output == "1\n");
+  }
+
+  TEST_CASE("inside a CT, loadavg is the CT's own: the host's busy tasks do not show, its own do") {
+    RunningCt ct("ct-own-load", "");
+    const auto one_minute = [](const std::string& loadavg) { return std::atof(loadavg.c_str()); };
+    // Two busy threads on the host, none in the CT, for four sampling periods.
+    {
+      std::atomic<bool> stop{false};
+      std::vector<std::thread> spinners;
+      for (int i = 0; i < 2; ++i)
+        spinners.emplace_back([&stop] {
+          while (!stop.load(std::memory_order_relaxed)) {
+          }
+        });
+      std::this_thread::sleep_for(std::chrono::seconds(21));
+      const auto inside = ct.exec("cat /proc/loadavg");
+      std::ifstream host_file("/proc/loadavg");
+      const std::string host((std::istreambuf_iterator<char>(host_file)), {});
+      stop = true;
+      for (auto& spinner : spinners) spinner.join();
+      CAPTURE(inside.output);
+      CAPTURE(host);
+      CHECK(one_minute(host) >= 0.4);
+      CHECK(one_minute(inside.output) < 0.2);
+    }
+    // Two busy processes in the CT for as long.
+    const auto busy = ct.exec(
+        "for i in 1 2; do (end=$(($(date +%s) + 21)); while [ $(date +%s) -lt $end ]; do :; done) & done; wait; "
+        "cat /proc/loadavg");
+    CAPTURE(busy.output);
+    CHECK(one_minute(busy.output) >= 0.4);
+    // "running/total": the CT's threads (init, its sleep, this shell and cat at least).
+    const auto fields = ct.exec("set -- $(cat /proc/loadavg); echo $4").output;
+    const auto slash = fields.find('/');
+    REQUIRE(slash != std::string::npos);
+    CHECK(std::atoi(fields.c_str() + slash + 1) >= 3);
   }
 }

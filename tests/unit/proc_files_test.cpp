@@ -139,3 +139,19 @@ TEST_CASE("cpuinfo: the CT's CPUs only, numbered from 0") {
   // An architecture's header without a processor line stays.
   CHECK(files::cpuinfo("Hardware\t: X\n\n" + host, {0}) == "Hardware\t: X\n\nprocessor\t: 0\nmodel name\t: A\n\n");
 }
+
+TEST_CASE("loadavg: the kernel's decay over 1, 5 and 15 minutes, printed as the kernel prints it") {
+  files::LoadAverage load;
+  CHECK(files::loadavg(load, 0, 3, 77) == "0.00 0.00 0.00 0/3 77\n");
+  // One minute of 2 busy tasks: the 1-minute average gets 1-1/e of the way (1.264, 1.27
+  // with the kernel's rounding up of a rising load), the longer ones less.
+  for (int period = 0; period < 12; ++period) load.sample(2);
+  const auto one_minute = files::loadavg(load, 2, 5, 100);
+  CHECK(one_minute.rfind("1.27 0.37 0.13 2/5 100\n", 0) == 0);
+  // Held long enough, every average reaches the load.
+  for (int period = 0; period < 2000; ++period) load.sample(2);
+  CHECK(files::loadavg(load, 2, 5, 100) == "2.00 2.00 2.00 2/5 100\n");
+  // And decays back when the tasks go to sleep.
+  for (int period = 0; period < 12; ++period) load.sample(0);
+  CHECK(files::loadavg(load, 0, 5, 100).rfind("0.73 ", 0) == 0);
+}
