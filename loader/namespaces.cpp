@@ -99,6 +99,7 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   else
     mount_or_throw("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_or_throw("sysfs", sys, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
+  if (proc_view) cover_cpu_online(proc, sys);
   mount_or_throw("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
   for (const auto& node : standard_device_nodes()) bind_device(dev, node);
   for (const auto& node : devices) bind_device(dev, node);

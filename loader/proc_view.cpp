@@ -74,6 +74,15 @@ void attach_proc_view(const fs::path& proc_dir, int view_mount, int server_socke
     throw_system_error("move_mount(proc on " + real.string() + ")");
 }
 
+void cover_cpu_online(const fs::path& proc_dir, const fs::path& sys_dir) {
+  const fs::path view_file = proc_dir / kCpuOnlineName, online = sys_dir / "devices/system/cpu/online";
+  if (::mount(view_file.c_str(), online.c_str(), nullptr, MS_BIND, nullptr))
+    throw_system_error("mount(" + view_file.string() + " on " + online.string() + ", bind)");
+  if (::mount(nullptr, online.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              nullptr))
+    throw_system_error("mount(" + online.string() + ", remount read-only)");
+}
+
 UniqueFd receive_ct_procfs(int socket) {
   UniqueFd procfs = receive_fd(socket);
   if (!procfs) throw std::runtime_error("the CT ended before it mounted its /proc");

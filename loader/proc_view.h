@@ -21,6 +21,10 @@ namespace ubc::ns {
 // The real procfs under the view, relative to the view's root.
 inline constexpr const char* kRealProcName = ".procfs";
 
+// A hidden file of the view: the CT's CPUs as /sys/devices/system/cpu/online lists them,
+// bound over that file (glibc's sysconf(_SC_NPROCESSORS_ONLN) reads it).
+inline constexpr const char* kCpuOnlineName = ".cpu_online";
+
 // Whether this host can serve a view (/dev/fuse opens).
 bool proc_view_available();
 
@@ -39,6 +43,10 @@ ProcViewMount create_proc_view(uid_t root_uid, gid_t root_gid);
 // end of `server_socket` gets that procfs first: it lists its names, and answers the
 // lookup the second mount makes.
 void attach_proc_view(const std::filesystem::path& proc_dir, int view_mount, int server_socket);
+
+// In the CT's init-to-be, after attach_proc_view and with the CT's sysfs on `sys_dir`: binds
+// the view's kCpuOnlineName over sysfs's devices/system/cpu/online, read-only.
+void cover_cpu_online(const std::filesystem::path& proc_dir, const std::filesystem::path& sys_dir);
 
 // In the server: waits for attach_proc_view's procfs. Throws when the CT died first.
 UniqueFd receive_ct_procfs(int socket);

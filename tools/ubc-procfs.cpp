@@ -328,6 +328,9 @@ std::vector<ProcView::ServedFile> served_files(const std::string& ctid, pid_t in
                          [cgroup, init](const std::string& host) {
                            return files::cpuinfo(host, ubc::read_cpu_figures(cgroup, init).cpus);
                          }),
+      own_resources_file(
+          ubc::ns::kCpuOnlineName, "/sys/devices/system/cpu/online",
+          [cgroup, init](const std::string&) { return files::cpu_online(ubc::read_cpu_figures(cgroup, init).cpus); }),
       own_resources_file("loadavg", "/proc/loadavg", [&load](const std::string&) { return load.render(); }),
   };
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <set>
 #include <sstream>
 
@@ -207,6 +208,19 @@ std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, l
     text += figure;
   }
   return text + std::to_string(running) + "/" + std::to_string(tasks) + " " + std::to_string(last_pid) + "\n";
+}
+
+std::string cpu_online(const std::vector<unsigned>& cpus) {
+  const std::set<unsigned> sorted(cpus.begin(), cpus.end());
+  std::string list;
+  for (auto first = sorted.begin(); first != sorted.end();) {
+    auto last = first;
+    while (std::next(last) != sorted.end() && *std::next(last) == *last + 1) ++last;
+    list += (list.empty() ? "" : ",") + std::to_string(*first);
+    if (last != first) list += "-" + std::to_string(*last);
+    first = std::next(last);
+  }
+  return list + "\n";
 }
 
 std::string cpuinfo(const std::string& host_cpuinfo, const std::vector<unsigned>& cpus) {

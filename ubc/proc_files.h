@@ -64,6 +64,10 @@ class LoadAverage {
 // last pid its pid namespace gave (`last_pid`, from its own procfs).
 std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, long last_pid);
 
+// /sys/devices/system/cpu/online: the CT's CPUs in the kernel's list form ("0-3,6"), in the
+// host's numbering, as sched_getaffinity gives them to the CT's tasks.
+std::string cpu_online(const std::vector<unsigned>& cpus);
+
 // /proc/cpuinfo: the host's entries for the CT's CPUs only, numbered from 0.
 std::string cpuinfo(const std::string& host_cpuinfo, const std::vector<unsigned>& cpus);
 

@@ -131,6 +131,7 @@ std::optional<std::string> ProcView::link_target(std::uint64_t inode, pid_t call
 std::vector<ProcView::Entry> ProcView::list() const {
   std::vector<Entry> entries;
   for (const auto& file : files_) {
+    if (file.file.name.starts_with('.')) continue;  // hidden, as .procfs
     struct stat info {};
     if (::fstatat(procfs_.get(), file.file.name.c_str(), &info, AT_SYMLINK_NOFOLLOW) != 0)
       entries.push_back({file.file.name, Kind::file});

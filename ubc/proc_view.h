@@ -74,8 +74,9 @@ class ProcView {
   // A symlink's target for the thread `caller_tid` (as FUSE names it): self and
   // thread-self name the caller as procfs does.
   std::optional<std::string> link_target(std::uint64_t inode, pid_t caller_tid) const;
-  // The root's entries: the served files procfs has not (user_beancounters), then every
-  // name of the real procfs (a file where the view serves it, else a symlink).
+  // The root's entries: the served files procfs has not (user_beancounters; not those
+  // whose name starts with a dot), then every name of the real procfs (a file where the
+  // view serves it, else a symlink).
   std::vector<Entry> list() const;
   // A served file's text now. Throws std::out_of_range for any other node.
   std::string render(std::uint64_t inode);

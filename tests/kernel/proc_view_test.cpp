@@ -49,7 +49,7 @@ TEST_SUITE("proc view") {
       return;
     }
     const double host_up_before = host_uptime();
-    RunningCt ct("ct-own-view", "", "free");
+    RunningCt ct("ct-own-view", "", "free getconf");
     REQUIRE(ubcctl("set " + ct.id() + " --physpages 256M --cpus 1").status == 0);
 
     const auto meminfo = ct.exec("cat /proc/meminfo");
@@ -79,6 +79,12 @@ TEST_SUITE("proc view") {
     CHECK(ct.exec("grep -c ^processor /proc/cpuinfo").output == "1\n");
     CHECK(ct.exec("grep -c ^cpu /proc/stat").output == "2\n");
     CHECK(ct.exec("nproc").output == "1\n");
+    // sysfs's online list is the CT's cpuset (bound over it from the view), and glibc counts it.
+    const std::string cpuset = ubc::cgroup::first_line(ubc::test::host().cgroup_of(ct.id()) / "cpuset.cpus.effective");
+    CHECK(ct.exec("cat /sys/devices/system/cpu/online").output == cpuset + "\n");
+    CHECK(ct.exec("getconf _NPROCESSORS_ONLN").output == "1\n");
+    CHECK(ct.exec("umount /sys/devices/system/cpu/online").status != 0);
+    CHECK(ct.exec("echo 0-1 > /sys/devices/system/cpu/online").status != 0);
     // The CT's CPU time: a busy second in the CT shows in its user and system time.
     const auto stat = ct.exec(
         "set -- $(head -1 /proc/stat); before=$(($2 + $4)); end=$(($(date +%s) + 2)); "

@@ -129,6 +129,12 @@ TEST_CASE("uptime and stat: the CT's time up and its CPU time over its CPUs") {
         "processes 42\n");
 }
 
+TEST_CASE("cpu online: the CT's CPUs in the kernel's list form") {
+  CHECK(files::cpu_online({0}) == "0\n");
+  CHECK(files::cpu_online({0, 1, 2, 3, 6, 8, 9}) == "0-3,6,8-9\n");
+  CHECK(files::cpu_online({5, 2, 3}) == "2-3,5\n");
+}
+
 TEST_CASE("cpuinfo: the CT's CPUs only, numbered from 0") {
   const std::string host =
       "processor\t: 0\nmodel name\t: A\n\n"

@@ -134,3 +134,13 @@ TEST_CASE("a file the view serves in place of procfs's: rendered at each open, i
   }
   CHECK_THROWS_AS(view.render(view.lookup("1")->inode), std::out_of_range);
 }
+
+TEST_CASE("a served file whose name starts with a dot is found but not listed") {
+  FakeProcfs procfs;
+  auto files = beancounters_only();
+  files.push_back({".cpu_online", 0444, [] { return std::string("0\n"); }, {}});
+  ProcView view(procfs.open(), std::move(files), resolve);
+  REQUIRE(view.lookup(".cpu_online"));
+  const auto names = view.list();
+  CHECK(std::none_of(names.begin(), names.end(), [](const auto& entry) { return entry.name == ".cpu_online"; }));
+}
