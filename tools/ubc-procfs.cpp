@@ -50,7 +50,11 @@ struct Server {
   uid_t owner;
   time_t started;
   std::map<std::uint64_t, std::vector<ProcView::Entry>> listings;  // by directory handle
-  std::map<std::uint64_t, std::string> texts;                      // by file handle
+  struct OpenText {
+    std::string text;
+    bool read = false;  // a read at offset 0 came since the open
+  };
+  std::map<std::uint64_t, OpenText> texts;  // by file handle
   std::uint64_t next_handle = 1;
 };
 
@@ -82,9 +86,7 @@ struct stat attributes_of(const ProcView::Node& node, fuse_req_t request, const 
     case ProcView::Kind::symlink:
       attributes.st_mode = S_IFLNK | node.mode;
       attributes.st_nlink = 1;
-      if (node.reader_dependent) break;
-      if (auto target = server.view.link_target(node.inode, fuse_req_ctx(request)->pid))
-        attributes.st_size = static_cast<off_t>(target->size());
+      if (auto target = server.view.link_target(node.inode)) attributes.st_size = static_cast<off_t>(target->size());
       break;
   }
   return attributes;
@@ -111,7 +113,7 @@ void on_lookup(fuse_req_t request, fuse_ino_t parent, const char* name) {
     fuse_reply_err(request, ENOENT);  // only .procfs, before procfs is mounted on it
     return;
   }
-  if (auto node = server_of(request).view.lookup(name))
+  if (auto node = server_of(request).view.lookup(name, fuse_req_ctx(request)->pid))
     reply_entry(request, *node);
   else
     fuse_reply_err(request, ENOENT);
@@ -137,7 +139,7 @@ void on_getattr(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
   const auto open_text = file && node->kind == ProcView::Kind::file ? server.texts.find(file->fh) : server.texts.end();
   try {
     const struct stat attributes =
-        attributes_of(*node, request, open_text != server.texts.end() ? &open_text->second : nullptr);
+        attributes_of(*node, request, open_text != server.texts.end() ? &open_text->second.text : nullptr);
     fuse_reply_attr(request, &attributes, node->attribute_timeout);
   } catch (const std::exception& error) {
     std::fprintf(stderr, "ubc-procfs: rendering a file: %s\n", error.what());
@@ -145,8 +147,14 @@ void on_getattr(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
   }
 }
 
+// Every symlink's inode stands for one target (ProcView::lookup): the kernel may keep what
+// it read, and walks /proc/PID without asking the server again.
+void on_init(void*, fuse_conn_info* connection) {
+  if (connection->capable & FUSE_CAP_CACHE_SYMLINKS) connection->want |= FUSE_CAP_CACHE_SYMLINKS;
+}
+
 void on_readlink(fuse_req_t request, fuse_ino_t inode) {
-  if (auto target = server_of(request).view.link_target(inode, fuse_req_ctx(request)->pid))
+  if (auto target = server_of(request).view.link_target(inode))
     fuse_reply_readlink(request, target->c_str());
   else
     fuse_reply_err(request, EINVAL);
@@ -209,7 +217,7 @@ void on_open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
   try {
     // One reading per open: a reader that reads in pieces sees one consistent text.
     file->fh = server.next_handle++;
-    server.texts.emplace(file->fh, server.view.render(inode));
+    server.texts.emplace(file->fh, Server::OpenText{server.view.render(inode)});
     file->keep_cache = 0;  // each open reads anew
     file->direct_io = node->direct_io ? 1 : 0;
     fuse_reply_open(request, file);
@@ -219,8 +227,22 @@ void on_open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
   }
 }
 
-void on_read(fuse_req_t request, fuse_ino_t, std::size_t size, off_t offset, fuse_file_info* file) {
-  const std::string& text = server_of(request).texts.at(file->fh);
+void on_read(fuse_req_t request, fuse_ino_t inode, std::size_t size, off_t offset, fuse_file_info* file) {
+  Server& server = server_of(request);
+  auto& open = server.texts.at(file->fh);
+  // A reader that keeps the file open and reads it again from the start (top, and
+  // libproc2 under it, seek back and reread meminfo and stat) gets today's figures, as
+  // procfs's seq_file gives them; a read in pieces stays one reading.
+  const auto node = server.view.node(inode);
+  if (offset == 0 && open.read && node && node->direct_io) {
+    try {
+      open.text = server.view.render(inode);
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "ubc-procfs: rendering a file again: %s\n", error.what());
+    }
+  }
+  if (offset == 0) open.read = true;
+  const std::string& text = open.text;
   const auto start = std::min(text.size(), static_cast<std::size_t>(offset));
   fuse_reply_buf(request, text.data() + start, std::min(size, text.size() - start));
 }
@@ -412,6 +434,7 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
                [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
       owner);
   fuse_lowlevel_ops operations{};
+  operations.init = on_init;
   operations.lookup = on_lookup;
   operations.forget = on_forget;
   operations.forget_multi = on_forget_multi;

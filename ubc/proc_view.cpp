@@ -17,8 +17,6 @@ namespace ubc {
 namespace {
 
 constexpr std::uint64_t kRealProc = 3;
-constexpr std::uint64_t kSelf = 4;
-constexpr std::uint64_t kThreadSelf = 5;
 constexpr std::uint64_t kFirstFileInode = 6;
 constexpr std::uint64_t kFirstNameInode = kFirstFileInode + ProcView::kMaxServedFiles;
 constexpr std::size_t kPage = 4096;
@@ -73,9 +71,6 @@ std::optional<ProcView::Node> ProcView::node(std::uint64_t inode) const {
       return Node{kRoot, Kind::directory, 0555, 0, 1.0};
     case kRealProc:
       return Node{kRealProc, Kind::directory, 0555, kMountPointTimeout, kMountPointTimeout};
-    case kSelf:
-    case kThreadSelf:
-      return Node{inode, Kind::symlink, 0777, 60.0, 0, true};
     default:
       if (inode >= kFirstFileInode && inode < kFirstFileInode + files_.size()) {
         const ServedFile& file = files_[inode - kFirstFileInode].file;
@@ -84,48 +79,53 @@ std::optional<ProcView::Node> ProcView::node(std::uint64_t inode) const {
         if (file.exact_size) return Node{inode, Kind::file, file.mode, 60.0, 1.0};
         return Node{inode, Kind::file, file.mode, 0, 0, false, true};
       }
-      if (name_of_.contains(inode)) return Node{inode, Kind::symlink, 0777, kNameTimeout, kNameTimeout};
+      if (const auto link = link_of_.find(inode); link != link_of_.end()) {
+        if (link->second.second) return Node{inode, Kind::symlink, 0777, 0, 0, true};
+        return Node{inode, Kind::symlink, 0777, kNameTimeout, kNameTimeout};
+      }
       return std::nullopt;
   }
 }
 
-std::optional<ProcView::Node> ProcView::lookup(const std::string& name) {
+std::optional<ProcView::Node> ProcView::lookup(const std::string& name, pid_t caller_tid) {
   for (std::size_t index = 0; index < files_.size(); ++index)
     if (files_[index].file.name == name) return node(kFirstFileInode + index);
   if (name == ns::kRealProcName) return node(kRealProc);
-  if (name == "self") return node(kSelf);
-  if (name == "thread-self") return node(kThreadSelf);
+  if (name == "self" || name == "thread-self") {
+    // A reader outside the CT's pid namespace has no number in it: procfs says so then.
+    const auto caller = caller_tid > 0 ? resolve_(caller_tid) : std::nullopt;
+    if (!caller) return link_to(real(name), true);
+    if (name == "self") return link_to(std::to_string(caller->process), true);
+    return link_to(std::to_string(caller->process) + "/task/" + std::to_string(caller->thread), true);
+  }
   struct stat info {};
   if (name.empty() || name == "." || name == ".." || ::fstatat(procfs_.get(), name.c_str(), &info, AT_SYMLINK_NOFOLLOW))
     return std::nullopt;
-  auto [it, added] = names_.try_emplace(name, Name{next_inode_, 0});
-  if (added) name_of_.emplace(next_inode_++, name);
+  return link_to(real(name), false);
+}
+
+std::optional<ProcView::Node> ProcView::link_to(const std::string& target, bool reader_dependent) {
+  auto [it, added] = links_.try_emplace(LinkKey{target, reader_dependent}, Link{next_inode_, 0});
+  if (added) link_of_.emplace(next_inode_++, it->first);
   ++it->second.lookups;
   return node(it->second.inode);
 }
 
 void ProcView::forget(std::uint64_t inode, std::uint64_t count) {
-  const auto name = name_of_.find(inode);
-  if (name == name_of_.end()) return;  // a fixed node
-  auto& held = names_.at(name->second);
+  const auto link = link_of_.find(inode);
+  if (link == link_of_.end()) return;  // a fixed node
+  auto& held = links_.at(link->second);
   held.lookups -= std::min(held.lookups, count);
   if (held.lookups == 0) {
-    names_.erase(name->second);
-    name_of_.erase(name);
+    links_.erase(link->second);
+    link_of_.erase(link);
   }
 }
 
-std::optional<std::string> ProcView::link_target(std::uint64_t inode, pid_t caller_tid) const {
-  if (inode == kSelf || inode == kThreadSelf) {
-    // A reader outside the CT's pid namespace has no number in it: procfs says so then.
-    const auto caller = caller_tid > 0 ? resolve_(caller_tid) : std::nullopt;
-    if (!caller) return real(inode == kSelf ? "self" : "thread-self");
-    if (inode == kSelf) return std::to_string(caller->process);
-    return std::to_string(caller->process) + "/task/" + std::to_string(caller->thread);
-  }
-  const auto name = name_of_.find(inode);
-  if (name == name_of_.end()) return std::nullopt;
-  return real(name->second);
+std::optional<std::string> ProcView::link_target(std::uint64_t inode) const {
+  const auto link = link_of_.find(inode);
+  if (link == link_of_.end()) return std::nullopt;
+  return link->second.first;
 }
 
 std::vector<ProcView::Entry> ProcView::list() const {

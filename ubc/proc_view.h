@@ -28,8 +28,8 @@ class ProcView {
     // How long the kernel may keep the name and the attributes, in seconds.
     double entry_timeout;
     double attribute_timeout;
-    // A symlink whose target depends on who reads it (self, thread-self): its size is 0, as
-    // procfs says, rather than one reader's answer worked out at every lookup.
+    // A symlink whose target depends on who looks it up (self, thread-self): a new lookup
+    // at every path walk, which gives each reader the inode of its own target.
     bool reader_dependent = false;
     // A served file whose every open reads its own rendering, around the page cache.
     bool direct_io = false;
@@ -66,14 +66,16 @@ class ProcView {
   ProcView(UniqueFd procfs, std::vector<ServedFile> files, ThreadResolver resolve);
   static constexpr std::size_t kMaxServedFiles = 10;
 
-  // The node `name` in the root, counted as one more kernel reference to it.
-  std::optional<Node> lookup(const std::string& name);
+  // The node `name` in the root as the thread `caller_tid` (as FUSE names it) sees it,
+  // counted as one more kernel reference to it. Every symlink's inode stands for one
+  // target, fixed for its life, so that the kernel may cache what it reads: self and
+  // thread-self give each caller the inode of its own target (its pid as the CT numbers
+  // it, as procfs says), every other name the inode of `.procfs/NAME`.
+  std::optional<Node> lookup(const std::string& name, pid_t caller_tid);
   std::optional<Node> node(std::uint64_t inode) const;
   // The kernel dropped `count` references to `inode`.
   void forget(std::uint64_t inode, std::uint64_t count);
-  // A symlink's target for the thread `caller_tid` (as FUSE names it): self and
-  // thread-self name the caller as procfs does.
-  std::optional<std::string> link_target(std::uint64_t inode, pid_t caller_tid) const;
+  std::optional<std::string> link_target(std::uint64_t inode) const;
   // The root's entries: the served files procfs has not (user_beancounters; not those
   // whose name starts with a dot), then every name of the real procfs (a file where the
   // view serves it, else a symlink).
@@ -85,8 +87,8 @@ class ProcView {
   // the true end, which FUSE learns at the first short read.
   std::size_t size_hint(std::uint64_t inode);
 
-  // Names the kernel holds now (for tests: forget must free them).
-  std::size_t names_held() const { return names_.size(); }
+  // Symlinks the kernel holds now (for tests: forget must free them).
+  std::size_t names_held() const { return links_.size(); }
 
  private:
   struct Served {
@@ -99,12 +101,15 @@ class ProcView {
   UniqueFd procfs_;
   std::vector<Served> files_;
   ThreadResolver resolve_;
-  struct Name {
+  // A symlink the kernel holds: by its target, and whether it is a reader's self.
+  using LinkKey = std::pair<std::string, bool>;
+  struct Link {
     std::uint64_t inode;
     std::uint64_t lookups;
   };
-  std::map<std::string, Name> names_;  // the real procfs's names the kernel knows
-  std::map<std::uint64_t, std::string> name_of_;
+  std::optional<Node> link_to(const std::string& target, bool reader_dependent);
+  std::map<LinkKey, Link> links_;
+  std::map<std::uint64_t, LinkKey> link_of_;
   std::uint64_t next_inode_;
 };
 

@@ -3,10 +3,14 @@
 // straight from the CT's procfs under it (/proc/.procfs/...). Run it as root on a host
 // where ubc runs CTs, e.g. in the bundled VM: tools/ubc-vm -- ubc-procview-bench
 //
-// Without --inside it makes a busybox CT (ubc-mkrootfs, ubcctl), runs itself inside it with
-// --inside, and destroys the CT.
+// Without --inside it makes a busybox CT (ubc-mkrootfs, ubcctl, with procps' ps and top),
+// runs itself inside it with --inside, times ps aux and top -bn1 in it through the view and
+// on plain procfs, and destroys the CT.
 #include <dirent.h>
 #include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -15,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
@@ -87,6 +92,68 @@ int inside(int calls, int batches) {
   return 0;
 }
 
+// Milliseconds `command` takes, run `times` over by the CT's own sh inside the running CT
+// whose init is `init` (host pid): in its user, mount and pid namespaces, as its root, with
+// /proc the view, or with `plain_procfs` the CT's procfs bound over it in a mount namespace
+// of its own. -1 when it failed.
+double time_in_ct(pid_t init, const std::string& command, int times, bool plain_procfs) {
+  const std::string loop =
+      "i=0; while [ $i -lt " + std::to_string(times) + " ]; do " + command + " >/dev/null || exit 1; i=$((i+1)); done";
+  const auto start = Clock::now();
+  const pid_t child = ::fork();
+  if (child == 0) {
+    // All opened first: once in the CT's mount namespace, /proc is the CT's.
+    std::vector<int> namespaces;
+    for (const char* name : {"user", "mnt", "pid"})
+      namespaces.push_back(::open(("/proc/" + std::to_string(init) + "/ns/" + name).c_str(), O_RDONLY | O_CLOEXEC));
+    for (const int ns : namespaces)
+      if (ns < 0 || ::setns(ns, 0)) {
+        std::perror("setns (the CT's user, mount and pid namespaces)");
+        ::_exit(126);
+      }
+    if (::setresgid(0, 0, 0) || ::setresuid(0, 0, 0)) ::_exit(126);
+    if (plain_procfs && (::unshare(CLONE_NEWNS) || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) ||
+                         ::mount("/proc/.procfs", "/proc", nullptr, MS_BIND | MS_REC, nullptr))) {
+      std::perror("binding the CT's procfs on /proc");
+      ::_exit(126);
+    }
+    const char* environment[] = {"PATH=/bin:/sbin:/usr/bin", "TERM=dumb", "HOME=/root", nullptr};
+    ::execle("/bin/sh", "sh", "-c", loop.c_str(), nullptr, environment);
+    ::_exit(127);
+  }
+  int status = 0;
+  if (child < 0 || ::waitpid(child, &status, 0) != child || !WIFEXITED(status) || WEXITSTATUS(status) != 0) return -1;
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// ps aux and top -bn1 as the CT's users run them, through the view and on plain procfs,
+// interleaved in `batches` (the median of each kept).
+void time_tools(const std::string& ct, int batches) {
+  const char* run_dir = std::getenv("UBC_RUN_DIR");
+  std::ifstream pid_file(fs::path(run_dir && *run_dir ? run_dir : "/run/ubc") / (ct + ".pid"));
+  pid_t init = 0;
+  if (!(pid_file >> init)) {
+    std::fprintf(stderr, "ubc-procview-bench: no pid file for CT %s\n", ct.c_str());
+    return;
+  }
+  constexpr int kRuns = 10;
+  std::printf("\n%-30s %14s %14s %8s\n", "command (10 runs, 55 processes)", "view ms", "procfs ms", "ratio");
+  for (const char* command : {"ps aux", "top -bn1"}) {
+    std::vector<double> view, direct;
+    for (int batch = 0; batch < batches; ++batch) {
+      view.push_back(time_in_ct(init, command, kRuns, false));
+      direct.push_back(time_in_ct(init, command, kRuns, true));
+    }
+    std::sort(view.begin(), view.end());
+    std::sort(direct.begin(), direct.end());
+    const double view_ms = view[view.size() / 2], direct_ms = direct[direct.size() / 2];
+    if (view.front() < 0 || direct.front() < 0)
+      std::printf("%-30s %14s %14s %8s\n", command, "failed", "failed", "-");
+    else
+      std::printf("%-30s %14.1f %14.1f %7.2fx\n", command, view_ms, direct_ms, view_ms / direct_ms);
+  }
+}
+
 int run(const std::string& command) {
   const int status = std::system(command.c_str());
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
@@ -99,14 +166,23 @@ int outside(int calls, int batches) {
   const fs::path root = fs::temp_directory_path() / ("ubc-rootfs-" + ct);
   fs::remove_all(root);
   if (run((bin / "ubc-mkrootfs").string() + " " + root.string() + " " + (bin / "ubc-procview-bench").string() +
-          " >/dev/null") != 0)
+          " ps top >/dev/null") != 0)
     return 1;
+  // top -b sets up the "dumb" terminal: its terminfo entry, where this host's ncurses looks.
+  for (const char* terminfo : {"/usr/lib/terminfo/d/dumb", "/lib/terminfo/d/dumb", "/usr/share/terminfo/d/dumb"})
+    if (fs::exists(terminfo)) {
+      fs::create_directories(root / fs::path(terminfo).relative_path().parent_path());
+      fs::copy_file(terminfo, root / fs::path(terminfo).relative_path(), fs::copy_options::overwrite_existing);
+    }
   run(ubcctl + " destroy --force " + ct + " >/dev/null 2>&1");  // a leftover of an interrupted run
   if (run(ubcctl + " create " + ct + " --root " + root.string()) != 0 || run(ubcctl + " start " + ct) != 0) return 1;
   std::printf("CT %s, %d calls per batch, median of %d batches\n", ct.c_str(), calls, batches);
   std::fflush(stdout);
   const int status = run(ubcctl + " exec " + ct + " -- ubc-procview-bench --inside --calls " + std::to_string(calls) +
                          " --batches " + std::to_string(batches));
+  // ps and top list every process: give them 50 besides the CT's own few.
+  run(ubcctl + " exec " + ct + " -- sh -c 'for i in $(seq 50); do sleep 100000 </dev/null >/dev/null 2>&1 & done'");
+  time_tools(ct, batches);
   run(ubcctl + " destroy --force " + ct);
   fs::remove_all(root);
   return status;

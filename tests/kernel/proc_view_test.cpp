@@ -1,6 +1,7 @@
 // A CT's own resources, seen from inside through its /proc view (issue 17): meminfo, swaps,
 // uptime, stat and cpuinfo give the CT's figures, and procps' free reads them.
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -71,9 +72,25 @@ TEST_SUITE("proc view") {
     REQUIRE(free.status == 0);
     CHECK(free.output.find("Mem:       268435456 ") != std::string::npos);
 
-    // A live change shows at the next read.
+    // A live change shows at the next read, and to a reader that keeps the file open and
+    // reads it again from the start (as top does), as procfs gives it.
+    pid_t init = 0;
+    std::ifstream(ubc::test::run_dir() / (ct.id() + ".pid")) >> init;
+    REQUIRE(init > 0);
+    const std::string through_root = "/proc/" + std::to_string(init) + "/root/proc/meminfo";
+    const int kept = ::open(through_root.c_str(), O_RDONLY | O_CLOEXEC);
+    REQUIRE(kept >= 0);
+    const auto read_kept = [kept] {
+      std::string text(8192, '\0');
+      const ssize_t got = ::pread(kept, text.data(), text.size(), 0);
+      text.resize(got > 0 ? static_cast<std::size_t>(got) : 0);
+      return text;
+    };
+    CHECK(meminfo_kib(read_kept(), "MemTotal") == 262144);
     REQUIRE(ubcctl("set " + ct.id() + " --physpages 128M").status == 0);
     CHECK(meminfo_kib(ct.exec("cat /proc/meminfo").output, "MemTotal") == 131072);
+    CHECK(meminfo_kib(read_kept(), "MemTotal") == 131072);
+    ::close(kept);
 
     // One CPU: cpuinfo lists one, stat has the total and cpu0, nproc agrees.
     CHECK(ct.exec("grep -c ^processor /proc/cpuinfo").output == "1\n");

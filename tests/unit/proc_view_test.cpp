@@ -41,7 +41,7 @@ TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink fo
   FakeProcfs procfs;
   ProcView view(procfs.open(), beancounters_only(), resolve);
 
-  const auto beancounters = view.lookup("user_beancounters");
+  const auto beancounters = view.lookup("user_beancounters", 4242);
   REQUIRE(beancounters);
   CHECK(beancounters->kind == ProcView::Kind::file);
   CHECK(beancounters->mode == 0400);  // root only, as OpenVZ's
@@ -49,17 +49,17 @@ TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink fo
   CHECK(view.render(beancounters->inode) == "Version: 2.5\n");
   CHECK(view.size_hint(beancounters->inode) == view.render(beancounters->inode).size());
 
-  const auto real = view.lookup(".procfs");
+  const auto real = view.lookup(".procfs", 4242);
   REQUIRE(real);
   CHECK(real->kind == ProcView::Kind::directory);
 
-  const auto meminfo = view.lookup("meminfo");
+  const auto meminfo = view.lookup("meminfo", 4242);
   REQUIRE(meminfo);
   CHECK(meminfo->kind == ProcView::Kind::symlink);
-  CHECK(view.link_target(meminfo->inode, 4242) == ".procfs/meminfo");
-  CHECK(view.lookup("1")->inode != meminfo->inode);
-  CHECK_FALSE(view.lookup("missing"));
-  CHECK_FALSE(view.lookup(".."));
+  CHECK(view.link_target(meminfo->inode) == ".procfs/meminfo");
+  CHECK(view.lookup("1", 4242)->inode != meminfo->inode);
+  CHECK_FALSE(view.lookup("missing", 4242));
+  CHECK_FALSE(view.lookup("..", 4242));
 
   const auto names = view.list();
   CHECK(names.front().name == "user_beancounters");
@@ -68,28 +68,38 @@ TEST_CASE("the view's root: user_beancounters, the real procfs, and a symlink fo
   CHECK(std::none_of(names.begin(), names.end(), [](const auto& entry) { return entry.name == "."; }));
 }
 
-TEST_CASE("self and thread-self name the reader as its CT numbers it") {
+TEST_CASE("self and thread-self name the reader as its CT numbers it, each target an inode of its own") {
   FakeProcfs procfs;
   ProcView view(procfs.open(), beancounters_only(), resolve);
-  const auto self = view.lookup("self");
-  const auto thread_self = view.lookup("thread-self");
+  const auto self = view.lookup("self", 4242);
+  const auto thread_self = view.lookup("thread-self", 4242);
   REQUIRE(self);
   REQUIRE(thread_self);
-  CHECK(view.link_target(self->inode, 4242) == "40");
-  CHECK(view.link_target(thread_self->inode, 4242) == "40/task/42");
-  // A reader outside the CT's pid namespace gets procfs's own answer.
-  CHECK(view.link_target(self->inode, 7) == ".procfs/self");
-  CHECK(view.link_target(self->inode, 0) == ".procfs/self");
-  CHECK(self->attribute_timeout == 0);  // the target depends on the reader
+  CHECK(view.link_target(self->inode) == "40");
+  CHECK(view.link_target(thread_self->inode) == "40/task/42");
+  // Looked up anew at every walk (the kernel caches a symlink's target by inode).
+  CHECK(self->entry_timeout == 0);
+  CHECK(self->attribute_timeout == 0);
   CHECK(self->reader_dependent);
-  CHECK_FALSE(view.lookup("meminfo")->reader_dependent);
+  // The same reader gets the same inode; a reader outside the CT's pid namespace gets
+  // procfs's own answer, on another inode.
+  CHECK(view.lookup("self", 4242)->inode == self->inode);
+  const auto outside = view.lookup("self", 7);
+  REQUIRE(outside);
+  CHECK(outside->inode != self->inode);
+  CHECK(view.link_target(outside->inode) == ".procfs/self");
+  CHECK(view.link_target(view.lookup("self", 0)->inode) == ".procfs/self");
+  // procfs's own name "self" is never a plain name of the view: no inode of a real name
+  // shares a reader's target.
+  CHECK_FALSE(view.lookup("meminfo", 4242)->reader_dependent);
+  CHECK(view.lookup("1", 7)->inode == view.lookup("1", 4242)->inode);
 }
 
 TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets it") {
   FakeProcfs procfs;
   ProcView view(procfs.open(), beancounters_only(), resolve);
-  const auto first = view.lookup("meminfo");
-  const auto second = view.lookup("meminfo");
+  const auto first = view.lookup("meminfo", 4242);
+  const auto second = view.lookup("meminfo", 4242);
   REQUIRE(first);
   REQUIRE(second);
   CHECK(first->inode == second->inode);
@@ -99,7 +109,7 @@ TEST_CASE("a name lives while the kernel holds it, and is freed when it forgets 
   view.forget(first->inode, 1);
   CHECK(view.names_held() == 0);
   CHECK_FALSE(view.node(first->inode));
-  CHECK_FALSE(view.link_target(first->inode, 4242));
+  CHECK_FALSE(view.link_target(first->inode));
   view.forget(ProcView::kRoot, 5);  // fixed nodes ignore it
   CHECK(view.node(ProcView::kRoot));
 }
@@ -111,7 +121,7 @@ TEST_CASE("a file the view serves in place of procfs's: rendered at each open, i
   files.push_back({"meminfo", 0444, [&text] { return text; }, {}});
   ProcView view(procfs.open(), std::move(files), resolve);
 
-  const auto meminfo = view.lookup("meminfo");
+  const auto meminfo = view.lookup("meminfo", 4242);
   REQUIRE(meminfo);
   CHECK(meminfo->kind == ProcView::Kind::file);
   CHECK(meminfo->mode == 0444);
@@ -132,7 +142,7 @@ TEST_CASE("a file the view serves in place of procfs's: rendered at each open, i
     if (entry.name == "meminfo") CHECK(entry.kind == ProcView::Kind::file);
     if (entry.name == "1") CHECK(entry.kind == ProcView::Kind::symlink);
   }
-  CHECK_THROWS_AS(view.render(view.lookup("1")->inode), std::out_of_range);
+  CHECK_THROWS_AS(view.render(view.lookup("1", 4242)->inode), std::out_of_range);
 }
 
 TEST_CASE("a served file whose name starts with a dot is found but not listed") {
@@ -140,7 +150,7 @@ TEST_CASE("a served file whose name starts with a dot is found but not listed") 
   auto files = beancounters_only();
   files.push_back({".cpu_online", 0444, [] { return std::string("0\n"); }, {}});
   ProcView view(procfs.open(), std::move(files), resolve);
-  REQUIRE(view.lookup(".cpu_online"));
+  REQUIRE(view.lookup(".cpu_online", 4242));
   const auto names = view.list();
   CHECK(std::none_of(names.begin(), names.end(), [](const auto& entry) { return entry.name == ".cpu_online"; }));
 }
