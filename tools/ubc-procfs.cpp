@@ -21,6 +21,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -267,24 +268,20 @@ std::size_t rendered_size(const std::string& ctid) {
   return ubc::format_user_beancounters({&shape, 1}).size();
 }
 
-std::string host_text(const char* file) {
-  return ubc::cgroup::read_file(file);
-}
-
-// A file of the CT's own resources. Where its figures cannot be read (the cgroup is going
-// away as the CT stops) the reader gets the host's text, as a plain procfs would give it,
-// rather than a broken /proc.
+// A file of the CT's own resources: `render` makes it from the host's text of the same
+// file. Where its figures cannot be read (the cgroup is going away as the CT stops) the
+// reader gets the host's text, as a plain procfs would give it, rather than a broken /proc.
 ProcView::ServedFile own_resources_file(const char* name, const char* host_file,
                                         std::function<std::string(const std::string&)> render) {
   return {name,
           0444,
-          [name, host_file, render = std::move(render)] {
-            const std::string host = host_text(host_file);
+          [name, host = std::make_shared<ubc::KernelFile>(host_file), render = std::move(render)] {
+            const std::string text = host->read_existing();
             try {
-              return render(host);
+              return render(text);
             } catch (const std::exception& error) {
               std::fprintf(stderr, "ubc-procfs: %s: serving the host's: %s\n", name, error.what());
-              return host;
+              return text;
             }
           },
           {}};
@@ -327,32 +324,26 @@ class CtLoad {
   ubc::proc_files::LoadAverage load_;
 };
 
-std::vector<ProcView::ServedFile> served_files(const std::string& ctid, pid_t init, const std::filesystem::path& cgroup,
+std::vector<ProcView::ServedFile> served_files(const std::string& ctid, ubc::CtFigureReader& figures,
                                                const CtLoad& load) {
   namespace files = ubc::proc_files;
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
   return {
       {"user_beancounters", 0400, [ctid] { return render(ctid); }, [ctid] { return rendered_size(ctid); }},
-      own_resources_file(
-          "meminfo", "/proc/meminfo",
-          [cgroup](const std::string& host) { return files::meminfo(host, ubc::read_memory_figures(cgroup)); }),
-      own_resources_file(
-          "swaps", "/proc/meminfo",
-          [cgroup](const std::string& host) { return files::swaps(host, ubc::read_memory_figures(cgroup)); }),
-      own_resources_file(
-          "uptime", "/proc/uptime",
-          [cgroup, init](const std::string&) { return files::uptime(ubc::read_cpu_figures(cgroup, init)); }),
+      own_resources_file("meminfo", "/proc/meminfo",
+                         [&figures](const std::string& host) { return files::meminfo(host, figures.memory()); }),
+      own_resources_file("swaps", "/proc/meminfo",
+                         [&figures](const std::string& host) { return files::swaps(host, figures.memory()); }),
+      own_resources_file("uptime", "/proc/uptime",
+                         [&figures](const std::string&) { return files::uptime(figures.cpu()); }),
       own_resources_file("stat", "/proc/stat",
-                         [cgroup, init, ticks_per_second](const std::string& host) {
-                           return files::stat(host, ubc::read_cpu_figures(cgroup, init), ticks_per_second);
+                         [&figures, ticks_per_second](const std::string& host) {
+                           return files::stat(host, figures.cpu(), ticks_per_second);
                          }),
       own_resources_file("cpuinfo", "/proc/cpuinfo",
-                         [cgroup, init](const std::string& host) {
-                           return files::cpuinfo(host, ubc::read_cpu_figures(cgroup, init).cpus);
-                         }),
-      own_resources_file(
-          ubc::ns::kCpuOnlineName, "/sys/devices/system/cpu/online",
-          [cgroup, init](const std::string&) { return files::cpu_online(ubc::read_cpu_figures(cgroup, init).cpus); }),
+                         [&figures](const std::string& host) { return files::cpuinfo(host, figures.cpu().cpus); }),
+      own_resources_file(ubc::ns::kCpuOnlineName, "/sys/devices/system/cpu/online",
+                         [&figures](const std::string&) { return files::cpu_online(figures.cpu().cpus); }),
       own_resources_file("loadavg", "/proc/loadavg", [&load](const std::string&) { return load.render(); }),
   };
 }
@@ -428,9 +419,10 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   if (!procfs_for_load) ubc::throw_system_error("fcntl(F_DUPFD_CLOEXEC)");
   const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
   CtLoad load(cgroup, std::move(procfs_for_load));
+  ubc::CtFigureReader figures(cgroup, init);
 
   Server server(
-      ProcView(std::move(procfs), served_files(ctid, init, cgroup, load),
+      ProcView(std::move(procfs), served_files(ctid, figures, load),
                [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
       owner);
   fuse_lowlevel_ops operations{};

@@ -23,14 +23,20 @@ namespace fs = std::filesystem;
 namespace {
 
 // A cgroup limit file: a number, or "max" (none). Absent files (no swap accounting) are none.
-std::optional<std::uint64_t> limit_of(const fs::path& file) {
-  const std::string line = cgroup::first_line(file);
-  if (line.empty() || line == "max") return std::nullopt;
-  return std::strtoull(line.c_str(), nullptr, 10);
+std::optional<std::uint64_t> limit_of(KernelFile& file) {
+  const auto text = file.read();
+  if (!text || text->empty() || text->starts_with("max")) return std::nullopt;
+  return std::strtoull(text->c_str(), nullptr, 10);
 }
 
-std::uint64_t number_of(const fs::path& file) {
-  return std::strtoull(cgroup::first_line(file).c_str(), nullptr, 10);
+std::uint64_t number_of(KernelFile& file) {
+  const auto text = file.read();
+  return text ? std::strtoull(text->c_str(), nullptr, 10) : 0;
+}
+
+std::string first_line_of(KernelFile& file) {
+  const auto text = file.read();
+  return text ? text->substr(0, text->find('\n')) : std::string();
 }
 
 // A flat keyed file ("key value" per line: memory.stat, cpu.stat).
@@ -49,9 +55,10 @@ double seconds_since_boot() {
   return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) / 1e9;
 }
 
-// When `pid` started, in seconds since boot: /proc/PID/stat's 22nd field, in clock ticks.
-double started_since_boot(pid_t pid) {
-  const std::string stat = cgroup::read_file("/proc/" + std::to_string(pid) + "/stat");
+// When a process started, in seconds since boot: its /proc/PID/stat's 22nd field, in clock
+// ticks.
+double started_since_boot(KernelFile& process_stat) {
+  const std::string stat = process_stat.read_existing();
   // The command name (field 2) may hold spaces and parentheses: count from its end.
   std::istringstream fields(stat.substr(stat.rfind(')') + 2));
   std::string field;
@@ -96,25 +103,36 @@ TaskStates read_task_states(const fs::path& cgroup) {
   return states;
 }
 
-proc_files::MemoryFigures read_memory_figures(const fs::path& cgroup) {
+CtFigureReader::CtFigureReader(const fs::path& cgroup, pid_t init)
+    : memory_stat_(cgroup / "memory.stat"),
+      memory_max_(cgroup / "memory.max"),
+      memory_current_(cgroup / "memory.current"),
+      swap_max_(cgroup / "memory.swap.max"),
+      swap_current_(cgroup / "memory.swap.current"),
+      cpu_stat_(cgroup / "cpu.stat"),
+      cpuset_(cgroup / "cpuset.cpus.effective"),
+      host_online_("/sys/devices/system/cpu/online"),
+      init_stat_("/proc/" + std::to_string(init) + "/stat") {}
+
+proc_files::MemoryFigures CtFigureReader::memory() {
   proc_files::MemoryFigures figures;
-  figures.stat = keyed_values(cgroup::read_file(cgroup / "memory.stat"));
-  figures.limit = limit_of(cgroup / "memory.max");
-  figures.usage = number_of(cgroup / "memory.current");
-  figures.swap_limit = limit_of(cgroup / "memory.swap.max");
-  figures.swap_usage = number_of(cgroup / "memory.swap.current");
+  figures.stat = keyed_values(memory_stat_.read_existing());
+  figures.limit = limit_of(memory_max_);
+  figures.usage = number_of(memory_current_);
+  figures.swap_limit = limit_of(swap_max_);
+  figures.swap_usage = number_of(swap_current_);
   return figures;
 }
 
-proc_files::CpuFigures read_cpu_figures(const fs::path& cgroup, pid_t init) {
+proc_files::CpuFigures CtFigureReader::cpu() {
   proc_files::CpuFigures figures;
-  const auto usage = keyed_values(cgroup::read_file(cgroup / "cpu.stat"));
+  const auto usage = keyed_values(cpu_stat_.read_existing());
   if (const auto user = usage.find("user_usec"); user != usage.end()) figures.user_usec = user->second;
   if (const auto system = usage.find("system_usec"); system != usage.end()) figures.system_usec = system->second;
-  std::string cpus = cgroup::first_line(cgroup / "cpuset.cpus.effective");
-  if (cpus.empty()) cpus = cgroup::first_line("/sys/devices/system/cpu/online");
+  std::string cpus = first_line_of(cpuset_);
+  if (cpus.empty()) cpus = first_line_of(host_online_);
   figures.cpus = sched::expand_cpu_list(cpus);
-  figures.seconds_up = std::max(0.0, seconds_since_boot() - started_since_boot(init));
+  figures.seconds_up = std::max(0.0, seconds_since_boot() - started_since_boot(init_stat_));
   return figures;
 }
 

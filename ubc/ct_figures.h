@@ -6,16 +6,28 @@
 
 #include <filesystem>
 
+#include "loader/kernel_file.h"
 #include "ubc/proc_files.h"
 
 namespace ubc {
 
-// memory.max, memory.current, memory.swap.* and memory.stat of `cgroup`. Throws
-// ubc::SystemError (with the file) when the memory files cannot be read.
-proc_files::MemoryFigures read_memory_figures(const std::filesystem::path& cgroup);
-// cpu.stat and cpuset.cpus.effective of `cgroup` (the host's online CPUs where it has no
-// cpuset), and how long ago `init` (the CT's init, in the host's numbering) started.
-proc_files::CpuFigures read_cpu_figures(const std::filesystem::path& cgroup, pid_t init);
+// One running CT's figures, its files held open from one reading to the next.
+class CtFigureReader {
+ public:
+  // `init`: the CT's init, in the host's numbering.
+  CtFigureReader(const std::filesystem::path& cgroup, pid_t init);
+
+  // memory.max, memory.current, memory.swap.* and memory.stat. Throws ubc::SystemError
+  // (with the file) when the memory files cannot be read.
+  proc_files::MemoryFigures memory();
+  // cpu.stat and cpuset.cpus.effective (the host's online CPUs where the cgroup has no
+  // cpuset), and how long ago init started.
+  proc_files::CpuFigures cpu();
+
+ private:
+  KernelFile memory_stat_, memory_max_, memory_current_, swap_max_, swap_current_;
+  KernelFile cpu_stat_, cpuset_, host_online_, init_stat_;
+};
 
 // The threads of `cgroup` and of every cgroup below it, by the state procfs gives them.
 struct TaskStates {
