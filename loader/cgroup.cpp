@@ -62,11 +62,9 @@ std::uint64_t id_of(const fs::path& cgroup) {
   return st.st_ino;
 }
 
-namespace {
-
 // A kernel file's whole text with plain reads: no stream machinery, which costs more than
-// the read itself where a file is read at every request (a CT's /proc view).
-std::optional<std::string> read_whole(const fs::path& file) {
+// the read itself where thousands of small files are read (a full read of many CTs).
+std::optional<std::string> read_if_exists(const fs::path& file) {
   const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return std::nullopt;
   std::string text;
@@ -74,23 +72,27 @@ std::optional<std::string> read_whole(const fs::path& file) {
   for (;;) {
     const ssize_t got = ::read(fd, buffer, sizeof buffer);
     if (got < 0 && errno == EINTR) continue;
-    if (got <= 0) break;
+    if (got < 0) {
+      const int error = errno;
+      ::close(fd);
+      errno = error;
+      return std::nullopt;
+    }
+    if (got == 0) break;
     text.append(buffer, static_cast<std::size_t>(got));
   }
   ::close(fd);
   return text;
 }
 
-}  // namespace
-
 std::string read_file(const fs::path& file) {
-  auto text = read_whole(file);
+  auto text = read_if_exists(file);
   if (!text) throw_system_error("open(" + file.string() + ")");
   return std::move(*text);
 }
 
 std::string first_line(const fs::path& file) {
-  const auto text = read_whole(file);
+  const auto text = read_if_exists(file);
   if (!text) return {};
   return text->substr(0, text->find('\n'));
 }

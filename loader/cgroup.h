@@ -43,6 +43,8 @@ void remove_tree(const std::filesystem::path& cgroup);
 
 void write_file(const std::filesystem::path& file, const std::string& text);
 std::string read_file(const std::filesystem::path& file);
+// The file's text, or none where it cannot be opened or read.
+std::optional<std::string> read_if_exists(const std::filesystem::path& file);
 // The first line of a kernel file (a cgroup or sysfs knob), empty where it cannot be read:
 // for knobs a kernel may lack, where absence is an answer.
 std::string first_line(const std::filesystem::path& file);

@@ -15,6 +15,7 @@
 #include "loader/error.h"
 #include "loader/unique_fd.h"
 #include "sched/cpu_policy.h"
+#include "ubc/kernel_counters.h"
 
 namespace ubc {
 
@@ -37,16 +38,6 @@ std::uint64_t number_of(KernelFile& file) {
 std::string first_line_of(KernelFile& file) {
   const auto text = file.read();
   return text ? text->substr(0, text->find('\n')) : std::string();
-}
-
-// A flat keyed file ("key value" per line: memory.stat, cpu.stat).
-std::map<std::string, std::uint64_t> keyed_values(const std::string& text) {
-  std::map<std::string, std::uint64_t> values;
-  std::istringstream in(text);
-  std::string key;
-  std::uint64_t value = 0;
-  while (in >> key >> value) values[key] = value;
-  return values;
 }
 
 double seconds_since_boot() {
@@ -116,7 +107,7 @@ CtFigureReader::CtFigureReader(const fs::path& cgroup, pid_t init)
 
 proc_files::MemoryFigures CtFigureReader::memory() {
   proc_files::MemoryFigures figures;
-  figures.stat = keyed_values(memory_stat_.read_existing());
+  figures.stat = parse_key_values(memory_stat_.read_existing());
   figures.limit = limit_of(memory_max_);
   figures.usage = number_of(memory_current_);
   figures.swap_limit = limit_of(swap_max_);
@@ -126,7 +117,7 @@ proc_files::MemoryFigures CtFigureReader::memory() {
 
 proc_files::CpuFigures CtFigureReader::cpu() {
   proc_files::CpuFigures figures;
-  const auto usage = keyed_values(cpu_stat_.read_existing());
+  const auto usage = parse_key_values(cpu_stat_.read_existing());
   if (const auto user = usage.find("user_usec"); user != usage.end()) figures.user_usec = user->second;
   if (const auto system = usage.find("system_usec"); system != usage.end()) figures.system_usec = system->second;
   std::string cpus = first_line_of(cpuset_);

@@ -7,26 +7,15 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "loader/cgroup.h"
+
 namespace ubc {
 namespace fs = std::filesystem;
 
 namespace {
 
-// Plain read(2): a full read of many CTs opens thousands of these small files.
-std::optional<std::string> read_if_exists(const fs::path& file) {
-  const int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return std::nullopt;
-  std::string text;
-  char buffer[4096];
-  ssize_t got = 0;
-  while ((got = ::read(fd, buffer, sizeof buffer)) > 0) text.append(buffer, static_cast<std::size_t>(got));
-  ::close(fd);
-  if (got < 0) return std::nullopt;
-  return text;
-}
-
 std::optional<std::uint64_t> read_number(const fs::path& file) {
-  auto text = read_if_exists(file);
+  auto text = cgroup::read_if_exists(file);
   if (!text) return std::nullopt;
   std::istringstream in(*text);
   std::uint64_t value = 0;
@@ -52,14 +41,14 @@ std::map<std::string, std::uint64_t> parse_key_values(const std::string& text) {
 }
 
 ubc_memcg_figures read_memcg_files(const fs::path& cgroup, std::uint64_t page_size) {
-  auto stat_text = read_if_exists(cgroup / "memory.stat");
+  auto stat_text = cgroup::read_if_exists(cgroup / "memory.stat");
   if (!stat_text)
     throw std::runtime_error("cannot read " + (cgroup / "memory.stat").string() +
                              ": the memory controller is not enabled for the CT");
   const auto stat = parse_key_values(*stat_text);
   auto pages_in = [&](const char* file) { return read_number(cgroup / file).value_or(0) / page_size; };
   auto event_in = [&](const char* file) {
-    auto events = read_if_exists(cgroup / file);
+    auto events = cgroup::read_if_exists(cgroup / file);
     return events ? value_of(parse_key_values(*events), "max").value_or(0) : 0;
   };
   ubc_memcg_figures figures{};
