@@ -125,11 +125,13 @@ TEST_SUITE("proc view") {
   TEST_CASE("inside a CT, loadavg is the CT's own: the host's busy tasks do not show, its own do") {
     RunningCt ct("ct-own-load", "");
     const auto one_minute = [](const std::string& loadavg) { return std::atof(loadavg.c_str()); };
-    // Two busy threads on the host, none in the CT, for four sampling periods.
+    // Four busy threads on the host, none in the CT, for four sampling periods: leaked into
+    // the CT's figure they would add 4 x (1 - e^(-20/60)) = 1.1 to its one-minute load. The
+    // CT's own start leaves a little (0.23 seen on a loaded CI host), hence the bound of 0.6.
     {
       std::atomic<bool> stop{false};
       std::vector<std::thread> spinners;
-      for (int i = 0; i < 2; ++i)
+      for (int i = 0; i < 4; ++i)
         spinners.emplace_back([&stop] {
           while (!stop.load(std::memory_order_relaxed)) {
           }
@@ -142,8 +144,8 @@ TEST_SUITE("proc view") {
       for (auto& spinner : spinners) spinner.join();
       CAPTURE(inside.output);
       CAPTURE(host);
-      CHECK(one_minute(host) >= 0.4);
-      CHECK(one_minute(inside.output) < 0.2);
+      CHECK(one_minute(host) >= 0.8);
+      CHECK(one_minute(inside.output) < 0.6);
     }
     // Two busy processes in the CT for as long.
     const auto busy = ct.exec(
