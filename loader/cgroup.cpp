@@ -140,6 +140,19 @@ void kill_all(const fs::path& cgroup, int timeout_ms) {
   }
 }
 
+void reset_subtree(const fs::path& cgroup) {
+  for (const auto& entry : fs::directory_iterator(cgroup))
+    if (entry.is_directory()) remove_tree(entry.path());
+  std::istringstream enabled(read_file(cgroup / "cgroup.subtree_control"));
+  for (std::string controller; enabled >> controller;) write_file(cgroup / "cgroup.subtree_control", "-" + controller);
+}
+
+void delegate(const fs::path& cgroup, uid_t uid, gid_t gid) {
+  for (const fs::path& path :
+       {cgroup / "cgroup.procs", cgroup / "cgroup.threads", cgroup / "cgroup.subtree_control", cgroup})
+    if (::chown(path.c_str(), uid, gid)) throw_system_error("chown(" + path.string() + ")");
+}
+
 void remove_tree(const fs::path& cgroup) {
   for (const auto& entry : fs::directory_iterator(cgroup))
     if (entry.is_directory()) remove_tree(entry.path());

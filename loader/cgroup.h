@@ -41,6 +41,16 @@ void kill_all(const std::filesystem::path& cgroup, int timeout_ms);
 // Removes the cgroup and every empty child cgroup below it.
 void remove_tree(const std::filesystem::path& cgroup);
 
+// Takes back what a cgroup's delegate made of it: removes every cgroup below it (they must be
+// empty) and disables the controllers it handed down, so that it takes processes again.
+void reset_subtree(const std::filesystem::path& cgroup);
+
+// Gives the cgroup to `uid`:`gid` as the kernel's delegation model has it: the directory
+// (it makes cgroups below) and cgroup.procs, cgroup.threads and cgroup.subtree_control (it
+// moves its processes and hands controllers down); every other file, its limits among them,
+// stays root's.
+void delegate(const std::filesystem::path& cgroup, uid_t uid, gid_t gid);
+
 void write_file(const std::filesystem::path& file, const std::string& text);
 std::string read_file(const std::filesystem::path& file);
 // The file's text, or none where it cannot be opened or read.

@@ -82,7 +82,7 @@ void map_user_namespace(pid_t child, const UserMapping& mapping) {
 }
 
 void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& devices,
-                           std::optional<ProcViewHandles> proc_view) {
+                           std::optional<ProcViewHandles> proc_view, bool systemd_mounts) {
   // Nothing mounted from here on may reach the host's mount namespace.
   mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
   mount_or_throw(root.c_str(), root, nullptr, MS_BIND | MS_REC);
@@ -94,12 +94,29 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
 
   const fs::path proc = root / "proc", sys = root / "sys", dev = root / "dev";
   for (const auto& dir : {proc, sys, dev}) fs::create_directories(dir);
-  if (proc_view)
+  UniqueFd cpu_online;
+  if (proc_view && proc_view->over_procfs)
+    cpu_online = attach_proc_files(proc, proc_view->view_mount, proc_view->server_socket);
+  else if (proc_view)
     attach_proc_view(proc, proc_view->view_mount, proc_view->server_socket);
   else
     mount_or_throw("proc", proc, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC);
   mount_or_throw("sysfs", sys, "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY);
-  if (proc_view) cover_cpu_online(proc, sys);
+  if (proc_view) cover_cpu_online(proc, sys, cpu_online ? cpu_online.get() : -1);
+  // The CT's cgroup as the root of the hierarchy (its cgroup namespace): its init manages
+  // the cgroups below; nsdelegate keeps the CT's own limit files out of its reach.
+  mount_or_throw("cgroup2", sys / "fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  // As systemd would mount it (it expects a fresh tmpfs); charged to the CT's memory.
+  const fs::path run = root / "run";
+  fs::create_directories(run);
+  mount_or_throw("tmpfs", run, "tmpfs", MS_NOSUID | MS_NODEV | MS_STRICTATIME, "mode=755,size=20%,nr_inodes=800k");
+  if (systemd_mounts) {
+    // What Debian's tmp.mount and run-lock.mount would mount, so that they are active.
+    fs::create_directories(run / "lock");
+    mount_or_throw("tmpfs", run / "lock", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=5242880");
+    fs::create_directories(root / "tmp");
+    mount_or_throw("tmpfs", root / "tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=50%,nr_inodes=1m");
+  }
   mount_or_throw("tmpfs", dev, "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k");
   for (const auto& node : standard_device_nodes()) bind_device(dev, node);
   for (const auto& node : devices) bind_device(dev, node);
@@ -108,7 +125,7 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   fs::create_symlink("pts/ptmx", dev / "ptmx");
   fs::create_directories(dev / "shm");
   mount_or_throw("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  mask_kernel_paths(proc_view ? proc / kRealProcName : proc, sys, dev / "null");
+  mask_kernel_paths(proc_view && !proc_view->over_procfs ? proc / kRealProcName : proc, sys, dev / "null");
 
   // pivot_root(".", "."): the old root ends up stacked under the new one and is detached
   // at once, so nothing of the host's tree stays reachable, not even by "..".

@@ -37,17 +37,21 @@ struct DeviceNode {
 // The nodes every CT's /dev has: null, zero, full, random, urandom, tty (read-write).
 const std::vector<DeviceNode>& standard_device_nodes();
 
-// In the child: makes `root` its root filesystem (nodev) with a fresh /proc, /sys read-only,
-// the kernel's host-wide paths in both masked (loader/masked_paths.h), a tmpfs
-// /dev holding null, zero, full, random, urandom, tty, the granted device nodes and a devpts
-// instance of its own (with /dev/ptmx), then pivot_root()s into it and detaches the old root.
-// With `proc_view`, /proc is the CT's /proc view (loader/proc_view.h), else a plain procfs.
+// In the child: makes `root` its root filesystem (nodev) with a fresh /proc, /sys read-only
+// with the CT's cgroup hierarchy on /sys/fs/cgroup, the kernel's host-wide paths in both
+// masked (loader/masked_paths.h), a tmpfs /run, a tmpfs /dev holding null, zero, full, random, urandom, tty, the
+// granted device nodes and a devpts instance of its own (with /dev/ptmx), then pivot_root()s into it and detaches the
+// old root. With `proc_view`, /proc is the CT's /proc view (loader/proc_view.h), else a plain procfs. `systemd_mounts`:
+// also a tmpfs on /tmp and /run/lock, which systemd's own units would mount and the CT (no CAP_SYS_ADMIN) cannot.
 struct ProcViewHandles {
   int view_mount;     // from create_proc_view
   int server_socket;  // the view's server is at its other end
+  // The kernel's procfs on /proc with the view's files over it (attach_proc_files), for an
+  // init that insists on procfs (systemd); else the whole view (attach_proc_view).
+  bool over_procfs = false;
 };
 void enter_root_filesystem(const std::filesystem::path& root, const std::vector<DeviceNode>& devices,
-                           std::optional<ProcViewHandles> proc_view);
+                           std::optional<ProcViewHandles> proc_view, bool systemd_mounts = false);
 
 // Joins every namespace of the running process `pid` (user first when it has its own), so
 // that children of the caller run inside them. The caller's own pid namespace membership

@@ -12,6 +12,7 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <filesystem>
 
 #include "loader/unique_fd.h"
@@ -24,6 +25,12 @@ inline constexpr const char* kRealProcName = ".procfs";
 // A hidden file of the view: the CT's CPUs as /sys/devices/system/cpu/online lists them,
 // bound over that file (glibc's sysconf(_SC_NPROCESSORS_ONLN) reads it).
 inline constexpr const char* kCpuOnlineName = ".cpu_online";
+
+// The view's files that stand for procfs files of the same name. A CT that runs systemd gets
+// the kernel's procfs on /proc (systemd-tmpfiles and systemctl insist on procfs there) with
+// these bound over it, as lxcfs does, and no user_beancounters (procfs cannot gain a name).
+inline constexpr std::array<const char*, 6> kOverlaidProcFiles{"meminfo", "swaps",   "uptime",
+                                                               "stat",    "cpuinfo", "loadavg"};
 
 // Whether this host can serve a view (/dev/fuse opens).
 bool proc_view_available();
@@ -44,9 +51,16 @@ ProcViewMount create_proc_view(uid_t root_uid, gid_t root_gid);
 // lookup the second mount makes.
 void attach_proc_view(const std::filesystem::path& proc_dir, int view_mount, int server_socket);
 
-// In the CT's init-to-be, after attach_proc_view and with the CT's sysfs on `sys_dir`: binds
-// the view's kCpuOnlineName over sysfs's devices/system/cpu/online, read-only.
-void cover_cpu_online(const std::filesystem::path& proc_dir, const std::filesystem::path& sys_dir);
+// In the CT's init-to-be, before pivot_root, instead of attach_proc_view: mounts a procfs
+// of the CT's pid namespace on `proc_dir` (the server gets it too) and binds the view's
+// kOverlaidProcFiles over its files, read-only. Returns the view's kCpuOnlineName, a
+// detached mount for cover_cpu_online.
+UniqueFd attach_proc_files(const std::filesystem::path& proc_dir, int view_mount, int server_socket);
+
+// In the CT's init-to-be, after attach_proc_view or attach_proc_files and with the CT's sysfs
+// on `sys_dir`: binds the view's kCpuOnlineName (`cpu_online`, a detached mount, or else the
+// file under `proc_dir`) over sysfs's devices/system/cpu/online, read-only.
+void cover_cpu_online(const std::filesystem::path& proc_dir, const std::filesystem::path& sys_dir, int cpu_online = -1);
 
 // In the server: waits for attach_proc_view's procfs. Throws when the CT died first.
 UniqueFd receive_ct_procfs(int socket);

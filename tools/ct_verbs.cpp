@@ -60,7 +60,9 @@ void add_create(CLI::App& app, Action& chosen) {
   verb->add_option("--root", arguments->root, "Use this directory as the CT's root filesystem, as it is");
   verb->add_option("--private", arguments->private_area,
                    "Where to unpack --ostemplate (default /var/lib/ubc/private/CT)");
-  verb->add_option("--ostemplate", arguments->ostemplate, "A root filesystem tarball to unpack as the CT's files");
+  verb->add_option("--ostemplate", arguments->ostemplate,
+                   "A template's name (in /var/lib/ubc/templates: ubc-mkrootfs --dist makes them) "
+                   "or a root filesystem tarball, unpacked as the CT's files");
   verb->add_option("--hostname", arguments->hostname, "The CT's hostname (default: its id)");
   verb->add_option("--ipadd", arguments->ip_addresses, "An IPv4 or IPv6 address for the CT (repeatable)");
   verb->add_option("--init", arguments->init, "The CT's init command (default /sbin/init)");
@@ -157,7 +159,8 @@ void add_stop_and_restart(CLI::App& app, Action& chosen) {
     bool force = false;
   };
   auto options = std::make_shared<Options>();
-  auto* stop = app.add_subcommand("stop", "Stop a CT: SIGTERM to its init, SIGKILL to all after --timeout");
+  auto* stop = app.add_subcommand(
+      "stop", "Stop a CT: ask its init to halt (SIGRTMIN+3 to systemd, else SIGTERM), SIGKILL to all after --timeout");
   auto* restart = app.add_subcommand("restart", "Stop and start a CT");
   for (auto* verb : {stop, restart}) {
     verb->add_option("CT", options->ctid, "CT id")->required();

@@ -11,6 +11,7 @@
 #include "loader/refusal_events.h"
 #include "tools/ct_commands.h"
 #include "tools/verbs.h"
+#include "ubc/ct_config.h"
 #include "ubc/ct_names.h"
 #include "ubc/failcnt_baseline.h"
 #include "ubc/report.h"

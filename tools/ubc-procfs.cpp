@@ -57,7 +57,22 @@ struct Server {
   };
   std::map<std::uint64_t, OpenText> texts;  // by file handle
   std::uint64_t next_handle = 1;
+  fuse_session* session = nullptr;
 };
+
+// Makes the kernel's size of a served file at least `text`'s. A reader that splices (cat,
+// sendfile) reads through the page cache up to that size, and a short read lowers it to the
+// true end of that reading; a longer text next time would be cut there. Looking the file up
+// again restores the reported bound, but a file bound over procfs's (attach_proc_files) is
+// never looked up again: the kernel grows the size on a zero-length store at the end.
+void cover_text_size(const Server& server, fuse_ino_t inode, const std::string& text) {
+  if (!server.session) return;
+  fuse_bufvec nothing = FUSE_BUFVEC_INIT(0);
+  if (const int error = fuse_lowlevel_notify_store(server.session, inode, static_cast<off_t>(text.size()), &nothing,
+                                                   FUSE_BUF_SPLICE_NONBLOCK);
+      error && error != -ENOENT)
+    std::fprintf(stderr, "ubc-procfs: growing a file's size: %s\n", std::strerror(-error));
+}
 
 Server& server_of(fuse_req_t request) {
   return *static_cast<Server*>(fuse_req_userdata(request));
@@ -218,7 +233,8 @@ void on_open(fuse_req_t request, fuse_ino_t inode, fuse_file_info* file) {
   try {
     // One reading per open: a reader that reads in pieces sees one consistent text.
     file->fh = server.next_handle++;
-    server.texts.emplace(file->fh, Server::OpenText{server.view.render(inode)});
+    const auto& open = server.texts.emplace(file->fh, Server::OpenText{server.view.render(inode)}).first->second;
+    if (node->direct_io) cover_text_size(server, inode, open.text);
     file->keep_cache = 0;  // each open reads anew
     file->direct_io = node->direct_io ? 1 : 0;
     fuse_reply_open(request, file);
@@ -238,6 +254,7 @@ void on_read(fuse_req_t request, fuse_ino_t inode, std::size_t size, off_t offse
   if (offset == 0 && open.read && node && node->direct_io) {
     try {
       open.text = server.view.render(inode);
+      cover_text_size(server, inode, open.text);
     } catch (const std::exception& error) {
       std::fprintf(stderr, "ubc-procfs: rendering a file again: %s\n", error.what());
     }
@@ -444,6 +461,7 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   fuse_args args = FUSE_ARGS_INIT(1, argv);
   fuse_session* session = fuse_session_new(&args, &operations, sizeof operations, &server);
   if (!session) throw std::runtime_error("fuse_session_new failed");
+  server.session = session;
   // "/dev/fd/N": the connection is mounted already (by ubcctl), libfuse only serves it.
   const std::string mounted = "/dev/fd/" + std::to_string(connection);
   if (fuse_session_mount(session, mounted.c_str())) {

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -21,7 +22,7 @@
 #include "ubc/ct_devices.h"
 #include "ubc/ct_network.h"
 #include "ubc/ct_process.h"
-#include "ubc/failcnt_baseline.h"
+#include "ubc/os_templates.h"
 #include "ubc/run_command.h"
 #include "ubc/userns_ranges.h"
 
@@ -38,10 +39,14 @@ std::string join(const std::vector<std::string>& words) {
   return text;
 }
 
+// A template and the private area it is unpacked into once the CT exists.
+struct TemplatePlacement {
+  fs::path tarball, area;
+};
+
 // Where a new CT's files are, written into its config: a directory used as it is (--root,
-// --private), or a template's private area; returns that area, for the template to be
-// unpacked into once the CT exists.
-std::optional<fs::path> place_files(CtConfig& config, const std::string& ctid, const CreateOptions& options) {
+// --private), or a template's private area.
+std::optional<TemplatePlacement> place_files(CtConfig& config, const std::string& ctid, const CreateOptions& options) {
   auto use_directory = [&config](const fs::path& dir, const char* option) {
     if (!fs::is_directory(dir))
       throw std::runtime_error(std::string(option) + " " + dir.string() + " is not a directory");
@@ -51,16 +56,16 @@ std::optional<fs::path> place_files(CtConfig& config, const std::string& ctid, c
   if (options.root) {
     use_directory(*options.root, "--root");
   } else if (options.ostemplate) {
-    if (!fs::is_regular_file(*options.ostemplate))
-      throw std::runtime_error("--ostemplate " + options.ostemplate->string() + " is not a file");
+    const fs::path tarball = find_os_template(*options.ostemplate);
     const fs::path area = fs::absolute(options.private_area.value_or(private_areas() / ctid));
     if (fs::exists(area) && !fs::is_empty(area))
       throw std::runtime_error("private area " + area.string() + " exists and is not empty");
     config.set("VE_ROOT", area.string());
     config.set("VE_PRIVATE", area.string());
-    config.set("OSTEMPLATE", fs::absolute(*options.ostemplate).string());
+    // A name, as vzctl's configs had it, where the CT was made from one.
+    config.set("OSTEMPLATE", is_os_template_name(*options.ostemplate) ? *options.ostemplate : tarball.string());
     config.set("UBC_OWNS_PRIVATE", "yes");
-    return area;
+    return TemplatePlacement{tarball, area};
   } else if (options.private_area) {
     use_directory(*options.private_area, "--private");
   }
@@ -81,6 +86,33 @@ void choose_user_namespace(CtConfig& config, const CreateOptions& options, const
   } else {
     config.set("USERNS", "no");
   }
+}
+
+// A CT made from a template gets a machine id of its own where the template left it empty
+// (as ubc-mkrootfs --dist does): systemd would otherwise make a new one at every boot, and
+// the journal of the boots before would be another machine's. Written before the CT ever
+// ran, so the tree is still the template's.
+void give_machine_id(const fs::path& root) {
+  const fs::path file = root / "etc/machine-id";
+  struct stat info {};
+  if (::lstat(file.c_str(), &info) || !S_ISREG(info.st_mode) || info.st_size != 0) return;
+  unsigned char bytes[16];
+  if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) throw_system_error("getrandom");
+  std::string id;
+  for (unsigned char byte : bytes) {
+    constexpr const char* kHex = "0123456789abcdef";
+    id += kHex[byte >> 4];
+    id += kHex[byte & 15];
+  }
+  std::ofstream(file) << id << "\n";
+}
+
+// What asks a CT's init to shut down, as vzctl's `halt` inside did: systemd halts on
+// SIGRTMIN+3 (SIGTERM makes it re-execute itself); other inits end on SIGTERM.
+int halt_signal(pid_t init) {
+  std::error_code error;
+  const fs::path program = fs::read_symlink("/proc/" + std::to_string(init) + "/exe", error);
+  return !error && program.filename() == "systemd" ? SIGRTMIN + 3 : SIGTERM;
 }
 
 }  // namespace
@@ -105,20 +137,32 @@ fs::path Containers::pid_file(const std::string& ctid) const {
   return run_dir() / (ctid + ".pid");
 }
 
+std::optional<fs::path> Containers::cgroup_in_ct(const std::string& ctid, pid_t pid) const {
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  std::ifstream membership("/proc/" + std::to_string(pid) + "/cgroup");
+  std::string line;
+  std::getline(membership, line);
+  const fs::path mount = cgroup::find_v2_mount().value_or("/");
+  const std::string suffix = cgroup.string().substr(mount.string().size());
+  if (line.rfind("0::", 0) != 0) return std::nullopt;
+  const std::string path = line.substr(3);
+  if (path != suffix && path.rfind(suffix + "/", 0) != 0) return std::nullopt;
+  return mount / path.substr(1);
+}
+
 std::optional<pid_t> Containers::running_init(const std::string& ctid) const {
   std::ifstream in(pid_file(ctid));
   pid_t pid = 0;
   if (!(in >> pid) || pid <= 0 || !host_.exists(ctid)) return std::nullopt;
   // A pid is only the CT's init while it is still a member of the CT's cgroup tree.
-  const fs::path cgroup = host_.cgroup_of(ctid);
-  std::ifstream membership("/proc/" + std::to_string(pid) + "/cgroup");
-  std::string line;
-  std::getline(membership, line);
-  const std::string suffix = cgroup.string().substr(cgroup::find_v2_mount().value_or("/").string().size());
-  if (line.rfind("0::", 0) != 0) return std::nullopt;
-  const std::string path = line.substr(3);
-  if (path != suffix && path.rfind(suffix + "/", 0) != 0) return std::nullopt;
+  if (!cgroup_in_ct(ctid, pid)) return std::nullopt;
   return pid;
+}
+
+std::string Containers::procs_beside_init(const std::string& ctid, pid_t init) const {
+  const auto cgroup = cgroup_in_ct(ctid, init);
+  if (!cgroup) throw std::runtime_error("CT " + ctid + " stopped");
+  return (*cgroup / "cgroup.procs").string();
 }
 
 void Containers::create(const std::string& ctid, const CreateOptions& options) {
@@ -138,8 +182,8 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
   CtConfig config = CtConfig::load(config_file);
   CtSettings::from(config);  // an existing vzctl config must be valid before we build on it
 
-  fs::path unpacked;                      // removed again if a later step fails
-  std::optional<fs::path> area_to_place;  // where `unpacked` goes once the CT exists
+  fs::path unpacked;                          // removed again if a later step fails
+  std::optional<TemplatePlacement> to_place;  // `unpacked` goes to its area once the CT exists
   bool cgroup_made = false;
   auto undo = [&] {
     if (cgroup_made) host_.destroy(ctid, true);
@@ -147,7 +191,7 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
     if (!had_config) fs::remove(config_file);
   };
   try {
-    area_to_place = place_files(config, ctid, options);
+    to_place = place_files(config, ctid, options);
     if (options.hostname) config.set("HOSTNAME", *options.hostname);
     if (!options.ip_addresses.empty()) config.set("IP_ADDRESS", join(options.ip_addresses));
     if (options.init) config.set("INIT", *options.init);
@@ -158,19 +202,19 @@ void Containers::create(const std::string& ctid, const CreateOptions& options) {
     // removed by doctor --repair or the next create; whole after it, and moved into place by
     // doctor --repair), or a CT that destroy removes whole; never files no config names.
     config.save(config_file);
-    if (area_to_place) {
-      const fs::path partial = partial_area(*area_to_place);
+    if (to_place) {
+      const fs::path partial = partial_area(to_place->area);
       fs::remove_all(partial);
       fs::create_directories(partial);
       unpacked = partial;
-      run_or_throw(
-          {"tar", "--numeric-owner", "-xpf", fs::absolute(*options.ostemplate).string(), "-C", partial.string()});
+      run_or_throw({"tar", "--numeric-owner", "-xpf", to_place->tarball.string(), "-C", partial.string()});
+      give_machine_id(partial);
     }
     host_.create(ctid);
     cgroup_made = true;
-    if (area_to_place) {
-      fs::create_directories(area_to_place->parent_path());
-      fs::rename(unpacked, *area_to_place);  // over an empty directory, if one was there
+    if (to_place) {
+      fs::create_directories(to_place->area.parent_path());
+      fs::rename(unpacked, to_place->area);  // over an empty directory, if one was there
       unpacked.clear();
     }
   } catch (...) {
@@ -187,15 +231,14 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   // Without an init, processes left by a start that was killed half-way are still stopped.
   if (!init && !(host_.exists(ctid) && cgroup::is_populated(cgroup)))
     throw std::runtime_error("CT " + ctid + " is not running");
-  if (init) ::kill(*init, SIGTERM);
+  if (init) ::kill(*init, halt_signal(*init));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (cgroup::is_populated(cgroup) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   cgroup::kill_all(cgroup, kKillTimeoutMs);
   if (init) ::waitpid(*init, nullptr, WNOHANG);  // our child when this process started it
   // Cgroups the CT made inside its own are its business only while it runs.
-  for (const auto& entry : fs::directory_iterator(cgroup))
-    if (entry.is_directory()) cgroup::remove_tree(entry.path());
+  cgroup::reset_subtree(cgroup);
   fs::remove(pid_file(ctid));
   if (host_.engine_loaded()) host_.clear_device_rules(ctid);
 }
@@ -248,7 +291,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
   const auto init = running_init(ctid);
   if (!init) return host_.exec(ctid, argv);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
-  const std::string procs = (host_.cgroup_of(ctid) / "cgroup.procs").string();
+  const std::string procs = procs_beside_init(ctid, *init);
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
   if (child == 0) {
@@ -285,7 +328,7 @@ int Containers::enter(const std::string& ctid) {
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   const bool own_users = ns::has_own_user_namespace(*init);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
-  return run_on_ct_pty(*init, (host_.cgroup_of(ctid) / "cgroup.procs").string(), [own_users, capabilities] {
+  return run_on_ct_pty(*init, procs_beside_init(ctid, *init), [own_users, capabilities] {
     ns::hide_from_ct_processes();
     if (own_users) become_ct_root();
     ns::confine_to_ct(capabilities);

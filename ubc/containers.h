@@ -20,7 +20,7 @@ namespace ubc {
 struct CreateOptions {
   std::optional<std::filesystem::path> root;          // --root DIR: use this directory as is
   std::optional<std::filesystem::path> private_area;  // --private DIR (with --ostemplate)
-  std::optional<std::filesystem::path> ostemplate;    // --ostemplate TARBALL: unpack it
+  std::optional<std::string> ostemplate;              // --ostemplate NAME|TARBALL: unpack it
   std::optional<std::string> hostname;
   std::vector<std::string> ip_addresses;
   std::optional<std::string> init;
@@ -96,6 +96,11 @@ class Containers {
   // The CT's settings, once every check that it can start has passed.
   CtSettings startable(const std::string& ctid, bool force) const;
   std::optional<pid_t> running_init(const std::string& ctid) const;
+  // The cgroup `pid` is in (host path) while that is the CT's or one below it.
+  std::optional<std::filesystem::path> cgroup_in_ct(const std::string& ctid, pid_t pid) const;
+  // Where exec and enter put their process: init's cgroup.procs. A CT that manages its own
+  // cgroups (systemd) has moved init out of the CT's cgroup, which then takes no process.
+  std::string procs_beside_init(const std::string& ctid, pid_t init) const;
   std::filesystem::path pid_file(const std::string& ctid) const;
 
   Host& host_;

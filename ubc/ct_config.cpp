@@ -69,6 +69,11 @@ fs::path run_dir() {
   return dir && *dir ? fs::path(dir) : fs::path("/run/ubc");
 }
 
+fs::path state_dir() {
+  const char* dir = std::getenv("UBC_STATE_DIR");
+  return dir && *dir ? fs::path(dir) : fs::path("/var/lib/ubc");
+}
+
 CtConfig CtConfig::load(const fs::path& file) {
   std::ifstream in(file);
   if (!in) {

@@ -1,9 +1,11 @@
 // Containers::start: a CT's init as PID 1 of namespaces of its own, in the CT's cgroup,
 // with its root filesystem, network, /proc view, device rules and console set up first.
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -60,6 +62,21 @@ void shift_root_ownership(const fs::path& root, unsigned first) {
     shift(entry->path());
   }
   shift(root);  // last: it says the tree is done
+}
+
+// Whether the CT's init program is systemd: its path resolved inside the CT's root, as the
+// CT will see it, never outside it.
+bool runs_systemd(const fs::path& root, const std::string& init) {
+  const UniqueFd root_dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!root_dir) throw_system_error("open(" + root.string() + ")");
+  open_how how{};
+  how.flags = O_PATH | O_CLOEXEC;
+  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+  const UniqueFd program(static_cast<int>(::syscall(SYS_openat2, root_dir.get(), init.c_str(), &how, sizeof how)));
+  if (!program) return false;
+  std::error_code error;
+  const fs::path resolved = fs::read_symlink("/proc/self/fd/" + std::to_string(program.get()), error);
+  return !error && resolved.filename() == "systemd";
 }
 
 // A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
@@ -202,9 +219,21 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
   return setup;
 }
 
+// The CT's name where its distribution keeps it (systemd sets the hostname from it at boot),
+// as vzctl wrote it: only into a regular /etc/hostname the CT has, from inside its root.
+void write_hostname_file(const std::string& hostname) {
+  // Anything but a regular file (missing, a symlink, a fifo, a directory) is left alone.
+  const UniqueFd file(::open("/etc/hostname", O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat info {};
+  if (!file || ::fstat(file.get(), &info) || !S_ISREG(info.st_mode)) return;
+  const std::string line = hostname + "\n";
+  if (::ftruncate(file.get(), 0) || ::write(file.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+    throw_system_error("writing /etc/hostname");
+}
+
 // The CT's init-to-be, PID 1 of its namespaces: waits until the host has set up what only
 // the host can, then builds the CT's root and execs init.
-[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, InitHandshake& handshake,
+[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, bool systemd, InitHandshake& handshake,
                               ProcViewSetup& setup, int console) {
   try {
     handshake.go_write.reset();
@@ -217,8 +246,9 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
     const std::string hostname = ct.hostname.empty() ? ctid : ct.hostname;
     if (::sethostname(hostname.c_str(), hostname.size())) throw_system_error("sethostname(" + hostname + ")");
     std::optional<ns::ProcViewHandles> view_handles;
-    if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get()};
-    ns::enter_root_filesystem(ct.root, ct.devices, view_handles);
+    if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get(), systemd};
+    ns::enter_root_filesystem(ct.root, ct.devices, view_handles, systemd);
+    write_hostname_file(hostname);
     setup.view.reset();
     setup.ct_end.reset();
     ns::confine_to_ct(ct.capabilities);
@@ -277,11 +307,17 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   // The CT's root as the host sees it: the view's files are its.
   const unsigned ct_root_id = ct.user_namespace ? ct.user_mapping.host_first : 0;
   shift_root_ownership(ct.root, ct_root_id);
+  // Its init (systemd) manages the cgroups below its own, under the limits set on it; what
+  // a run that ended without stop (init died) left there goes first.
+  cgroup::reset_subtree(cgroup);
+  if (ct.user_namespace) cgroup::delegate(cgroup, ct_root_id, ct_root_id);
+  // systemd gets the kernel's procfs on /proc and the mounts its units would make.
+  const bool systemd = runs_systemd(ct.root, ct.init.front());
   const fs::path view_server = helper_path("ubc-procfs");
   ProcViewSetup view = prepare_proc_view(view_server, ct_root_id, result);
 
   const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
-  if (init == 0) become_init(ctid, ct, handshake, view, console.get());
+  if (init == 0) become_init(ctid, ct, systemd, handshake, view, console.get());
   handshake.go_read.reset();
   handshake.failed_write.reset();
   view.ct_end.reset();

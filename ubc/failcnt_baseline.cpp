@@ -10,11 +10,6 @@
 namespace ubc {
 namespace fs = std::filesystem;
 
-fs::path state_dir() {
-  const char* dir = std::getenv("UBC_STATE_DIR");
-  return dir && *dir ? fs::path(dir) : fs::path("/var/lib/ubc");
-}
-
 void make_failcnt_relative(std::span<ContainerUsage> containers, const fs::path& file) {
   nlohmann::json baseline = nlohmann::json::object();
   if (std::ifstream in(file); in) {

@@ -10,9 +10,6 @@
 
 namespace ubc {
 
-// Where relative readings keep their baseline: $UBC_STATE_DIR, default /var/lib/ubc.
-std::filesystem::path state_dir();
-
 // Replaces each row's failcnt by its growth since the baseline in `file` (the whole value
 // for a CT or row the baseline has not seen), then stores the current values as the new
 // baseline. The file is replaced atomically.

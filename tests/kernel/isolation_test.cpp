@@ -245,6 +245,13 @@ TEST_SUITE("isolation") {
       CHECK(verdict != "ok");
       CHECK(attempt(ct, "nested-cgroup cpu.max max") != "ok");
       CHECK(attempt(ct, "nested-cgroup pids.max max") != "ok");
+      // Its own cgroup is delegated to it, as systemd needs: it makes cgroups below it and
+      // moves its processes there, but the limit files on its /sys/fs/cgroup stay the host's.
+      CHECK(ct.exec("echo max > /sys/fs/cgroup/memory.max").status != 0);
+      CHECK(ct.exec("echo max > /sys/fs/cgroup/cpu.max").status != 0);
+      CHECK(ct.exec("echo 1 > /sys/fs/cgroup/cgroup.max.descendants").status != 0);
+      CHECK(ct.exec("mkdir /sys/fs/cgroup/own && echo $$ > /sys/fs/cgroup/own/cgroup.procs && cat /proc/self/cgroup")
+                .output == "0::/own\n");
       CHECK(ubc::cgroup::read_file(memory_max) == before);
     }
   }
