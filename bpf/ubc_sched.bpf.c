@@ -65,6 +65,7 @@
 char LICENSE[] SEC("license") = "GPL";
 
 #define CLOCK_MONOTONIC 1
+#define UBC_PF_KTHREAD 0x00200000 /* PF_KTHREAD: a macro, so not in vmlinux.h */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -575,6 +576,14 @@ void BPF_STRUCT_OPS(ubc_enqueue, struct task_struct *p, u64 enq_flags)
 	__u64 until = 0;
 	bool throttled;
 
+	/* A per-CPU kthread (kworker/N, ksoftirqd/N) can run nowhere else, and the kernel waits
+	 * on it: queued behind the groups, one starved for 14 s and got the scheduler ejected.
+	 * It runs next on its CPU, outside the shares, as sched_ext's own schedulers do. */
+	if ((p->flags & UBC_PF_KTHREAD) && p->nr_cpus_allowed == 1) {
+		scx_bpf_dsq_insert(p, SCX_DSQ_LOCAL, UBC_SCHED_SLICE_NS, enq_flags);
+		stat_add(UBC_SCHED_STAT_DIRECT, 1);
+		return;
+	}
 	if (!group) {
 		scx_bpf_dsq_insert(p, SCX_DSQ_GLOBAL, UBC_SCHED_SLICE_NS, enq_flags);
 		return;
