@@ -248,10 +248,10 @@ void write_hostname_file(const std::string& hostname) {
     std::optional<ns::ProcViewHandles> view_handles;
     if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get(), systemd};
     ns::enter_root_filesystem(ct.root, ct.devices, view_handles, systemd);
-    write_hostname_file(hostname);
     setup.view.reset();
     setup.ct_end.reset();
     ns::confine_to_ct(ct.capabilities);
+    write_hostname_file(hostname);  // with no more power over the CT's files than its root
     if (::setsid() < 0) throw_system_error("setsid");
     const int null = ::open("/dev/null", O_RDONLY);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
