@@ -17,6 +17,7 @@
 #include "loader/ct_confinement.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
+#include "loader/open_in_root.h"
 #include "loader/unique_fd.h"
 #include "ubc/ct_console.h"
 #include "ubc/ct_devices.h"
@@ -90,12 +91,12 @@ void choose_user_namespace(CtConfig& config, const CreateOptions& options, const
 
 // A CT made from a template gets a machine id of its own where the template left it empty
 // (as ubc-mkrootfs --dist does): systemd would otherwise make a new one at every boot, and
-// the journal of the boots before would be another machine's. Written before the CT ever
-// ran, so the tree is still the template's.
+// the journal of the boots before would be another machine's. Resolved inside the unpacked
+// tree: a tarball's `etc` may be a symlink to the host's.
 void give_machine_id(const fs::path& root) {
-  const fs::path file = root / "etc/machine-id";
+  const UniqueFd file = open_in_root(root, "etc/machine-id", O_WRONLY | O_NOFOLLOW | O_NONBLOCK);
   struct stat info {};
-  if (::lstat(file.c_str(), &info) || !S_ISREG(info.st_mode) || info.st_size != 0) return;
+  if (!file || ::fstat(file.get(), &info) || !S_ISREG(info.st_mode) || info.st_size != 0) return;
   unsigned char bytes[16];
   if (::getrandom(bytes, sizeof bytes, 0) != static_cast<ssize_t>(sizeof bytes)) throw_system_error("getrandom");
   std::string id;
@@ -104,7 +105,9 @@ void give_machine_id(const fs::path& root) {
     id += kHex[byte >> 4];
     id += kHex[byte & 15];
   }
-  std::ofstream(file) << id << "\n";
+  id += '\n';
+  if (::write(file.get(), id.data(), id.size()) != static_cast<ssize_t>(id.size()))
+    throw_system_error("write(" + (root / "etc/machine-id").string() + ")");
 }
 
 // What asks a CT's init to shut down, as vzctl's `halt` inside did: systemd halts on

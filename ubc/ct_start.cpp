@@ -1,11 +1,9 @@
 // Containers::start: a CT's init as PID 1 of namespaces of its own, in the CT's cgroup,
 // with its root filesystem, network, /proc view, device rules and console set up first.
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "loader/ct_confinement.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
+#include "loader/open_in_root.h"
 #include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 #include "ubc/containers.h"
@@ -67,12 +66,7 @@ void shift_root_ownership(const fs::path& root, unsigned first) {
 // Whether the CT's init program is systemd: its path resolved inside the CT's root, as the
 // CT will see it, never outside it.
 bool runs_systemd(const fs::path& root, const std::string& init) {
-  const UniqueFd root_dir(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (!root_dir) throw_system_error("open(" + root.string() + ")");
-  open_how how{};
-  how.flags = O_PATH | O_CLOEXEC;
-  how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-  const UniqueFd program(static_cast<int>(::syscall(SYS_openat2, root_dir.get(), init.c_str(), &how, sizeof how)));
+  const UniqueFd program = open_in_root(root, init, O_PATH);
   if (!program) return false;
   std::error_code error;
   const fs::path resolved = fs::read_symlink("/proc/self/fd/" + std::to_string(program.get()), error);
