@@ -90,6 +90,12 @@ TEST_SUITE("distro") {
     // Its /proc is the kernel's (systemd-tmpfiles refuses anything else), with the CT's own
     // figures over it; the hostname is the one create gave.
     CHECK(ct.exec("stat -f -c %T /proc").output == "proc\n");
+    // Its root cannot take the served files or the masks away, nor write host-wide settings.
+    CHECK(ct.exec("umount /proc/meminfo").status != 0);
+    CHECK(ct.exec("echo 1 > /proc/meminfo").status != 0);
+    CHECK(ct.exec("umount /proc/kcore").status != 0);
+    CHECK(ct.exec("echo 1 > /proc/sys/kernel/sysrq").status != 0);
+    CHECK(ct.exec("echo h > /proc/sysrq-trigger").status != 0);
     CHECK(ct.exec("hostname").output == "deb-boot\n");
     CHECK(ct.exec("free -b | sed -n 2p").output.find(" 536870912 ") != std::string::npos);
     CHECK(ct.exec("nproc").output == "1\n");
