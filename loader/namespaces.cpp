@@ -9,11 +9,13 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <exception>
 #include <fstream>
+#include <stdexcept>
 #include <thread>
 
 #include "loader/error.h"
@@ -176,6 +178,33 @@ bool has_own_user_namespace(pid_t pid) {
   if (::stat("/proc/self/ns/user", &ours) || ::stat(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), &theirs))
     return false;
   return ours.st_ino != theirs.st_ino;
+}
+
+unsigned root_host_id(pid_t pid) {
+  if (!has_own_user_namespace(pid)) return 0;
+  std::ifstream map("/proc/" + std::to_string(pid) + "/uid_map");
+  for (unsigned inside = 0, outside = 0, count = 0; map >> inside >> outside >> count;)
+    if (inside == 0) return outside;
+  throw std::runtime_error("pid " + std::to_string(pid) + " has no root in its user namespace");
+}
+
+void set_hostname_of(pid_t pid, const std::string& hostname) {
+  const std::string path = "/proc/" + std::to_string(pid) + "/ns/uts";
+  const UniqueFd uts(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!uts) throw_system_error("open(" + path + ")");
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    const bool done = ::setns(uts.get(), CLONE_NEWUTS) == 0 && ::sethostname(hostname.data(), hostname.size()) == 0;
+    ::_exit(done ? 0 : errno);
+  }
+  int status = 0;
+  while (::waitpid(child, &status, 0) < 0)
+    if (errno != EINTR) throw_system_error("waitpid");
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    errno = WIFEXITED(status) ? WEXITSTATUS(status) : EINTR;
+    throw_system_error("sethostname(" + hostname + ") in the UTS namespace of pid " + std::to_string(pid));
+  }
 }
 
 void join_namespaces(pid_t pid) {

@@ -70,4 +70,10 @@ std::vector<std::filesystem::path> mounts_under(const std::filesystem::path& dir
 // Whether `pid` lives in a user namespace other than ours.
 bool has_own_user_namespace(pid_t pid);
 
+// The host uid that is root inside `pid`'s user namespace (0 when it shares ours).
+unsigned root_host_id(pid_t pid);
+
+// sethostname() in the UTS namespace of `pid`, from a child that joins it alone.
+void set_hostname_of(pid_t pid, const std::string& hostname);
+
 }  // namespace ubc::ns

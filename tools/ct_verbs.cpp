@@ -201,9 +201,16 @@ void add_clone(CLI::App& app, Action& chosen) {
 }
 
 void add_setting_options(CLI::App& verb, CtSettingChanges& changes) {
-  verb.add_option("--hostname", changes.hostname, "Hostname (applies at the next start; always saved)");
-  verb.add_option("--ipadd", changes.ipadd, "Add an IPv4 or IPv6 address (next start; saved)");
-  verb.add_option("--ipdel", changes.ipdel, "Remove an address, or 'all' (next start; saved)");
+  const std::string live = " (a running CT at once, saved with --save; a stopped CT's config)";
+  verb.add_option("--hostname", changes.hostname, "Hostname" + live);
+  verb.add_option("--ipadd", changes.ipadd, "Add an IPv4 or IPv6 address" + live);
+  verb.add_option("--ipdel", changes.ipdel, "Remove an address, or 'all'" + live);
+  verb.add_option("--nameserver", changes.nameservers,
+                  "A DNS server for the CT's /etc/resolv.conf, or 'inherit' (the host's; repeatable)" + live);
+  verb.add_option("--searchdomain", changes.search_domains,
+                  "A search domain for the CT's /etc/resolv.conf, or 'inherit' (repeatable)" + live);
+  verb.add_option("--userpasswd", changes.user_passwords,
+                  "USER:PASSWORD: set a user's password in the CT's /etc/shadow (running or stopped; never saved)");
   verb.add_option("--onboot", changes.onboot, "yes|no: start with `ubcctl start --all` (saved)");
   verb.add_option("--init", changes.init, "The CT's init command (next start; saved)");
   verb.add_option("--userns", changes.userns, "yes|no: run in a user namespace (next start; saved)");

@@ -21,4 +21,9 @@ std::string host_veth_name(std::uint64_t cgroup_id);
 void set_up_ct_network(pid_t init_pid, std::uint64_t cgroup_id, const std::vector<std::string>& addresses,
                        const std::vector<std::string>& netdevs);
 
+// On a running CT: its addresses, with the host's routes to them. The first one makes the
+// veth pair; adding one it has already is no error.
+void add_ct_addresses(pid_t init_pid, std::uint64_t cgroup_id, const std::vector<std::string>& addresses);
+void remove_ct_addresses(pid_t init_pid, std::uint64_t cgroup_id, const std::vector<std::string>& addresses);
+
 }  // namespace ubc

@@ -1,19 +1,27 @@
 #include "ubc/ct_set.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <stdexcept>
 
+#include "loader/cgroup.h"
+#include "loader/namespaces.h"
+#include "ubc/containers.h"
 #include "ubc/cpu_control.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_devices.h"
+#include "ubc/ct_files.h"
+#include "ubc/ct_network.h"
 #include "ubc/ct_settings.h"
 #include "ubc/limits.h"
 #include "ubc/resource_table.h"
 #include "ubc/userns_ranges.h"
 
 namespace ubc {
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -50,11 +58,92 @@ void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSetti
   CpuControl(host).set_host_cpuunits(*cpu.cpuunits, request.save);
 }
 
+struct UserPassword {
+  std::string user, password;
+};
+
+std::vector<UserPassword> parse_user_passwords(const std::vector<std::string>& specs) {
+  std::vector<UserPassword> parsed;
+  for (const auto& spec : specs) {
+    const auto colon = spec.find(':');
+    if (colon == 0 || colon == std::string::npos || spec.find('\n') != std::string::npos)
+      throw std::invalid_argument("--userpasswd takes USER:PASSWORD, not '" + spec + "'");
+    parsed.push_back({spec.substr(0, colon), spec.substr(colon + 1)});
+  }
+  return parsed;
+}
+
+// The settings a running CT takes at once, applied to it: what its next start would do.
+void apply_live_settings(Host& host, const std::string& ctid, pid_t init, const CtSettings& current,
+                         const CtSettingChanges& changes) {
+  const fs::path root = "/proc/" + std::to_string(init) + "/root";
+  const unsigned root_id = ns::root_host_id(init);
+  if (!changes.hostname.empty()) {
+    ns::set_hostname_of(init, changes.hostname);
+    edit_ct_files(root, root_id, [&] { write_hostname_file(changes.hostname); });
+  }
+  if (!changes.ipadd.empty() || !changes.ipdel.empty()) {
+    // By name: an address added live without --save is in no config, and `all` means the saved ones.
+    std::vector<std::string> removed;
+    for (const auto& address : changes.ipdel) {
+      if (address == "all")
+        removed.insert(removed.end(), current.ip_addresses.begin(), current.ip_addresses.end());
+      else
+        removed.push_back(address);
+    }
+    const std::uint64_t cgroup_id = cgroup::id_of(host.cgroup_of(ctid));
+    remove_ct_addresses(init, cgroup_id, removed);
+    add_ct_addresses(init, cgroup_id, changes.ipadd);
+  }
+  if (!changes.nameservers.empty() || !changes.search_domains.empty()) {
+    const ResolverSettings resolver = resolver_settings(changes.nameservers, changes.search_domains);
+    edit_ct_files(root, root_id, [&] { write_resolv_conf(resolver); });
+  }
+}
+
+// vzctl's --userpasswd: on a running CT through its init's root, else in its files, with
+// the ids its tree has now (a CT that never ran may not be shifted to its range yet).
+void set_user_passwords(std::optional<pid_t> init, const CtSettings& current,
+                        const std::vector<UserPassword>& passwords) {
+  if (passwords.empty()) return;
+  fs::path root = current.root;
+  unsigned root_id = 0;
+  if (init) {
+    root = "/proc/" + std::to_string(*init) + "/root";
+    root_id = ns::root_host_id(*init);
+  } else {
+    struct stat info {};
+    if (root.empty() || ::lstat(root.c_str(), &info) || !S_ISDIR(info.st_mode))
+      throw std::runtime_error("the CT has no files (VE_ROOT) to set a password in");
+    root_id = info.st_uid;
+  }
+  for (const auto& entry : passwords) {
+    const std::string hash = hash_password(entry.password);
+    edit_ct_files(root, root_id, [&] { write_password(entry.user, hash); });
+  }
+}
+
 }  // namespace
 
+bool CtSettingChanges::has_live() const {
+  return !hostname.empty() || !ipadd.empty() || !ipdel.empty() || !nameservers.empty() || !search_domains.empty() ||
+         !user_passwords.empty();
+}
+
 bool CtSettingChanges::empty() const {
-  return hostname.empty() && init.empty() && onboot.empty() && userns.empty() && ipadd.empty() && ipdel.empty() &&
-         devices.empty() && netdev_add.empty() && netdev_del.empty() && capabilities.empty();
+  return !has_live() && init.empty() && onboot.empty() && userns.empty() && devices.empty() && netdev_add.empty() &&
+         netdev_del.empty() && capabilities.empty();
+}
+
+CtSettingChanges CtSettingChanges::next_start_only() const {
+  CtSettingChanges changes = *this;
+  changes.hostname.clear();
+  changes.ipadd.clear();
+  changes.ipdel.clear();
+  changes.nameservers.clear();
+  changes.search_domains.clear();
+  changes.user_passwords.clear();
+  return changes;
 }
 
 void apply_set(Host& host, const SetRequest& request) {
@@ -64,8 +153,20 @@ void apply_set(Host& host, const SetRequest& request) {
   const sched::CpuSettings cpu = parse_cpu_texts(request);
   if (ctid == "0") return apply_host_set(host, request, cpu);
   const bool cpu_changed = cpu.cpuunits || cpu.cpulimit || cpu.cpus;
-  auto planned = plan_setting_changes(host, ctid, request.settings);
-  if (!planned && !cpu_changed && limits.empty())
+  const CtSettingChanges& changes = request.settings;
+  const auto passwords = parse_user_passwords(changes.user_passwords);
+  auto planned = plan_setting_changes(host, ctid, changes);  // every change checked
+  const auto init = Containers(host).status(ctid).init_pid;
+  const CtSettings current = Containers(host).settings(ctid);
+  // A running CT takes hostname, addresses and resolver at once; as vzctl, they are saved
+  // only with --save (or when there is no running CT to take them).
+  const bool live = init && changes.has_live();
+  if (live && !request.save) {
+    planned.reset();
+    if (auto next_start = plan_setting_changes(host, ctid, changes.next_start_only()))
+      planned.emplace(std::move(*next_start));
+  }
+  if (changes.empty() && !cpu_changed && limits.empty())
     throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
   if (!limits.empty() && !host.engine_loaded() && !request.save)
     throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
@@ -81,6 +182,8 @@ void apply_set(Host& host, const SetRequest& request) {
   if (cpu_changed) CpuControl(host).set_ct(ctid, cpu);
   if (host.engine_loaded())
     for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
+  if (live) apply_live_settings(host, ctid, *init, current, changes);
+  set_user_passwords(init, current, passwords);
   if (request.save) {
     store_cpu_settings(config, cpu);
     for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
@@ -90,7 +193,9 @@ void apply_set(Host& host, const SetRequest& request) {
 
 std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,
                                                     const CtSettingChanges& changes) {
-  if (changes.empty()) return std::nullopt;
+  CtSettingChanges saved = changes;
+  saved.user_passwords.clear();  // never kept
+  if (saved.empty()) return std::nullopt;
   if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   ConfigLock lock(host.config_path(ctid).parent_path());
   PlannedSettings planned{CtConfig::load(host.config_path(ctid)), host.config_path(ctid), std::move(lock)};
@@ -126,6 +231,14 @@ std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::strin
     std::erase(addresses, address);
   }
   if (!changes.ipadd.empty() || !changes.ipdel.empty()) config.set("IP_ADDRESS", joined(addresses));
+  if (!changes.nameservers.empty()) {
+    for (const auto& server : changes.nameservers) validate_nameserver(server);
+    config.set("NAMESERVER", joined(changes.nameservers));
+  }
+  if (!changes.search_domains.empty()) {
+    for (const auto& domain : changes.search_domains) validate_search_domain(domain);
+    config.set("SEARCHDOMAIN", joined(changes.search_domains));
+  }
   if (!changes.devices.empty()) {
     std::vector<std::string> specs;
     std::vector<ns::DeviceNode> nodes;

@@ -1,6 +1,8 @@
 // `set`: what vzctl set does to a CT, checked whole before anything changes. Beancounter
-// limits and CPU values take effect at once on the live CT; settings (hostname, addresses,
-// init, devices, ...) are written to its config and apply at its next start.
+// limits and CPU values take effect at once on the live CT (saved with --save). The hostname,
+// addresses, resolver and passwords act on a running CT at once too, and are saved with
+// --save or when the CT is stopped; the other settings (init, devices, ...) are always saved
+// and apply at its next start.
 #pragma once
 
 #include <filesystem>
@@ -14,15 +16,24 @@
 
 namespace ubc {
 
-// Settings saved into a CT's config, each as vzctl's option gave it.
+// Settings of a CT, each as vzctl's option gave it.
 struct CtSettingChanges {
-  std::string hostname, init, onboot, userns;
-  std::vector<std::string> ipadd, ipdel, devices, netdev_add, netdev_del, capabilities;
+  // What a running CT takes at once.
+  std::string hostname;
+  std::vector<std::string> ipadd, ipdel, nameservers, search_domains;
+  std::vector<std::string> user_passwords;  // USER:PASSWORD, never saved
+  // What applies at the next start.
+  std::string init, onboot, userns;
+  std::vector<std::string> devices, netdev_add, netdev_del, capabilities;
+
   bool empty() const;
+  bool has_live() const;
+  // These changes without the ones a running CT takes at once.
+  CtSettingChanges next_start_only() const;
 };
 
 // The CT's config with `changes` made, every one checked, nothing written yet (nullopt
-// when there are none).
+// when none of them is saved).
 struct PlannedSettings {
   CtConfig config;
   std::filesystem::path file;

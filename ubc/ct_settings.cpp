@@ -29,6 +29,18 @@ IpFamily validate_ip_address(const std::string& address) {
   throw std::invalid_argument("'" + address + "' is not an IPv4 or IPv6 address (give it without a mask)");
 }
 
+void validate_nameserver(const std::string& server) {
+  if (server != "inherit") validate_ip_address(server);
+}
+
+void validate_search_domain(const std::string& domain) {
+  const bool bad_character =
+      domain.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_") !=
+      std::string::npos;
+  if (domain.empty() || domain.size() > 253 || bad_character)
+    throw std::invalid_argument("'" + domain + "' is not a domain name (letters, digits, '.', '-', '_'; or inherit)");
+}
+
 void validate_interface_name(const std::string& name) {
   const bool bad_character = name.find_first_of("/: \t\n") != std::string::npos;
   if (name.empty() || name.size() > 15 || bad_character || name == "." || name == "..")
@@ -89,6 +101,22 @@ CtSettings CtSettings::from(const CtConfig& config) {
       fail("IP_ADDRESS", error.what());
     }
     settings.ip_addresses.push_back(address);
+  }
+  for (const auto& server : words(config.get("NAMESERVER").value_or(""))) {
+    try {
+      validate_nameserver(server);
+    } catch (const std::invalid_argument& error) {
+      fail("NAMESERVER", error.what());
+    }
+    settings.nameservers.push_back(server);
+  }
+  for (const auto& domain : words(config.get("SEARCHDOMAIN").value_or(""))) {
+    try {
+      validate_search_domain(domain);
+    } catch (const std::invalid_argument& error) {
+      fail("SEARCHDOMAIN", error.what());
+    }
+    settings.search_domains.push_back(domain);
   }
   if (auto init = config.get("INIT")) {
     settings.init = words(*init);

@@ -19,6 +19,8 @@ struct CtSettings {
   std::string ostemplate;                       // OSTEMPLATE: the tarball it was made from, if any
   std::string hostname;                         // HOSTNAME
   std::vector<std::string> ip_addresses;        // IP_ADDRESS, IPv4, space-separated
+  std::vector<std::string> nameservers;         // NAMESERVER: addresses, or "inherit" (the host's)
+  std::vector<std::string> search_domains;      // SEARCHDOMAIN: domains, or "inherit"
   std::vector<std::string> init{"/sbin/init"};  // INIT, split on blanks
   bool user_namespace = false;                  // USERNS="yes"
   // USERNS_IDMAP="HOST_FIRST:COUNT": the host ids of the CT's 0..COUNT-1. A config that says
@@ -38,6 +40,10 @@ enum class IpFamily { v4, v6 };
 // The family of a CT address (vzctl's IP_ADDRESS holds both, without masks); throws
 // std::invalid_argument for anything else.
 IpFamily validate_ip_address(const std::string& address);
+// Throw std::invalid_argument unless the value is an IP address (a domain name, for
+// SEARCHDOMAIN) or "inherit".
+void validate_nameserver(const std::string& server);
+void validate_search_domain(const std::string& domain);
 // Throws std::invalid_argument unless `name` can name a network interface (1-15 bytes, no
 // '/', ':' or whitespace, not "." or "..").
 void validate_interface_name(const std::string& name);

@@ -19,6 +19,7 @@
 #include "loader/unique_fd.h"
 #include "ubc/containers.h"
 #include "ubc/ct_devices.h"
+#include "ubc/ct_files.h"
 #include "ubc/ct_network.h"
 #include "ubc/ct_process.h"
 #include "ubc/userns_ranges.h"
@@ -213,22 +214,10 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
   return setup;
 }
 
-// The CT's name where its distribution keeps it (systemd sets the hostname from it at boot),
-// as vzctl wrote it: only into a regular /etc/hostname the CT has, from inside its root.
-void write_hostname_file(const std::string& hostname) {
-  // Anything but a regular file (missing, a symlink, a fifo, a directory) is left alone.
-  const UniqueFd file(::open("/etc/hostname", O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat info {};
-  if (!file || ::fstat(file.get(), &info) || !S_ISREG(info.st_mode)) return;
-  const std::string line = hostname + "\n";
-  if (::ftruncate(file.get(), 0) || ::write(file.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
-    throw_system_error("writing /etc/hostname");
-}
-
 // The CT's init-to-be, PID 1 of its namespaces: waits until the host has set up what only
 // the host can, then builds the CT's root and execs init.
-[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, bool systemd, InitHandshake& handshake,
-                              ProcViewSetup& setup, int console) {
+[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, const ResolverSettings& resolver,
+                              bool systemd, InitHandshake& handshake, ProcViewSetup& setup, int console) {
   try {
     handshake.go_write.reset();
     handshake.failed_read.reset();
@@ -245,7 +234,9 @@ void write_hostname_file(const std::string& hostname) {
     setup.view.reset();
     setup.ct_end.reset();
     ns::confine_to_ct(ct.capabilities);
-    write_hostname_file(hostname);  // with no more power over the CT's files than its root
+    // Into the CT's files with no more power over them than its root, as vzctl's scripts did.
+    write_hostname_file(hostname);
+    write_resolv_conf(resolver);
     if (::setsid() < 0) throw_system_error("setsid");
     const int null = ::open("/dev/null", O_RDONLY);
     if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
@@ -310,8 +301,10 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   const fs::path view_server = helper_path("ubc-procfs");
   ProcViewSetup view = prepare_proc_view(view_server, ct_root_id, result);
 
+  const ResolverSettings resolver = resolver_settings(ct.nameservers, ct.search_domains);
+
   const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
-  if (init == 0) become_init(ctid, ct, systemd, handshake, view, console.get());
+  if (init == 0) become_init(ctid, ct, resolver, systemd, handshake, view, console.get());
   handshake.go_read.reset();
   handshake.failed_write.reset();
   view.ct_end.reset();

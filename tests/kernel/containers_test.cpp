@@ -1,5 +1,6 @@
 // CTs as directories, isolated with namespaces (issue 4), in a real kernel: a busybox root
 // filesystem made by ubc-mkrootfs, driven through ubcctl as a user drives it.
+#include <crypt.h>
 #include <doctest/doctest.h>
 #include <unistd.h>
 
@@ -204,6 +205,68 @@ TEST_SUITE("containers") {
     const auto list = ubcctl("list -o ctid,ip");
     CAPTURE(list.output);
     CHECK(list.output.find("fd00:77::51") != std::string::npos);
+  }
+
+  TEST_CASE("set acts on a running CT at once (hostname, addresses, resolver, passwords); --save keeps them") {
+    RunningCt ct("ct-live", "--hostname before --ipadd 10.77.0.61");
+    REQUIRE(ct.exec("echo old >/etc/hostname; printf \"root:*:1::::::\\nguest:!:1::::::\\n\" >/etc/shadow; "
+                    "chmod 640 /etc/shadow; printf \"options ndots:1\\nnameserver 10.9.9.9\\n\" >/etc/resolv.conf")
+                .status == 0);
+    const fs::path config_file = ubc::config_dir() / (ct.id() + ".conf");
+    auto saved = [&](const char* key) { return ubc::CtConfig::load(config_file).get(key).value_or(""); };
+
+    const auto set = ubcctl(
+        "set ct-live --hostname during --ipadd 10.77.0.62 --ipadd fd00:77::62 --ipdel 10.77.0.61 "
+        "--nameserver 192.0.2.53 --searchdomain ct.example");
+    REQUIRE_MESSAGE(set.status == 0, set.output);
+    CHECK(ct.exec("hostname").output == "during\n");
+    CHECK(ct.exec("cat /etc/hostname").output == "during\n");
+    const std::string addresses = ct.exec("ip addr show dev eth0").output;
+    CAPTURE(addresses);
+    CHECK(addresses.find("inet 10.77.0.62/32") != std::string::npos);
+    CHECK(addresses.find("inet6 fd00:77::62/128") != std::string::npos);
+    CHECK(addresses.find("10.77.0.61") == std::string::npos);
+    CHECK(std::system("busybox ping -c 1 -W 5 fd00:77::62 >/dev/null") == 0);  // the host's route to it
+    CHECK(std::system("ip route show 10.77.0.61/32 | grep -q .") != 0);        // and none to the old one
+    CHECK(ct.exec("cat /etc/resolv.conf").output == "options ndots:1\nsearch ct.example\nnameserver 192.0.2.53\n");
+    // As vzctl: not saved without --save.
+    CHECK(saved("HOSTNAME") == "before");
+    CHECK(saved("IP_ADDRESS") == "10.77.0.61");
+    CHECK(saved("NAMESERVER").empty());
+
+    REQUIRE(ubcctl("set ct-live --hostname kept --nameserver 192.0.2.54 --save").status == 0);
+    CHECK(saved("HOSTNAME") == "kept");
+    CHECK(saved("NAMESERVER") == "192.0.2.54");
+    CHECK(ct.exec("hostname").output == "kept\n");
+
+    REQUIRE(ubcctl("set ct-live --userpasswd guest:pa55word").status == 0);
+    const std::string guest = ct.exec("grep ^guest: /etc/shadow").output;
+    const std::string hash = guest.substr(6, guest.find(':', 6) - 6);
+    crypt_data data{};
+    CHECK_MESSAGE(std::string(::crypt_r("pa55word", hash.c_str(), &data)) == hash, guest);
+    CHECK(ct.exec("stat -c \"%a %u\" /etc/shadow").output == "640 0\n");
+    CHECK(ubcctl("set ct-live --userpasswd nobody:x").status != 0);  // no such user: refused, not created
+    CHECK(ubcctl("set ct-live --userpasswd :x").status != 0);
+    CHECK(ubcctl("set ct-live --nameserver not-an-address").status != 0);
+    CHECK(saved("NAMESERVER") == "192.0.2.54");
+
+    // The next start applies what was saved; what was only live is gone.
+    REQUIRE(ubcctl("restart ct-live").status == 0);
+    CHECK(ct.exec("hostname").output == "kept\n");
+    const std::string restarted = ct.exec("ip addr show dev eth0").output;
+    CHECK(restarted.find("inet 10.77.0.61/32") != std::string::npos);
+    CHECK(restarted.find("10.77.0.62") == std::string::npos);
+    CHECK(ct.exec("cat /etc/resolv.conf").output == "options ndots:1\nsearch ct.example\nnameserver 192.0.2.54\n");
+
+    // A stopped CT: settings are saved without --save, the password goes into its files.
+    REQUIRE(ubcctl("stop ct-live").status == 0);
+    REQUIRE(ubcctl("set ct-live --userpasswd root:r00t --hostname stopped").status == 0);
+    CHECK(saved("HOSTNAME") == "stopped");
+    std::ifstream shadow(ct.root() / "etc" / "shadow");
+    std::string root_line;
+    std::getline(shadow, root_line);
+    const std::string root_hash = root_line.substr(5, root_line.find(':', 5) - 5);
+    CHECK_MESSAGE(std::string(::crypt_r("r00t", root_hash.c_str(), &data)) == root_hash, root_line);
   }
 
   TEST_CASE("set --netdev_add moves a host interface into the CT at start; --netdev_del stops it") {

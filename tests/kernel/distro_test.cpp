@@ -2,6 +2,7 @@
 // systemd as its init, in its user namespace, under the engine. The template is built on
 // the host (it needs Debian's archive) and handed in: UBC_TEST_DEBIAN_TEMPLATE names it
 // (tests/distro_check does that); without it the suite skips, saying so.
+#include <crypt.h>
 #include <doctest/doctest.h>
 
 #include <chrono>
@@ -117,6 +118,15 @@ TEST_SUITE("distro") {
 
     // sshd answers on the CT's address, from the host.
     CHECK(banner_of("fd00:77::61", 22).starts_with("SSH-2.0-OpenSSH"));
+
+    // Live changes, as vzctl set made them: the hostname at once, a password in its shadow.
+    REQUIRE(ubcctl("set deb-boot --hostname deb-live --userpasswd root:debian-pw").status == 0);
+    CHECK(ct.exec("hostname").output == "deb-live\n");
+    CHECK(ct.exec("cat /etc/hostname").output == "deb-live\n");
+    const std::string root_entry = ct.exec("getent shadow root").output;
+    const std::string hash = root_entry.substr(5, root_entry.find(':', 5) - 5);
+    crypt_data data{};
+    CHECK_MESSAGE(std::string(::crypt_r("debian-pw", hash.c_str(), &data)) == hash, root_entry);
 
     // stop asks systemd to halt; it does, well before the timeout's SIGKILL.
     const auto before = std::chrono::steady_clock::now();

@@ -256,6 +256,50 @@ TEST_SUITE("isolation") {
     }
   }
 
+  TEST_CASE("set's writes into a CT's files (hostname, resolver, passwords) stay in them, whatever its root links") {
+    auto host_file = [](const char* path) {
+      std::ifstream in(path);
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
+    const std::string shadow = host_file("/etc/shadow"), resolv = host_file("/etc/resolv.conf"),
+                      hostname = host_file("/etc/hostname");
+    auto host_untouched = [&] {
+      CHECK(host_file("/etc/shadow") == shadow);
+      CHECK(host_file("/etc/resolv.conf") == resolv);
+      CHECK(host_file("/etc/hostname") == hostname);
+    };
+    for (const auto& [kind, flags] : ct_kinds()) {
+      CAPTURE(kind);
+      RunningCt ct("ct-files-" + kind, flags);
+      const std::string set = "set " + ct.id();
+      // Links climbing out, absolute, and through the CT's /proc to its init's root.
+      REQUIRE(ct.exec("ln -sf ../../../../../../etc/shadow /etc/shadow; ln -sf /../../etc/hostname /etc/hostname; "
+                      "ln -sf /proc/1/root/../../../etc/resolv.conf /etc/resolv.conf")
+                  .status == 0);
+      CHECK(ubcctl(set + " --userpasswd root:x").status != 0);  // not a regular file: refused
+      CHECK(ubcctl(set + " --nameserver 192.0.2.1 --hostname linked").status == 0);
+      CHECK(ct.exec("hostname").output == "linked\n");
+      CHECK(ct.exec("test -L /etc/hostname && echo link").output == "link\n");  // left alone
+      CHECK(ct.exec("test -L /etc/resolv.conf || cat /etc/resolv.conf").output == "nameserver 192.0.2.1\n");
+      host_untouched();
+      // A fifo or a file too big to be a shadow file: refused at once, nothing hangs.
+      REQUIRE(ct.exec("rm /etc/shadow && mkfifo /etc/shadow").status == 0);
+      CHECK(ubcctl(set + " --userpasswd root:x").status != 0);
+      REQUIRE(ct.exec("rm /etc/shadow && dd if=/dev/zero of=/etc/shadow bs=1M count=5 2>/dev/null").status == 0);
+      const auto big = ubcctl(set + " --userpasswd root:x");
+      CHECK(big.status != 0);
+      CHECK(big.output.find("too big") != std::string::npos);
+      // /etc itself a link climbing out: it stops at the CT's /, where the write lands.
+      REQUIRE(ct.exec("mv /etc /etc.real && ln -s ../../.. /etc").status == 0);
+      CHECK(ubcctl(set + " --nameserver 192.0.2.2").status == 0);
+      CHECK(ct.exec("cat /resolv.conf").output == "nameserver 192.0.2.2\n");
+      REQUIRE(ct.exec("rm /etc && mv /etc.real /etc").status == 0);
+      host_untouched();
+    }
+  }
+
   TEST_CASE("load remounts cgroup2 with nsdelegate and says so") {
     const fs::path mount = ubc::cgroup::find_v2_mount().value();
     REQUIRE(ubcctl("unload").status == 0);
