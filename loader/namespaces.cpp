@@ -84,7 +84,7 @@ void map_user_namespace(pid_t child, const UserMapping& mapping) {
 }
 
 void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& devices,
-                           std::optional<ProcViewHandles> proc_view, bool systemd_mounts) {
+                           std::optional<ProcViewHandles> proc_view, bool systemd_mounts, const fs::path& console) {
   // Nothing mounted from here on may reach the host's mount namespace.
   mount_or_throw(nullptr, "/", nullptr, MS_REC | MS_PRIVATE);
   mount_or_throw(root.c_str(), root, nullptr, MS_BIND | MS_REC);
@@ -125,6 +125,13 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   fs::create_directories(dev / "pts");
   mount_or_throw("devpts", dev / "pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620");
   fs::create_symlink("pts/ptmx", dev / "ptmx");
+  if (!console.empty()) {
+    // The host's pty, so that its master stays on the host (ubc-console); the CT sees this
+    // one slave and none of the host's other terminals.
+    UniqueFd placeholder(::open((dev / "console").c_str(), O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0600));
+    if (!placeholder) throw_system_error("creating " + (dev / "console").string());
+    mount_or_throw(console.c_str(), dev / "console", nullptr, MS_BIND);
+  }
   fs::create_directories(dev / "shm");
   mount_or_throw("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
   mask_kernel_paths(proc_view && !proc_view->over_procfs ? proc / kRealProcName : proc, sys, dev / "null");

@@ -50,8 +50,10 @@ struct ProcViewHandles {
   // init that insists on procfs (systemd); else the whole view (attach_proc_view).
   bool over_procfs = false;
 };
+// `console`: the path (in the host's /dev/pts) of a pty slave bound onto the CT's /dev/console.
 void enter_root_filesystem(const std::filesystem::path& root, const std::vector<DeviceNode>& devices,
-                           std::optional<ProcViewHandles> proc_view, bool systemd_mounts = false);
+                           std::optional<ProcViewHandles> proc_view, bool systemd_mounts = false,
+                           const std::filesystem::path& console = {});
 
 // Joins every namespace of the running process `pid` (user first when it has its own), so
 // that children of the caller run inside them. The caller's own pid namespace membership

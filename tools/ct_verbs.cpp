@@ -246,6 +246,12 @@ void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter
   if (filter.wants("enter"))
     add_ct_verb(app, chosen, "enter", "An interactive shell inside a running CT",
                 [](Session& session, const std::string& ctid) { return session.containers().enter(ctid); });
+  if (filter.wants("console"))
+    add_ct_verb(app, chosen, "console", "Attach to a running CT's console (its init's terminal); Esc then . detaches",
+                [](Session& session, const std::string& ctid) {
+                  session.containers().console(ctid);
+                  return 0;
+                });
   if (filter.wants("clone")) add_clone(app, chosen);
 }
 

@@ -335,8 +335,13 @@ int Containers::enter(const std::string& ctid) {
     ns::hide_from_ct_processes();
     if (own_users) become_ct_root();
     ns::confine_to_ct(capabilities);
-    exec_in_ct({"/bin/sh", "-l"});
+    exec_login_shell();
   });
+}
+
+void Containers::console(const std::string& ctid) {
+  if (!running_init(ctid)) throw std::runtime_error("CT " + ctid + " is not running");
+  attach_console(ctid, console_socket(ctid));
 }
 
 void Containers::clone(const std::string& ctid, const std::string& new_ctid) {

@@ -82,6 +82,8 @@ class Containers {
   int exec(const std::string& ctid, const std::vector<std::string>& argv);
   // An interactive login shell in the running CT, on a pty of the CT's devpts.
   int enter(const std::string& ctid);
+  // Attaches the caller's terminal to the running CT's console until Esc then '.'.
+  void console(const std::string& ctid);
   // Copies the CT's files and config under a new id, without its addresses.
   void clone(const std::string& ctid, const std::string& new_ctid);
   // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.

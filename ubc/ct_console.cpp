@@ -4,6 +4,8 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -12,12 +14,14 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 
 #include "loader/cgroup.h"
 #include "loader/error.h"
 #include "loader/fd_passing.h"
 #include "loader/namespaces.h"
 #include "loader/unique_fd.h"
+#include "ubc/ct_config.h"
 
 namespace ubc {
 
@@ -43,17 +47,21 @@ class RawTerminal {
   bool active_ = false;
 };
 
+// Writes all of `data`; false once `fd` is gone.
+bool write_all(int fd, const char* data, std::size_t size) {
+  for (std::size_t done = 0; done < size;) {
+    const ssize_t put = ::write(fd, data + done, size - done);
+    if (put < 0 && errno == EINTR) continue;
+    if (put <= 0) return false;
+    done += static_cast<std::size_t>(put);
+  }
+  return true;
+}
+
 bool copy(int from, int to) {
   char buffer[4096];
   const ssize_t got = ::read(from, buffer, sizeof buffer);
-  if (got <= 0) return false;
-  for (ssize_t done = 0; done < got;) {
-    const ssize_t put = ::write(to, buffer + done, static_cast<std::size_t>(got - done));
-    if (put < 0 && errno == EINTR) continue;
-    if (put <= 0) return false;
-    done += put;
-  }
-  return true;
+  return got > 0 && write_all(to, buffer, static_cast<std::size_t>(got));
 }
 
 // In the CT: a session on the pty's slave, running argv.
@@ -71,7 +79,104 @@ bool copy(int from, int to) {
   ::_exit(127);
 }
 
+// vzctl console's detach keys, Esc then '.', found in what the caller types, across reads.
+class DetachKeys {
+ public:
+  // What of `input` to pass on; sets detached() when the keys came.
+  std::string filter(const char* input, std::size_t size) {
+    std::string passed;
+    for (std::size_t i = 0; i < size && !detached_; ++i) {
+      const char key = input[i];
+      if (after_escape_) {
+        after_escape_ = false;
+        if (key == '.') {
+          detached_ = true;
+          break;
+        }
+        passed += kEscape;
+      }
+      if (key == kEscape)
+        after_escape_ = true;
+      else
+        passed += key;
+    }
+    return passed;
+  }
+  bool detached() const { return detached_; }
+
+ private:
+  static constexpr char kEscape = 0x1b;
+  bool after_escape_ = false;
+  bool detached_ = false;
+};
+
 }  // namespace
+
+ConsolePty open_console_pty(unsigned ct_root_host_id) {
+  ConsolePty pty;
+  pty.master.reset(::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.master || ::grantpt(pty.master.get()) || ::unlockpt(pty.master.get()))
+    throw_system_error("opening a pty for the CT's console");
+  char name[64];
+  if (::ptsname_r(pty.master.get(), name, sizeof name)) throw_system_error("ptsname_r");
+  pty.slave_path = name;
+  pty.slave.reset(::open(name, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!pty.slave) throw_system_error(std::string("open(") + name + ")");
+  if (::fchmod(pty.slave.get(), 0600) || ::fchown(pty.slave.get(), ct_root_host_id, ct_root_host_id))
+    throw_system_error(std::string("giving ") + name + " to the CT's root");
+  return pty;
+}
+
+std::filesystem::path console_socket(const std::string& ctid) {
+  return run_dir() / (ctid + ".console.sock");
+}
+
+void attach_console(const std::string& ctid, const std::filesystem::path& socket) {
+  UniqueFd connection(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!connection) throw_system_error("socket");
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (socket.string().size() >= sizeof address.sun_path) throw std::runtime_error(socket.string() + ": path too long");
+  std::strcpy(address.sun_path, socket.c_str());
+  if (::connect(connection.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address))
+    throw_system_error("CT " + ctid + " has no console to attach to: connect(" + socket.string() + ")");
+  // ubc-console's first byte: '+' when the console is ours, else '-' and why not.
+  pollfd answer{connection.get(), POLLIN, 0};
+  char verdict = 0;
+  if (::poll(&answer, 1, 10000) != 1 || ::read(connection.get(), &verdict, 1) != 1)
+    throw std::runtime_error("CT " + ctid + "'s console keeper does not answer");
+  if (verdict != '+') {
+    char reason[256] = {};
+    const ssize_t got = ::read(connection.get(), reason, sizeof reason - 1);
+    throw std::runtime_error("CT " + ctid + "'s console: " + (got > 0 ? reason : "refused"));
+  }
+  std::fprintf(stderr, "Attached to CT %s's console (type Esc then . to detach)\r\n", ctid.c_str());
+  {
+    RawTerminal raw;
+    DetachKeys keys;
+    pollfd fds[2] = {{STDIN_FILENO, POLLIN, 0}, {connection.get(), POLLIN, 0}};
+    char buffer[4096];
+    while (!keys.detached()) {
+      if (::poll(fds, 2, -1) < 0) {
+        if (errno == EINTR) continue;
+        throw_system_error("poll");
+      }
+      if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+        const ssize_t got = ::read(connection.get(), buffer, sizeof buffer);
+        if (got <= 0) break;  // the CT stopped
+        if (!write_all(STDOUT_FILENO, buffer, static_cast<std::size_t>(got))) break;
+      }
+      if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+        const ssize_t got = ::read(STDIN_FILENO, buffer, sizeof buffer);
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) break;  // the caller's input ended: nothing more to type
+        const std::string passed = keys.filter(buffer, static_cast<std::size_t>(got));
+        if (!write_all(connection.get(), passed.data(), passed.size())) break;
+      }
+    }
+  }
+  std::fprintf(stderr, "\nDetached from CT %s's console\n", ctid.c_str());
+}
 
 int run_on_ct_pty(pid_t init_pid, const std::string& cgroup_procs, const std::function<void()>& exec_shell) {
   int pair[2];

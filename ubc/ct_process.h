@@ -13,6 +13,18 @@ std::vector<std::string> ct_environment();
 // Execs `argv` with ct_environment(), searching the CT's PATH; throws if it cannot.
 [[noreturn]] void exec_in_ct(const std::vector<std::string>& argv);
 
+// root's home and login shell in a CT's /etc/passwd text (its line's 6th and 7th fields);
+// /root and /bin/sh where it has none, or gives no absolute path.
+struct LoginAccount {
+  std::string home = "/root";
+  std::string shell = "/bin/sh";
+};
+LoginAccount root_login_account(const std::string& passwd);
+
+// Execs root's login shell as login(1) would (argv[0] "-bash", HOME, SHELL, USER, LOGNAME),
+// reading the CT's /etc/passwd by hand: glibc's NSS would load the CT's libraries.
+[[noreturn]] void exec_login_shell();
+
 // Makes the calling process root (uid and gid 0, no supplementary groups) in the user
 // namespace it is in.
 void become_ct_root();

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "loader/proc_view.h"
 #include "loader/unique_fd.h"
 #include "ubc/containers.h"
+#include "ubc/ct_console.h"
 #include "ubc/ct_devices.h"
 #include "ubc/ct_files.h"
 #include "ubc/ct_network.h"
@@ -121,24 +123,38 @@ void spawn_detached(const Helper& helper, std::vector<std::string> args, std::in
     throw std::runtime_error("starting " + helper.program.string() + ": setsid or fork failed");
 }
 
-// Where a CT's init and its children write their stdout and stderr: a pipe to ubc-console,
-// which keeps the last kConsoleBytes (and as many before them in CONSOLE.1), or the file
-// itself where ubc-console is missing.
+// A CT's console: a pty of the host's whose slave is its init's stdin, stdout and stderr and
+// its /dev/console, and whose master ubc-console keeps: the last kConsoleBytes in CT.console
+// (as many before them in CT.console.1), lent to `ubcctl console`. Where ubc-console is
+// missing, init writes into the file itself and the CT has no /dev/console.
 constexpr unsigned long long kConsoleBytes = 1 << 20;
-UniqueFd open_console(const fs::path& file, const fs::path& helper_cgroup) {
-  const Helper keeper{helper_path("ubc-console"), helper_cgroup};
-  if (fs::exists(keeper.program)) {
-    int ends[2];
-    if (::pipe2(ends, O_CLOEXEC)) throw_system_error("pipe2");
-    UniqueFd read_end(ends[0]), write_end(ends[1]);
-    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-    spawn_detached(keeper, {file.string(), std::to_string(kConsoleBytes)}, {read_end.get()}, null.get());
-    return write_end;
+struct CtConsole {
+  fs::path file;
+  Helper keeper;
+  ConsolePty pty;  // empty without a keeper
+  UniqueFd plain_file;
+
+  CtConsole(const std::string& ctid, const fs::path& helper_cgroup, unsigned ct_root_id)
+      : file(run_dir() / (ctid + ".console")), keeper{helper_path("ubc-console"), helper_cgroup} {
+    if (fs::exists(keeper.program)) {
+      pty = open_console_pty(ct_root_id);
+      return;
+    }
+    plain_file.reset(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!plain_file) throw_system_error("open(" + file.string() + ")");
   }
-  UniqueFd console(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-  if (!console) throw_system_error("open(" + file.string() + ")");
-  return console;
-}
+  int output() const { return pty.slave ? pty.slave.get() : plain_file.get(); }
+  // Once init exists: its keeper, which ends when init does.
+  void keep(const std::string& ctid, pid_t init) {
+    if (!pty.master) return;
+    const UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
+    if (!init_fd) throw_system_error("pidfd_open(" + std::to_string(init) + ")");
+    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
+    spawn_detached(keeper, {file.string(), std::to_string(kConsoleBytes), console_socket(ctid).string()},
+                   {pty.master.get(), init_fd.get()}, null.get());
+    pty.master.reset();
+  }
+};
 
 // A CT's device rules while its start may still fail: removed again unless kept.
 class DeviceRulesUntilStarted {
@@ -217,7 +233,7 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
 // The CT's init-to-be, PID 1 of its namespaces: waits until the host has set up what only
 // the host can, then builds the CT's root and execs init.
 [[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, const ResolverSettings& resolver,
-                              bool systemd, InitHandshake& handshake, ProcViewSetup& setup, int console) {
+                              bool systemd, InitHandshake& handshake, ProcViewSetup& setup, const CtConsole& console) {
   try {
     handshake.go_write.reset();
     handshake.failed_read.reset();
@@ -230,7 +246,7 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
     if (::sethostname(hostname.c_str(), hostname.size())) throw_system_error("sethostname(" + hostname + ")");
     std::optional<ns::ProcViewHandles> view_handles;
     if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get(), systemd};
-    ns::enter_root_filesystem(ct.root, ct.devices, view_handles, systemd);
+    ns::enter_root_filesystem(ct.root, ct.devices, view_handles, systemd, console.pty.slave_path);
     setup.view.reset();
     setup.ct_end.reset();
     ns::confine_to_ct(ct.capabilities);
@@ -238,8 +254,8 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
     write_hostname_file(hostname);
     write_resolv_conf(resolver);
     if (::setsid() < 0) throw_system_error("setsid");
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(console, 1) < 0 || ::dup2(console, 2) < 0)
+    const int input = console.pty.slave ? console.output() : ::open("/dev/null", O_RDONLY);
+    if (input < 0 || ::dup2(input, 0) < 0 || ::dup2(console.output(), 1) < 0 || ::dup2(console.output(), 2) < 0)
       throw_system_error("setting up init's stdio");
     exec_in_ct(ct.init);
   } catch (const std::exception& error) {
@@ -278,7 +294,6 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   if (!cgroup_fd) throw_system_error("open(" + cgroup.string() + ")");
   fs::create_directories(run_dir());
   const fs::path helper_cgroup = host_.prepare_helper_cgroup(ctid);
-  const UniqueFd console = open_console(run_dir() / (ctid + ".console"), helper_cgroup);
   InitHandshake handshake = InitHandshake::open();
   StartResult result;
   // Device rules before the CT's first task exists: from its first open on, only the
@@ -302,9 +317,10 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   ProcViewSetup view = prepare_proc_view(view_server, ct_root_id, result);
 
   const ResolverSettings resolver = resolver_settings(ct.nameservers, ct.search_domains);
+  CtConsole console(ctid, helper_cgroup, ct_root_id);
 
   const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
-  if (init == 0) become_init(ctid, ct, resolver, systemd, handshake, view, console.get());
+  if (init == 0) become_init(ctid, ct, resolver, systemd, handshake, view, console);
   handshake.go_read.reset();
   handshake.failed_write.reset();
   view.ct_end.reset();
@@ -321,9 +337,10 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   try {
     if (ct.user_namespace) ns::map_user_namespace(init, ct.user_mapping);
     set_up_ct_network(init, cgroup::id_of(cgroup), ct.ip_addresses, ct.netdevs);
+    console.keep(ctid, init);
     if (view.view) {
       spawn_detached({view_server, helper_cgroup}, {ctid, std::to_string(init), std::to_string(ct_root_id)},
-                     {view.view->connection.get(), view.server_end.get()}, console.get());
+                     {view.view->connection.get(), view.server_end.get()}, console.output());
       view.view->connection.reset();
       view.server_end.reset();
     }

@@ -2,11 +2,13 @@
 // filesystem made by ubc-mkrootfs, driven through ubcctl as a user drives it.
 #include <crypt.h>
 #include <doctest/doctest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <iterator>
 #include <map>
 #include <sstream>
@@ -426,6 +428,50 @@ TEST_SUITE("containers") {
     CHECK(fs::file_size(console.string() + ".1") == (1u << 20));
   }
 
+  TEST_CASE("console CT: init's terminal, one attached at a time, Esc . detaches, kept while nobody is attached") {
+    RunningCt ct("ct-tty", "");
+    // An interactive shell on the console, as a getty's would be.
+    REQUIRE(ct.exec("setsid sh -i </dev/console >/dev/console 2>&1 &").status == 0);
+    const std::string ubcctl_binary = (fs::read_symlink("/proc/self/exe").parent_path() / "ubcctl").string();
+    auto session = [&](const std::string& typing) {
+      return ubc::test::shell("(" + typing + ") | " + ubcctl_binary + " console ct-tty 2>&1");
+    };
+    const auto typed = session("sleep 1; printf 'echo marker-$((6*7))\\n'; sleep 3");
+    CAPTURE(typed.output);
+    CHECK(typed.status == 0);
+    CHECK(typed.output.find("marker-42") != std::string::npos);  // the shell ran it: not only the echo
+    CHECK(typed.output.find("Detached from CT ct-tty") != std::string::npos);
+    // Esc then '.' detaches at once: what follows is not typed into the CT.
+    const auto detached = session("sleep 1; printf '\\033.echo after-$((1+1))\\n'; sleep 2");
+    CHECK(detached.status == 0);
+    CHECK(detached.output.find("after-2") == std::string::npos);
+    // Kept on the host whoever is attached: the first session's output, not the second's.
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    std::ifstream kept(ubc::test::run_dir() / "ct-tty.console");
+    const std::string log{std::istreambuf_iterator<char>(kept), std::istreambuf_iterator<char>()};
+    CHECK(log.find("marker-42") != std::string::npos);
+    CHECK(log.find("after-2") == std::string::npos);
+    // One at a time: a second client is refused, and says why.
+    auto first = std::async(std::launch::async, [&] { return session("sleep 4"); });
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    const auto second = session("sleep 1");
+    CHECK(second.status != 0);
+    CHECK(second.output.find("another `ubcctl console` is attached") != std::string::npos);
+    CHECK(first.get().status == 0);
+    // The console is the host's pty, the CT's root's; the CT sees no other host terminal, and
+    // only root on the host reaches the keeper's socket.
+    CHECK(ct.exec("stat -c %u /dev/console; ls /dev/pts").output == "0\nptmx\n");
+    struct stat socket_info {};
+    REQUIRE(::stat((ubc::test::run_dir() / "ct-tty.console.sock").c_str(), &socket_info) == 0);
+    CHECK((socket_info.st_mode & 077) == 0);
+    CHECK(socket_info.st_uid == 0);
+    REQUIRE(ubcctl("stop ct-tty").status == 0);
+    const auto stopped = ubcctl("console ct-tty");
+    CHECK(stopped.status != 0);
+    CHECK(stopped.output.find("not running") != std::string::npos);
+    CHECK_FALSE(fs::exists(ubc::test::run_dir() / "ct-tty.console.sock"));  // its keeper is gone with it
+  }
+
   TEST_CASE("exec --all reaches every running CT") {
     RunningCt first("ct-all-a", "");
     RunningCt second("ct-all-b", "");
@@ -519,13 +565,14 @@ TEST_SUITE("containers") {
     RunningCt ct("ct-enter", "--hostname entered");
     const std::uint64_t before = ubc::test::host().counter(ct.id(), UBC_NUMPTY).maxheld;
     const fs::path input = fs::temp_directory_path() / "ubc-enter-input";
-    std::ofstream(input) << "hostname; tty; exit 3\n";
+    std::ofstream(input) << "hostname; tty; echo shell=$0 home=$HOME; exit 3\n";
     const auto run = ubcctl("enter " + ct.id() + " < " + input.string());
     fs::remove(input);
     CAPTURE(run.output);
     CHECK(run.status == 3);
     CHECK(run.output.find("entered") != std::string::npos);
-    CHECK(run.output.find("/dev/pts/0") != std::string::npos);  // the CT's first pty
+    CHECK(run.output.find("/dev/pts/0") != std::string::npos);            // the CT's first pty
+    CHECK(run.output.find("shell=-sh home=/root") != std::string::npos);  // root's login shell, per its passwd
     CHECK(ubc::test::host().counter(ct.id(), UBC_NUMPTY).maxheld == before + 1);
   }
 

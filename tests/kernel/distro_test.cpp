@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -118,6 +120,23 @@ TEST_SUITE("distro") {
 
     // sshd answers on the CT's address, from the host.
     CHECK(banner_of("fd00:77::61", 22).starts_with("SSH-2.0-OpenSSH"));
+
+    // systemd's status output reaches the console, kept on the host, and console-getty offers
+    // a login there.
+    std::ifstream console_log(ubc::test::run_dir() / "deb-boot.console");
+    const std::string console{std::istreambuf_iterator<char>(console_log), std::istreambuf_iterator<char>()};
+    CAPTURE(console.substr(0, 2000));
+    CHECK(console.find("Welcome to") != std::string::npos);
+    const std::string ubcctl_binary = (fs::read_symlink("/proc/self/exe").parent_path() / "ubcctl").string();
+    const auto login =
+        ubc::test::shell("(sleep 2; printf '\\n'; sleep 3) | " + ubcctl_binary + " console deb-boot 2>&1");
+    CAPTURE(login.output);
+    CHECK(login.output.find("login:") != std::string::npos);
+
+    // enter gives root's login shell, bash, as login would.
+    const auto entered =
+        ubc::test::shell("printf 'echo shell=$0 user=$USER\\nexit\\n' | " + ubcctl_binary + " enter deb-boot 2>&1");
+    CHECK_MESSAGE(entered.output.find("shell=-bash user=root") != std::string::npos, entered.output);
 
     // Live changes, as vzctl set made them: the hostname at once, a password in its shadow.
     REQUIRE(ubcctl("set deb-boot --hostname deb-live --userpasswd root:debian-pw").status == 0);

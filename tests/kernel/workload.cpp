@@ -143,7 +143,10 @@ std::filesystem::path run_dir() {
 
 CommandRun ubcctl(const std::string& arguments) {
   const auto binary = std::filesystem::read_symlink("/proc/self/exe").parent_path() / "ubcctl";
-  const std::string command = binary.string() + " " + arguments + " 2>&1";
+  return shell(binary.string() + " " + arguments + " 2>&1");
+}
+
+CommandRun shell(const std::string& command) {
   CommandRun run{-1, {}};
   FILE* pipe = ::popen(command.c_str(), "r");
   REQUIRE(pipe);

@@ -80,6 +80,8 @@ struct CommandRun {
 };
 // Runs this build's ubcctl with `arguments` (a shell command line's words).
 CommandRun ubcctl(const std::string& arguments);
+// `command` run by /bin/sh; its stdout, and its exit status.
+CommandRun shell(const std::string& command);
 // Where the tests' running CTs keep their pid files (UBC_RUN_DIR, set by main()).
 std::filesystem::path run_dir();
 

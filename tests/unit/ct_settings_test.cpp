@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "ubc/ct_config.h"
+#include "ubc/ct_process.h"
 
 namespace fs = std::filesystem;
 
@@ -51,4 +52,16 @@ TEST_CASE("interfaces moved into a CT have names the kernel takes") {
   CHECK_NOTHROW(ubc::validate_interface_name("enp0s31f6.100"));
   for (const char* bad : {"", "a/b", "eth0:1", "has space", "..", "sixteen-chars-xx"})
     CHECK_THROWS_AS(ubc::validate_interface_name(bad), std::invalid_argument);
+}
+
+TEST_CASE("enter's login shell: root's home and shell from the CT's passwd, /bin/sh where it names none") {
+  const auto bash =
+      ubc::root_login_account("daemon:x:1:1::/usr/sbin:/usr/sbin/nologin\nroot:x:0:0:root:/root:/bin/bash\n");
+  CHECK(bash.home == "/root");
+  CHECK(bash.shell == "/bin/bash");
+  const auto relative = ubc::root_login_account("root:x:0:0:root:home:bash\n");
+  CHECK(relative.home == "/root");
+  CHECK(relative.shell == "/bin/sh");
+  CHECK(ubc::root_login_account("").shell == "/bin/sh");
+  CHECK(ubc::root_login_account("rooted:x:0:0::/x:/bin/zsh\n").shell == "/bin/sh");
 }
