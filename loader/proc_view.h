@@ -29,8 +29,8 @@ inline constexpr const char* kCpuOnlineName = ".cpu_online";
 // The view's files that stand for procfs files of the same name. A CT that runs systemd gets
 // the kernel's procfs on /proc (systemd-tmpfiles and systemctl insist on procfs there) with
 // these bound over it, as lxcfs does, and no user_beancounters (procfs cannot gain a name).
-inline constexpr std::array<const char*, 6> kOverlaidProcFiles{"meminfo", "swaps",   "uptime",
-                                                               "stat",    "cpuinfo", "loadavg"};
+inline constexpr std::array<const char*, 7> kOverlaidProcFiles{"meminfo", "swaps",   "uptime",   "stat",
+                                                               "cpuinfo", "loadavg", "diskstats"};
 
 // Whether this host can serve a view (/dev/fuse opens).
 bool proc_view_available();

@@ -41,7 +41,7 @@ using ubc::ProcView;
 constexpr const char* kUsage =
     "usage: ubc-procfs CTID INIT_PID ROOT_ID FUSE_FD SOCKET_FD\n"
     "Serves CT CTID's /proc view (user_beancounters; the CT's own meminfo, swaps, uptime,\n"
-    "stat, cpuinfo and loadavg; its real procfs) on the FUSE connection FUSE_FD until the\n"
+    "stat, cpuinfo, loadavg and diskstats; its real procfs) on the FUSE connection FUSE_FD until the\n"
     "CT's init INIT_PID exits; its files belong to host uid and gid ROOT_ID (the CT's root).\n"
     "The CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
 
@@ -362,6 +362,8 @@ std::vector<ProcView::ServedFile> served_files(const std::string& ctid, ubc::CtF
       own_resources_file(ubc::ns::kCpuOnlineName, "/sys/devices/system/cpu/online",
                          [&figures](const std::string&) { return files::cpu_online(figures.cpu().cpus); }),
       own_resources_file("loadavg", "/proc/loadavg", [&load](const std::string&) { return load.render(); }),
+      own_resources_file("diskstats", "/proc/diskstats",
+                         [&figures](const std::string& host) { return files::diskstats(host, figures.io()); }),
   };
 }
 

@@ -100,6 +100,7 @@ CtFigureReader::CtFigureReader(const fs::path& cgroup, pid_t init)
       memory_current_(cgroup / "memory.current"),
       swap_max_(cgroup / "memory.swap.max"),
       swap_current_(cgroup / "memory.swap.current"),
+      io_stat_(cgroup / "io.stat"),
       cpu_stat_(cgroup / "cpu.stat"),
       cpuset_(cgroup / "cpuset.cpus.effective"),
       host_online_("/sys/devices/system/cpu/online"),
@@ -113,6 +114,10 @@ proc_files::MemoryFigures CtFigureReader::memory() {
   figures.swap_limit = limit_of(swap_max_);
   figures.swap_usage = number_of(swap_current_);
   return figures;
+}
+
+proc_files::IoFigures CtFigureReader::io() {
+  return proc_files::parse_io_stat(io_stat_.read().value_or(""));
 }
 
 proc_files::CpuFigures CtFigureReader::cpu() {

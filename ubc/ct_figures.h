@@ -1,5 +1,5 @@
 // Reads what a CT's /proc view shows of its own resources (ubc/proc_files.h): its cgroup's
-// memory and CPU files, and its init's start.
+// memory, CPU and I/O files, and its init's start.
 #pragma once
 
 #include <sys/types.h>
@@ -23,9 +23,11 @@ class CtFigureReader {
   // cpu.stat and cpuset.cpus.effective (the host's online CPUs where the cgroup has no
   // cpuset), and how long ago init started.
   proc_files::CpuFigures cpu();
+  // io.stat: none where the cgroup has no io controller.
+  proc_files::IoFigures io();
 
  private:
-  KernelFile memory_stat_, memory_max_, memory_current_, swap_max_, swap_current_;
+  KernelFile memory_stat_, memory_max_, memory_current_, swap_max_, swap_current_, io_stat_;
   KernelFile cpu_stat_, cpuset_, host_online_, init_stat_;
 };
 

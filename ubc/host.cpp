@@ -61,7 +61,8 @@ bool has_word(const std::string& text, const std::string& word) {
 
 // The controllers every CT gets, on the path from the cgroup root down to the CTs' parent
 // (the parent's parent may be the root itself): memory, which the page rows are read from,
-// and, where the kernel has them, cpu and cpuset, which carry the CPU policy.
+// and, where the kernel has them, cpu and cpuset, which carry the CPU policy, and io, whose
+// io.stat is the CT's /proc/diskstats.
 void enable_controllers(const fs::path& ct_parent) {
   for (const fs::path& dir : {ct_parent.parent_path(), ct_parent}) {
     const std::string available = cgroup::read_file(dir / "cgroup.controllers");
@@ -69,7 +70,7 @@ void enable_controllers(const fs::path& ct_parent) {
       throw std::runtime_error("the cgroup v2 memory controller is not available in " + dir.string() +
                                "; ubc reads its page rows from it");
     const std::string enabled = cgroup::read_file(dir / "cgroup.subtree_control");
-    for (const char* controller : {"memory", "cpu", "cpuset"})
+    for (const char* controller : {"memory", "cpu", "cpuset", "io"})
       if (has_word(available, controller) && !has_word(enabled, controller))
         cgroup::write_file(dir / "cgroup.subtree_control", std::string("+") + controller);
   }

@@ -210,6 +210,60 @@ std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, l
   return text + std::to_string(running) + "/" + std::to_string(tasks) + " " + std::to_string(last_pid) + "\n";
 }
 
+IoFigures parse_io_stat(const std::string& io_stat) {
+  IoFigures figures;
+  std::istringstream lines(io_stat);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    std::string device;
+    words >> device;
+    unsigned major = 0, minor = 0;
+    if (std::sscanf(device.c_str(), "%u:%u", &major, &minor) != 2) continue;
+    IoCounts& counts = figures[{major, minor}];
+    for (std::string pair; words >> pair;) {
+      const auto equals = pair.find('=');
+      if (equals == std::string::npos) continue;
+      const std::string key = pair.substr(0, equals);
+      const std::uint64_t value = std::strtoull(pair.c_str() + equals + 1, nullptr, 10);
+      if (key == "rbytes") counts.rbytes = value;
+      if (key == "wbytes") counts.wbytes = value;
+      if (key == "rios") counts.rios = value;
+      if (key == "wios") counts.wios = value;
+      if (key == "dbytes") counts.dbytes = value;
+      if (key == "dios") counts.dios = value;
+    }
+  }
+  return figures;
+}
+
+std::string diskstats(const std::string& host_diskstats, const IoFigures& ct) {
+  constexpr std::uint64_t kSector = 512;
+  std::string text;
+  std::istringstream lines(host_diskstats);
+  for (std::string line; std::getline(lines, line);) {
+    std::istringstream words(line);
+    unsigned major = 0, minor = 0;
+    std::string name;
+    if (!(words >> major >> minor >> name)) continue;
+    const auto device = ct.find({major, minor});
+    if (device == ct.end()) continue;
+    std::size_t fields = 0;
+    for (std::string word; words >> word;) ++fields;
+    const IoCounts& io = device->second;
+    // The kernel's fields, in order: reads, merged, sectors, ms; writes, merged, sectors,
+    // ms; in flight, io ms, weighted ms; discards, merged, sectors, ms; flushes, ms.
+    const std::uint64_t values[] = {io.rios, 0, io.rbytes / kSector, 0, io.wios, 0, io.wbytes / kSector, 0, 0, 0, 0,
+                                    io.dios, 0, io.dbytes / kSector, 0, 0,       0};
+    char head[64];
+    std::snprintf(head, sizeof head, "%4u %7u %s", major, minor, name.c_str());
+    text += head;
+    for (std::size_t field = 0; field < fields; ++field)
+      text += " " + std::to_string(field < std::size(values) ? values[field] : 0);
+    text += "\n";
+  }
+  return text;
+}
+
 std::string cpu_online(const std::vector<unsigned>& cpus) {
   const std::set<unsigned> sorted(cpus.begin(), cpus.end());
   std::string list;

@@ -30,6 +30,15 @@ struct CpuFigures {
   double seconds_up = 0;          // since the CT's init started
 };
 
+// A CT's block I/O on one device, as its io.stat counts it (bytes and completed requests).
+struct IoCounts {
+  std::uint64_t rbytes = 0, wbytes = 0, rios = 0, wios = 0, dbytes = 0, dios = 0;
+};
+// By device number (major, minor).
+using IoFigures = std::map<std::pair<unsigned, unsigned>, IoCounts>;
+// io.stat's text: "MAJ:MIN rbytes=N wbytes=N rios=N wios=N dbytes=N dios=N" per line.
+IoFigures parse_io_stat(const std::string& io_stat);
+
 // /proc/meminfo: MemTotal is the CT's limit (the host's total where it has none, or where
 // the limit is larger), free and available memory are what the limit leaves (never more
 // than the host has available), and every figure memory.stat keeps (Cached, Active, Shmem,
@@ -63,6 +72,11 @@ class LoadAverage {
 // /proc/loadavg: the CT's three averages, its tasks running now and all its tasks, and the
 // last pid its pid namespace gave (`last_pid`, from its own procfs).
 std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, long last_pid);
+
+// /proc/diskstats: the host's lines for the devices the CT has done I/O on (lxcfs hides the
+// others too), with the CT's reads, writes and discards and their sectors. The cgroup keeps
+// no times, merges or requests in flight: those fields are 0.
+std::string diskstats(const std::string& host_diskstats, const IoFigures& ct);
 
 // /sys/devices/system/cpu/online: the CT's CPUs in the kernel's list form ("0-3,6"), in the
 // host's numbering, as sched_getaffinity gives them to the CT's tasks.

@@ -4,9 +4,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -120,6 +122,40 @@ TEST_SUITE("proc view") {
     CHECK(ct.exec("echo 1 > /proc/meminfo").status != 0);
     CHECK(ct.exec("ls -l /proc/meminfo").output.starts_with("-r--r--r--    1 root     root"));
     CHECK(ct.exec("grep -c Filename /proc/swaps").output == "1\n");
+  }
+
+  TEST_CASE("inside a CT, diskstats shows the devices it did I/O on, with its own counts") {
+    // A loop device of the host's, granted to the CT read-only; the CT reads its first MiB.
+    const std::filesystem::path image = std::filesystem::temp_directory_path() / "ubc-diskstats.img";
+    REQUIRE(std::system(("truncate -s 8M " + image.string()).c_str()) == 0);
+    const auto attached = ubc::test::shell("modprobe loop 2>/dev/null; losetup --find --show " + image.string());
+    if (attached.status != 0) {
+      MESSAGE("SKIP: no loop device here (losetup: " << attached.output << ")");
+      return;
+    }
+    const std::string device = attached.output.substr(5, attached.output.find('\n') - 5);  // "loopN"
+    {
+      RunningCt ct("ct-disk", "--userns no");  // the host node is root:disk 0660
+      REQUIRE(ubcctl("set " + ct.id() + " --devices " + device + ":r").status == 0);
+      REQUIRE(ubcctl("restart " + ct.id()).status == 0);
+      CHECK(ct.exec("cat /proc/diskstats").output.empty());  // no I/O yet: no device
+      REQUIRE(ct.exec("dd if=/dev/" + device + " of=/dev/null bs=4096 count=256 2>&1").status == 0);
+      const auto stats = ct.exec("cat /proc/diskstats");
+      CAPTURE(stats.output);
+      std::istringstream line(stats.output);
+      unsigned major = 0, minor = 0;
+      std::string name;
+      unsigned long long reads = 0, merged = 1, sectors = 0;
+      line >> major >> minor >> name >> reads >> merged >> sectors;
+      CHECK(major == 7);
+      CHECK(name == device);
+      CHECK(reads >= 1);
+      CHECK(merged == 0);
+      CHECK(sectors >= 2048);  // the MiB read, in 512-byte sectors (readahead may add some)
+      CHECK(std::count(stats.output.begin(), stats.output.end(), '\n') == 1);  // the host's other devices: none
+    }
+    std::system(("losetup -d /dev/" + device).c_str());
+    std::filesystem::remove(image);
   }
 
   TEST_CASE("inside a CT, loadavg is the CT's own: the host's busy tasks do not show, its own do") {

@@ -161,3 +161,18 @@ TEST_CASE("loadavg: the kernel's decay over 1, 5 and 15 minutes, printed as the 
   for (int period = 0; period < 12; ++period) load.sample(0);
   CHECK(files::loadavg(load, 0, 5, 100).rfind("0.73 ", 0) == 0);
 }
+
+TEST_CASE("diskstats: the devices the CT did I/O on, with its own requests and sectors") {
+  const std::string host =
+      "   7       0 loop0 10 0 80 4 0 0 0 0 0 8 4 0 0 0 0 0 0\n"
+      " 254       0 vda 5000 100 400000 900 7000 200 560000 1200 0 3000 2100 50 0 4096 7 300 20\n"
+      " 254       1 vda1 4000 90 300000 800 6000 150 500000 1100 0 2900 1900 0 0 0 0 0 0\n"
+      "   8       0 sda 1 2 3 4 5 6 7 8 9 10 11\n";
+  const auto io = ubc::proc_files::parse_io_stat(
+      "254:0 rbytes=1048576 wbytes=4096 rios=256 wios=1 dbytes=8192 dios=2\n8:0 rbytes=512 wbytes=0 rios=1 wios=0\n");
+  CHECK(ubc::proc_files::diskstats(host, io) ==
+        " 254       0 vda 256 0 2048 0 1 0 8 0 0 0 0 2 0 16 0 0 0\n"
+        "   8       0 sda 1 0 1 0 0 0 0 0 0 0 0\n");
+  CHECK(ubc::proc_files::diskstats(host, {}).empty());
+  CHECK(ubc::proc_files::parse_io_stat("garbage\n7:0 rios=x\n").at({7, 0}).rios == 0);
+}
