@@ -57,6 +57,21 @@ void bind_device(const fs::path& dev, const DeviceNode& node) {
   if (!node.writable) mount_or_throw(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY);
 }
 
+// Each run of a CT is a boot of its own (journald files its logs by boot id, and
+// `journalctl --list-boots` lists them): a fresh random id, bound read-only over the
+// kernel's boot_id. Its source, written on the CT's /dev tmpfs, is unlinked once bound.
+void give_own_boot_id(const fs::path& proc, const fs::path& dev) {
+  std::ifstream fresh("/proc/sys/kernel/random/uuid");
+  std::string id;
+  if (!std::getline(fresh, id) || id.empty()) throw_system_error("reading /proc/sys/kernel/random/uuid");
+  const fs::path source = dev / ".boot_id";
+  write_text(source, id + "\n");
+  const fs::path target = proc / "sys/kernel/random/boot_id";
+  mount_or_throw(source.c_str(), target, nullptr, MS_BIND);
+  mount_or_throw(nullptr, target, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  fs::remove(source);
+}
+
 }  // namespace
 
 const std::vector<DeviceNode>& standard_device_nodes() {
@@ -134,7 +149,9 @@ void enter_root_filesystem(const fs::path& root, const std::vector<DeviceNode>& 
   }
   fs::create_directories(dev / "shm");
   mount_or_throw("tmpfs", dev / "shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777");
-  mask_kernel_paths(proc_view && !proc_view->over_procfs ? proc / kRealProcName : proc, sys, dev / "null");
+  const fs::path real_proc = proc_view && !proc_view->over_procfs ? proc / kRealProcName : proc;
+  mask_kernel_paths(real_proc, sys, dev / "null");
+  give_own_boot_id(real_proc, dev);
 
   // pivot_root(".", "."): the old root ends up stacked under the new one and is detached
   // at once, so nothing of the host's tree stays reachable, not even by "..".

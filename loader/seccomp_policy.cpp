@@ -48,9 +48,9 @@ const std::vector<RefusedCall>& refused_calls() {
       {"clock_settime64", EPERM, CAP_SYS_TIME},
       {"clock_adjtime", EPERM, CAP_SYS_TIME},
       {"clock_adjtime64", EPERM, CAP_SYS_TIME},
-      // File handles name inodes past any root directory.
+      // A file handle opens an inode past any root directory. Making one (name_to_handle_at)
+      // only names what the CT sees, as Docker and LXC allow: systemd reads cgroup ids so.
       {"open_by_handle_at", EPERM, CAP_DAC_READ_SEARCH},
-      {"name_to_handle_at", EPERM, CAP_DAC_READ_SEARCH},
       // The kernel keyring is not namespaced; ENOSYS as LXC, so systemd carries on without it.
       {"keyctl", ENOSYS, -1},
       {"add_key", ENOSYS, -1},
@@ -75,7 +75,7 @@ const std::vector<RefusedCall>& refused_calls() {
   return calls;
 }
 
-void install_ct_filter(CapabilitySet granted) {
+UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
   const std::unique_ptr<void, decltype(&::seccomp_release)> filter(::seccomp_init(SCMP_ACT_ALLOW), &::seccomp_release);
   if (!filter) throw std::runtime_error("seccomp_init failed");
   auto check = [](int result, const std::string& call) {
@@ -97,7 +97,13 @@ void install_ct_filter(CapabilitySet granted) {
     check(::seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(call.error), number, 0),
           std::string("seccomp_rule_add(") + call.name + ")");
   }
+  if (serve_sysinfo)
+    check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0), "seccomp_rule_add(sysinfo: notify)");
   check(::seccomp_load(filter.get()), "seccomp_load");
+  if (!serve_sysinfo) return UniqueFd();
+  const int listener = ::seccomp_notify_fd(filter.get());
+  if (listener < 0) throw_system_error("seccomp_notify_fd", -listener);
+  return UniqueFd(listener);
 }
 
 }  // namespace ubc::seccomp

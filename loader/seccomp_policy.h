@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "loader/ct_capabilities.h"
+#include "loader/unique_fd.h"
 
 namespace ubc::seccomp {
 
@@ -25,6 +26,10 @@ const std::vector<RefusedCall>& refused_calls();
 // Without no_new_privs (setuid programs in the CT work), so the caller must still hold
 // CAP_SYS_ADMIN in its user namespace: call it before dropping capabilities. 32-bit (x86,
 // x32) entry points get the same rules; any other architecture is killed.
-void install_ct_filter(CapabilitySet granted);
+// With `serve_sysinfo`, sysinfo(2) is handed to a supervisor (seccomp user notification):
+// returns the filter's listener, for the CT's /proc view server, which answers with the CT's
+// own memory, load and uptime. The CT's processes then cannot install a notifying filter of
+// their own (the kernel allows one listener per filter chain).
+UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo = false);
 
 }  // namespace ubc::seccomp

@@ -9,8 +9,6 @@
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,7 +16,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
+
+#include "loader/unix_listener.h"
 
 namespace {
 
@@ -68,43 +69,6 @@ class BoundedLog {
   int fd_ = -1;
 };
 
-// The socket `ubcctl console` connects to, root's only; removed at exit unless a later
-// keeper (the CT restarted) has put its own there.
-class ConsoleListener {
- public:
-  explicit ConsoleListener(std::string path) : path_(std::move(path)) {
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    if (path_.size() >= sizeof address.sun_path) return;
-    std::strcpy(address.sun_path, path_.c_str());
-    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    ::unlink(path_.c_str());
-    const mode_t old_mask = ::umask(0077);
-    const bool bound = fd_ >= 0 && ::bind(fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
-    ::umask(old_mask);
-    if (!bound || ::listen(fd_, 4) || ::stat(path_.c_str(), &bound_)) {
-      std::fprintf(stderr, "ubc-console: listening on %s: %s\n", path_.c_str(), std::strerror(errno));
-      if (fd_ >= 0) ::close(fd_);
-      fd_ = -1;
-    }
-  }
-  ~ConsoleListener() {
-    if (fd_ < 0) return;
-    struct stat now {};
-    if (::stat(path_.c_str(), &now) == 0 && now.st_ino == bound_.st_ino && now.st_dev == bound_.st_dev)
-      ::unlink(path_.c_str());
-    ::close(fd_);
-  }
-  ConsoleListener(const ConsoleListener&) = delete;
-  ConsoleListener& operator=(const ConsoleListener&) = delete;
-  int fd() const { return fd_; }
-
- private:
-  std::string path_;
-  struct stat bound_ {};
-  int fd_ = -1;
-};
-
 // Reads what is there now; -1 at EAGAIN or error, 0 at end.
 ssize_t read_some(int fd, char* buffer, std::size_t size) {
   for (;;) {
@@ -146,7 +110,13 @@ int main(int argc, char** argv) {
   const int own_slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (own_slave < 0) std::fprintf(stderr, "ubc-console: TIOCGPTPEER: %s\n", std::strerror(errno));
   ::fcntl(master, F_SETFL, ::fcntl(master, F_GETFL) | O_NONBLOCK);
-  ConsoleListener listener(argv[3]);
+  // Root's only, removed at exit unless a later keeper (the CT restarted) has put its own there.
+  std::optional<ubc::UnixListener> listener;
+  try {
+    listener.emplace(argv[3]);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubc-console: %s\n", error.what());  // kept still, only not attachable
+  }
   int client = -1;
   bool keeping = true;
   char buffer[65536];
@@ -161,7 +131,8 @@ int main(int argc, char** argv) {
     return true;
   };
   for (;;) {
-    pollfd fds[4] = {{master, POLLIN, 0}, {init, POLLIN, 0}, {listener.fd(), POLLIN, 0}, {client, POLLIN, 0}};
+    pollfd fds[4] = {
+        {master, POLLIN, 0}, {init, POLLIN, 0}, {listener ? listener->fd() : -1, POLLIN, 0}, {client, POLLIN, 0}};
     if (::poll(fds, 4, -1) < 0) {
       if (errno == EINTR) continue;
       return 1;
@@ -173,7 +144,7 @@ int main(int argc, char** argv) {
       break;
     }
     if (fds[2].revents & POLLIN) {
-      const int fresh = ::accept4(listener.fd(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      const int fresh = listener->accept().release();
       // The first byte says whether the client has the console: '+', or '-' and why not.
       if (fresh >= 0 && client >= 0) {
         const char busy[] = "-another `ubcctl console` is attached";

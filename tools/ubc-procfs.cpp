@@ -30,9 +30,11 @@
 #include "loader/error.h"
 #include "loader/proc_view.h"
 #include "ubc/ct_figures.h"
+#include "ubc/ct_process.h"
 #include "ubc/host.h"
 #include "ubc/proc_view.h"
 #include "ubc/report.h"
+#include "ubc/sysinfo_service.h"
 
 namespace {
 
@@ -323,6 +325,14 @@ class CtLoad {
     return ubc::proc_files::loadavg(load_, states.running, states.total, last_pid());
   }
 
+  // What sysinfo(2) says in the CT: its meminfo's figures, time up, load and tasks.
+  struct sysinfo sysinfo(ubc::CtFigureReader& figures) const {
+    std::ifstream host("/proc/meminfo");
+    const std::string host_meminfo((std::istreambuf_iterator<char>(host)), std::istreambuf_iterator<char>());
+    return ubc::proc_files::sysinfo_of(ubc::proc_files::meminfo(host_meminfo, figures.memory()),
+                                       figures.cpu().seconds_up, load_, ubc::read_task_states(cgroup_).total);
+  }
+
  private:
   // Past an hour of missed periods every average is the current load anyway.
   static constexpr std::uint64_t kMaxPeriods = 3600 / ubc::proc_files::LoadAverage::kSampleSeconds;
@@ -378,21 +388,25 @@ ubc::UniqueFd sampling_timer() {
 
 // Serves requests until the CT's init exits or the kernel ends the connection, and samples
 // the CT's load between them.
-void serve(fuse_session* session, int init_pidfd, CtLoad& load) {
+void serve(fuse_session* session, int init_pidfd, CtLoad& load, ubc::SysinfoService& sysinfo) {
   const ubc::UniqueFd timer = sampling_timer();
   fuse_buf buffer{};
-  pollfd watched[3] = {{fuse_session_fd(session), POLLIN, 0}, {init_pidfd, POLLIN, 0}, {timer.get(), POLLIN, 0}};
+  std::vector<pollfd> watched;
   while (!fuse_session_exited(session)) {
-    if (::poll(watched, 3, -1) < 0) {
+    watched = {{fuse_session_fd(session), POLLIN, 0}, {init_pidfd, POLLIN, 0}, {timer.get(), POLLIN, 0}};
+    sysinfo.watch(watched);
+    if (::poll(watched.data(), watched.size(), -1) < 0) {
       if (errno == EINTR) continue;
       ubc::throw_system_error("poll");
     }
     if (watched[1].revents) break;
+    for (std::size_t i = 3; i < watched.size(); ++i) sysinfo.handle(watched[i]);
     if (watched[2].revents) {
       std::uint64_t periods = 0;
       if (::read(timer.get(), &periods, sizeof periods) == sizeof periods) load.sample(periods);
-      if (!watched[0].revents) continue;
     }
+    // Only when a request waits: a blocking read here would leave sysinfo callers waiting.
+    if (!watched[0].revents) continue;
     const int got = fuse_session_receive_buf(session, &buffer);
     if (got == -EINTR) continue;
     if (got <= 0) break;
@@ -433,12 +447,14 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   // over once its server is gone: the OOM killer must pick anything else first.
   std::ofstream("/proc/self/oom_score_adj") << "-1000\n";
   ubc::UniqueFd procfs = ubc::ns::receive_ct_procfs(socket);
-  ::close(socket);
   ubc::UniqueFd procfs_for_load(::fcntl(procfs.get(), F_DUPFD_CLOEXEC, 0));
   if (!procfs_for_load) ubc::throw_system_error("fcntl(F_DUPFD_CLOEXEC)");
   const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
   CtLoad load(cgroup, std::move(procfs_for_load));
   ubc::CtFigureReader figures(cgroup, init);
+  // The CT's init sends its sysinfo listener on the socket its procfs came by.
+  ubc::SysinfoService sysinfo(ubc::sysinfo_socket(ctid), ubc::UniqueFd(socket),
+                              [&load, &figures] { return load.sysinfo(figures); });
 
   Server server(
       ProcView(std::move(procfs), served_files(ctid, figures, load),
@@ -471,7 +487,7 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
     throw std::runtime_error("fuse_session_mount(" + mounted + ") failed");
   }
   try {
-    serve(session, init_pidfd.get(), load);
+    serve(session, init_pidfd.get(), load, sysinfo);
   } catch (...) {
     fuse_session_destroy(session);
     throw;

@@ -295,6 +295,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
   if (!init) return host_.exec(ctid, argv);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
   const std::string procs = procs_beside_init(ctid, *init);
+  const UniqueFd sysinfo = connect_sysinfo_service(ctid);
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
   if (child == 0) {
@@ -308,7 +309,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
       if (inner < 0) throw_system_error("fork");
       if (inner == 0) {
         if (own_users) become_ct_root();
-        ns::confine_to_ct(capabilities);
+        ns::confine_to_ct(capabilities, sysinfo ? sysinfo.get() : -1);
         exec_in_ct(argv);
       }
       int status = 0;
@@ -331,10 +332,11 @@ int Containers::enter(const std::string& ctid) {
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   const bool own_users = ns::has_own_user_namespace(*init);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
-  return run_on_ct_pty(*init, procs_beside_init(ctid, *init), [own_users, capabilities] {
+  const UniqueFd sysinfo = connect_sysinfo_service(ctid);
+  return run_on_ct_pty(*init, procs_beside_init(ctid, *init), [own_users, capabilities, &sysinfo] {
     ns::hide_from_ct_processes();
     if (own_users) become_ct_root();
-    ns::confine_to_ct(capabilities);
+    ns::confine_to_ct(capabilities, sysinfo ? sysinfo.get() : -1);
     exec_login_shell();
   });
 }

@@ -5,7 +5,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 #include "loader/fd_passing.h"
 #include "loader/namespaces.h"
 #include "loader/unique_fd.h"
+#include "loader/unix_listener.h"
 #include "ubc/ct_config.h"
 
 namespace ubc {
@@ -132,14 +132,8 @@ std::filesystem::path console_socket(const std::string& ctid) {
 }
 
 void attach_console(const std::string& ctid, const std::filesystem::path& socket) {
-  UniqueFd connection(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!connection) throw_system_error("socket");
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (socket.string().size() >= sizeof address.sun_path) throw std::runtime_error(socket.string() + ": path too long");
-  std::strcpy(address.sun_path, socket.c_str());
-  if (::connect(connection.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address))
-    throw_system_error("CT " + ctid + " has no console to attach to: connect(" + socket.string() + ")");
+  const UniqueFd connection = connect_unix(socket);
+  if (!connection) throw_system_error("CT " + ctid + " has no console to attach to: connect(" + socket.string() + ")");
   // ubc-console's first byte: '+' when the console is ours, else '-' and why not.
   pollfd answer{connection.get(), POLLIN, 0};
   char verdict = 0;

@@ -8,6 +8,8 @@
 #include <sstream>
 
 #include "loader/error.h"
+#include "loader/unix_listener.h"
+#include "ubc/ct_config.h"
 
 namespace ubc {
 
@@ -77,6 +79,14 @@ LoginAccount root_login_account(const std::string& passwd) {
   char* fallback[] = {sh_name, nullptr};
   ::execve("/bin/sh", fallback, envp.data());
   throw_system_error("exec(" + account.shell + ")");
+}
+
+std::filesystem::path sysinfo_socket(const std::string& ctid) {
+  return run_dir() / (ctid + ".sysinfo.sock");
+}
+
+UniqueFd connect_sysinfo_service(const std::string& ctid) {
+  return connect_unix(sysinfo_socket(ctid));
 }
 
 void become_ct_root() {

@@ -2,8 +2,11 @@
 // identity in the CT's user namespace, and the exec that searches the CT's PATH.
 #pragma once
 
+#include <filesystem>
 #include <string>
 #include <vector>
+
+#include "loader/unique_fd.h"
 
 namespace ubc {
 
@@ -24,6 +27,13 @@ LoginAccount root_login_account(const std::string& passwd);
 // Execs root's login shell as login(1) would (argv[0] "-bash", HOME, SHELL, USER, LOGNAME),
 // reading the CT's /etc/passwd by hand: glibc's NSS would load the CT's libraries.
 [[noreturn]] void exec_login_shell();
+
+// Where the CT's /proc view server takes the sysinfo listener of an `exec` or `enter`
+// (ubc/sysinfo_service.h): root's only.
+std::filesystem::path sysinfo_socket(const std::string& ctid);
+// Before joining the CT: a connection to that server, or an invalid fd when the CT has none
+// (a plain procfs), and sysinfo stays the kernel's.
+UniqueFd connect_sysinfo_service(const std::string& ctid);
 
 // Makes the calling process root (uid and gid 0, no supplementary groups) in the user
 // namespace it is in.

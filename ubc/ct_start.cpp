@@ -248,8 +248,9 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
     if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get(), systemd};
     ns::enter_root_filesystem(ct.root, ct.devices, view_handles, systemd, console.pty.slave_path);
     setup.view.reset();
+    // The view's server answers sysinfo(2) for the CT: it gets the listener over this socket.
+    ns::confine_to_ct(ct.capabilities, setup.ct_end ? setup.ct_end.get() : -1);
     setup.ct_end.reset();
-    ns::confine_to_ct(ct.capabilities);
     // Into the CT's files with no more power over them than its root, as vzctl's scripts did.
     write_hostname_file(hostname);
     write_resolv_conf(resolver);

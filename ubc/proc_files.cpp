@@ -264,6 +264,24 @@ std::string diskstats(const std::string& host_diskstats, const IoFigures& ct) {
   return text;
 }
 
+struct sysinfo sysinfo_of(const std::string& ct_meminfo, double seconds_up, const LoadAverage& load, unsigned tasks) {
+  // The kernel shifts its load averages (FSHIFT bits of fraction) to SI_LOAD_SHIFT bits.
+  constexpr unsigned kFixedPointBits = 11, kSysinfoLoadBits = 16;
+  struct sysinfo info {};
+  info.uptime = static_cast<long>(seconds_up);
+  for (std::size_t i = 0; i < 3; ++i) info.loads[i] = load.fixed_point()[i] << (kSysinfoLoadBits - kFixedPointBits);
+  auto bytes = [&](const char* key) { return meminfo_value(ct_meminfo, key) * kKiB; };
+  info.totalram = bytes("MemTotal");
+  info.freeram = bytes("MemFree");
+  info.sharedram = bytes("Shmem");
+  info.bufferram = bytes("Buffers");
+  info.totalswap = bytes("SwapTotal");
+  info.freeswap = bytes("SwapFree");
+  info.procs = static_cast<unsigned short>(std::min(tasks, 65535U));
+  info.mem_unit = 1;
+  return info;
+}
+
 std::string cpu_online(const std::vector<unsigned>& cpus) {
   const std::set<unsigned> sorted(cpus.begin(), cpus.end());
   std::string list;

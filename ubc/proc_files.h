@@ -4,6 +4,8 @@
 // ubc/ct_figures.h reads the figures and tools/ubc-procfs.cpp serves the files.
 #pragma once
 
+#include <sys/sysinfo.h>
+
 #include <array>
 #include <cstdint>
 #include <map>
@@ -77,6 +79,11 @@ std::string loadavg(const LoadAverage& load, unsigned running, unsigned tasks, l
 // others too), with the CT's reads, writes and discards and their sectors. The cgroup keeps
 // no times, merges or requests in flight: those fields are 0.
 std::string diskstats(const std::string& host_diskstats, const IoFigures& ct);
+
+// sysinfo(2) as the CT's tasks get it: memory and swap from the CT's meminfo (`ct_meminfo`,
+// as rendered above, so that both say the same), its time up, its load averages and task
+// count; mem_unit 1. The kernel's high memory fields are 0, as on 64-bit.
+struct sysinfo sysinfo_of(const std::string& ct_meminfo, double seconds_up, const LoadAverage& load, unsigned tasks);
 
 // /sys/devices/system/cpu/online: the CT's CPUs in the kernel's list form ("0-3,6"), in the
 // host's numbering, as sched_getaffinity gives them to the CT's tasks.

@@ -13,6 +13,8 @@
 //   mknod PATH            a character node 1:3 at PATH             -> "ok" or the errno's name
 //   handle PATH           name_to_handle_at(PATH) then open_by_handle_at -> "ok" or "STEP ERRNO"
 //   syscall NR...         each system call NR with every argument 0 -> "NR ok|ERRNO" per call
+//   sysinfo               sysinfo(2)   -> "uptime=S totalram=B freeram=B procs=N loads=A,B,C"
+//   sysinfo-at ADDRESS    sysinfo(2) into that address (a bad one) -> "ok" or the errno's name
 //   reread PATH SECONDS   open, read whole and close PATH as fast as it can for SECONDS, to
 //                         make whoever serves PATH work           -> the number of reads
 #include <dirent.h>
@@ -23,11 +25,13 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -165,6 +169,20 @@ int main(int argc, char** argv) {
   } else if (command == "reread") {
     const long reads = reread(arg(2), std::strtod(arg(3), nullptr));
     result = reads < 0 ? std::string("open ") + strerrorname_np(errno) : std::to_string(reads);
+  } else if (command == "sysinfo") {
+    struct sysinfo info {};
+    if (::sysinfo(&info)) {
+      result = strerrorname_np(errno);
+    } else {
+      char line[256];
+      std::snprintf(line, sizeof line, "uptime=%ld totalram=%lu freeram=%lu procs=%u loads=%lu,%lu,%lu", info.uptime,
+                    info.totalram * info.mem_unit, info.freeram * info.mem_unit, info.procs, info.loads[0],
+                    info.loads[1], info.loads[2]);
+      result = line;
+    }
+  } else if (command == "sysinfo-at") {
+    const auto address = static_cast<std::uintptr_t>(std::strtoull(arg(2), nullptr, 0));
+    result = verdict(::syscall(SYS_sysinfo, address) == 0);
   } else if (command == "syscall") {
     for (int index = 2; index < argc; ++index) {
       const long number = std::strtol(argv[index], nullptr, 10);

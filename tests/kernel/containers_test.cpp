@@ -472,6 +472,22 @@ TEST_SUITE("containers") {
     CHECK_FALSE(fs::exists(ubc::test::run_dir() / "ct-tty.console.sock"));  // its keeper is gone with it
   }
 
+  TEST_CASE("each run of a CT is a boot of its own: a boot id not the host's, new at each start, read-only") {
+    RunningCt ct("ct-boot-id", "");
+    std::ifstream host_file("/proc/sys/kernel/random/boot_id");
+    std::string host_id;
+    std::getline(host_file, host_id);
+    const std::string first = ct.exec("cat /proc/sys/kernel/random/boot_id").output;
+    CHECK(first.size() == 37);  // a UUID and its newline
+    CHECK(first != host_id + "\n");
+    CHECK(ct.exec("echo 0 > /proc/sys/kernel/random/boot_id").status != 0);
+    CHECK(ct.exec("umount /proc/sys/kernel/random/boot_id").status != 0);
+    REQUIRE(ubcctl("restart " + ct.id()).status == 0);
+    const std::string second = ct.exec("cat /proc/sys/kernel/random/boot_id").output;
+    CHECK(second.size() == 37);
+    CHECK(second != first);
+  }
+
   TEST_CASE("exec --all reaches every running CT") {
     RunningCt first("ct-all-a", "");
     RunningCt second("ct-all-b", "");

@@ -89,6 +89,8 @@ TEST_SUITE("distro") {
     CAPTURE(ct.exec("journalctl -b --no-pager -q -p warning").output);
     CHECK(state.output == "running\n");
     CHECK(failed.output.empty());
+    // systemd reads its units' cgroup ids (file handles are made, never opened).
+    CHECK(ct.exec("journalctl -b -q --no-pager | grep -c \"Failed to get cgroup ID\"").output == "0\n");
 
     // Its /proc is the kernel's (systemd-tmpfiles refuses anything else), with the CT's own
     // figures over it; the hostname is the one create gave.
@@ -155,7 +157,7 @@ TEST_SUITE("distro") {
     CHECK(took < std::chrono::seconds(100));
 
     // It starts again (the cgroups systemd made are gone), and its journal kept the last
-    // run's halt (one boot id for all runs: it is the kernel's).
+    // run's halt.
     const auto again = ubcctl("start deb-boot");
     REQUIRE_MESSAGE(again.status == 0, again.output);
     ct.wait_for_systemd();
@@ -164,5 +166,8 @@ TEST_SUITE("distro") {
     CAPTURE(halted.output);
     CHECK(halted.output.find("Reached target halt.target") != std::string::npos);
     CHECK(halted.output.find("systemd[1]: Shutting down.") != std::string::npos);
+    // Each run is a boot of its own in the journal.
+    const auto boots = ct.exec("journalctl --list-boots --no-pager -q | wc -l");
+    CHECK_MESSAGE(std::atoi(boots.output.c_str()) >= 2, boots.output);
   }
 }

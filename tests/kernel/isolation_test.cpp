@@ -173,7 +173,7 @@ TEST_SUITE("isolation") {
       CHECK(inside.output.find("Seccomp:\t2") != std::string::npos);
       CHECK(ct.exec("ulimit -r").output == "0\n");
       // open_by_handle_at reads files past any root: refused before it starts.
-      CHECK(attempt(ct, "handle /") == "name_to_handle_at EPERM");
+      CHECK(attempt(ct, "handle /") == "open_by_handle_at EPERM");
       // Real-time classes run above both CPU enforcers.
       CHECK(attempt(ct, "realtime") == "EPERM");
       CHECK(attempt(ct, "mknod /tmp/null") == "EPERM");

@@ -2,6 +2,7 @@
 // uptime, stat and cpuinfo give the CT's figures, and procps' free reads them.
 #include <doctest/doctest.h>
 #include <fcntl.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -21,6 +22,8 @@
 
 using ubc::test::RunningCt;
 using ubc::test::ubcctl;
+
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -122,6 +125,50 @@ TEST_SUITE("proc view") {
     CHECK(ct.exec("echo 1 > /proc/meminfo").status != 0);
     CHECK(ct.exec("ls -l /proc/meminfo").output.starts_with("-r--r--r--    1 root     root"));
     CHECK(ct.exec("grep -c Filename /proc/swaps").output == "1\n");
+  }
+
+  TEST_CASE("inside a CT, sysinfo() agrees with its meminfo, in exec, enter and init's own processes") {
+    RunningCt ct("ct-sysinfo", "");
+    REQUIRE(ubcctl("set " + ct.id() + " --physpages 256M --save").status == 0);
+    const std::string total = "totalram=268435456 ";
+    const auto in_exec = ct.exec("ubc-escape sysinfo; cat /proc/uptime");
+    CAPTURE(in_exec.output);
+    CHECK(in_exec.output.find(total) != std::string::npos);
+    struct sysinfo host {};
+    REQUIRE(::sysinfo(&host) == 0);
+    const auto field = [](const std::string& text, const std::string& key) {
+      const auto at = text.find(key + "=");
+      return at == std::string::npos ? -1.0 : std::strtod(text.c_str() + at + key.size() + 1, nullptr);
+    };
+    const double ct_procs = field(in_exec.output, "procs"), ct_uptime = field(in_exec.output, "uptime");
+    CHECK(ct_procs >= 2);  // init and this shell, at least
+    CHECK(ct_procs < host.procs);
+    const double proc_uptime = std::strtod(in_exec.output.substr(in_exec.output.find('\n') + 1).c_str(), nullptr);
+    CHECK(ct_uptime <= proc_uptime + 1);  // the CT's time up, not the host's
+    CHECK(ct_uptime >= proc_uptime - 5);
+    // enter's shell, and what the CT's init starts (its own seccomp listener).
+    const auto entered = ubc::test::shell("echo \"ubc-escape sysinfo; exit\" | " +
+                                          (fs::read_symlink("/proc/self/exe").parent_path() / "ubcctl").string() +
+                                          " enter " + ct.id() + " 2>&1");
+    CHECK_MESSAGE(entered.output.find(total) != std::string::npos, entered.output);
+    {
+      std::ofstream init(ct.root() / "sbin/sysinfo-init");
+      init << "#!/bin/sh\nubc-escape sysinfo > /sysinfo-at-boot\nexec /sbin/init\n";
+    }
+    fs::permissions(ct.root() / "sbin/sysinfo-init", fs::perms::owner_all | fs::perms::group_read |
+                                                         fs::perms::group_exec | fs::perms::others_read |
+                                                         fs::perms::others_exec);
+    REQUIRE(ubcctl("set " + ct.id() + " --init /sbin/sysinfo-init").status == 0);
+    REQUIRE(ubcctl("restart " + ct.id()).status == 0);
+    std::string at_boot;
+    for (int i = 0; i < 100 && at_boot.find('\n') == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      at_boot = ct.exec("cat /sysinfo-at-boot 2>/dev/null").output;
+    }
+    CHECK_MESSAGE(at_boot.find(total) != std::string::npos, at_boot);
+    // A bad address is the caller's EFAULT, as the kernel's would be, and the server goes on.
+    CHECK(ct.exec("ubc-escape sysinfo-at 1").output == "EFAULT\n");
+    CHECK(ct.exec("ubc-escape sysinfo").output.find(total) != std::string::npos);
   }
 
   TEST_CASE("inside a CT, diskstats shows the devices it did I/O on, with its own counts") {

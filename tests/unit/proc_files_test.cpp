@@ -176,3 +176,24 @@ TEST_CASE("diskstats: the devices the CT did I/O on, with its own requests and s
   CHECK(ubc::proc_files::diskstats(host, {}).empty());
   CHECK(ubc::proc_files::parse_io_stat("garbage\n7:0 rios=x\n").at({7, 0}).rios == 0);
 }
+
+TEST_CASE("sysinfo: the CT's meminfo figures in bytes, its time up, load and tasks") {
+  const std::string ct_meminfo =
+      "MemTotal:         262144 kB\nMemFree:          200000 kB\nBuffers:               0 kB\n"
+      "Shmem:              1024 kB\nSwapTotal:         65536 kB\nSwapFree:          60000 kB\n";
+  files::LoadAverage load;
+  for (int i = 0; i < 60; ++i) load.sample(2);
+  const struct sysinfo info = files::sysinfo_of(ct_meminfo, 42.9, load, 7);
+  CHECK(info.totalram == 262144ULL * 1024);
+  CHECK(info.freeram == 200000ULL * 1024);
+  CHECK(info.sharedram == 1024ULL * 1024);
+  CHECK(info.bufferram == 0);
+  CHECK(info.totalswap == 65536ULL * 1024);
+  CHECK(info.freeswap == 60000ULL * 1024);
+  CHECK(info.mem_unit == 1);
+  CHECK(info.uptime == 42);
+  CHECK(info.procs == 7);
+  // The kernel's fixed point (11 bits) widened to sysinfo's (16 bits): the same load.
+  CHECK(info.loads[0] == load.fixed_point()[0] << 5);
+  CHECK(info.loads[0] / 65536.0 > 1.5);
+}
