@@ -123,6 +123,9 @@ void spawn_detached(const Helper& helper, std::vector<std::string> args, std::in
     throw std::runtime_error("starting " + helper.program.string() + ": setsid or fork failed");
 }
 
+// The cgroups a CT may make below its own (systemd: a few per unit and session).
+constexpr unsigned kMaxCtCgroups = 1024, kMaxCtCgroupDepth = 16;
+
 // A CT's console: a pty of the host's whose slave is its init's stdin, stdout and stderr and
 // its /dev/console, and whose master ubc-console keeps: the last kConsoleBytes in CT.console
 // (as many before them in CT.console.1), lent to `ubcctl console`. Where ubc-console is
@@ -312,6 +315,10 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   // a run that ended without stop (init died) left there goes first.
   cgroup::reset_subtree(cgroup);
   if (ct.user_namespace) cgroup::delegate(cgroup, ct_root_id, ct_root_id);
+  // However many cgroups it makes, each costs the host's kernel memory and every walk of the
+  // tree: bounded, as systemd's own needs are (a few per service) far below.
+  cgroup::write_file(cgroup / "cgroup.max.descendants", std::to_string(kMaxCtCgroups));
+  cgroup::write_file(cgroup / "cgroup.max.depth", std::to_string(kMaxCtCgroupDepth));
   // systemd gets the kernel's procfs on /proc and the mounts its units would make.
   const bool systemd = runs_systemd(ct.root, ct.init.front());
   const fs::path view_server = helper_path("ubc-procfs");

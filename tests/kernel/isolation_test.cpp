@@ -252,6 +252,12 @@ TEST_SUITE("isolation") {
       CHECK(ct.exec("echo 1 > /sys/fs/cgroup/cgroup.max.descendants").status != 0);
       CHECK(ct.exec("mkdir /sys/fs/cgroup/own && echo $$ > /sys/fs/cgroup/own/cgroup.procs && cat /proc/self/cgroup")
                 .output == "0::/own\n");
+      // How many and how deep is bounded, and not its to raise.
+      CHECK(ct.exec("cat /sys/fs/cgroup/cgroup.max.descendants /sys/fs/cgroup/cgroup.max.depth").output ==
+            "1024\n16\n");
+      CHECK(ct.exec("echo max > /sys/fs/cgroup/cgroup.max.depth").status != 0);
+      CHECK(ct.exec("cd /sys/fs/cgroup && for i in $(seq 1 20); do mkdir d 2>/dev/null && cd d || break; done; echo $i")
+                .output == "17\n");  // the 17th level is refused
       CHECK(ubc::cgroup::read_file(memory_max) == before);
     }
   }
