@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <functional>
 #include <sstream>
 #include <stdexcept>
 
@@ -94,30 +95,21 @@ CtSettings CtSettings::from(const CtConfig& config) {
   settings.ostemplate = config.get("OSTEMPLATE").value_or("");
   settings.hostname = config.get("HOSTNAME").value_or("");
   if (settings.hostname.size() > 64) fail("HOSTNAME", "longer than 64 characters");
-  for (const auto& address : words(config.get("IP_ADDRESS").value_or(""))) {
-    try {
-      validate_ip_address(address);
-    } catch (const std::invalid_argument& error) {
-      fail("IP_ADDRESS", error.what());
+  // A key holding blank-separated values, each checked by `validate`.
+  auto checked_words = [&](const char* key, const std::function<void(const std::string&)>& validate) {
+    std::vector<std::string> values = words(config.get(key).value_or(""));
+    for (const auto& value : values) {
+      try {
+        validate(value);
+      } catch (const std::invalid_argument& error) {
+        fail(key, error.what());
+      }
     }
-    settings.ip_addresses.push_back(address);
-  }
-  for (const auto& server : words(config.get("NAMESERVER").value_or(""))) {
-    try {
-      validate_nameserver(server);
-    } catch (const std::invalid_argument& error) {
-      fail("NAMESERVER", error.what());
-    }
-    settings.nameservers.push_back(server);
-  }
-  for (const auto& domain : words(config.get("SEARCHDOMAIN").value_or(""))) {
-    try {
-      validate_search_domain(domain);
-    } catch (const std::invalid_argument& error) {
-      fail("SEARCHDOMAIN", error.what());
-    }
-    settings.search_domains.push_back(domain);
-  }
+    return values;
+  };
+  settings.ip_addresses = checked_words("IP_ADDRESS", [](const std::string& address) { validate_ip_address(address); });
+  settings.nameservers = checked_words("NAMESERVER", validate_nameserver);
+  settings.search_domains = checked_words("SEARCHDOMAIN", validate_search_domain);
   if (auto init = config.get("INIT")) {
     settings.init = words(*init);
     if (settings.init.empty()) fail("INIT", "empty");
@@ -144,14 +136,7 @@ CtSettings CtSettings::from(const CtConfig& config) {
       fail("DEVNODES", error.what());
     }
   }
-  for (const auto& device : words(config.get("NETDEV").value_or(""))) {
-    try {
-      validate_interface_name(device);
-    } catch (const std::invalid_argument& error) {
-      fail("NETDEV", error.what());
-    }
-    settings.netdevs.push_back(device);
-  }
+  settings.netdevs = checked_words("NETDEV", validate_interface_name);
   return settings;
 }
 
