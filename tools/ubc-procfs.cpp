@@ -330,7 +330,7 @@ class CtLoad {
     std::ifstream host("/proc/meminfo");
     const std::string host_meminfo((std::istreambuf_iterator<char>(host)), std::istreambuf_iterator<char>());
     return ubc::proc_files::sysinfo_of(ubc::proc_files::meminfo(host_meminfo, figures.memory()),
-                                       figures.cpu().seconds_up, load_, ubc::read_task_states(cgroup_).total);
+                                       figures.cpu().seconds_up, load_, ubc::count_threads(cgroup_));
   }
 
  private:

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "loader/cgroup.h"
+#include "loader/child_process.h"
 #include "loader/ct_confinement.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
@@ -312,19 +313,13 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
         ns::confine_to_ct(capabilities, sysinfo ? sysinfo.get() : -1);
         exec_in_ct(argv);
       }
-      int status = 0;
-      while (::waitpid(inner, &status, 0) < 0)
-        if (errno != EINTR) throw_system_error("waitpid");
-      ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+      ::_exit(wait_for_exit(inner));
     } catch (const std::exception& error) {
       std::fprintf(stderr, "ubcctl: exec in CT %s: %s\n", ctid.c_str(), error.what());
       ::_exit(errno == ENOENT ? 127 : 126);
     }
   }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("waitpid");
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return wait_for_exit(child);
 }
 
 int Containers::enter(const std::string& ctid) {

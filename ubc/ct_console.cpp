@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "loader/cgroup.h"
+#include "loader/child_process.h"
 #include "loader/error.h"
 #include "loader/fd_passing.h"
 #include "loader/namespaces.h"
@@ -195,10 +196,7 @@ int run_on_ct_pty(pid_t init_pid, const std::string& cgroup_procs, const std::fu
       if (shell == 0) run_shell(master.get(), exec_shell);
       send_fd(theirs.get(), master.get(), "the pty master");
       master.reset();
-      int status = 0;
-      while (::waitpid(shell, &status, 0) < 0)
-        if (errno != EINTR) ::_exit(126);
-      ::_exit(WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status));
+      ::_exit(wait_for_exit(shell));
     } catch (const std::exception& error) {
       std::fprintf(stderr, "ubcctl: enter: %s\n", error.what());
       ::_exit(126);
@@ -227,10 +225,7 @@ int run_on_ct_pty(pid_t init_pid, const std::string& cgroup_procs, const std::fu
       }
     }
   }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("waitpid");
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return wait_for_exit(child);
 }
 
 }  // namespace ubc

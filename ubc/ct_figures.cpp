@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <string_view>
@@ -72,26 +73,36 @@ char thread_state(const std::string& tid) {
   return name_end == std::string_view::npos || name_end + 2 >= fields.size() ? 0 : fields[name_end + 2];
 }
 
-void count_threads(const fs::path& cgroup, TaskStates& states) {
-  std::ifstream threads(cgroup / "cgroup.threads");
-  for (std::string tid; threads >> tid;) {
-    const char state = thread_state(tid);
-    if (state == 0) continue;
-    ++states.total;
-    if (state == 'R') ++states.running;
-    if (state == 'D') ++states.uninterruptible;
-  }
+// Calls `visit` with each thread id of `cgroup` and of every cgroup below it.
+void for_each_thread(const fs::path& cgroup, const std::function<void(const std::string&)>& visit) {
+  auto threads_of = [&](const fs::path& dir) {
+    std::ifstream threads(dir / "cgroup.threads");
+    for (std::string tid; threads >> tid;) visit(tid);
+  };
+  threads_of(cgroup);
+  std::error_code error;
+  for (fs::recursive_directory_iterator below(cgroup, error), end; !error && below != end; below.increment(error))
+    if (below->is_directory(error)) threads_of(below->path());
 }
 
 }  // namespace
 
 TaskStates read_task_states(const fs::path& cgroup) {
   TaskStates states;
-  count_threads(cgroup, states);
-  std::error_code error;
-  for (fs::recursive_directory_iterator below(cgroup, error), end; !error && below != end; below.increment(error))
-    if (below->is_directory(error)) count_threads(below->path(), states);
+  for_each_thread(cgroup, [&](const std::string& tid) {
+    const char state = thread_state(tid);
+    if (state == 0) return;
+    ++states.total;
+    if (state == 'R') ++states.running;
+    if (state == 'D') ++states.uninterruptible;
+  });
   return states;
+}
+
+unsigned count_threads(const fs::path& cgroup) {
+  unsigned threads = 0;
+  for_each_thread(cgroup, [&](const std::string&) { ++threads; });
+  return threads;
 }
 
 CtFigureReader::CtFigureReader(const fs::path& cgroup, pid_t init)

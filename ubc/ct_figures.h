@@ -38,5 +38,8 @@ struct TaskStates {
   unsigned total = 0;
 };
 TaskStates read_task_states(const std::filesystem::path& cgroup);
+// Only how many threads there are (cgroup.threads alone, no /proc read per thread): what
+// sysinfo(2) counts, at a cost the CT cannot multiply by calling it.
+unsigned count_threads(const std::filesystem::path& cgroup);
 
 }  // namespace ubc

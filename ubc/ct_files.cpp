@@ -16,6 +16,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "loader/child_process.h"
 #include "loader/error.h"
 #include "loader/unique_fd.h"
 
@@ -268,17 +269,8 @@ void edit_ct_files(const std::filesystem::path& root, unsigned ct_root_host_id, 
     }
   }
   message_write.reset();
-  std::string message;
-  char buffer[512];
-  for (ssize_t got; (got = ::read(message_read.get(), buffer, sizeof buffer)) != 0;) {
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) break;
-    message.append(buffer, static_cast<std::size_t>(got));
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("waitpid");
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+  const std::string message = read_until_closed(message_read.get());
+  if (wait_for_exit(child) == 0) return;
   throw std::runtime_error(message.empty() ? "editing the CT's files failed" : message);
 }
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "loader/cgroup.h"
+#include "loader/child_process.h"
 #include "loader/ct_confinement.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
@@ -197,16 +198,7 @@ struct InitHandshake {
     return {UniqueFd(go[0]), UniqueFd(go[1]), UniqueFd(failed[0]), UniqueFd(failed[1])};
   }
   // Waits for init's exec (or exit); returns what it said went wrong, empty if nothing.
-  std::string failure() {
-    std::string why;
-    char buffer[512];
-    for (ssize_t got; (got = ::read(failed_read.get(), buffer, sizeof buffer)) != 0;) {
-      if (got < 0 && errno == EINTR) continue;
-      if (got < 0) break;
-      why.append(buffer, static_cast<std::size_t>(got));
-    }
-    return why;
-  }
+  std::string failure() { return read_until_closed(failed_read.get()); }
 };
 
 // The CT's /proc view (a FUSE mount init puts over /proc) and the socket pair between the

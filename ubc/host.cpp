@@ -16,6 +16,7 @@
 #include <stdexcept>
 
 #include "loader/cgroup.h"
+#include "loader/child_process.h"
 #include "loader/error.h"
 #include "loader/namespaces.h"
 #include "loader/scheduler.h"
@@ -472,11 +473,7 @@ int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {
     std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
     ::_exit(errno == ENOENT ? 127 : 126);
   }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("waitpid");
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return WEXITSTATUS(status);
+  return wait_for_exit(child);
 }
 
 }  // namespace ubc

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "loader/child_process.h"
 #include "loader/error.h"
 
 namespace ubc {
@@ -38,10 +39,7 @@ int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
     std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
   }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("waitpid");
-  return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : WEXITSTATUS(status);
+  return wait_for_exit(child);
 }
 
 void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid) {
