@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
+#include "sched/io_cgroup.h"
 #include "ubc/ct_devices.h"
+#include "ubc/io_settings.h"
 #include "ubc/resource_table.h"
 #include "ubc/userns_ranges.h"
 
@@ -21,19 +23,38 @@ std::string joined(const std::vector<std::string>& words, const char* empty = "-
   return text;
 }
 
+// The I/O policy in force: what the CT's cgroup holds while it runs (a value set without
+// --save included), else the saved one.
+sched::IoSettings io_settings_of(Host& host, Containers& containers, const ListEntry& entry) {
+  const CtConfig config = CtConfig::load(host.config_path(entry.ctid));
+  if (!entry.running) {
+    const sched::IoSettings saved = io_settings_from(config);
+    return {saved.ioprio.value_or(sched::kDefaultIoPrio), saved.iolimit.value_or(0), saved.iopslimit.value_or(0)};
+  }
+  return sched::read_io_settings(host.cgroup_of(entry.ctid), ct_block_devices(containers.settings(entry.ctid)));
+}
+
+std::string optional_number(const std::optional<std::uint64_t>& value) {
+  return value ? std::to_string(*value) : "-";
+}
+
 // One vzlist field of a CT, as text.
-std::string field_value(Host& host, const ListEntry& entry, const std::string& field) {
+std::string field_value(Host& host, Containers& containers, const ListEntry& entry, const std::string& field) {
   if (field == "ctid") return entry.ctid;
   if (field == "nproc") return std::to_string(entry.nproc);
   if (field == "status") return entry.running ? "running" : "stopped";
   if (field == "ip") return entry.ip_addresses.empty() ? "-" : entry.ip_addresses.front();
   if (field == "hostname") return entry.hostname.empty() ? "-" : entry.hostname;
   if (field == "capability") return joined(capability_names(entry.capabilities), "-", ",");
+  if (field == "ioprio") return optional_number(io_settings_of(host, containers, entry).ioprio);
+  if (field == "iolimit") return optional_number(io_settings_of(host, containers, entry).iolimit);
+  if (field == "iopslimit") return optional_number(io_settings_of(host, containers, entry).iopslimit);
   const auto dot = field.find('.');
   const ResourceInfo* resource = find_resource(field.substr(0, dot));
   if (!resource)
     throw std::invalid_argument("unknown field '" + field +
-                                "'; use ctid, nproc, status, ip, hostname, capability or a beancounter name with "
+                                "'; use ctid, nproc, status, ip, hostname, capability, ioprio, iolimit, iopslimit or a "
+                                "beancounter name with "
                                 ".m .b .l .f");
   const ubc_counter counter = host.counter(entry.ctid, resource->id);
   const std::string suffix = dot == std::string::npos ? "" : field.substr(dot);
@@ -74,9 +95,11 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
         else if (field == "capability")
           row["capability"] = capability_names(entry.capabilities);
         else if (field == "ctid" || field == "hostname")
-          row[field] = field_value(host, entry, field);
+          row[field] = field_value(host, containers, entry, field);
+        else if (const std::string value = field_value(host, containers, entry, field); value == "-")
+          row[field] = nullptr;
         else
-          row[field] = std::stoull(field_value(host, entry, field));
+          row[field] = std::stoull(value);
       }
       rows.push_back(std::move(row));
     }
@@ -87,7 +110,7 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
   std::printf("\n");
   for (const auto& entry : entries) {
     for (const auto& field : fields)
-      std::printf("%*s ", field == "ctid" ? 10 : 12, field_value(host, entry, field).c_str());
+      std::printf("%*s ", field == "ctid" ? 10 : 12, field_value(host, containers, entry, field).c_str());
     std::printf("\n");
   }
   return 0;

@@ -2,6 +2,7 @@
 // restart, status, enter, exec, clone and set.
 #include <chrono>
 #include <cstdio>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -266,11 +267,16 @@ void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter) {
   verb->add_option("--cpulimit", request->cpulimit,
                    "CPU cap in percent of one CPU (200 = two), or N% of the host; 0 = none");
   verb->add_option("--cpus", request->cpus, "How many CPUs the CT may use at once; 0 = all");
+  verb->add_option("--ioprio", request->ioprio, "Share of a busy disk among CTs, 0..7 (OpenVZ default 4); at once");
+  verb->add_option("--iolimit", request->iolimit,
+                   "Bytes per second the CT may read, and write, on its disks: N[B|K|M|G], no suffix = MB; 0 = none");
+  verb->add_option("--iopslimit", request->iopslimit, "Operations per second, each way, on its disks; 0 = none");
   add_setting_options(*verb, request->settings);
   add_limit_options(*verb, request->limit_texts);
   verb->callback([&chosen, request] {
     chosen = [request](Session& session) {
-      apply_set(session.host(), *request);
+      for (const auto& warning : apply_set(session.host(), *request))
+        std::cerr << "ubcctl: warning: " << warning << "\n";
       return 0;
     };
   });

@@ -3,17 +3,21 @@
 
 #include <cstdio>
 #include <fstream>
+#include <map>
 #include <memory>
 #include <string>
 
 #include "loader/capabilities.h"
 #include "loader/engine.h"
 #include "sched/cpu_cgroup.h"
+#include "sched/io_cgroup.h"
 #include "tools/ct_commands.h"
 #include "tools/sched_commands.h"
 #include "tools/verbs.h"
 #include "ubc/consistency.h"
+#include "ubc/containers.h"
 #include "ubc/cpu_settings.h"
+#include "ubc/io_settings.h"
 #include "ubc/policy_reload.h"
 #include "ubc/resource_table.h"
 
@@ -40,6 +44,32 @@ void print_engine_health() {
   std::printf("  kernel recursion misses per program (runs the kernel skipped):\n");
   for (const auto& program : Engine::program_health(paths.pin_dir))
     std::printf("    %-28s %llu\n", program.name.c_str(), static_cast<unsigned long long>(program.recursion_misses));
+}
+
+// The I/O policy's mapping, and on each disk a CT's files or granted devices live on, which
+// scheduler it runs and so whether ioprio orders anything there.
+void print_io_policy(Host& host) {
+  std::printf("\nI/O: ioprio 0..7 -> weight");
+  for (std::uint32_t prio = 0; prio <= sched::kMaxIoPrio; ++prio) std::printf(" %u", sched::io_weight(prio));
+  std::printf(" (OpenVZ's CFQ weights / 5; io.bfq.weight and io.weight)\n");
+  std::map<sched::BlockDevice, std::vector<std::string>> users;
+  for (const auto& ctid : host.list()) {
+    try {
+      for (const auto& device : ct_block_devices(Containers(host).settings(ctid))) users[device].push_back(ctid);
+    } catch (const std::exception& error) {
+      std::printf("  CT %s: %s\n", ctid.c_str(), error.what());
+    }
+  }
+  if (users.empty()) std::printf("  no CT has its files on, or is granted, a block device\n");
+  for (const auto& [device, cts] : users) {
+    const auto policy = sched::io_policy_of(device);
+    std::printf("  %-8s %-10s scheduler %-12s ioprio: %s (%zu CT(s))\n", device.text().c_str(), policy.name.c_str(),
+                policy.scheduler.c_str(),
+                policy.weight_file.empty()
+                    ? "NOT ENFORCED; use bfq (echo bfq > /sys/block/DEV/queue/scheduler) or iocost (io.cost.qos)"
+                    : ("enforced through " + policy.weight_file).c_str(),
+                cts.size());
+  }
 }
 
 // Exit statuses of `doctor --consistency` and `--repair`.
@@ -96,8 +126,9 @@ int run_doctor() {
                 gap.empty() ? "-" : std::string(gap).c_str());
   }
   print_engine_health();
-  std::printf("\n");
   Host host(HostPaths::discover());
+  print_io_policy(host);
+  std::printf("\n");
   const int consistency = print_consistency(host);
   return ready && consistency != kBroken ? 0 : 1;
 }

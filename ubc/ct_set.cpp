@@ -8,6 +8,7 @@
 
 #include "loader/cgroup.h"
 #include "loader/namespaces.h"
+#include "sched/io_cgroup.h"
 #include "ubc/containers.h"
 #include "ubc/cpu_control.h"
 #include "ubc/cpu_settings.h"
@@ -15,6 +16,7 @@
 #include "ubc/ct_files.h"
 #include "ubc/ct_network.h"
 #include "ubc/ct_settings.h"
+#include "ubc/io_settings.h"
 #include "ubc/limits.h"
 #include "ubc/resource_table.h"
 #include "ubc/userns_ranges.h"
@@ -51,9 +53,18 @@ sched::CpuSettings parse_cpu_texts(const SetRequest& request) {
   return cpu;
 }
 
+sched::IoSettings parse_io_texts(const SetRequest& request) {
+  sched::IoSettings io;
+  if (!request.ioprio.empty()) io.ioprio = sched::parse_ioprio(request.ioprio);
+  if (!request.iolimit.empty()) io.iolimit = sched::parse_iolimit(request.iolimit);
+  if (!request.iopslimit.empty()) io.iopslimit = sched::parse_iopslimit(request.iopslimit);
+  return io;
+}
+
 // OpenVZ's VE0: the host's own tasks are a group of the CPU scheduler, and nothing else.
-void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSettings& cpu) {
-  if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !request.limit_texts.empty() || !request.settings.empty())
+void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSettings& cpu, const sched::IoSettings& io) {
+  if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !io.empty() || !request.limit_texts.empty() ||
+      !request.settings.empty())
     throw std::invalid_argument("set 0 (the host) takes --cpuunits only");
   CpuControl(host).set_host_cpuunits(*cpu.cpuunits, request.save);
 }
@@ -146,12 +157,17 @@ CtSettingChanges CtSettingChanges::next_start_only() const {
   return changes;
 }
 
-void apply_set(Host& host, const SetRequest& request) {
+std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
   const std::string& ctid = request.ctid;
   if (ctid != "0" && !host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   const auto limits = parse_limit_texts(request.limit_texts);
   const sched::CpuSettings cpu = parse_cpu_texts(request);
-  if (ctid == "0") return apply_host_set(host, request, cpu);
+  const sched::IoSettings io = parse_io_texts(request);
+  std::vector<std::string> warnings;
+  if (ctid == "0") {
+    apply_host_set(host, request, cpu, io);
+    return warnings;
+  }
   const bool cpu_changed = cpu.cpuunits || cpu.cpulimit || cpu.cpus;
   const CtSettingChanges& changes = request.settings;
   const auto passwords = parse_user_passwords(changes.user_passwords);
@@ -166,8 +182,11 @@ void apply_set(Host& host, const SetRequest& request) {
     if (auto next_start = plan_setting_changes(host, ctid, changes.next_start_only()))
       planned.emplace(std::move(*next_start));
   }
-  if (changes.empty() && !cpu_changed && limits.empty())
+  if (changes.empty() && !cpu_changed && io.empty() && limits.empty())
     throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
+  if (!io.empty() && !fs::exists(host.cgroup_of(ctid) / "io.max"))
+    throw std::runtime_error("the cgroup v2 io controller is not enabled for CT " + ctid +
+                             "; --ioprio, --iolimit and --iopslimit need it");
   if (!limits.empty() && !host.engine_loaded() && !request.save)
     throw std::runtime_error("the engine is not loaded; run `ubcctl load`, or use --save to only save");
 
@@ -180,15 +199,26 @@ void apply_set(Host& host, const SetRequest& request) {
     config = CtConfig::load(host.config_path(ctid));
   }
   if (cpu_changed) CpuControl(host).set_ct(ctid, cpu);
+  if (!io.empty()) {
+    // On the cgroup, running or not: a start writes the saved policy again, so a value set
+    // without --save lasts until the CT's next start, as in vzctl.
+    const auto devices = ct_block_devices(current);
+    sched::apply_io_settings(host.cgroup_of(ctid), io, devices);
+    if ((io.iolimit || io.iopslimit) && devices.empty())
+      warnings.push_back("CT " + ctid + "'s files are on no block device (VE_ROOT " + current.root.string() +
+                         ") and it is granted none: --iolimit and --iopslimit hold nothing until it is");
+  }
   if (host.engine_loaded())
     for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
   if (live) apply_live_settings(host, ctid, *init, current, changes);
   set_user_passwords(init, current, passwords);
   if (request.save) {
     store_cpu_settings(config, cpu);
+    store_io_settings(config, io);
     for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
   }
   if (planned || request.save) config.save(host.config_path(ctid));
+  return warnings;
 }
 
 std::optional<PlannedSettings> plan_setting_changes(Host& host, const std::string& ctid,

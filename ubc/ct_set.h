@@ -1,5 +1,5 @@
 // `set`: what vzctl set does to a CT, checked whole before anything changes. Beancounter
-// limits and CPU values take effect at once on the live CT (saved with --save). The hostname,
+// limits, CPU and I/O values take effect at once on the live CT (saved with --save). The hostname,
 // addresses, resolver and passwords act on a running CT at once too, and are saved with
 // --save or when the CT is stopped; the other settings (init, devices, ...) are always saved
 // and apply at its next start.
@@ -49,6 +49,7 @@ struct SetRequest {
   std::string ctid;                                // "0": the host's own tasks (OpenVZ's VE0)
   std::map<std::string, std::string> limit_texts;  // resource name -> "BARRIER[:LIMIT]"
   std::string cpuunits, cpulimit, cpus;            // empty: unchanged
+  std::string ioprio, iolimit, iopslimit;          // empty: unchanged
   CtSettingChanges settings;
   bool save = false;  // also write limits and CPU values into the CT's config
 };
@@ -57,7 +58,8 @@ struct SetRequest {
 // std::runtime_error for a CT that does not exist or limits with no engine to take them
 // (unless only saved); either way nothing has changed. The config is written once, after
 // the live CT took the values: a kill in between leaves an unsaved set, never a file that
-// holds half of it.
-void apply_set(Host& host, const SetRequest& request);
+// holds half of it. Returns warnings: what was set but holds nothing (an iolimit on a CT
+// with no block device).
+std::vector<std::string> apply_set(Host& host, const SetRequest& request);
 
 }  // namespace ubc

@@ -7,6 +7,7 @@
 #include "ubc/cpu_control.h"
 #include "ubc/cpu_settings.h"
 #include "ubc/ct_config.h"
+#include "ubc/io_settings.h"
 
 namespace ubc {
 
@@ -15,6 +16,8 @@ ReloadResult reload_policy(Host& host) {
     std::string ctid;
     std::map<ubc_resource, Limits> limits;
     sched::CpuSettings cpu;
+    sched::IoSettings io;
+    CtSettings settings;
   };
   const auto page_size = static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
   std::vector<Planned> plan;
@@ -23,7 +26,8 @@ ReloadResult reload_policy(Host& host) {
     result.repairs = host.reconcile();
     for (const auto& ctid : host.list()) {
       const CtConfig config = CtConfig::load(host.config_path(ctid));
-      Planned planned{ctid, config.beancounters(page_size), cpu_settings_from(config)};
+      Planned planned{ctid, config.beancounters(page_size), cpu_settings_from(config), io_settings_from(config),
+                      CtSettings::from(config)};
       for (const auto& [resource, limits] : planned.limits)
         if (limits.barrier > limits.limit)
           throw ConfigError(host.config_path(ctid), 0,
@@ -67,12 +71,17 @@ ReloadResult reload_policy(Host& host) {
     return result;
   }
   for (const auto& planned : plan) {
-    // CPU settings last: a cgroup file the kernel refuses here is reported, the limits stay.
+    // CPU and I/O settings last: a cgroup file the kernel refuses here is reported, the limits stay.
     try {
       if (planned.cpu.cpuunits || planned.cpu.cpulimit || planned.cpu.cpus)
         CpuControl(host).set_ct(planned.ctid, planned.cpu);
     } catch (const std::exception& error) {
       result.error = "CT " + planned.ctid + ": CPU settings: " + error.what();
+    }
+    try {
+      apply_ct_io_policy(host.cgroup_of(planned.ctid), planned.io, planned.settings);
+    } catch (const std::exception& error) {
+      result.error = "CT " + planned.ctid + ": I/O settings: " + error.what();
     }
     ++result.cts;
   }

@@ -7,9 +7,10 @@
 namespace ubc::test {
 namespace fs = std::filesystem;
 
-RunningCt::RunningCt(std::string id, const std::string& create_flags, const std::string& extra_binaries)
+RunningCt::RunningCt(std::string id, const std::string& create_flags, const std::string& extra_binaries,
+                     const fs::path& root_parent)
     : id_(std::move(id)) {
-  root_ = fs::temp_directory_path() / ("ubc-rootfs-" + id_);
+  root_ = root_parent / ("ubc-rootfs-" + id_);
   fs::remove_all(root_);
   const auto built = std::system(
       ("ubc-mkrootfs " + root_.string() + " ubc-test-workload ubc-escape " + extra_binaries + " >/dev/null").c_str());

@@ -13,8 +13,9 @@ namespace ubc::test {
 class RunningCt {
  public:
   // `extra_binaries`: host programs copied into the root besides the test helpers
-  // (space-separated names, as ubc-mkrootfs takes them).
-  RunningCt(std::string id, const std::string& create_flags, const std::string& extra_binaries = "");
+  // (space-separated names, as ubc-mkrootfs takes them); the root is made in `root_parent`.
+  RunningCt(std::string id, const std::string& create_flags, const std::string& extra_binaries = "",
+            const std::filesystem::path& root_parent = std::filesystem::temp_directory_path());
   ~RunningCt();
   RunningCt(const RunningCt&) = delete;
   RunningCt& operator=(const RunningCt&) = delete;
