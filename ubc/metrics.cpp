@@ -9,8 +9,10 @@
 #include <map>
 #include <sstream>
 
+#include "loader/cgroup.h"
 #include "sched/cpu_cgroup.h"
 #include "ubc/cpu_settings.h"
+#include "ubc/proc_files.h"
 
 namespace ubc {
 
@@ -49,6 +51,52 @@ std::map<std::string, std::uint64_t> cpu_stat(const std::filesystem::path& cgrou
   while (in >> key >> value) values[key] = value;
   return values;
 }
+
+// io.pressure's "some" line: how long at least one task waited for I/O, in microseconds.
+std::optional<std::uint64_t> io_stalled_usec(const std::filesystem::path& cgroup) {
+  const auto text = cgroup::read_if_exists(cgroup / "io.pressure");
+  if (!text || !text->starts_with("some ")) return std::nullopt;
+  const auto total = text->find("total=");
+  if (total == std::string::npos) return std::nullopt;
+  return std::strtoull(text->c_str() + total + 6, nullptr, 10);
+}
+
+// A CT's I/O from its io.stat, all devices summed, and its I/O stall time.
+struct IoFamilies {
+  MetricFamily read_bytes =
+      family("ubc_io_read_bytes_total", "Bytes the CT read from block devices", MetricType::Counter);
+  MetricFamily written_bytes =
+      family("ubc_io_written_bytes_total", "Bytes the CT wrote to block devices", MetricType::Counter);
+  MetricFamily reads =
+      family("ubc_io_reads_total", "Read requests of the CT that block devices completed", MetricType::Counter);
+  MetricFamily writes =
+      family("ubc_io_writes_total", "Write requests of the CT that block devices completed", MetricType::Counter);
+  MetricFamily stalled = family("ubc_io_stalled_seconds_total",
+                                "Time at least one of the CT's tasks waited for I/O (io.pressure some), time held "
+                                "back by iolimit and iopslimit included; the kernel counts no io.max throttle time",
+                                MetricType::Counter);
+
+  void add_ct(const std::string& ctid, const std::filesystem::path& cgroup) {
+    const auto text = cgroup::read_if_exists(cgroup / "io.stat");
+    if (!text) return;  // no io controller: no I/O figures, rather than zeros
+    proc_files::IoCounts sum;
+    for (const auto& [device, counts] : proc_files::parse_io_stat(*text)) {
+      sum.rbytes += counts.rbytes;
+      sum.wbytes += counts.wbytes;
+      sum.rios += counts.rios;
+      sum.wios += counts.wios;
+    }
+    add(read_bytes, {{"ct", ctid}}, static_cast<double>(sum.rbytes));
+    add(written_bytes, {{"ct", ctid}}, static_cast<double>(sum.wbytes));
+    add(reads, {{"ct", ctid}}, static_cast<double>(sum.rios));
+    add(writes, {{"ct", ctid}}, static_cast<double>(sum.wios));
+    if (const auto usec = io_stalled_usec(cgroup)) add(stalled, {{"ct", ctid}}, static_cast<double>(*usec) / 1e6);
+  }
+  void move_into(std::vector<MetricFamily>& families) {
+    for (MetricFamily* built : {&read_bytes, &written_bytes, &reads, &writes, &stalled})
+      families.push_back(std::move(*built));
+  }
+};
 
 }  // namespace
 
@@ -95,6 +143,7 @@ std::vector<MetricFamily> collect_metrics(Host& host) {
   auto cpu_usage = family("ubc_cpu_usage_seconds_total", "CPU time the CT's tasks used", MetricType::Counter);
   auto cpu_throttled =
       family("ubc_cpu_throttled_seconds_total", "Time the CT was held back by its cpulimit", MetricType::Counter);
+  IoFamilies io;
 
   if (loaded) {
     // CTs destroyed while we looked, or not registered, get no (stale) figures.
@@ -113,6 +162,7 @@ std::vector<MetricFamily> collect_metrics(Host& host) {
         add(cpu_usage, {{"ct", ctid}}, static_cast<double>(found->second) / 1e6);
       if (auto found = stat.find("throttled_usec"); found != stat.end())
         add(cpu_throttled, {{"ct", ctid}}, static_cast<double>(found->second) / 1e6);
+      io.add_ct(ctid, host.cgroup_of(ctid));
     }
   }
   families.push_back(std::move(build));
@@ -122,6 +172,7 @@ std::vector<MetricFamily> collect_metrics(Host& host) {
   families.push_back(std::move(failures));
   families.push_back(std::move(cpu_usage));
   families.push_back(std::move(cpu_throttled));
+  io.move_into(families);
   return families;
 }
 

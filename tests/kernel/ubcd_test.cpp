@@ -300,4 +300,31 @@ TEST_SUITE("ubcd") {
     daemon.stop(SIGTERM);
     CHECK(ubcctl("destroy ubcd-age").status == 0);
   }
+
+  TEST_CASE("a CT's block I/O: bytes, requests and stall time from its io.stat and io.pressure") {
+    const fs::path image = fs::temp_directory_path() / "ubcd-io.img";
+    REQUIRE(std::system(("truncate -s 8M " + image.string()).c_str()) == 0);
+    const auto attached = ubc::test::shell("modprobe loop 2>/dev/null; losetup --find --show " + image.string());
+    if (attached.status != 0) {
+      MESSAGE("SKIP: no loop device here (losetup: " << attached.output << ")");
+      return;
+    }
+    const std::string device = attached.output.substr(0, attached.output.find('\n'));
+    REQUIRE(ubcctl("create ubcd-io").status == 0);
+    // 32 direct reads of 64 KiB each: 2 MiB, charged to the CT's cgroup.
+    const auto read =
+        ubcctl("exec ubcd-io -- dd if=" + device + " of=/dev/null bs=64k count=32 iflag=direct status=none");
+    REQUIRE_MESSAGE(read.status == 0, read.output);
+    Daemon daemon({"--refresh", "1"});
+    const std::string metrics = fresh_metrics();
+    CHECK(sample(metrics, "ubc_io_read_bytes_total{ct=\"ubcd-io\"}") == 2 * 1024 * 1024);
+    CHECK(sample(metrics, "ubc_io_reads_total{ct=\"ubcd-io\"}") >= 32);
+    CHECK(sample(metrics, "ubc_io_written_bytes_total{ct=\"ubcd-io\"}") == 0);
+    CHECK(sample(metrics, "ubc_io_writes_total{ct=\"ubcd-io\"}") == 0);
+    CHECK(sample(metrics, "ubc_io_stalled_seconds_total{ct=\"ubcd-io\"}") >= 0);
+    daemon.stop(SIGTERM);
+    CHECK(ubcctl("destroy ubcd-io").status == 0);
+    std::system(("losetup -d " + device).c_str());
+    fs::remove(image);
+  }
 }
