@@ -1,6 +1,7 @@
 #include "loader/seccomp_policy.h"
 
 #include <linux/capability.h>
+#include <linux/fs.h>
 #include <seccomp.h>
 
 #include <cerrno>
@@ -97,6 +98,13 @@ UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
     check(::seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(call.error), number, 0),
           std::string("seccomp_rule_add(") + call.name + ")");
   }
+  // A file's project is its CT's disk quota (loader/project_quota.h): a CT must not move its
+  // files out of it. The kernel refuses a project change from a user namespace; this holds
+  // it for a CT without one (other extended flags set this way go with it). Masked: the
+  // kernel reads the command as 32 bits, whatever the upper half of the register holds.
+  check(::seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffU, FS_IOC_FSSETXATTR)),
+        "seccomp_rule_add(ioctl FS_IOC_FSSETXATTR)");
   if (serve_sysinfo)
     check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0), "seccomp_rule_add(sysinfo: notify)");
   check(::seccomp_load(filter.get()), "seccomp_load");

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "sched/io_cgroup.h"
 #include "ubc/ct_devices.h"
+#include "ubc/disk_quota.h"
 #include "ubc/io_settings.h"
 #include "ubc/resource_table.h"
 #include "ubc/userns_ranges.h"
@@ -34,6 +36,22 @@ sched::IoSettings io_settings_of(Host& host, Containers& containers, const ListE
   return sched::read_io_settings(host.cgroup_of(entry.ctid), ct_block_devices(containers.settings(entry.ctid)));
 }
 
+// vzlist's diskspace[.s|.h] (1 KiB blocks) and diskinodes[.s|.h]: use and limits as the
+// filesystem counts them; "-" for a CT without a quota.
+std::string disk_field(Host& host, Containers& containers, const ListEntry& entry, const std::string& field) {
+  const auto project = disk_quota_project(CtConfig::load(host.config_path(entry.ctid)));
+  if (!project) return "-";
+  const auto usage = disk_quota_usage(containers.settings(entry.ctid), *project);
+  const bool blocks = field.starts_with("diskspace");
+  const std::string suffix = field.substr(blocks ? 9 : 10);
+  const std::uint64_t value = suffix.empty()   ? (blocks ? usage.bytes / 1024 : usage.inodes)
+                              : suffix == ".s" ? (blocks ? usage.limits.block_soft : usage.limits.inode_soft)
+                              : suffix == ".h"
+                                  ? (blocks ? usage.limits.block_hard : usage.limits.inode_hard)
+                                  : throw std::invalid_argument("unknown field '" + field + "'; use .s or .h");
+  return std::to_string(value);
+}
+
 std::string optional_number(const std::optional<std::uint64_t>& value) {
   return value ? std::to_string(*value) : "-";
 }
@@ -49,11 +67,14 @@ std::string field_value(Host& host, Containers& containers, const ListEntry& ent
   if (field == "ioprio") return optional_number(io_settings_of(host, containers, entry).ioprio);
   if (field == "iolimit") return optional_number(io_settings_of(host, containers, entry).iolimit);
   if (field == "iopslimit") return optional_number(io_settings_of(host, containers, entry).iopslimit);
+  if (field.starts_with("diskspace") || field.starts_with("diskinodes"))
+    return disk_field(host, containers, entry, field);
   const auto dot = field.find('.');
   const ResourceInfo* resource = find_resource(field.substr(0, dot));
   if (!resource)
     throw std::invalid_argument("unknown field '" + field +
-                                "'; use ctid, nproc, status, ip, hostname, capability, ioprio, iolimit, iopslimit or a "
+                                "'; use ctid, nproc, status, ip, hostname, capability, ioprio, iolimit, iopslimit, "
+                                "diskspace[.s|.h], diskinodes[.s|.h] or a "
                                 "beancounter name with "
                                 ".m .b .l .f");
   const ubc_counter counter = host.counter(entry.ctid, resource->id);
@@ -121,6 +142,31 @@ int status(Containers& containers, const std::string& ctid) {
   std::printf("CTID %s %s %s %s\n", ctid.c_str(), status.exists ? "exist" : "deleted",
               status.mounted ? "mounted" : "unmounted", status.running ? "running" : "down");
   if (status.exists) std::printf("CAPABILITY %s\n", joined(capability_names(status.capabilities), "-", ",").c_str());
+  return 0;
+}
+
+namespace {
+
+std::string grace_left(std::int64_t end) {
+  if (end == 0) return "none";
+  const std::int64_t left = end - static_cast<std::int64_t>(std::time(nullptr));
+  return left <= 0 ? "expired" : std::to_string(left) + "s";
+}
+
+}  // namespace
+
+int quota(Host& host, Containers& containers, const std::string& ctid) {
+  if (!host.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  const auto project = disk_quota_project(CtConfig::load(host.config_path(ctid)));
+  if (!project) throw std::runtime_error("CT " + ctid + " has no disk quota (set --diskspace or --diskinodes)");
+  const auto usage = disk_quota_usage(containers.settings(ctid), *project);
+  std::printf("%11s %14s %14s %14s %10s\n", "resource", "usage", "softlimit", "hardlimit", "grace");
+  std::printf("%11s %14llu %14llu %14llu %10s\n", "1k-blocks", static_cast<unsigned long long>(usage.bytes / 1024),
+              static_cast<unsigned long long>(usage.limits.block_soft),
+              static_cast<unsigned long long>(usage.limits.block_hard), grace_left(usage.block_grace_end).c_str());
+  std::printf("%11s %14llu %14llu %14llu %10s\n", "inodes", static_cast<unsigned long long>(usage.inodes),
+              static_cast<unsigned long long>(usage.limits.inode_soft),
+              static_cast<unsigned long long>(usage.limits.inode_hard), grace_left(usage.inode_grace_end).c_str());
   return 0;
 }
 

@@ -19,6 +19,8 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
 // vzctl status: "CTID 101 exist mounted running", then the CT's capabilities (the running
 // CT's, else those its next start gives).
 int status(Containers& containers, const std::string& ctid);
+// vzquota stat: the CT's disk use, limits and grace, as its filesystem counts them.
+int quota(Host& host, Containers& containers, const std::string& ctid);
 // Starts one CT, warning on stderr when it runs without /proc/user_beancounters inside.
 void start(Containers& containers, const std::string& ctid, bool force = false);
 // Throws, naming the running CTs and what they would lose, unless none runs or `force`.

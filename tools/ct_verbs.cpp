@@ -253,6 +253,10 @@ void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter
                   session.containers().console(ctid);
                   return 0;
                 });
+  if (filter.wants("quota"))
+    add_ct_verb(
+        app, chosen, "quota", "vzquota stat: the CT's disk use, limits and grace",
+        [](Session& session, const std::string& ctid) { return quota(session.host(), session.containers(), ctid); });
   if (filter.wants("clone")) add_clone(app, chosen);
 }
 
@@ -271,6 +275,11 @@ void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter) {
   verb->add_option("--iolimit", request->iolimit,
                    "Bytes per second the CT may read, and write, on its disks: N[B|K|M|G], no suffix = MB; 0 = none");
   verb->add_option("--iopslimit", request->iopslimit, "Operations per second, each way, on its disks; 0 = none");
+  verb->add_option("--diskspace", request->diskspace,
+                   "Disk quota SOFT[:HARD] in 1 KiB blocks or N[K|M|G|T]; past HARD writes fail (EDQUOT); at once");
+  verb->add_option("--diskinodes", request->diskinodes, "Inode quota SOFT[:HARD]; at once");
+  verb->add_option("--quotatime", request->quotatime,
+                   "Seconds a soft limit may be passed before it holds as hard (per filesystem)");
   add_setting_options(*verb, request->settings);
   add_limit_options(*verb, request->limit_texts);
   verb->callback([&chosen, request] {

@@ -126,9 +126,10 @@ void add_list(CLI::App& app, Action& chosen) {
   auto options = std::make_shared<Options>();
   auto* verb = app.add_subcommand("list", "vzlist: CTID NPROC STATUS IP_ADDR HOSTNAME of running CTs");
   verb->add_flag("-a,--all", options->all, "Stopped CTs too");
-  verb->add_option(
-          "-o,--output", options->fields,
-          "Columns: ctid,nproc,status,ip,hostname,capability,ioprio,iolimit,iopslimit,<beancounter>[.m|.b|.l|.f]")
+  verb->add_option("-o,--output", options->fields,
+                   "Columns: "
+                   "ctid,nproc,status,ip,hostname,capability,ioprio,iolimit,iopslimit,diskspace[.s|.h],diskinodes[.s|."
+                   "h],<beancounter>[.m|.b|.l|.f]")
       ->delimiter(',');
   verb->add_flag("-j,--json", options->json, "JSON instead of columns");
   verb->callback([&chosen, options] {

@@ -16,6 +16,7 @@
 #include "ubc/ct_files.h"
 #include "ubc/ct_network.h"
 #include "ubc/ct_settings.h"
+#include "ubc/disk_quota.h"
 #include "ubc/io_settings.h"
 #include "ubc/limits.h"
 #include "ubc/resource_table.h"
@@ -61,9 +62,18 @@ sched::IoSettings parse_io_texts(const SetRequest& request) {
   return io;
 }
 
+DiskQuotaSettings parse_disk_texts(const SetRequest& request) {
+  DiskQuotaSettings disk;
+  if (!request.diskspace.empty()) disk.diskspace = parse_diskspace(request.diskspace);
+  if (!request.diskinodes.empty()) disk.diskinodes = parse_diskinodes(request.diskinodes);
+  if (!request.quotatime.empty()) disk.quotatime = parse_quotatime(request.quotatime);
+  return disk;
+}
+
 // OpenVZ's VE0: the host's own tasks are a group of the CPU scheduler, and nothing else.
 void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSettings& cpu, const sched::IoSettings& io) {
-  if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !io.empty() || !request.limit_texts.empty() ||
+  if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !io.empty() || !request.diskspace.empty() ||
+      !request.diskinodes.empty() || !request.quotatime.empty() || !request.limit_texts.empty() ||
       !request.settings.empty())
     throw std::invalid_argument("set 0 (the host) takes --cpuunits only");
   CpuControl(host).set_host_cpuunits(*cpu.cpuunits, request.save);
@@ -169,6 +179,12 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
     return warnings;
   }
   const bool cpu_changed = cpu.cpuunits || cpu.cpulimit || cpu.cpus;
+  const DiskQuotaSettings disk = parse_disk_texts(request);
+  std::optional<std::uint32_t> project;
+  if (!disk.empty()) {
+    require_project_quota(Containers(host).settings(ctid));  // before anything changes
+    project = ensure_quota_project(host.config_path(ctid));  // state, as a uid range: kept
+  }
   const CtSettingChanges& changes = request.settings;
   const auto passwords = parse_user_passwords(changes.user_passwords);
   auto planned = plan_setting_changes(host, ctid, changes);  // every change checked
@@ -182,7 +198,7 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
     if (auto next_start = plan_setting_changes(host, ctid, changes.next_start_only()))
       planned.emplace(std::move(*next_start));
   }
-  if (changes.empty() && !cpu_changed && io.empty() && limits.empty())
+  if (changes.empty() && !cpu_changed && io.empty() && disk.empty() && limits.empty())
     throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
   if (!io.empty() && !fs::exists(host.cgroup_of(ctid) / "io.max"))
     throw std::runtime_error("the cgroup v2 io controller is not enabled for CT " + ctid +
@@ -208,6 +224,7 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
       warnings.push_back("CT " + ctid + "'s files are on no block device (VE_ROOT " + current.root.string() +
                          ") and it is granted none: --iolimit and --iopslimit hold nothing until it is");
   }
+  if (project) apply_disk_quota(current, *project, disk);
   if (host.engine_loaded())
     for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
   if (live) apply_live_settings(host, ctid, *init, current, changes);
@@ -215,6 +232,7 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
   if (request.save) {
     store_cpu_settings(config, cpu);
     store_io_settings(config, io);
+    store_disk_quota(config, disk);
     for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
   }
   if (planned || request.save) config.save(host.config_path(ctid));

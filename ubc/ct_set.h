@@ -50,6 +50,7 @@ struct SetRequest {
   std::map<std::string, std::string> limit_texts;  // resource name -> "BARRIER[:LIMIT]"
   std::string cpuunits, cpulimit, cpus;            // empty: unchanged
   std::string ioprio, iolimit, iopslimit;          // empty: unchanged
+  std::string diskspace, diskinodes, quotatime;    // empty: unchanged
   CtSettingChanges settings;
   bool save = false;  // also write limits and CPU values into the CT's config
 };

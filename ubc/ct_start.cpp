@@ -25,6 +25,7 @@
 #include "ubc/ct_files.h"
 #include "ubc/ct_network.h"
 #include "ubc/ct_process.h"
+#include "ubc/disk_quota.h"
 #include "ubc/io_settings.h"
 #include "ubc/userns_ranges.h"
 
@@ -313,7 +314,11 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   cgroup::write_file(cgroup / "cgroup.max.descendants", std::to_string(kMaxCtCgroups));
   cgroup::write_file(cgroup / "cgroup.max.depth", std::to_string(kMaxCtCgroupDepth));
   // The saved I/O policy, on the disks the CT has in this run.
-  apply_ct_io_policy(cgroup, io_settings_from(CtConfig::load(host_.config_path(ctid))), ct);
+  const CtConfig config = CtConfig::load(host_.config_path(ctid));
+  apply_ct_io_policy(cgroup, io_settings_from(config), ct);
+  // The disk quota the config holds: a CT whose limits cannot be enforced does not start.
+  if (const DiskQuotaSettings disk = disk_quota_from(config); !disk.empty())
+    apply_disk_quota(ct, ensure_quota_project(host_.config_path(ctid)), disk);
   // systemd gets the kernel's procfs on /proc and the mounts its units would make.
   const bool systemd = runs_systemd(ct.root, ct.init.front());
   const fs::path view_server = helper_path("ubc-procfs");

@@ -15,11 +15,17 @@
 //   syscall NR...         each system call NR with every argument 0 -> "NR ok|ERRNO" per call
 //   sysinfo               sysinfo(2)   -> "uptime=S totalram=B freeram=B procs=N loads=A,B,C"
 //   sysinfo-at ADDRESS    sysinfo(2) into that address (a bad one) -> "ok" or the errno's name
+//   setproject PATH ID    move PATH to quota project ID (FS_IOC_FSSETXATTR), as upper
+//                         register bits set too -> "ok" or the errno's name
+//   quota PATH            read project 0's quota (quotactl_fd)    -> "ok" or the errno's name
 //   reread PATH SECONDS   open, read whole and close PATH as fast as it can for SECONDS, to
 //                         make whoever serves PATH work           -> the number of reads
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/quota.h>
 #include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -127,6 +133,21 @@ long reread(const char* path, double seconds) {
   return reads;
 }
 
+// Each way of asking: the plain command, and with bits above the 32 the kernel reads (a
+// filter that compared all 64 would let it through).
+std::string set_project(const char* path, unsigned project) {
+  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string("open ") + strerrorname_np(errno);
+  fsxattr attributes{};
+  if (::ioctl(fd, FS_IOC_FSGETXATTR, &attributes) != 0) return std::string("get ") + strerrorname_np(errno);
+  attributes.fsx_projid = project;
+  for (const unsigned long command :
+       {static_cast<unsigned long>(FS_IOC_FSSETXATTR), static_cast<unsigned long>(FS_IOC_FSSETXATTR) | (1UL << 40)}) {
+    if (::syscall(SYS_ioctl, fd, command, &attributes) == 0) return "ok";
+  }
+  return strerrorname_np(errno);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,6 +204,13 @@ int main(int argc, char** argv) {
   } else if (command == "sysinfo-at") {
     const auto address = static_cast<std::uintptr_t>(std::strtoull(arg(2), nullptr, 0));
     result = verdict(::syscall(SYS_sysinfo, address) == 0);
+  } else if (command == "setproject") {
+    result = set_project(arg(2), static_cast<unsigned>(std::strtoul(arg(3), nullptr, 10)));
+  } else if (command == "quota") {
+    const int fd = ::open(arg(2), O_RDONLY | O_CLOEXEC);
+    if_dqblk block{};
+    result = fd < 0 ? std::string("open ") + strerrorname_np(errno)
+                    : verdict(::syscall(SYS_quotactl_fd, fd, QCMD(Q_GETQUOTA, PRJQUOTA), 0, &block) == 0);
   } else if (command == "syscall") {
     for (int index = 2; index < argc; ++index) {
       const long number = std::strtol(argv[index], nullptr, 10);

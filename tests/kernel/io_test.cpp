@@ -27,14 +27,14 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A null_blk disk for the suite: every request completes after 200 us, whatever is read or
+// A null_blk disk for a test: every request completes after `latency`, whatever is read or
 // written, so that throughput depends on the policy alone.
 class NullDisk {
  public:
-  NullDisk() {
+  explicit NullDisk(std::chrono::microseconds latency = std::chrono::microseconds(200)) {
     const auto loaded = shell(
-        "modprobe -r null_blk 2>/dev/null; modprobe null_blk nr_devices=1 queue_mode=2 irqmode=2 "
-        "completion_nsec=200000 gb=4 bs=4096 2>&1 && cat /sys/block/nullb0/dev");
+        "modprobe -r null_blk 2>/dev/null; modprobe null_blk nr_devices=1 queue_mode=2 irqmode=2 completion_nsec=" +
+        std::to_string(latency.count() * 1000) + " gb=4 bs=4096 2>&1 && cat /sys/block/nullb0/dev");
     if (loaded.status != 0) {
       reason_ = "no null_blk here (" + loaded.output + ")";
       return;
@@ -245,12 +245,22 @@ TEST_SUITE("io") {
   }
 
   TEST_CASE("under BFQ, CTs at ioprio 0 and 7 share a busy disk in their weights' ratio") {
-    NullDisk disk;
+    // Slow requests: the disk, not the emulated CPU, must be what the two readers wait for
+    // (at 200 us both were CPU-bound in single-threaded TCG and shared by the CPU's policy).
+    NullDisk disk(std::chrono::milliseconds(2));
     if (!disk.usable()) return;
     if (!disk.use_scheduler("bfq")) {
       MESSAGE("SKIP: this kernel has no BFQ");
       return;
     }
+    // BFQ's heuristics trade the weights for throughput: low_latency raises the weight of
+    // queues that just started, for seconds, and on a disk that takes many requests at once
+    // BFQ may stop idling between a queue's requests, so both readers are served at once (a
+    // ratio of 1.1-1.3 in 2 of 6 runs). A host that wants the shares held sets both, as here
+    // (docs/IO.md).
+    REQUIRE(shell("echo 0 > /sys/block/nullb0/queue/iosched/low_latency && "
+                  "echo 1 > /sys/block/nullb0/queue/iosched/strict_guarantees")
+                .status == 0);
     RunningCt low("io-prio-low", "--userns no");
     RunningCt high("io-prio-high", "--userns no");
     for (const RunningCt* ct : {&low, &high}) {
