@@ -12,6 +12,7 @@
 #include "loader/cgroup.h"
 #include "sched/cpu_cgroup.h"
 #include "ubc/cpu_settings.h"
+#include "ubc/disk_quota.h"
 #include "ubc/proc_files.h"
 
 namespace ubc {
@@ -98,6 +99,47 @@ struct IoFamilies {
   }
 };
 
+// A CT's disk quota, as its filesystem counts it (CTs without one have no series).
+struct DiskFamilies {
+  MetricFamily used =
+      family("ubc_disk_used_bytes", "Bytes the CT's files hold (its project quota's use)", MetricType::Gauge);
+  MetricFamily limit =
+      family("ubc_disk_limit_bytes", "The CT's diskspace limits (kind soft or hard; +Inf = none)", MetricType::Gauge);
+  MetricFamily inodes = family("ubc_disk_inodes_used", "Inodes the CT's files hold", MetricType::Gauge);
+  MetricFamily inode_limit =
+      family("ubc_disk_inode_limit", "The CT's diskinodes limits (kind soft or hard; +Inf = none)", MetricType::Gauge);
+  MetricFamily over_soft = family("ubc_disk_over_soft_limit",
+                                  "1 while the CT is past a soft limit (resource diskspace or diskinodes), its grace "
+                                  "running or spent",
+                                  MetricType::Gauge);
+
+  void add_ct(Host& host, const std::string& ctid) {
+    try {
+      const CtConfig config = CtConfig::load(host.config_path(ctid));
+      const auto project = disk_quota_project(config);
+      if (!project) return;
+      const auto usage = disk_quota_usage(CtSettings::from(config), *project);
+      auto or_infinity = [](std::uint64_t value, double unit) {
+        return value == 0 ? std::numeric_limits<double>::infinity() : static_cast<double>(value) * unit;
+      };
+      add(used, {{"ct", ctid}}, static_cast<double>(usage.bytes));
+      add(limit, {{"ct", ctid}, {"kind", "soft"}}, or_infinity(usage.limits.block_soft, 1024));
+      add(limit, {{"ct", ctid}, {"kind", "hard"}}, or_infinity(usage.limits.block_hard, 1024));
+      add(inodes, {{"ct", ctid}}, static_cast<double>(usage.inodes));
+      add(inode_limit, {{"ct", ctid}, {"kind", "soft"}}, or_infinity(usage.limits.inode_soft, 1));
+      add(inode_limit, {{"ct", ctid}, {"kind", "hard"}}, or_infinity(usage.limits.inode_hard, 1));
+      add(over_soft, {{"ct", ctid}, {"resource", "diskspace"}}, usage.block_grace_end != 0 ? 1 : 0);
+      add(over_soft, {{"ct", ctid}, {"resource", "diskinodes"}}, usage.inode_grace_end != 0 ? 1 : 0);
+    } catch (const std::exception&) {
+      // A CT destroyed or its filesystem gone while we looked: no series, rather than stale ones.
+    }
+  }
+  void move_into(std::vector<MetricFamily>& families) {
+    for (MetricFamily* built : {&used, &limit, &inodes, &inode_limit, &over_soft})
+      families.push_back(std::move(*built));
+  }
+};
+
 }  // namespace
 
 std::vector<MetricFamily> collect_metrics(Host& host) {
@@ -144,6 +186,7 @@ std::vector<MetricFamily> collect_metrics(Host& host) {
   auto cpu_throttled =
       family("ubc_cpu_throttled_seconds_total", "Time the CT was held back by its cpulimit", MetricType::Counter);
   IoFamilies io;
+  DiskFamilies disk;
 
   if (loaded) {
     // CTs destroyed while we looked, or not registered, get no (stale) figures.
@@ -163,6 +206,7 @@ std::vector<MetricFamily> collect_metrics(Host& host) {
       if (auto found = stat.find("throttled_usec"); found != stat.end())
         add(cpu_throttled, {{"ct", ctid}}, static_cast<double>(found->second) / 1e6);
       io.add_ct(ctid, host.cgroup_of(ctid));
+      disk.add_ct(host, ctid);
     }
   }
   families.push_back(std::move(build));
@@ -173,6 +217,7 @@ std::vector<MetricFamily> collect_metrics(Host& host) {
   families.push_back(std::move(cpu_usage));
   families.push_back(std::move(cpu_throttled));
   io.move_into(families);
+  disk.move_into(families);
   return families;
 }
 

@@ -8,12 +8,14 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 #include <thread>
 
 #include "loader/project_quota.h"
 #include "running_ct.h"
 #include "ubc/ct_config.h"
+#include "ubc/metrics.h"
 #include "workload.h"
 
 using ubc::test::RunningCt;
@@ -121,6 +123,19 @@ TEST_SUITE("disk quota") {
     CHECK(quota.output.find(std::to_string(hard)) != std::string::npos);
     const auto listed = ubcctl("list -o ctid,diskspace.s,diskspace.h");
     CHECK(listed.output.find(std::to_string(hard)) != std::string::npos);
+    // ubcd's series: the same figures, and "over soft" while past it.
+    std::map<std::string, double> series;
+    for (const auto& family : ubc::collect_metrics(ubc::test::host()))
+      for (const auto& metric : family.metric) {
+        std::string key = family.name;
+        for (const auto& label : metric.label) key += "," + label.value;
+        series[key] = family.type == prometheus::MetricType::Counter ? metric.counter.value : metric.gauge.value;
+      }
+    CHECK(series["ubc_disk_used_bytes," + ct.id()] == static_cast<double>(usage_of(ct).bytes));
+    CHECK(series["ubc_disk_limit_bytes," + ct.id() + ",hard"] == hard * 1024.0);
+    CHECK(series["ubc_disk_limit_bytes," + ct.id() + ",soft"] == soft * 1024.0);
+    CHECK(series["ubc_disk_over_soft_limit," + ct.id() + ",diskspace"] == 1);
+    CHECK(series["ubc_disk_over_soft_limit," + ct.id() + ",diskinodes"] == 0);
 
     // A writer that keeps trying: held at the limit, on at once when it is raised.
     REQUIRE(ct.exec("rm -f /big").status == 0);

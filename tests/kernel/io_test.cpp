@@ -282,7 +282,7 @@ TEST_SUITE("io") {
 
     in_background(low, kReadNullDisk);
     in_background(high, kReadNullDisk);
-    const auto measured = rates({low.id(), high.id()}, disk.device(), std::chrono::seconds(6));
+    const auto measured = rates({low.id(), high.id()}, disk.device(), std::chrono::seconds(10));
     stop_dd(low);
     stop_dd(high);
     const double ratio = measured[1].read_bytes / measured[0].read_bytes;
