@@ -17,18 +17,10 @@ unsigned host_cpus() {
 
 sched::CpuSettings cpu_settings_from(const CtConfig& config) {
   sched::CpuSettings settings;
-  auto parse = [&](const char* key, auto parser) -> std::optional<std::uint32_t> {
-    const auto value = config.get(key);
-    if (!value || value->empty()) return std::nullopt;
-    try {
-      return parser(*value);
-    } catch (const std::invalid_argument& error) {
-      throw ConfigError(config.file(), config.line_of(key), std::string(key) + ": " + error.what());
-    }
-  };
-  settings.cpuunits = parse("CPUUNITS", [](const std::string& v) { return sched::parse_cpuunits(v); });
-  settings.cpulimit = parse("CPULIMIT", [](const std::string& v) { return sched::parse_cpulimit(v, host_cpus()); });
-  settings.cpus = parse("CPUS", [](const std::string& v) { return sched::parse_cpus(v, host_cpus()); });
+  settings.cpuunits = config.parsed("CPUUNITS", [](const std::string& v) { return sched::parse_cpuunits(v); });
+  settings.cpulimit =
+      config.parsed("CPULIMIT", [](const std::string& v) { return sched::parse_cpulimit(v, host_cpus()); });
+  settings.cpus = config.parsed("CPUS", [](const std::string& v) { return sched::parse_cpus(v, host_cpus()); });
   return settings;
 }
 

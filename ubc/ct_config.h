@@ -26,6 +26,10 @@ class CtConfig {
   static CtConfig parse(const std::string& text, const std::filesystem::path& file_name);
 
   std::optional<std::string> get(const std::string& key) const;
+  // `key`'s value through `parse` (none when unset or empty); a value `parse` refuses
+  // (std::invalid_argument) throws ConfigError naming the file, the line and the reason.
+  template <class Parse>
+  auto parsed(const std::string& key, Parse parse) const -> std::optional<decltype(parse(std::string()))>;
   // The line that sets `key` (0 if none), for error messages.
   int line_of(const std::string& key) const;
   const std::filesystem::path& file() const { return file_; }
@@ -50,6 +54,17 @@ class CtConfig {
   std::vector<Line> lines_;
   std::filesystem::path file_;
 };
+
+template <class Parse>
+auto CtConfig::parsed(const std::string& key, Parse parse) const -> std::optional<decltype(parse(std::string()))> {
+  const auto value = get(key);
+  if (!value || value->empty()) return std::nullopt;
+  try {
+    return parse(*value);
+  } catch (const std::invalid_argument& error) {
+    throw ConfigError(file_, line_of(key), key + ": " + error.what());
+  }
+}
 
 // Held while config files are read, changed and written back (set --save, create, clone,
 // a uid range chosen), so that two writers at once never lose each other's change: one

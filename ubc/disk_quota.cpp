@@ -65,21 +65,11 @@ std::string format_soft_hard(const SoftHard& value) {
 
 DiskQuotaSettings disk_quota_from(const CtConfig& config) {
   DiskQuotaSettings settings;
-  auto read = [&](const char* key, auto parse) {
-    const auto value = config.get(key);
-    using Result = decltype(parse(std::string()));
-    if (!value || value->empty()) return std::optional<Result>();
-    try {
-      return std::optional<Result>(parse(*value));
-    } catch (const std::invalid_argument& error) {
-      throw ConfigError(config.file(), config.line_of(key), std::string(key) + ": " + error.what());
-    }
-  };
   // The config keeps plain 1 KiB blocks, as vzctl writes them.
   settings.diskspace =
-      read("DISKSPACE", [](const std::string& v) { return parse_soft_hard(v, "DISKSPACE", parse_whole); });
-  settings.diskinodes = read("DISKINODES", [](const std::string& v) { return parse_diskinodes(v); });
-  settings.quotatime = read("QUOTATIME", [](const std::string& v) { return parse_quotatime(v); });
+      config.parsed("DISKSPACE", [](const std::string& v) { return parse_soft_hard(v, "DISKSPACE", parse_whole); });
+  settings.diskinodes = config.parsed("DISKINODES", [](const std::string& v) { return parse_diskinodes(v); });
+  settings.quotatime = config.parsed("QUOTATIME", [](const std::string& v) { return parse_quotatime(v); });
   return settings;
 }
 

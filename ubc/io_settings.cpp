@@ -9,21 +9,9 @@ namespace ubc {
 
 sched::IoSettings io_settings_from(const CtConfig& config) {
   sched::IoSettings settings;
-  auto parse = [&](const char* key, auto parser) -> decltype(parser(std::string())) {
-    const auto value = config.get(key);
-    if (!value || value->empty()) return std::nullopt;
-    try {
-      return parser(*value);
-    } catch (const std::invalid_argument& error) {
-      throw ConfigError(config.file(), config.line_of(key), std::string(key) + ": " + error.what());
-    }
-  };
-  settings.ioprio =
-      parse("IOPRIO", [](const std::string& v) -> std::optional<std::uint32_t> { return sched::parse_ioprio(v); });
-  settings.iolimit =
-      parse("IOLIMIT", [](const std::string& v) -> std::optional<std::uint64_t> { return sched::parse_iolimit(v, 1); });
-  settings.iopslimit = parse(
-      "IOPSLIMIT", [](const std::string& v) -> std::optional<std::uint64_t> { return sched::parse_iopslimit(v); });
+  settings.ioprio = config.parsed("IOPRIO", [](const std::string& v) { return sched::parse_ioprio(v); });
+  settings.iolimit = config.parsed("IOLIMIT", [](const std::string& v) { return sched::parse_iolimit(v, 1); });
+  settings.iopslimit = config.parsed("IOPSLIMIT", [](const std::string& v) { return sched::parse_iopslimit(v); });
   return settings;
 }
 
