@@ -36,12 +36,12 @@ void apply_ct_io_policy(const std::filesystem::path& cgroup, const sched::IoSett
     if (!settings.empty()) sched::apply_io_settings(cgroup, settings, {});  // says why it cannot
     return;
   }
-  const auto devices = ct_block_devices(ct);
+  const std::uint64_t iolimit = settings.iolimit.value_or(0), iopslimit = settings.iopslimit.value_or(0);
+  // Without limits no device gets a line (each line makes the kernel list the device in the
+  // CT's io.stat, and so in its /proc/diskstats); lines a previous run left are lifted.
+  const auto devices = iolimit || iopslimit ? ct_block_devices(ct) : std::vector<sched::BlockDevice>{};
   sched::clear_io_limits_except(cgroup, devices);
-  sched::apply_io_settings(
-      cgroup,
-      {settings.ioprio.value_or(sched::kDefaultIoPrio), settings.iolimit.value_or(0), settings.iopslimit.value_or(0)},
-      devices);
+  sched::apply_io_settings(cgroup, {settings.ioprio.value_or(sched::kDefaultIoPrio), iolimit, iopslimit}, devices);
 }
 
 }  // namespace ubc

@@ -246,7 +246,9 @@ std::string diskstats(const std::string& host_diskstats, const IoFigures& ct) {
     std::string name;
     if (!(words >> major >> minor >> name)) continue;
     const auto device = ct.find({major, minor});
-    if (device == ct.end()) continue;
+    // A line of zeros is a device the CT's cgroup was only configured for (a weight or an
+    // io.max line makes the kernel list it), not one it did I/O on.
+    if (device == ct.end() || device->second.rios + device->second.wios + device->second.dios == 0) continue;
     std::size_t fields = 0;
     for (std::string word; words >> word;) ++fields;
     const IoCounts& io = device->second;

@@ -174,6 +174,10 @@ TEST_CASE("diskstats: the devices the CT did I/O on, with its own requests and s
         " 254       0 vda 256 0 2048 0 1 0 8 0 0 0 0 2 0 16 0 0 0\n"
         "   8       0 sda 1 0 1 0 0 0 0 0 0 0 0\n");
   CHECK(ubc::proc_files::diskstats(host, {}).empty());
+  // Listed by the kernel because the CT's cgroup has a limit or weight there, no I/O done.
+  CHECK(ubc::proc_files::diskstats(
+            host, ubc::proc_files::parse_io_stat("7:0 rbytes=0 wbytes=0 rios=0 wios=0 dbytes=0 dios=0\n"))
+            .empty());
   CHECK(ubc::proc_files::parse_io_stat("garbage\n7:0 rios=x\n").at({7, 0}).rios == 0);
 }
 
