@@ -198,8 +198,8 @@ void measure_limits(ubc::Host& host, int seconds) {
   }
 }
 
-// The same writes (a file of `mib` MiB in 64 KiB writes, fsync'd, `rounds` times) into a
-// directory of an ext4 with project quotas, first as no project's, then as a CT's.
+// The same writes (a file of `mib` MiB in 64 KiB writes, fsync'd, `rounds` times) into two
+// directories of one ext4 with project quotas: one of no project, and a CT's, with limits.
 void measure_quota(int mib, int rounds) {
   std::printf("\n== disk quota: %d x %d MiB written and fsync'd into a CT's files on ext4 (loop device)\n", rounds,
               mib);
@@ -212,16 +212,15 @@ void measure_quota(int mib, int rounds) {
   fs::create_directories(mount);
   shell("mkfs.ext4 -q -O quota,project -E quotatype=prjquota,lazy_itable_init=0,lazy_journal_init=0 " + loop +
         " && mount -o prjquota " + loop + " " + mount.string());
-  auto write_time = [&](const fs::path& dir) {
-    std::vector<double> times;
-    for (int round = 0; round < rounds; ++round) {
-      const auto start = Clock::now();
-      shell("dd if=/dev/zero of=" + (dir / "fill").string() + " bs=64k count=" + std::to_string(mib * 16) +
-            " conv=fsync status=none && rm " + (dir / "fill").string());
-      times.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-    }
-    std::sort(times.begin(), times.end());
-    return times[times.size() / 2];
+  auto write_once = [&](const fs::path& dir) {
+    const auto start = Clock::now();
+    shell("dd if=/dev/zero of=" + (dir / "fill").string() + " bs=64k count=" + std::to_string(mib * 16) +
+          " conv=fsync status=none && rm " + (dir / "fill").string());
+    return std::chrono::duration<double>(Clock::now() - start).count();
+  };
+  auto median = [](std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    return values[values.size() / 2];
   };
   const fs::path plain = mount / "plain", ct_root = mount / "ct";
   fs::create_directories(plain);
@@ -230,9 +229,18 @@ void measure_quota(int mib, int rounds) {
   std::string error;
   double without = 0, with = 0;
   try {
-    without = write_time(plain);
     ubcctl({"set", "disk-bench-quota", "--diskspace", "4G:4G", "--diskinodes", "1000000:1000000"});
-    with = write_time(ct_root);
+    // Once each untimed (the loop device's backing file grows on the first pass), then
+    // in turns, so that a drift of the host's speed lands on both sides.
+    write_once(plain);
+    write_once(ct_root);
+    std::vector<double> plain_times, quota_times;
+    for (int round = 0; round < rounds; ++round) {
+      plain_times.push_back(write_once(plain));
+      quota_times.push_back(write_once(ct_root));
+    }
+    without = median(plain_times);
+    with = median(quota_times);
   } catch (const std::exception& failure) {
     error = failure.what();
   }
