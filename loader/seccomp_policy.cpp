@@ -5,6 +5,7 @@
 #include <seccomp.h>
 
 #include <cerrno>
+#include <fstream>
 #include <memory>
 
 #include "loader/error.h"
@@ -76,6 +77,17 @@ const std::vector<RefusedCall>& refused_calls() {
   return calls;
 }
 
+namespace {
+
+// The host's user namespace maps every id to itself, whole.
+bool in_host_user_namespace() {
+  std::ifstream map("/proc/self/uid_map");
+  unsigned long inside = 1, outside = 1, count = 0;
+  return map >> inside >> outside >> count && inside == 0 && outside == 0 && count == 4294967295UL;
+}
+
+}  // namespace
+
 UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
   const std::unique_ptr<void, decltype(&::seccomp_release)> filter(::seccomp_init(SCMP_ACT_ALLOW), &::seccomp_release);
   if (!filter) throw std::runtime_error("seccomp_init failed");
@@ -102,9 +114,19 @@ UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
   // files out of it. The kernel refuses a project change from a user namespace; this holds
   // it for a CT without one (other extended flags set this way go with it). Masked: the
   // kernel reads the command as 32 bits, whatever the upper half of the register holds.
-  check(::seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
-                           SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffU, FS_IOC_FSSETXATTR)),
-        "seccomp_rule_add(ioctl FS_IOC_FSSETXATTR)");
+  auto refuse_ioctl = [&](unsigned long command, const char* name) {
+    check(::seccomp_rule_add(filter.get(), SCMP_ACT_ERRNO(EPERM), SCMP_SYS(ioctl), 1,
+                             SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffU, command)),
+          std::string("seccomp_rule_add(ioctl ") + name + ")");
+  };
+  refuse_ioctl(FS_IOC_FSSETXATTR, "FS_IOC_FSSETXATTR");
+  // And its inherit flag: cleared on a directory, what is made there later is no project's.
+  // The kernel refuses that change from a user namespace; in the host's (a CT without one of
+  // its own) the flags call goes whole, chattr with it.
+  if (in_host_user_namespace()) {
+    refuse_ioctl(FS_IOC_SETFLAGS, "FS_IOC_SETFLAGS");
+    refuse_ioctl(FS_IOC32_SETFLAGS, "FS_IOC32_SETFLAGS");
+  }
   if (serve_sysinfo)
     check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0), "seccomp_rule_add(sysinfo: notify)");
   check(::seccomp_load(filter.get()), "seccomp_load");

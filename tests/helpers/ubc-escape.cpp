@@ -17,6 +17,7 @@
 //   sysinfo-at ADDRESS    sysinfo(2) into that address (a bad one) -> "ok" or the errno's name
 //   setproject PATH ID    move PATH to quota project ID (FS_IOC_FSSETXATTR), as upper
 //                         register bits set too -> "ok" or the errno's name
+//   noinherit DIR         clear DIR's project inherit flag (FS_IOC_SETFLAGS) -> "ok" or the errno's name
 //   quota PATH            read project 0's quota (quotactl_fd)    -> "ok" or the errno's name
 //   reread PATH SECONDS   open, read whole and close PATH as fast as it can for SECONDS, to
 //                         make whoever serves PATH work           -> the number of reads
@@ -206,6 +207,15 @@ int main(int argc, char** argv) {
     result = verdict(::syscall(SYS_sysinfo, address) == 0);
   } else if (command == "setproject") {
     result = set_project(arg(2), static_cast<unsigned>(std::strtoul(arg(3), nullptr, 10)));
+  } else if (command == "noinherit") {
+    const int fd = ::open(arg(2), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int flags = 0;
+    if (fd < 0 || ::ioctl(fd, FS_IOC_GETFLAGS, &flags) != 0) {
+      result = std::string("get ") + strerrorname_np(errno);
+    } else {
+      flags &= ~FS_PROJINHERIT_FL;
+      result = verdict(::ioctl(fd, FS_IOC_SETFLAGS, &flags) == 0);
+    }
   } else if (command == "quota") {
     const int fd = ::open(arg(2), O_RDONLY | O_CLOEXEC);
     if_dqblk block{};

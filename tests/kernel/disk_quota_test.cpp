@@ -207,6 +207,11 @@ TEST_SUITE("disk quota") {
       CHECK(ct.exec("ubc-escape setproject / 0").output == "EPERM\n");
       CHECK(ct.exec("ubc-escape quota /").output == "EPERM\n");
       CHECK(ubc::quota::project_of(ct.root() / "mine") == project_of(ct));
+      // Nor make a directory whose new files are no project's.
+      REQUIRE(ct.exec("mkdir /spill").status == 0);
+      const auto cleared = ct.exec("ubc-escape noinherit /spill; touch /spill/new");
+      CHECK(cleared.output.find("ok") == std::string::npos);
+      CHECK(ubc::quota::project_of(ct.root() / "spill" / "new") == project_of(ct));
     }
   }
 }
