@@ -25,29 +25,57 @@ std::string joined(const std::vector<std::string>& words, const char* empty = "-
   return text;
 }
 
-// The I/O policy in force: what the CT's cgroup holds while it runs (a value set without
-// --save included), else the saved one.
-sched::IoSettings io_settings_of(Host& host, Containers& containers, const ListEntry& entry) {
-  const CtConfig config = CtConfig::load(host.config_path(entry.ctid));
-  if (!entry.running) {
-    const sched::IoSettings saved = io_settings_from(config);
-    return {saved.ioprio.value_or(sched::kDefaultIoPrio), saved.iolimit.value_or(0), saved.iopslimit.value_or(0)};
-  }
-  return sched::read_io_settings(host.cgroup_of(entry.ctid), ct_block_devices(containers.settings(entry.ctid)));
-}
+// What a row's I/O and disk columns read, once per CT however many of them are asked for:
+// its config, its cgroup's io files, its quota (a config and a quotactl per CT, not per column).
+class RowReads {
+ public:
+  RowReads(Host& host, const ListEntry& entry) : host_(host), entry_(entry) {}
 
-// vzlist's diskspace[.s|.h] (1 KiB blocks) and diskinodes[.s|.h]: use and limits as the
-// filesystem counts them; "-" for a CT without a quota.
-std::string disk_field(Host& host, Containers& containers, const ListEntry& entry, const std::string& field) {
-  const auto project = disk_quota_project(CtConfig::load(host.config_path(entry.ctid)));
-  if (!project) return "-";
-  const auto usage = disk_quota_usage(containers.settings(entry.ctid), *project);
+  // The I/O policy in force: what the CT's cgroup holds while it runs (a value set without
+  // --save included), else the saved one.
+  const sched::IoSettings& io() {
+    if (!io_) {
+      if (!entry_.running) {
+        const sched::IoSettings saved = io_settings_from(config());
+        io_ = sched::IoSettings{saved.ioprio.value_or(sched::kDefaultIoPrio), saved.iolimit.value_or(0),
+                                saved.iopslimit.value_or(0)};
+      } else {
+        io_ = sched::read_io_settings(host_.cgroup_of(entry_.ctid), ct_block_devices(CtSettings::from(config())));
+      }
+    }
+    return *io_;
+  }
+  // The CT's quota use and limits as its filesystem counts them; none without a quota.
+  const std::optional<quota::ProjectUsage>& disk() {
+    if (!disk_) {
+      const auto project = disk_quota_project(config());
+      disk_.emplace(project ? std::optional(disk_quota_usage(CtSettings::from(config()), *project)) : std::nullopt);
+    }
+    return *disk_;
+  }
+
+ private:
+  const CtConfig& config() {
+    if (!config_) config_ = CtConfig::load(host_.config_path(entry_.ctid));
+    return *config_;
+  }
+  Host& host_;
+  const ListEntry& entry_;
+  std::optional<CtConfig> config_;
+  std::optional<sched::IoSettings> io_;
+  std::optional<std::optional<quota::ProjectUsage>> disk_;
+};
+
+// vzlist's diskspace[.s|.h] (1 KiB blocks) and diskinodes[.s|.h]; "-" for a CT without a quota.
+std::string disk_field(RowReads& reads, const std::string& field) {
+  const auto& usage = reads.disk();
+  if (!usage) return "-";
   const bool blocks = field.starts_with("diskspace");
   const std::string suffix = field.substr(blocks ? 9 : 10);
-  const std::uint64_t value = suffix.empty()   ? (blocks ? usage.bytes / 1024 : usage.inodes)
-                              : suffix == ".s" ? (blocks ? usage.limits.block_soft : usage.limits.inode_soft)
+  const std::uint64_t value = suffix.empty()   ? (blocks ? usage->bytes / 1024 : usage->inodes)
+                              : suffix == ".s" ? (blocks ? usage->limits.block_soft : usage->limits.inode_soft)
                               : suffix == ".h"
-                                  ? (blocks ? usage.limits.block_hard : usage.limits.inode_hard)
+                                  ? (blocks ? usage->limits.block_hard : usage->limits.inode_hard)
                                   : throw std::invalid_argument("unknown field '" + field + "'; use .s or .h");
   return std::to_string(value);
 }
@@ -57,18 +85,17 @@ std::string optional_number(const std::optional<std::uint64_t>& value) {
 }
 
 // One vzlist field of a CT, as text.
-std::string field_value(Host& host, Containers& containers, const ListEntry& entry, const std::string& field) {
+std::string field_value(Host& host, RowReads& reads, const ListEntry& entry, const std::string& field) {
   if (field == "ctid") return entry.ctid;
   if (field == "nproc") return std::to_string(entry.nproc);
   if (field == "status") return entry.running ? "running" : "stopped";
   if (field == "ip") return entry.ip_addresses.empty() ? "-" : entry.ip_addresses.front();
   if (field == "hostname") return entry.hostname.empty() ? "-" : entry.hostname;
   if (field == "capability") return joined(capability_names(entry.capabilities), "-", ",");
-  if (field == "ioprio") return optional_number(io_settings_of(host, containers, entry).ioprio);
-  if (field == "iolimit") return optional_number(io_settings_of(host, containers, entry).iolimit);
-  if (field == "iopslimit") return optional_number(io_settings_of(host, containers, entry).iopslimit);
-  if (field.starts_with("diskspace") || field.starts_with("diskinodes"))
-    return disk_field(host, containers, entry, field);
+  if (field == "ioprio") return optional_number(reads.io().ioprio);
+  if (field == "iolimit") return optional_number(reads.io().iolimit);
+  if (field == "iopslimit") return optional_number(reads.io().iopslimit);
+  if (field.starts_with("diskspace") || field.starts_with("diskinodes")) return disk_field(reads, field);
   const auto dot = field.find('.');
   const ResourceInfo* resource = find_resource(field.substr(0, dot));
   if (!resource)
@@ -108,6 +135,7 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
     nlohmann::json rows = nlohmann::json::array();
     for (const auto& entry : entries) {
       nlohmann::json row;
+      RowReads reads(host, entry);
       for (const auto& field : fields) {
         if (field == "ip")
           row["ip"] = entry.ip_addresses;
@@ -116,8 +144,8 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
         else if (field == "capability")
           row["capability"] = capability_names(entry.capabilities);
         else if (field == "ctid" || field == "hostname")
-          row[field] = field_value(host, containers, entry, field);
-        else if (const std::string value = field_value(host, containers, entry, field); value == "-")
+          row[field] = field_value(host, reads, entry, field);
+        else if (const std::string value = field_value(host, reads, entry, field); value == "-")
           row[field] = nullptr;
         else
           row[field] = std::stoull(value);
@@ -130,8 +158,9 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
   for (const auto& field : fields) std::printf("%*s ", field == "ctid" ? 10 : 12, header_of(field).c_str());
   std::printf("\n");
   for (const auto& entry : entries) {
+    RowReads reads(host, entry);
     for (const auto& field : fields)
-      std::printf("%*s ", field == "ctid" ? 10 : 12, field_value(host, containers, entry, field).c_str());
+      std::printf("%*s ", field == "ctid" ? 10 : 12, field_value(host, reads, entry, field).c_str());
     std::printf("\n");
   }
   return 0;
