@@ -41,12 +41,12 @@ void set_process_capabilities(CapabilitySet granted) {
 
 }  // namespace
 
-void confine_to_ct(CapabilitySet granted, int sysinfo_server) {
+void confine_to_ct(CapabilitySet granted, int call_server) {
   const rlimit no_realtime{0, 0};
   if (::setrlimit(RLIMIT_RTPRIO, &no_realtime)) throw_system_error("setrlimit(RLIMIT_RTPRIO, 0)");
   // Needs CAP_SYS_ADMIN (no no_new_privs): before the capabilities go.
-  const UniqueFd listener = seccomp::install_ct_filter(granted, sysinfo_server >= 0);
-  if (listener) send_fd(sysinfo_server, listener.get(), "the CT's sysinfo listener, to ubc-procfs");
+  const UniqueFd listener = seccomp::install_ct_filter(granted, call_server >= 0);
+  if (listener) send_fd(call_server, listener.get(), "the CT's seccomp listener, to ubc-procfs");
   for (int capability = 0; capability <= last_capability(); ++capability) {
     if (has_capability(granted, capability)) continue;
     if (::prctl(PR_CAPBSET_DROP, capability, 0, 0, 0) && errno != EINVAL)

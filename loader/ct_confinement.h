@@ -13,9 +13,9 @@ namespace ubc::ns {
 // the CT's seccomp filter, drops every capability outside `granted` from the bounding set,
 // and leaves `granted` as the permitted and effective sets, nothing inheritable or ambient.
 // A root program the process execs gets `granted`, and nothing can add to it again.
-// `sysinfo_server` (a socket to the CT's /proc view server, or -1): sysinfo(2) is answered
-// by that server, which gets the seccomp listener over it.
-void confine_to_ct(CapabilitySet granted, int sysinfo_server = -1);
+// `call_server` (a socket to the CT's /proc view server, or -1): the calls the host answers
+// for the CT (sysinfo, quotactl) go to that server, which gets the seccomp listener over it.
+void confine_to_ct(CapabilitySet granted, int call_server = -1);
 
 // The capability bounding set of `pid` (CapBnd in /proc/PID/status): for a running CT's
 // init, the capabilities the CT was started with (its root can only have dropped some).

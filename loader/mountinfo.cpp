@@ -37,6 +37,11 @@ std::vector<MountEntry> parse_mountinfo(const std::string& text) {
     head >> id >> parent >> device >> root >> point;
     tail >> entry.fstype >> source >> entry.super_options;
     entry.mount_point = unescape(point);
+    entry.source = unescape(source);
+    if (const auto colon = device.find(':'); colon != std::string::npos) {
+      entry.major = static_cast<unsigned>(std::stoul(device.substr(0, colon)));
+      entry.minor = static_cast<unsigned>(std::stoul(device.substr(colon + 1)));
+    }
     entries.push_back(std::move(entry));
   }
   return entries;

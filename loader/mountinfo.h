@@ -11,7 +11,9 @@ namespace ubc {
 struct MountEntry {
   std::filesystem::path mount_point;  // unescaped (mountinfo writes spaces as \040)
   std::string fstype;
-  std::string super_options;  // e.g. "rw,nsdelegate"
+  std::string source;             // unescaped, e.g. "/dev/vda1" (what the mount table names)
+  std::string super_options;      // e.g. "rw,nsdelegate"
+  unsigned major = 0, minor = 0;  // st_dev of the filesystem's files
 };
 
 // In mountinfo's order: a later entry on the same point is mounted over an earlier one.

@@ -7,7 +7,6 @@
 #include <linux/quota.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <memory>
@@ -15,6 +14,7 @@
 #include <vector>
 
 #include "loader/error.h"
+#include "loader/id_quota.h"
 #include "loader/unique_fd.h"
 
 namespace ubc::quota {
@@ -32,7 +32,7 @@ UniqueFd open_path(const fs::path& path) {
 }
 
 int quotactl_on(int fd, int command, std::uint32_t id, void* argument) {
-  return static_cast<int>(::syscall(SYS_quotactl_fd, fd, QCMD(command, PRJQUOTA), id, argument));
+  return quotactl_fd(fd, QCMD(command, PRJQUOTA), id, argument);
 }
 
 void quotactl_or_throw(const fs::path& on, int command, std::uint32_t id, void* argument, const char* name) {

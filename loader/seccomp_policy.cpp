@@ -88,7 +88,7 @@ bool in_host_user_namespace() {
 
 }  // namespace
 
-UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
+UniqueFd install_ct_filter(CapabilitySet granted, bool supervised) {
   const std::unique_ptr<void, decltype(&::seccomp_release)> filter(::seccomp_init(SCMP_ACT_ALLOW), &::seccomp_release);
   if (!filter) throw std::runtime_error("seccomp_init failed");
   auto check = [](int result, const std::string& call) {
@@ -102,8 +102,15 @@ UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
     const int added = ::seccomp_arch_add(filter.get(), arch);
     if (added != -EEXIST) check(added, "seccomp_arch_add");
   }
+  // The second-level quota's calls, served on the CT's own ids: only a CT with a user
+  // namespace has ids no other CT has (ubc/ct_quota_calls.h).
+  const bool serve_quota = supervised && !in_host_user_namespace();
+  const auto served = [serve_quota](const std::string& name) {
+    return serve_quota && (name == "quotactl" || name == "quotactl_fd");
+  };
   for (const auto& call : refused_calls()) {
     if (call.unless_capability >= 0 && has_capability(granted, call.unless_capability)) continue;
+    if (served(call.name)) continue;
     const int number = ::seccomp_syscall_resolve_name(call.name);
     if (number == __NR_SCMP_ERROR) continue;  // not a call of any architecture in the filter
     // A call some of the filter's architectures lack is added where it exists.
@@ -127,10 +134,16 @@ UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo) {
     refuse_ioctl(FS_IOC_SETFLAGS, "FS_IOC_SETFLAGS");
     refuse_ioctl(FS_IOC32_SETFLAGS, "FS_IOC32_SETFLAGS");
   }
-  if (serve_sysinfo)
+  if (supervised)
     check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0), "seccomp_rule_add(sysinfo: notify)");
+  if (serve_quota) {
+    check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(quotactl), 0),
+          "seccomp_rule_add(quotactl: notify)");
+    check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(quotactl_fd), 0),
+          "seccomp_rule_add(quotactl_fd: notify)");
+  }
   check(::seccomp_load(filter.get()), "seccomp_load");
-  if (!serve_sysinfo) return UniqueFd();
+  if (!supervised) return UniqueFd();
   const int listener = ::seccomp_notify_fd(filter.get());
   if (listener < 0) throw_system_error("seccomp_notify_fd", -listener);
   return UniqueFd(listener);

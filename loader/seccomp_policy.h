@@ -26,10 +26,12 @@ const std::vector<RefusedCall>& refused_calls();
 // Without no_new_privs (setuid programs in the CT work), so the caller must still hold
 // CAP_SYS_ADMIN in its user namespace: call it before dropping capabilities. 32-bit (x86,
 // x32) entry points get the same rules; any other architecture is killed.
-// With `serve_sysinfo`, sysinfo(2) is handed to a supervisor (seccomp user notification):
-// returns the filter's listener, for the CT's /proc view server, which answers with the CT's
-// own memory, load and uptime. The CT's processes then cannot install a notifying filter of
-// their own (the kernel allows one listener per filter chain).
-UniqueFd install_ct_filter(CapabilitySet granted, bool serve_sysinfo = false);
+// With `supervised`, calls the host answers for the CT go to a supervisor (seccomp user
+// notification, ubc/ct_call_service.h): sysinfo(2), answered with the CT's own memory, load
+// and uptime, and in a CT with a user namespace of its own quotactl(2) and quotactl_fd(2),
+// its second-level disk quota (refused as above otherwise). Returns the filter's listener,
+// for the CT's /proc view server. The CT's processes then cannot install a notifying filter
+// of their own (the kernel allows one listener per filter chain).
+UniqueFd install_ct_filter(CapabilitySet granted, bool supervised = false);
 
 }  // namespace ubc::seccomp

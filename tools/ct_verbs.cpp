@@ -280,6 +280,8 @@ void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter) {
   verb->add_option("--diskinodes", request->diskinodes, "Inode quota SOFT[:HARD]; at once");
   verb->add_option("--quotatime", request->quotatime,
                    "Seconds a soft limit may be passed before it holds as hard (per filesystem)");
+  verb->add_option("--quotaugidlimit", request->quotaugidlimit,
+                   "How many uids and gids in the CT may have their own quota (setquota, edquota inside); 0 = off");
   add_setting_options(*verb, request->settings);
   add_limit_options(*verb, request->limit_texts);
   verb->callback([&chosen, request] {

@@ -28,13 +28,16 @@
 
 #include "loader/cgroup.h"
 #include "loader/error.h"
+#include "loader/namespaces.h"
 #include "loader/proc_view.h"
+#include "ubc/ct_call_service.h"
 #include "ubc/ct_figures.h"
 #include "ubc/ct_process.h"
+#include "ubc/ct_quota_calls.h"
 #include "ubc/host.h"
 #include "ubc/proc_view.h"
 #include "ubc/report.h"
-#include "ubc/sysinfo_service.h"
+#include "ubc/ugid_quota.h"
 
 namespace {
 
@@ -377,6 +380,43 @@ std::vector<ProcView::ServedFile> served_files(const std::string& ctid, ubc::CtF
   };
 }
 
+// The CT's ids on the host, from its init's uid_map or gid_map (as the host reads them).
+ubc::quota::IdRange id_range_of(pid_t init, const char* map) {
+  std::ifstream in("/proc/" + std::to_string(init) + "/" + map);
+  for (std::uint32_t inside = 0, outside = 0, count = 0; in >> inside >> outside >> count;)
+    if (inside == 0) return {outside, count};
+  throw std::runtime_error(std::string("CT init has no id 0 in its ") + map);
+}
+
+// The calls this server answers for the CT (ubc/ct_call_service.h).
+std::map<long, ubc::CtCallService::Handler> call_handlers(const std::string& ctid, pid_t init, const CtLoad& load,
+                                                          ubc::CtFigureReader& figures) {
+  std::map<long, ubc::CtCallService::Handler> handlers;
+  handlers[SYS_sysinfo] = [&load, &figures](ubc::NotifiedCall& call) {
+    const struct sysinfo info = load.sysinfo(figures);
+    if (call.write(call.data().args[0], &info, sizeof info))
+      call.answer_value(0);
+    else
+      call.answer_error(EFAULT);
+  };
+  // Only a CT with a user namespace of its own hands its quotactl calls here.
+  if (!ubc::ns::has_own_user_namespace(init)) return handlers;
+  try {
+    ubc::Host host(ubc::HostPaths::discover());
+    struct stat user_namespace {};
+    const std::string namespace_path = "/proc/" + std::to_string(init) + "/ns/user";
+    if (::stat(namespace_path.c_str(), &user_namespace)) ubc::throw_system_error("stat(" + namespace_path + ")");
+    auto quota = std::make_shared<ubc::CtQuotaCalls>(ubc::CtQuotaCalls::Ct{
+        ubc::CtSettings::from(ubc::CtConfig::load(host.config_path(ctid))).root, id_range_of(init, "uid_map"),
+        id_range_of(init, "gid_map"), user_namespace.st_ino, [ctid] { return ubc::running_ugid_limit(ctid); }});
+    handlers[SYS_quotactl] = handlers[SYS_quotactl_fd] = [quota](ubc::NotifiedCall& call) { quota->answer(call); };
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "ubc-procfs: CT %s: no second-level disk quota: %s\n", ctid.c_str(), error.what());
+    handlers[SYS_quotactl] = handlers[SYS_quotactl_fd] = [](ubc::NotifiedCall& call) { call.answer_error(EPERM); };
+  }
+  return handlers;
+}
+
 ubc::UniqueFd sampling_timer() {
   ubc::UniqueFd timer(::timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC));
   if (!timer) ubc::throw_system_error("timerfd_create");
@@ -388,24 +428,24 @@ ubc::UniqueFd sampling_timer() {
 
 // Serves requests until the CT's init exits or the kernel ends the connection, and samples
 // the CT's load between them.
-void serve(fuse_session* session, int init_pidfd, CtLoad& load, ubc::SysinfoService& sysinfo) {
+void serve(fuse_session* session, int init_pidfd, CtLoad& load, ubc::CtCallService& calls) {
   const ubc::UniqueFd timer = sampling_timer();
   fuse_buf buffer{};
   std::vector<pollfd> watched;
   while (!fuse_session_exited(session)) {
     watched = {{fuse_session_fd(session), POLLIN, 0}, {init_pidfd, POLLIN, 0}, {timer.get(), POLLIN, 0}};
-    sysinfo.watch(watched);
+    calls.watch(watched);
     if (::poll(watched.data(), watched.size(), -1) < 0) {
       if (errno == EINTR) continue;
       ubc::throw_system_error("poll");
     }
     if (watched[1].revents) break;
-    for (std::size_t i = 3; i < watched.size(); ++i) sysinfo.handle(watched[i]);
+    for (std::size_t i = 3; i < watched.size(); ++i) calls.handle(watched[i]);
     if (watched[2].revents) {
       std::uint64_t periods = 0;
       if (::read(timer.get(), &periods, sizeof periods) == sizeof periods) load.sample(periods);
     }
-    // Only when a request waits: a blocking read here would leave sysinfo callers waiting.
+    // Only when a request waits: a blocking read here would leave the CT's callers waiting.
     if (!watched[0].revents) continue;
     const int got = fuse_session_receive_buf(session, &buffer);
     if (got == -EINTR) continue;
@@ -452,9 +492,8 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
   CtLoad load(cgroup, std::move(procfs_for_load));
   ubc::CtFigureReader figures(cgroup, init);
-  // The CT's init sends its sysinfo listener on the socket its procfs came by.
-  ubc::SysinfoService sysinfo(ubc::sysinfo_socket(ctid), ubc::UniqueFd(socket),
-                              [&load, &figures] { return load.sysinfo(figures); });
+  // The CT's init sends its seccomp listener on the socket its procfs came by.
+  ubc::CtCallService calls(ubc::ct_call_socket(ctid), ubc::UniqueFd(socket), call_handlers(ctid, init, load, figures));
 
   Server server(
       ProcView(std::move(procfs), served_files(ctid, figures, load),
@@ -487,7 +526,7 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
     throw std::runtime_error("fuse_session_mount(" + mounted + ") failed");
   }
   try {
-    serve(session, init_pidfd.get(), load, sysinfo);
+    serve(session, init_pidfd.get(), load, calls);
   } catch (...) {
     fuse_session_destroy(session);
     throw;

@@ -17,6 +17,7 @@
 #include "loader/child_process.h"
 #include "loader/ct_confinement.h"
 #include "loader/error.h"
+#include "loader/id_quota.h"
 #include "loader/namespaces.h"
 #include "loader/open_in_root.h"
 #include "loader/unique_fd.h"
@@ -26,6 +27,7 @@
 #include "ubc/ct_process.h"
 #include "ubc/os_templates.h"
 #include "ubc/run_command.h"
+#include "ubc/ugid_quota.h"
 #include "ubc/userns_ranges.h"
 
 namespace ubc {
@@ -244,6 +246,7 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   // Cgroups the CT made inside its own are its business only while it runs.
   cgroup::reset_subtree(cgroup);
   fs::remove(pid_file(ctid));
+  remove_running_ugid_limit(ctid);
   if (host_.engine_loaded()) host_.clear_device_rules(ctid);
 }
 
@@ -296,7 +299,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
   if (!init) return host_.exec(ctid, argv);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
   const std::string procs = procs_beside_init(ctid, *init);
-  const UniqueFd sysinfo = connect_sysinfo_service(ctid);
+  const UniqueFd supervisor = connect_ct_call_service(ctid);
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
   if (child == 0) {
@@ -310,7 +313,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
       if (inner < 0) throw_system_error("fork");
       if (inner == 0) {
         if (own_users) become_ct_root();
-        ns::confine_to_ct(capabilities, sysinfo ? sysinfo.get() : -1);
+        ns::confine_to_ct(capabilities, supervisor ? supervisor.get() : -1);
         exec_in_ct(argv);
       }
       ::_exit(wait_for_exit(inner));
@@ -327,11 +330,11 @@ int Containers::enter(const std::string& ctid) {
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   const bool own_users = ns::has_own_user_namespace(*init);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
-  const UniqueFd sysinfo = connect_sysinfo_service(ctid);
-  return run_on_ct_pty(*init, procs_beside_init(ctid, *init), [own_users, capabilities, &sysinfo] {
+  const UniqueFd supervisor = connect_ct_call_service(ctid);
+  return run_on_ct_pty(*init, procs_beside_init(ctid, *init), [own_users, capabilities, &supervisor] {
     ns::hide_from_ct_processes();
     if (own_users) become_ct_root();
-    ns::confine_to_ct(capabilities, sysinfo ? sysinfo.get() : -1);
+    ns::confine_to_ct(capabilities, supervisor ? supervisor.get() : -1);
     exec_login_shell();
   });
 }
@@ -396,6 +399,12 @@ void Containers::destroy(const std::string& ctid, bool force) {
     if (const auto mounts = ns::mounts_under(*owned_area); !mounts.empty())
       throw std::runtime_error("CT " + ctid + ": " + mounts.front().string() +
                                " is a mount point in its private area; unmount it first (nothing was removed)");
+  // Its users' and groups' quota limits stay on the filesystem after its files: gone before
+  // its range of ids can go to a new CT.
+  if (const auto root = config.get("VE_ROOT"); config.get("USERNS_IDMAP") && root && fs::exists(*root)) {
+    const auto range = parse_user_mapping(*config.get("USERNS_IDMAP"));
+    quota::clear_id_limits(*root, range.host_first, range.count);
+  }
   if (host_.exists(ctid)) host_.destroy(ctid, force);
   if (owned_area && !owned_area->empty()) fs::remove_all(*owned_area);
   // vzctl keeps a destroyed CT's config as CTID.conf.destroyed.

@@ -81,12 +81,12 @@ LoginAccount root_login_account(const std::string& passwd) {
   throw_system_error("exec(" + account.shell + ")");
 }
 
-std::filesystem::path sysinfo_socket(const std::string& ctid) {
-  return run_dir() / (ctid + ".sysinfo.sock");
+std::filesystem::path ct_call_socket(const std::string& ctid) {
+  return run_dir() / (ctid + ".calls.sock");
 }
 
-UniqueFd connect_sysinfo_service(const std::string& ctid) {
-  return connect_unix(sysinfo_socket(ctid));
+UniqueFd connect_ct_call_service(const std::string& ctid) {
+  return connect_unix(ct_call_socket(ctid));
 }
 
 void become_ct_root() {

@@ -28,12 +28,12 @@ LoginAccount root_login_account(const std::string& passwd);
 // reading the CT's /etc/passwd by hand: glibc's NSS would load the CT's libraries.
 [[noreturn]] void exec_login_shell();
 
-// Where the CT's /proc view server takes the sysinfo listener of an `exec` or `enter`
-// (ubc/sysinfo_service.h): root's only.
-std::filesystem::path sysinfo_socket(const std::string& ctid);
+// Where the CT's /proc view server takes the seccomp listener of an `exec` or `enter`
+// (ubc/ct_call_service.h): root's only.
+std::filesystem::path ct_call_socket(const std::string& ctid);
 // Before joining the CT: a connection to that server, or an invalid fd when the CT has none
-// (a plain procfs), and sysinfo stays the kernel's.
-UniqueFd connect_sysinfo_service(const std::string& ctid);
+// (a plain procfs), and sysinfo and quotactl stay the kernel's.
+UniqueFd connect_ct_call_service(const std::string& ctid);
 
 // Makes the calling process root (uid and gid 0, no supplementary groups) in the user
 // namespace it is in.

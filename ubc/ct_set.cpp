@@ -20,6 +20,7 @@
 #include "ubc/io_settings.h"
 #include "ubc/limits.h"
 #include "ubc/resource_table.h"
+#include "ubc/ugid_quota.h"
 #include "ubc/userns_ranges.h"
 
 namespace ubc {
@@ -73,8 +74,8 @@ DiskQuotaSettings parse_disk_texts(const SetRequest& request) {
 // OpenVZ's VE0: the host's own tasks are a group of the CPU scheduler, and nothing else.
 void apply_host_set(Host& host, const SetRequest& request, const sched::CpuSettings& cpu, const sched::IoSettings& io) {
   if (!cpu.cpuunits || cpu.cpulimit || cpu.cpus || !io.empty() || !request.diskspace.empty() ||
-      !request.diskinodes.empty() || !request.quotatime.empty() || !request.limit_texts.empty() ||
-      !request.settings.empty())
+      !request.diskinodes.empty() || !request.quotatime.empty() || !request.quotaugidlimit.empty() ||
+      !request.limit_texts.empty() || !request.settings.empty())
     throw std::invalid_argument("set 0 (the host) takes --cpuunits only");
   CpuControl(host).set_host_cpuunits(*cpu.cpuunits, request.save);
 }
@@ -144,6 +145,20 @@ void set_user_passwords(std::optional<pid_t> init, const CtSettings& current,
   }
 }
 
+// QUOTAUGIDLIMIT on the running CT: its quota calls read it at once. Its quota tools' device
+// node is made at a start, so a CT started without the second level has it from its next
+// start, as in vzctl.
+void set_ugid_limit(const std::string& ctid, std::optional<pid_t> init, std::uint64_t limit, bool save,
+                    std::vector<std::string>& warnings) {
+  if (init && running_ugid_limit(ctid))
+    write_running_ugid_limit(ctid, limit);
+  else if (init && limit)
+    warnings.push_back("CT " + ctid + " started without a second-level quota: --quotaugidlimit takes effect at " +
+                       "its next start" + (save ? "" : ", with --save"));
+  else if (!init && !save)
+    warnings.push_back("CT " + ctid + " is not running: --quotaugidlimit holds nothing without --save");
+}
+
 }  // namespace
 
 bool CtSettingChanges::has_live() const {
@@ -185,6 +200,11 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
     require_project_quota(Containers(host).settings(ctid));  // before anything changes
     project = ensure_quota_project(host.config_path(ctid));  // state, as a uid range: kept
   }
+  std::optional<std::uint64_t> ugid_limit;
+  if (!request.quotaugidlimit.empty()) {
+    ugid_limit = parse_quotaugidlimit(request.quotaugidlimit);
+    if (*ugid_limit) require_ugid_quota(Containers(host).settings(ctid), CtConfig::load(host.config_path(ctid)));
+  }
   const CtSettingChanges& changes = request.settings;
   const auto passwords = parse_user_passwords(changes.user_passwords);
   auto planned = plan_setting_changes(host, ctid, changes);  // every change checked
@@ -198,7 +218,7 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
     if (auto next_start = plan_setting_changes(host, ctid, changes.next_start_only()))
       planned.emplace(std::move(*next_start));
   }
-  if (changes.empty() && !cpu_changed && io.empty() && disk.empty() && limits.empty())
+  if (changes.empty() && !cpu_changed && io.empty() && disk.empty() && !ugid_limit && limits.empty())
     throw std::invalid_argument("set: nothing to set; give at least one --<resource> B[:L] or a setting");
   if (!io.empty() && !fs::exists(host.cgroup_of(ctid) / "io.max"))
     throw std::runtime_error("the cgroup v2 io controller is not enabled for CT " + ctid +
@@ -225,6 +245,7 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
                          ") and it is granted none: --iolimit and --iopslimit hold nothing until it is");
   }
   if (project) apply_disk_quota(current, *project, disk);
+  if (ugid_limit) set_ugid_limit(ctid, init, *ugid_limit, request.save, warnings);
   if (host.engine_loaded())
     for (const auto& [resource, value] : limits) host.set_limits(ctid, resource, value);
   if (live) apply_live_settings(host, ctid, *init, current, changes);
@@ -233,6 +254,7 @@ std::vector<std::string> apply_set(Host& host, const SetRequest& request) {
     store_cpu_settings(config, cpu);
     store_io_settings(config, io);
     store_disk_quota(config, disk);
+    if (ugid_limit) config.set("QUOTAUGIDLIMIT", std::to_string(*ugid_limit));
     for (const auto& [resource, value] : limits) config.set_beancounter(resource_info(resource), value);
   }
   if (planned || request.save) config.save(host.config_path(ctid));

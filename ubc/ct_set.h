@@ -51,6 +51,7 @@ struct SetRequest {
   std::string cpuunits, cpulimit, cpus;            // empty: unchanged
   std::string ioprio, iolimit, iopslimit;          // empty: unchanged
   std::string diskspace, diskinodes, quotatime;    // empty: unchanged
+  std::string quotaugidlimit;                      // empty: unchanged
   CtSettingChanges settings;
   bool save = false;  // also write limits and CPU values into the CT's config
 };

@@ -27,6 +27,7 @@
 #include "ubc/ct_process.h"
 #include "ubc/disk_quota.h"
 #include "ubc/io_settings.h"
+#include "ubc/ugid_quota.h"
 #include "ubc/userns_ranges.h"
 
 namespace ubc {
@@ -229,8 +230,10 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
 
 // The CT's init-to-be, PID 1 of its namespaces: waits until the host has set up what only
 // the host can, then builds the CT's root and execs init.
-[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, const ResolverSettings& resolver,
-                              bool systemd, InitHandshake& handshake, ProcViewSetup& setup, const CtConsole& console) {
+// `nodes`: what its /dev holds besides the standard nodes.
+[[noreturn]] void become_init(const std::string& ctid, const CtSettings& ct, const std::vector<ns::DeviceNode>& nodes,
+                              const ResolverSettings& resolver, bool systemd, InitHandshake& handshake,
+                              ProcViewSetup& setup, const CtConsole& console) {
   try {
     handshake.go_write.reset();
     handshake.failed_read.reset();
@@ -243,7 +246,7 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
     if (::sethostname(hostname.c_str(), hostname.size())) throw_system_error("sethostname(" + hostname + ")");
     std::optional<ns::ProcViewHandles> view_handles;
     if (setup.view) view_handles = ns::ProcViewHandles{setup.view->mount.get(), setup.ct_end.get(), systemd};
-    ns::enter_root_filesystem(ct.root, ct.devices, view_handles, systemd, console.pty.slave_path);
+    ns::enter_root_filesystem(ct.root, nodes, view_handles, systemd, console.pty.slave_path);
     setup.view.reset();
     // The view's server answers sysinfo(2) for the CT: it gets the listener over this socket.
     ns::confine_to_ct(ct.capabilities, setup.ct_end ? setup.ct_end.get() : -1);
@@ -261,6 +264,23 @@ ProcViewSetup prepare_proc_view(const fs::path& server, unsigned ct_root_id, Sta
     [[maybe_unused]] auto ignored = ::write(handshake.failed_write.get(), message.data(), message.size());
     ::_exit(1);
   }
+}
+
+// The disk quota the config holds: a CT whose limits cannot be enforced does not start. For
+// the second level (QUOTAUGIDLIMIT) its call server reads the limit of this run, and its
+// quota tools find its disk's node in its /dev. Returns the nodes of its /dev.
+std::vector<ns::DeviceNode> apply_disk_quotas(const std::string& ctid, const CtSettings& ct, const CtConfig& config,
+                                              const fs::path& config_file) {
+  if (const DiskQuotaSettings disk = disk_quota_from(config); !disk.empty())
+    apply_disk_quota(ct, ensure_quota_project(config_file), disk);
+  std::vector<ns::DeviceNode> nodes = ct.devices;
+  const std::uint64_t ugid_limit = quotaugidlimit_from(config);
+  if (ugid_limit) {
+    require_ugid_quota(ct, config);
+    if (auto node = quota_device_node(ct.root)) nodes.push_back(std::move(*node));
+  }
+  write_running_ugid_limit(ctid, ugid_limit);
+  return nodes;
 }
 
 }  // namespace
@@ -316,9 +336,7 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   // The saved I/O policy, on the disks the CT has in this run.
   const CtConfig config = CtConfig::load(host_.config_path(ctid));
   apply_ct_io_policy(cgroup, io_settings_from(config), ct);
-  // The disk quota the config holds: a CT whose limits cannot be enforced does not start.
-  if (const DiskQuotaSettings disk = disk_quota_from(config); !disk.empty())
-    apply_disk_quota(ct, ensure_quota_project(host_.config_path(ctid)), disk);
+  const std::vector<ns::DeviceNode> nodes = apply_disk_quotas(ctid, ct, config, host_.config_path(ctid));
   // systemd gets the kernel's procfs on /proc and the mounts its units would make.
   const bool systemd = runs_systemd(ct.root, ct.init.front());
   const fs::path view_server = helper_path("ubc-procfs");
@@ -328,7 +346,7 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   CtConsole console(ctid, helper_cgroup, ct_root_id);
 
   const pid_t init = ns::clone_into_namespaces(cgroup_fd.get(), ct.user_namespace);
-  if (init == 0) become_init(ctid, ct, resolver, systemd, handshake, view, console);
+  if (init == 0) become_init(ctid, ct, nodes, resolver, systemd, handshake, view, console);
   handshake.go_read.reset();
   handshake.failed_write.reset();
   view.ct_end.reset();

@@ -19,6 +19,11 @@
 //                         register bits set too -> "ok" or the errno's name
 //   noinherit DIR         clear DIR's project inherit flag (FS_IOC_SETFLAGS) -> "ok" or the errno's name
 //   quota PATH            read project 0's quota (quotactl_fd)    -> "ok" or the errno's name
+//   quotactl u|g|p WHAT ID ON
+//                         one quota call of type u, g or p on id ID: WHAT is get, limit (set
+//                         limits 1:1), usage (set the usage figures), off (Q_QUOTAOFF),
+//                         grace (Q_SETINFO); ON a /dev node names it as quotactl's special,
+//                         any other path is opened for quotactl_fd  -> "ok" or the errno's name
 //   reread PATH SECONDS   open, read whole and close PATH as fast as it can for SECONDS, to
 //                         make whoever serves PATH work           -> the number of reads
 #include <dirent.h>
@@ -28,6 +33,7 @@
 #include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/quota.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
@@ -52,6 +58,35 @@ constexpr long kTmpfsMagic = 0x01021994;
 
 std::string verdict(bool ok) {
   return ok ? "ok" : strerrorname_np(errno);
+}
+
+std::string quota_call(const std::string& type_name, const std::string& what, std::uint32_t id, const char* on) {
+  const int type = type_name == "u" ? USRQUOTA : type_name == "g" ? GRPQUOTA : PRJQUOTA;
+  if_dqblk block{};
+  if_dqinfo info{};
+  int command = Q_GETQUOTA;
+  void* data = &block;
+  if (what == "limit") {
+    command = Q_SETQUOTA;
+    block.dqb_bsoftlimit = block.dqb_bhardlimit = 1;
+    block.dqb_valid = QIF_BLIMITS;
+  } else if (what == "usage") {
+    command = Q_SETQUOTA;
+    block.dqb_valid = QIF_USAGE;
+  } else if (what == "off") {
+    command = Q_QUOTAOFF;
+    data = nullptr;
+  } else if (what == "grace") {
+    command = Q_SETINFO;
+    info.dqi_bgrace = 1;
+    info.dqi_valid = IIF_BGRACE;
+    data = &info;
+  }
+  if (std::string(on).starts_with("/dev/"))
+    return verdict(::quotactl(QCMD(command, type), on, static_cast<int>(id), static_cast<char*>(data)) == 0);
+  const int fd = ::open(on, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::string("open ") + strerrorname_np(errno);
+  return verdict(::syscall(SYS_quotactl_fd, fd, QCMD(command, type), id, data) == 0);
 }
 
 std::string probe(const char* path) {
@@ -221,6 +256,8 @@ int main(int argc, char** argv) {
     if_dqblk block{};
     result = fd < 0 ? std::string("open ") + strerrorname_np(errno)
                     : verdict(::syscall(SYS_quotactl_fd, fd, QCMD(Q_GETQUOTA, PRJQUOTA), 0, &block) == 0);
+  } else if (command == "quotactl") {
+    result = quota_call(arg(2), arg(3), static_cast<std::uint32_t>(std::strtoul(arg(4), nullptr, 10)), arg(5));
   } else if (command == "syscall") {
     for (int index = 2; index < argc; ++index) {
       const long number = std::strtol(argv[index], nullptr, 10);

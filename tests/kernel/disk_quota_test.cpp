@@ -5,6 +5,8 @@
 #include "ubc/disk_quota.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <linux/quota.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -12,9 +14,12 @@
 #include <sstream>
 #include <thread>
 
+#include "loader/id_quota.h"
 #include "loader/project_quota.h"
+#include "loader/unique_fd.h"
 #include "running_ct.h"
 #include "ubc/ct_config.h"
+#include "ubc/ct_settings.h"
 #include "ubc/metrics.h"
 #include "workload.h"
 
@@ -26,10 +31,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// An ext4 with project quotas enforced, on a loop device, for the suite's CTs.
+// A filesystem with user, group and project quotas enforced, on a loop device, for the
+// suite's CTs: ext4 (made with the quota feature) or XFS.
 class QuotaFilesystem {
  public:
-  QuotaFilesystem() {
+  enum class Kind { ext4, xfs };
+  explicit QuotaFilesystem(Kind kind = Kind::ext4) {
     REQUIRE(shell("truncate -s 512M " + image_.string()).status == 0);
     const auto attached = shell("modprobe loop 2>/dev/null; losetup --find --show " + image_.string());
     if (attached.status != 0) {
@@ -38,10 +45,15 @@ class QuotaFilesystem {
     }
     loop_ = attached.output.substr(0, attached.output.find('\n'));
     fs::create_directories(mount_);
-    const auto made =
-        shell("mkfs.ext4 -q -O quota,project -E quotatype=prjquota,lazy_itable_init=0,lazy_journal_init=0 " + loop_ +
-              " 2>&1 && mount -o prjquota " + loop_ + " " + mount_.string() + " 2>&1");
-    if (made.status != 0) reason_ = "no ext4 with project quotas here (" + made.output + ")";
+    const std::string make =
+        kind == Kind::ext4
+            ? "mkfs.ext4 -q -O quota,project -E quotatype=usrquota:grpquota:prjquota,lazy_itable_init=0,"
+              "lazy_journal_init=0 " +
+                  loop_ + " 2>&1 && mount -o usrquota,grpquota,prjquota "
+            : "modprobe xfs 2>/dev/null; mkfs.xfs -q -f " + loop_ + " 2>&1 && mount -o uquota,gquota,pquota ";
+    const auto made = shell(make + loop_ + " " + mount_.string() + " 2>&1");
+    if (made.status != 0)
+      reason_ = std::string("no ") + (kind == Kind::ext4 ? "ext4" : "XFS") + " with quotas here (" + made.output + ")";
   }
   ~QuotaFilesystem() {
     shell("umount " + mount_.string() + " 2>/dev/null; losetup -d " + loop_ + " 2>/dev/null");
@@ -82,9 +94,162 @@ std::string range(std::uint64_t soft, std::uint64_t hard) {
   return std::to_string(soft) + ":" + std::to_string(hard);
 }
 
+// The host id of the CT's id 0.
+std::uint32_t host_first_id(const RunningCt& ct) {
+  const auto config = ubc::CtConfig::load(ubc::config_dir() / (ct.id() + ".conf"));
+  REQUIRE(config.get("USERNS_IDMAP").has_value());
+  return ubc::parse_user_mapping(*config.get("USERNS_IDMAP")).host_first;
+}
+
+// One id's quota on the filesystem, as the host reads it.
+if_dqblk host_quota(const fs::path& on, int type, std::uint32_t host_id) {
+  const ubc::UniqueFd fd(::open(on.c_str(), O_PATH | O_CLOEXEC));
+  if_dqblk block{};
+  REQUIRE(ubc::quota::quotactl_fd(fd.get(), QCMD(Q_GETQUOTA, type), host_id, &block) == 0);
+  return block;
+}
+
+// The second level switched on: saved, then a restart (the CT's /dev gets its disk's node),
+// and a user "u" (uid and gid 1000) with a home that busybox su can become.
+void turn_on_second_level(const RunningCt& ct, unsigned ugid_limit) {
+  const auto on = ubcctl("set " + ct.id() + " --quotaugidlimit " + std::to_string(ugid_limit) + " --save");
+  REQUIRE_MESSAGE(on.status == 0, on.output);
+  CHECK(on.output.find("next start") != std::string::npos);
+  REQUIRE(ubcctl("restart " + ct.id()).status == 0);
+  REQUIRE(ct.exec("echo u:x:1000:1000::/home/u:/bin/sh >> /etc/passwd && echo u:x:1000: >> /etc/group && "
+                  "mkdir -p /home/u && chown 1000:1000 /home/u")
+              .status == 0);
+}
+
+// As the CT's user u.
+ubc::test::CommandRun as_user(const RunningCt& ct, const std::string& command) {
+  return ct.exec("su u -c \"" + command + "\" 2>&1");
+}
+
 }  // namespace
 
 TEST_SUITE("disk quota") {
+  TEST_CASE("second level: the CT's root runs setquota and repquota, its user gets EDQUOT, QUOTAUGIDLIMIT counts") {
+    QuotaFilesystem filesystem;
+    if (!filesystem.usable()) return;
+    std::uint32_t first = 0;
+    {
+      RunningCt ct("dq-ugid", "", "setquota repquota quota", filesystem.mount());
+      first = host_first_id(ct);
+      // Off: refused as in any CT.
+      CHECK(ct.exec("setquota -u 1000 1024 2048 0 0 /").status != 0);
+      turn_on_second_level(ct, 3);
+      const auto set = ct.exec("setquota -u 1000 1024 2048 0 0 / 2>&1");
+      REQUIRE_MESSAGE(set.status == 0, set.output);
+      // On the user's host id, in 1 KiB blocks.
+      CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 1000).dqb_bhardlimit == 2048);
+      CHECK(host_quota(filesystem.mount(), USRQUOTA, 1000).dqb_bhardlimit == 0);  // not the host's uid 1000
+      const auto over = as_user(ct, "dd if=/dev/zero of=/home/u/f bs=1M count=4; sync");
+      CAPTURE(over.output);
+      CHECK(over.output.find("Disk quota exceeded") != std::string::npos);
+      CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 1000).dqb_curspace <= 2048 * 1024);
+      const auto own = as_user(ct, "quota -u u");
+      CAPTURE(own.output);
+      CHECK(own.output.find("2048") != std::string::npos);
+      const auto report = ct.exec("repquota -un / 2>&1");
+      CAPTURE(report.output);
+      CHECK(report.output.find("#1000") != std::string::npos);
+      CHECK(report.output.find("2048") != std::string::npos);
+      CHECK(report.output.find("#" + std::to_string(first)) == std::string::npos);  // ids as the CT numbers them
+
+      // QUOTAUGIDLIMIT 3: users and groups together; raised live, the fourth goes through.
+      REQUIRE(ct.exec("setquota -u 1001 100 200 0 0 / && setquota -g 1000 1000 2000 0 0 /").status == 0);
+      const auto fourth = ct.exec("setquota -u 1002 100 200 0 0 / 2>&1");
+      CAPTURE(fourth.output);
+      CHECK(fourth.status != 0);
+      CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 1002).dqb_bhardlimit == 0);
+      REQUIRE(ubcctl("set " + ct.id() + " --quotaugidlimit 4").status == 0);
+      CHECK(ct.exec("setquota -u 1002 100 200 0 0 /").status == 0);
+
+      // Under the first level: the CT's total holds, whatever its users may.
+      REQUIRE(ct.exec("setquota -u 1000 0 0 0 0 / && rm -f /home/u/f").status == 0);
+      REQUIRE(ubcctl("set " + ct.id() + " --diskspace 4G").status == 0);
+      const std::uint64_t used = used_kib(ct);
+      REQUIRE(ubcctl("set " + ct.id() + " --diskspace " + range(used + 1024, used + 1024)).status == 0);
+      const auto total = as_user(ct, "dd if=/dev/zero of=/home/u/g bs=1M count=4; sync");
+      CAPTURE(total.output);
+      CHECK(total.output.find("Disk quota exceeded") != std::string::npos);
+      CHECK(usage_of(ct).bytes / 1024 <= used + 1024);
+
+      // Hostile: the CT's root reaches no project, no id past its own, no usage figure and no
+      // switch; a user sets nothing and reads only its own; a nested namespace's root is no one.
+      // The disk as the CT's mount table names it, and its /dev has it.
+      const std::string source = shell("findmnt -no SOURCE " + filesystem.mount().string()).output;
+      const std::string disk = source.substr(0, source.find('\n'));
+      for (const std::string& on : {std::string("/"), disk}) {
+        CAPTURE(on);
+        const auto project = std::to_string(project_of(ct));
+        CHECK(ct.exec("ubc-escape quotactl p limit " + project + " " + on).output == "EPERM\n");
+        CHECK(ct.exec("ubc-escape quotactl p get " + project + " " + on).output == "EPERM\n");
+        CHECK(ct.exec("ubc-escape quotactl u limit 65536 " + on).output == "EINVAL\n");
+        CHECK(ct.exec("ubc-escape quotactl u usage 1000 " + on).output == "EPERM\n");
+        CHECK(ct.exec("ubc-escape quotactl u off 0 " + on).output == "EPERM\n");
+        CHECK(ct.exec("ubc-escape quotactl g grace 0 " + on).output == "EPERM\n");
+        CHECK(ct.exec("ubc-escape quotactl u get 1000 " + on).output == "ok\n");
+        CHECK(as_user(ct, "ubc-escape quotactl u get 1000 " + on).output == "ok\n");
+        CHECK(as_user(ct, "ubc-escape quotactl u get 1001 " + on).output == "EPERM\n");
+        CHECK(as_user(ct, "ubc-escape quotactl u limit 1000 " + on).output == "EPERM\n");
+        CHECK(ct.exec("unshare -U -r ubc-escape quotactl u limit 1000 " + on).output == "EPERM\n");
+      }
+      CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 1000).dqb_bhardlimit == 0);
+      CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 65536).dqb_bhardlimit == 0);
+      // Another filesystem, and the disk's node opened.
+      CHECK(ct.exec("ubc-escape quotactl u get 0 /dev").output == "ENODEV\n");
+      CHECK(ct.exec("ubc-escape quotactl u get 0 /dev/null").output == "ENOTBLK\n");
+      CHECK(ct.exec("head -c 1 " + disk + " >/dev/null 2>&1").status != 0);
+    }
+    // Destroyed: its ids' limits go with it, so the range comes clean to the next CT.
+    CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 1001).dqb_bhardlimit == 0);
+    CHECK(host_quota(filesystem.mount(), GRPQUOTA, first + 1000).dqb_bhardlimit == 0);
+
+    // A CT without a user namespace has the host's ids: refused, saying why.
+    RunningCt root_ct("dq-ugid-root", "--userns no", "", filesystem.mount());
+    const auto refused = ubcctl("set " + root_ct.id() + " --quotaugidlimit 3 --save");
+    CHECK(refused.status != 0);
+    CHECK(refused.output.find("user namespace") != std::string::npos);
+  }
+
+  TEST_CASE("XFS: diskspace (ENOSPC there) and df as on ext4, and the second level") {
+    QuotaFilesystem filesystem(QuotaFilesystem::Kind::xfs);
+    if (!filesystem.usable()) return;
+    RunningCt ct("dq-xfs", "", "setquota repquota", filesystem.mount());
+    REQUIRE(ubcctl("set " + ct.id() + " --diskspace 4G").status == 0);
+    const std::uint64_t used = used_kib(ct);
+    CHECK(used > 1024);
+    const std::uint64_t hard = used + 10 * 1024;
+    REQUIRE(ubcctl("set " + ct.id() + " --diskspace " + range(hard, hard)).status == 0);
+    const auto df = ct.exec("df -k / | tail -n 1");
+    CAPTURE(df.output);
+    std::istringstream words(df.output);
+    std::string device;
+    std::uint64_t size = 0;
+    words >> device >> size;
+    CHECK(size == hard);
+    // XFS refuses past a project's limit with ENOSPC (its project quotas are directory
+    // trees that look full), not EDQUOT.
+    const auto over = ct.exec("dd if=/dev/zero of=/big bs=1M count=20 2>&1; sync");
+    CAPTURE(over.output);
+    CHECK(over.output.find("No space left on device") != std::string::npos);
+    CHECK(usage_of(ct).bytes / 1024 <= hard);
+    REQUIRE(ct.exec("rm /big").status == 0);
+
+    turn_on_second_level(ct, 2);
+    const auto set = ct.exec("setquota -u 1000 1024 2048 0 0 / 2>&1");
+    REQUIRE_MESSAGE(set.status == 0, set.output);
+    CHECK(host_quota(filesystem.mount(), USRQUOTA, host_first_id(ct) + 1000).dqb_bhardlimit == 2048);
+    const auto user_over = as_user(ct, "dd if=/dev/zero of=/home/u/f bs=1M count=4; sync");
+    CAPTURE(user_over.output);
+    CHECK(user_over.output.find("Disk quota exceeded") != std::string::npos);
+    const auto report = ct.exec("repquota -un / 2>&1");
+    CAPTURE(report.output);
+    CHECK(report.output.find("#1000") != std::string::npos);
+  }
+
   TEST_CASE("diskspace: EDQUOT past hard, df shows the CT's size, a live raise lets the writer go on, --save") {
     QuotaFilesystem filesystem;
     if (!filesystem.usable()) return;

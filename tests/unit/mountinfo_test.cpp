@@ -15,3 +15,16 @@ TEST_CASE("mountinfo lines: mount point unescaped, fstype and super options afte
   CHECK(mounts[1].mount_point == "/srv/my dir");
   CHECK(mounts[1].fstype == "tmpfs");
 }
+
+TEST_CASE("mountinfo lines: the source and the device numbers") {
+  const auto mounts = ubc::parse_mountinfo(
+      "31 1 7:0 / /srv/ct rw,relatime - ext4 /dev/loop0 rw,usrquota,grpquota,prjquota\n"
+      "32 1 253:17 / /data rw - xfs /dev/mapper/vg\\040one rw\n");
+  REQUIRE(mounts.size() == 2);
+  CHECK(mounts[0].source == "/dev/loop0");
+  CHECK(mounts[0].major == 7);
+  CHECK(mounts[0].minor == 0);
+  CHECK(mounts[1].source == "/dev/mapper/vg one");
+  CHECK(mounts[1].major == 253);
+  CHECK(mounts[1].minor == 17);
+}
