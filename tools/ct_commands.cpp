@@ -12,6 +12,7 @@
 #include "ubc/disk_quota.h"
 #include "ubc/io_settings.h"
 #include "ubc/resource_table.h"
+#include "ubc/ugid_quota.h"
 #include "ubc/userns_ranges.h"
 
 namespace ubc::cli {
@@ -52,6 +53,11 @@ class RowReads {
       disk_.emplace(project ? std::optional(disk_quota_usage(CtSettings::from(config()), *project)) : std::nullopt);
     }
     return *disk_;
+  }
+
+  // QUOTAUGIDLIMIT in force: the running CT's (set without --save included), else the saved one.
+  std::uint64_t ugid_limit() {
+    return entry_.running ? running_ugid_limit(entry_.ctid) : quotaugidlimit_from(config());
   }
 
  private:
@@ -96,12 +102,13 @@ std::string field_value(Host& host, RowReads& reads, const ListEntry& entry, con
   if (field == "iolimit") return optional_number(reads.io().iolimit);
   if (field == "iopslimit") return optional_number(reads.io().iopslimit);
   if (field.starts_with("diskspace") || field.starts_with("diskinodes")) return disk_field(reads, field);
+  if (field == "quotaugidlimit") return std::to_string(reads.ugid_limit());
   const auto dot = field.find('.');
   const ResourceInfo* resource = find_resource(field.substr(0, dot));
   if (!resource)
     throw std::invalid_argument("unknown field '" + field +
                                 "'; use ctid, nproc, status, ip, hostname, capability, ioprio, iolimit, iopslimit, "
-                                "diskspace[.s|.h], diskinodes[.s|.h] or a "
+                                "diskspace[.s|.h], diskinodes[.s|.h], quotaugidlimit or a "
                                 "beancounter name with "
                                 ".m .b .l .f");
   const ubc_counter counter = host.counter(entry.ctid, resource->id);

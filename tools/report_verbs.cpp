@@ -129,7 +129,7 @@ void add_list(CLI::App& app, Action& chosen) {
   verb->add_option("-o,--output", options->fields,
                    "Columns: "
                    "ctid,nproc,status,ip,hostname,capability,ioprio,iolimit,iopslimit,diskspace[.s|.h],diskinodes[.s|."
-                   "h],<beancounter>[.m|.b|.l|.f]")
+                   "h],quotaugidlimit,<beancounter>[.m|.b|.l|.f]")
       ->delimiter(',');
   verb->add_flag("-j,--json", options->json, "JSON instead of columns");
   verb->callback([&chosen, options] {

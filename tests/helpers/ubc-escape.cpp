@@ -1,8 +1,8 @@
 // What a hostile CT root tries, one attempt per command, each printing one line: the
 // escape tests (tests/kernel/isolation_test.cpp) run it inside CTs and read the verdicts.
 //
-//   probe PATH            how PATH is masked: "missing", "null" (/dev/null bound over it),
-//                         "empty-ro" (an empty read-only directory), "ro", "rw"
+//   probe PATH...         how each PATH is masked, one line each: "missing", "null" (/dev/null
+//                         bound over it), "empty-ro" (an empty read-only directory), "ro", "rw"
 //   write PATH TEXT       open PATH for writing and write TEXT     -> "ok" or the errno's name
 //   umount PATH           umount2(PATH, MNT_DETACH)                -> "ok" or the errno's name
 //   nested-umount PATH    the same from a new user and mount namespace (unshare -Urm)
@@ -201,7 +201,8 @@ int main(int argc, char** argv) {
   };
   std::string result;
   if (command == "probe") {
-    result = probe(arg(2));
+    for (int index = 2; index < argc; ++index) std::printf("%s\n", probe(argv[index]).c_str());
+    return 0;
   } else if (command == "write") {
     result = verdict(write_text(arg(2), arg(3)));
   } else if (command == "umount") {

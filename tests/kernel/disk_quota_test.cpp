@@ -165,6 +165,10 @@ TEST_SUITE("disk quota") {
       CHECK(host_quota(filesystem.mount(), USRQUOTA, first + 1002).dqb_bhardlimit == 0);
       REQUIRE(ubcctl("set " + ct.id() + " --quotaugidlimit 4").status == 0);
       CHECK(ct.exec("setquota -u 1002 100 200 0 0 /").status == 0);
+      std::istringstream listed(ubcctl("list -o ctid,quotaugidlimit").output);
+      std::map<std::string, std::string> ugid_limits;
+      for (std::string ctid, limit; listed >> ctid >> limit;) ugid_limits[ctid] = limit;
+      CHECK(ugid_limits[ct.id()] == "4");
 
       // Under the first level: the CT's total holds, whatever its users may.
       REQUIRE(ct.exec("setquota -u 1000 0 0 0 0 / && rm -f /home/u/f").status == 0);
