@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "loader/cgroup.h"
+#include "loader/criu_version.h"
 #include "loader/engine.h"
 #include "loader/proc_view.h"
 
@@ -123,10 +124,15 @@ Capability probe_sched_ext() {
 }
 
 Capability probe_criu() {
-  const std::string version = command_output("criu --version 2>/dev/null | head -n1");
-  if (!version.empty()) return {"CRIU", true, version, "", false};
-  return {"CRIU", false, "criu not found in PATH", "checkpoint and migration unavailable (not implemented yet either)",
-          false};
+  const std::string output = command_output("criu --version 2>/dev/null");
+  const auto version = parse_criu_version(output);
+  if (!version)
+    return {"CRIU", false, output.empty() ? "criu not found in PATH" : "criu --version said: " + output,
+            "chkpnt's dump, restore and migrate are unavailable (only chkpnt --suspend / --resume work)", false};
+  if (*version < kOldestUsableCriu)
+    return {"CRIU", false, "criu " + version->text() + " is older than " + kOldestUsableCriu.text(),
+            "its dumps fail on current kernels: install criu " + kOldestUsableCriu.text() + " or later", false};
+  return {"CRIU", true, "criu " + version->text(), "", false};
 }
 
 }  // namespace

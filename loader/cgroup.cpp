@@ -104,13 +104,36 @@ void write_file(const fs::path& file, const std::string& text) {
     throw_system_error("write(" + file.string() + ")");
 }
 
-bool is_populated(const fs::path& cgroup) {
+namespace {
+
+bool event_set(const fs::path& cgroup, std::string_view name) {
   std::istringstream events(read_file(cgroup / "cgroup.events"));
   std::string key;
   int value;
   while (events >> key >> value)
-    if (key == "populated") return value != 0;
+    if (key == name) return value != 0;
   return false;
+}
+
+}  // namespace
+
+bool is_populated(const fs::path& cgroup) {
+  return event_set(cgroup, "populated");
+}
+
+bool is_frozen(const fs::path& cgroup) {
+  return event_set(cgroup, "frozen");
+}
+
+void set_frozen(const fs::path& cgroup, bool frozen, int timeout_ms) {
+  write_file(cgroup / "cgroup.freeze", frozen ? "1" : "0");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (is_frozen(cgroup) != frozen) {
+    if (std::chrono::steady_clock::now() > deadline)
+      throw std::runtime_error(std::string("the tasks of ") + cgroup.string() + " did not " +
+                               (frozen ? "freeze" : "thaw") + " within " + std::to_string(timeout_ms) + " ms");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 std::vector<pid_t> member_pids(const fs::path& cgroup) {

@@ -35,6 +35,13 @@ std::vector<pid_t> member_pids(const std::filesystem::path& cgroup);
 // it allocates nothing.
 int enter_from_child(const char* cgroup_procs_path) noexcept;
 
+// Whether the cgroup tree is frozen (cgroup.events' "frozen 1": every task in it stopped).
+bool is_frozen(const std::filesystem::path& cgroup);
+// Freezes (or thaws) the cgroup tree with cgroup.freeze and waits until the kernel reports
+// it done; throws, leaving it as asked, when that takes longer than timeout_ms. A frozen
+// tree's tasks run nothing, signals included, until thawed; SIGKILL still ends them.
+void set_frozen(const std::filesystem::path& cgroup, bool frozen, int timeout_ms);
+
 // Kills every process in the cgroup tree (cgroup.kill) and waits until it is empty.
 void kill_all(const std::filesystem::path& cgroup, int timeout_ms);
 

@@ -90,11 +90,17 @@ std::string optional_number(const std::optional<std::uint64_t>& value) {
   return value ? std::to_string(*value) : "-";
 }
 
+// vzlist's STATUS.
+const char* status_word(const ListEntry& entry) {
+  if (entry.suspended) return "suspended";
+  return entry.running ? "running" : "stopped";
+}
+
 // One vzlist field of a CT, as text.
 std::string field_value(Host& host, RowReads& reads, const ListEntry& entry, const std::string& field) {
   if (field == "ctid") return entry.ctid;
   if (field == "nproc") return std::to_string(entry.nproc);
-  if (field == "status") return entry.running ? "running" : "stopped";
+  if (field == "status") return status_word(entry);
   if (field == "ip") return entry.ip_addresses.empty() ? "-" : entry.ip_addresses.front();
   if (field == "hostname") return entry.hostname.empty() ? "-" : entry.hostname;
   if (field == "capability") return joined(capability_names(entry.capabilities), "-", ",");
@@ -147,7 +153,7 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
         if (field == "ip")
           row["ip"] = entry.ip_addresses;
         else if (field == "status")
-          row["status"] = entry.running ? "running" : "stopped";
+          row["status"] = status_word(entry);
         else if (field == "capability")
           row["capability"] = capability_names(entry.capabilities);
         else if (field == "ctid" || field == "hostname")
@@ -176,7 +182,10 @@ int list(Host& host, Containers& containers, const std::vector<std::string>& fie
 int status(Containers& containers, const std::string& ctid) {
   const CtStatus status = containers.status(ctid);
   std::printf("CTID %s %s %s %s\n", ctid.c_str(), status.exists ? "exist" : "deleted",
-              status.mounted ? "mounted" : "unmounted", status.running ? "running" : "down");
+              status.mounted ? "mounted" : "unmounted",
+              status.suspended ? "running suspended"
+              : status.running ? "running"
+                               : "down");
   if (status.exists) std::printf("CAPABILITY %s\n", joined(capability_names(status.capabilities), "-", ",").c_str());
   return 0;
 }

@@ -237,6 +237,8 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   // Without an init, processes left by a start that was killed half-way are still stopped.
   if (!init && !(host_.exists(ctid) && cgroup::is_populated(cgroup)))
     throw std::runtime_error("CT " + ctid + " is not running");
+  // A suspended CT's init would take its halt signal only once thawed.
+  if (host_.exists(ctid) && cgroup::is_frozen(cgroup)) cgroup::set_frozen(cgroup, false, kKillTimeoutMs);
   if (init) ::kill(*init, halt_signal(*init));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (cgroup::is_populated(cgroup) && std::chrono::steady_clock::now() < deadline)
@@ -269,6 +271,7 @@ CtStatus Containers::status(const std::string& ctid) {
   status.mounted = !ct.root.empty() && fs::is_directory(ct.root);
   status.init_pid = running_init(ctid);
   status.running = status.init_pid.has_value();
+  status.suspended = status.running && cgroup::is_frozen(host_.cgroup_of(ctid));
   status.capabilities = status.running ? ns::bounding_set_of(*status.init_pid) : ct.capabilities;
   return status;
 }
@@ -281,6 +284,7 @@ std::vector<ListEntry> Containers::list() {
     const CtSettings ct = settings(ctid);
     const auto init = running_init(ctid);
     entry.running = init.has_value();
+    entry.suspended = entry.running && cgroup::is_frozen(host_.cgroup_of(ctid));
     entry.capabilities = init ? ns::bounding_set_of(*init) : ct.capabilities;
     entry.ip_addresses = ct.ip_addresses;
     entry.hostname = ct.hostname;
@@ -297,6 +301,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
   if (argv.empty()) throw std::invalid_argument("exec needs a command");
   const auto init = running_init(ctid);
   if (!init) return host_.exec(ctid, argv);
+  refuse_if_suspended(ctid, "exec");
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
   const std::string procs = procs_beside_init(ctid, *init);
   const UniqueFd supervisor = connect_ct_call_service(ctid);
@@ -328,6 +333,7 @@ int Containers::exec(const std::string& ctid, const std::vector<std::string>& ar
 int Containers::enter(const std::string& ctid) {
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
+  refuse_if_suspended(ctid, "enter");
   const bool own_users = ns::has_own_user_namespace(*init);
   const CapabilitySet capabilities = ns::bounding_set_of(*init);
   const UniqueFd supervisor = connect_ct_call_service(ctid);

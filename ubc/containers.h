@@ -42,6 +42,7 @@ struct CtStatus {
   bool exists = false;
   bool mounted = false;  // its files are there
   bool running = false;
+  bool suspended = false;          // running, every task frozen (chkpnt --suspend)
   std::optional<pid_t> init_pid;   // in the host's pid namespace
   CapabilitySet capabilities = 0;  // the running CT's, else what its next start gives
 };
@@ -50,6 +51,7 @@ struct ListEntry {
   std::string ctid;
   std::uint64_t nproc = 0;
   bool running = false;
+  bool suspended = false;
   std::vector<std::string> ip_addresses;
   std::string hostname;
   CapabilitySet capabilities = 0;  // as CtStatus's
@@ -84,6 +86,11 @@ class Containers {
   int enter(const std::string& ctid);
   // Attaches the caller's terminal to the running CT's console until Esc then '.'.
   void console(const std::string& ctid);
+  // Freezes every task of the running CT where it is (cgroup.freeze), and thaws them: vzctl
+  // chkpnt --suspend and --resume. A suspended CT runs nothing until resumed or stopped.
+  void suspend(const std::string& ctid);
+  void resume(const std::string& ctid);
+  bool suspended(const std::string& ctid) const;
   // Copies the CT's files and config under a new id, without its addresses.
   void clone(const std::string& ctid, const std::string& new_ctid);
   // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.
@@ -104,6 +111,8 @@ class Containers {
   // cgroups (systemd) has moved init out of the CT's cgroup, which then takes no process.
   std::string procs_beside_init(const std::string& ctid, pid_t init) const;
   std::filesystem::path pid_file(const std::string& ctid) const;
+  // A process joining a suspended CT would freeze with it: exec and enter refuse instead.
+  void refuse_if_suspended(const std::string& ctid, const char* verb) const;
 
   Host& host_;
 };
