@@ -297,7 +297,9 @@ TEST_SUITE("sched") {
     LoadedScheduler loaded;
     ScopedCt ct("sched-capped");
     REQUIRE(ubcctl("set sched-capped --cpulimit 25").status == 0);
-    auto hogs = burn(ct, 2, 8);
+    // The hogs outlast both windows by seconds: each `ubcctl set` between them can take a
+    // second or more on a loaded host (once, the hogs had ended before the second window).
+    auto hogs = burn(ct, 2, 14);
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
     const std::uint64_t start = usage_usec(ct);
     std::this_thread::sleep_for(std::chrono::seconds(3));
