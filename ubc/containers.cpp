@@ -238,7 +238,7 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   if (!init && !(host_.exists(ctid) && cgroup::is_populated(cgroup)))
     throw std::runtime_error("CT " + ctid + " is not running");
   // A suspended CT's init would take its halt signal only once thawed.
-  if (host_.exists(ctid) && cgroup::is_frozen(cgroup)) cgroup::set_frozen(cgroup, false, kKillTimeoutMs);
+  if (host_.exists(ctid) && frozen(ctid)) cgroup::set_frozen(cgroup, false, kKillTimeoutMs);
   if (init) ::kill(*init, halt_signal(*init));
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (cgroup::is_populated(cgroup) && std::chrono::steady_clock::now() < deadline)
@@ -271,7 +271,7 @@ CtStatus Containers::status(const std::string& ctid) {
   status.mounted = !ct.root.empty() && fs::is_directory(ct.root);
   status.init_pid = running_init(ctid);
   status.running = status.init_pid.has_value();
-  status.suspended = status.running && cgroup::is_frozen(host_.cgroup_of(ctid));
+  status.suspended = status.running && frozen(ctid);
   status.capabilities = status.running ? ns::bounding_set_of(*status.init_pid) : ct.capabilities;
   return status;
 }
@@ -284,7 +284,7 @@ std::vector<ListEntry> Containers::list() {
     const CtSettings ct = settings(ctid);
     const auto init = running_init(ctid);
     entry.running = init.has_value();
-    entry.suspended = entry.running && cgroup::is_frozen(host_.cgroup_of(ctid));
+    entry.suspended = entry.running && frozen(ctid);
     entry.capabilities = init ? ns::bounding_set_of(*init) : ct.capabilities;
     entry.ip_addresses = ct.ip_addresses;
     entry.hostname = ct.hostname;

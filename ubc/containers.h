@@ -90,7 +90,6 @@ class Containers {
   // chkpnt --suspend and --resume. A suspended CT runs nothing until resumed or stopped.
   void suspend(const std::string& ctid);
   void resume(const std::string& ctid);
-  bool suspended(const std::string& ctid) const;
   // Copies the CT's files and config under a new id, without its addresses.
   void clone(const std::string& ctid, const std::string& new_ctid);
   // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.
@@ -111,6 +110,9 @@ class Containers {
   // cgroups (systemd) has moved init out of the CT's cgroup, which then takes no process.
   std::string procs_beside_init(const std::string& ctid, pid_t init) const;
   std::filesystem::path pid_file(const std::string& ctid) const;
+  // Whether the CT's cgroup tree is frozen (chkpnt --suspend): the one test status, list,
+  // stop and the refusals below use.
+  bool frozen(const std::string& ctid) const;
   // A process joining a suspended CT would freeze with it: exec and enter refuse instead.
   void refuse_if_suspended(const std::string& ctid, const char* verb) const;
 

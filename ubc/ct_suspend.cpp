@@ -15,34 +15,38 @@ constexpr int kFreezeTimeoutMs = 30000;
 
 }  // namespace
 
-bool Containers::suspended(const std::string& ctid) const {
-  return running_init(ctid) && cgroup::is_frozen(host_.cgroup_of(ctid));
+bool Containers::frozen(const std::string& ctid) const {
+  return cgroup::is_frozen(host_.cgroup_of(ctid));
 }
 
 void Containers::suspend(const std::string& ctid) {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime suspends it");
   if (!running_init(ctid)) throw std::runtime_error("CT " + ctid + " is not running");
+  if (frozen(ctid)) throw std::runtime_error("CT " + ctid + " is suspended already");
   const auto cgroup = host_.cgroup_of(ctid);
-  if (cgroup::is_frozen(cgroup)) throw std::runtime_error("CT " + ctid + " is suspended already");
   try {
     cgroup::set_frozen(cgroup, true, kFreezeTimeoutMs);
-  } catch (...) {
-    // Half frozen is neither state: the CT runs on as before.
-    cgroup::set_frozen(cgroup, false, kFreezeTimeoutMs);
+  } catch (const std::exception& error) {
+    // Half frozen is neither state: the CT runs on as before, and the caller hears why the
+    // freeze failed (and whether the thaw did too).
+    try {
+      cgroup::set_frozen(cgroup, false, kFreezeTimeoutMs);
+    } catch (const std::exception& thaw_error) {
+      throw std::runtime_error(std::string(error.what()) + "; thawing it again failed too: " + thaw_error.what());
+    }
     throw;
   }
 }
 
 void Containers::resume(const std::string& ctid) {
   if (!running_init(ctid)) throw std::runtime_error("CT " + ctid + " is not running");
-  const auto cgroup = host_.cgroup_of(ctid);
-  if (!cgroup::is_frozen(cgroup)) throw std::runtime_error("CT " + ctid + " is not suspended");
-  cgroup::set_frozen(cgroup, false, kFreezeTimeoutMs);
+  if (!frozen(ctid)) throw std::runtime_error("CT " + ctid + " is not suspended");
+  cgroup::set_frozen(host_.cgroup_of(ctid), false, kFreezeTimeoutMs);
 }
 
 void Containers::refuse_if_suspended(const std::string& ctid, const char* verb) const {
-  if (cgroup::is_frozen(host_.cgroup_of(ctid)))
+  if (frozen(ctid))
     throw std::runtime_error(std::string(verb) + ": CT " + ctid + " is suspended (`ubcctl chkpnt " + ctid +
                              " --resume` resumes it)");
 }
