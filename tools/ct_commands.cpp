@@ -183,9 +183,8 @@ int status(Containers& containers, const std::string& ctid) {
   const CtStatus status = containers.status(ctid);
   std::printf("CTID %s %s %s %s\n", ctid.c_str(), status.exists ? "exist" : "deleted",
               status.mounted ? "mounted" : "unmounted",
-              status.suspended ? "running suspended"
-              : status.running ? "running"
-                               : "down");
+              status.running ? (status.suspended ? "running suspended" : "running")
+                             : (status.suspended ? "down suspended" : "down"));
   if (status.exists) std::printf("CAPABILITY %s\n", joined(capability_names(status.capabilities), "-", ",").c_str());
   return 0;
 }

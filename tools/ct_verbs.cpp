@@ -201,31 +201,62 @@ void add_clone(CLI::App& app, Action& chosen) {
   });
 }
 
-// vzctl chkpnt's stages. The dump itself (CRIU) is not built yet: docs/CHECKPOINT.md.
+// vzctl chkpnt: the whole checkpoint (suspend, dump with CRIU, stop), or one of its stages.
 void add_chkpnt(CLI::App& app, Action& chosen) {
   struct Options {
     std::string ctid;
+    std::optional<std::string> dumpfile;
     bool suspend = false, resume = false;
   };
   auto options = std::make_shared<Options>();
   auto* verb =
-      app.add_subcommand("chkpnt", "Checkpoint stages of a running CT: --suspend freezes it, --resume thaws it");
+      app.add_subcommand("chkpnt",
+                         "Checkpoint a running CT: freeze it, save its whole state with CRIU (with its beancounters' "
+                         "maxheld and failcnt) and stop it; `ubcctl restore` continues it. Or one stage alone.");
   verb->add_option("CT", options->ctid, "CT id")->required();
+  auto* dumpfile =
+      verb->add_option("--dumpfile", options->dumpfile,
+                       "The checkpoint's directory (default $UBC_STATE_DIR/dump/CT, /var/lib/ubc/dump/CT)");
   auto* suspend = verb->add_flag("--suspend", options->suspend,
-                                 "Freeze every task of the CT where it is (cgroup.freeze); it runs nothing until "
+                                 "Only freeze every task of the CT where it is (cgroup.freeze); it runs nothing until "
                                  "--resume or stop");
-  verb->add_flag("--resume", options->resume, "Thaw a suspended CT")->excludes(suspend);
+  verb->add_flag("--resume", options->resume, "Only thaw a suspended CT")->excludes(suspend)->excludes(dumpfile);
+  suspend->excludes(dumpfile);
   verb->callback([&chosen, options] {
     chosen = [options](Session& session) {
+      const std::string& ctid = options->ctid;
       if (options->suspend) {
-        session.containers().suspend(options->ctid);
-        std::printf("CT %s suspended\n", options->ctid.c_str());
+        session.containers().suspend(ctid);
+        std::printf("CT %s suspended\n", ctid.c_str());
       } else if (options->resume) {
-        session.containers().resume(options->ctid);
-        std::printf("CT %s resumed\n", options->ctid.c_str());
+        session.containers().resume(ctid);
+        std::printf("CT %s resumed\n", ctid.c_str());
       } else {
-        throw std::invalid_argument("chkpnt: give --suspend or --resume; a dump to a file (CRIU) is not built yet");
+        const std::filesystem::path dir = options->dumpfile ? *options->dumpfile : default_dump_dir(ctid).string();
+        session.containers().checkpoint(ctid, dir);
+        std::printf("CT %s checkpointed to %s and stopped\n", ctid.c_str(), dir.c_str());
       }
+      return 0;
+    };
+  });
+}
+
+// vzctl restore: a checkpointed CT running again.
+void add_restore(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid;
+    std::optional<std::string> dumpfile;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand("restore", "Continue a CT from its checkpoint (`ubcctl chkpnt`), once");
+  verb->add_option("CT", options->ctid, "CT id")->required();
+  verb->add_option("--dumpfile", options->dumpfile, "The checkpoint's directory (default as chkpnt's)");
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      const std::string& ctid = options->ctid;
+      const std::filesystem::path dir = options->dumpfile ? *options->dumpfile : default_dump_dir(ctid).string();
+      session.containers().restore(ctid, dir);
+      std::printf("CT %s restored from %s\n", ctid.c_str(), dir.c_str());
       return 0;
     };
   });
@@ -289,6 +320,7 @@ void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter
         [](Session& session, const std::string& ctid) { return quota(session.host(), session.containers(), ctid); });
   if (filter.wants("clone")) add_clone(app, chosen);
   if (filter.wants("chkpnt")) add_chkpnt(app, chosen);
+  if (filter.wants("restore")) add_restore(app, chosen);
 }
 
 void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter) {

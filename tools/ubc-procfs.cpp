@@ -31,6 +31,7 @@
 #include "loader/namespaces.h"
 #include "loader/proc_view.h"
 #include "ubc/ct_call_service.h"
+#include "ubc/ct_config.h"
 #include "ubc/ct_figures.h"
 #include "ubc/ct_process.h"
 #include "ubc/ct_quota_calls.h"
@@ -44,11 +45,12 @@ namespace {
 using ubc::ProcView;
 
 constexpr const char* kUsage =
-    "usage: ubc-procfs CTID INIT_PID ROOT_ID FUSE_FD SOCKET_FD\n"
+    "usage: ubc-procfs CTID INIT_PID|- ROOT_ID FUSE_FD SOCKET_FD\n"
     "Serves CT CTID's /proc view (user_beancounters; the CT's own meminfo, swaps, uptime,\n"
     "stat, cpuinfo, loadavg and diskstats; its real procfs) on the FUSE connection FUSE_FD until the\n"
     "CT's init INIT_PID exits; its files belong to host uid and gid ROOT_ID (the CT's root).\n"
-    "The CT sends its procfs on SOCKET_FD. `ubcctl start` runs it.\n";
+    "The CT sends its procfs on SOCKET_FD. `ubcctl start` runs it; `ubcctl restore` runs it with\n"
+    "INIT_PID -, before the CT's init exists: the CT's pid file names it once the procfs comes.\n";
 
 struct Server {
   Server(ProcView served, uid_t owner) : view(std::move(served)), owner(owner), started(::time(nullptr)) {}
@@ -354,29 +356,37 @@ class CtLoad {
   ubc::proc_files::LoadAverage load_;
 };
 
-std::vector<ProcView::ServedFile> served_files(const std::string& ctid, ubc::CtFigureReader& figures,
-                                               const CtLoad& load) {
+// What the served files read: made once the CT's init is known (a restored CT's comes after
+// the view is mounted). Until then a file of the CT's own resources shows the host's text.
+struct CtSources {
+  std::optional<ubc::CtFigureReader> figures;
+  std::optional<CtLoad> load;
+};
+
+std::vector<ProcView::ServedFile> served_files(const std::string& ctid, CtSources& sources) {
   namespace files = ubc::proc_files;
   const long ticks_per_second = ::sysconf(_SC_CLK_TCK);
+  auto figures = [&sources]() -> ubc::CtFigureReader& { return sources.figures.value(); };
   return {
       {"user_beancounters", 0400, [ctid] { return render(ctid); }, [ctid] { return rendered_size(ctid); }},
       own_resources_file("meminfo", "/proc/meminfo",
-                         [&figures](const std::string& host) { return files::meminfo(host, figures.memory()); }),
+                         [figures](const std::string& host) { return files::meminfo(host, figures().memory()); }),
       own_resources_file("swaps", "/proc/meminfo",
-                         [&figures](const std::string& host) { return files::swaps(host, figures.memory()); }),
+                         [figures](const std::string& host) { return files::swaps(host, figures().memory()); }),
       own_resources_file("uptime", "/proc/uptime",
-                         [&figures](const std::string&) { return files::uptime(figures.cpu()); }),
+                         [figures](const std::string&) { return files::uptime(figures().cpu()); }),
       own_resources_file("stat", "/proc/stat",
-                         [&figures, ticks_per_second](const std::string& host) {
-                           return files::stat(host, figures.cpu(), ticks_per_second);
+                         [figures, ticks_per_second](const std::string& host) {
+                           return files::stat(host, figures().cpu(), ticks_per_second);
                          }),
       own_resources_file("cpuinfo", "/proc/cpuinfo",
-                         [&figures](const std::string& host) { return files::cpuinfo(host, figures.cpu().cpus); }),
+                         [figures](const std::string& host) { return files::cpuinfo(host, figures().cpu().cpus); }),
       own_resources_file(ubc::ns::kCpuOnlineName, "/sys/devices/system/cpu/online",
-                         [&figures](const std::string&) { return files::cpu_online(figures.cpu().cpus); }),
-      own_resources_file("loadavg", "/proc/loadavg", [&load](const std::string&) { return load.render(); }),
+                         [figures](const std::string&) { return files::cpu_online(figures().cpu().cpus); }),
+      own_resources_file("loadavg", "/proc/loadavg",
+                         [&sources](const std::string&) { return sources.load.value().render(); }),
       own_resources_file("diskstats", "/proc/diskstats",
-                         [&figures](const std::string& host) { return files::diskstats(host, figures.io()); }),
+                         [figures](const std::string& host) { return files::diskstats(host, figures().io()); }),
   };
 }
 
@@ -476,29 +486,38 @@ std::optional<ProcView::CtThread> resolve_thread(pid_t tid, ino_t ct_pid_namespa
   return ProcView::CtThread{*process, *thread};
 }
 
-int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int socket) {
+// Serves the view until the CT's procfs comes on `socket` (at once for a starting CT; a
+// restored CT's after CRIU, which looks up .procfs and .cpu_online first, is done).
+ubc::UniqueFd serve_until_procfs(fuse_session* session, int socket) {
+  fuse_buf buffer{};
+  while (!fuse_session_exited(session)) {
+    pollfd watched[] = {{fuse_session_fd(session), POLLIN, 0}, {socket, POLLIN, 0}};
+    if (::poll(watched, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      ubc::throw_system_error("poll");
+    }
+    if (watched[1].revents) break;
+    const int got = fuse_session_receive_buf(session, &buffer);
+    if (got == -EINTR) continue;
+    if (got <= 0) break;
+    fuse_session_process_buf(session, &buffer);
+  }
+  std::free(buffer.mem);
+  return ubc::ns::receive_ct_procfs(socket);
+}
+
+// `given_init`: none for a restored CT, whose pid file names its init once the procfs comes.
+int run(const std::string& ctid, std::optional<pid_t> given_init, uid_t owner, int connection, int socket) {
   ubc::validate_ctid(ctid);
-  const ubc::UniqueFd init_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
-  if (!init_pidfd) ubc::throw_system_error("pidfd_open(" + std::to_string(init) + ")");
-  struct stat ct_pid_namespace {};
-  const std::string init_namespace = "/proc/" + std::to_string(init) + "/ns/pid";
-  if (::stat(init_namespace.c_str(), &ct_pid_namespace)) ubc::throw_system_error("stat(" + init_namespace + ")");
   // The CT's whole /proc depends on this process, and a FUSE connection cannot be taken
   // over once its server is gone: the OOM killer must pick anything else first.
   std::ofstream("/proc/self/oom_score_adj") << "-1000\n";
-  ubc::UniqueFd procfs = ubc::ns::receive_ct_procfs(socket);
-  ubc::UniqueFd procfs_for_load(::fcntl(procfs.get(), F_DUPFD_CLOEXEC, 0));
-  if (!procfs_for_load) ubc::throw_system_error("fcntl(F_DUPFD_CLOEXEC)");
   const std::filesystem::path cgroup = ubc::Host(ubc::HostPaths::discover()).cgroup_of(ctid);
-  CtLoad load(cgroup, std::move(procfs_for_load));
-  ubc::CtFigureReader figures(cgroup, init);
-  // The CT's init sends its seccomp listener on the socket its procfs came by.
-  ubc::CtCallService calls(ubc::ct_call_socket(ctid), ubc::UniqueFd(socket), call_handlers(ctid, init, load, figures));
-
-  Server server(
-      ProcView(std::move(procfs), served_files(ctid, figures, load),
-               [namespace_inode = ct_pid_namespace.st_ino](pid_t tid) { return resolve_thread(tid, namespace_inode); }),
-      owner);
+  CtSources sources;
+  ino_t ct_pid_namespace = 0;  // none matches until init is known
+  Server server(ProcView(ubc::UniqueFd(), served_files(ctid, sources),
+                         [&ct_pid_namespace](pid_t tid) { return resolve_thread(tid, ct_pid_namespace); }),
+                owner);
   fuse_lowlevel_ops operations{};
   operations.init = on_init;
   operations.lookup = on_lookup;
@@ -518,20 +537,35 @@ int run(const std::string& ctid, pid_t init, uid_t owner, int connection, int so
   fuse_args args = FUSE_ARGS_INIT(1, argv);
   fuse_session* session = fuse_session_new(&args, &operations, sizeof operations, &server);
   if (!session) throw std::runtime_error("fuse_session_new failed");
+  const std::unique_ptr<fuse_session, decltype(&fuse_session_destroy)> owned_session(session, fuse_session_destroy);
   server.session = session;
   // "/dev/fd/N": the connection is mounted already (by ubcctl), libfuse only serves it.
   const std::string mounted = "/dev/fd/" + std::to_string(connection);
-  if (fuse_session_mount(session, mounted.c_str())) {
-    fuse_session_destroy(session);
+  if (fuse_session_mount(session, mounted.c_str()))
     throw std::runtime_error("fuse_session_mount(" + mounted + ") failed");
+
+  ubc::UniqueFd procfs = serve_until_procfs(session, socket);
+  pid_t init = 0;
+  if (given_init) {
+    init = *given_init;
+  } else if (!(std::ifstream(ubc::ct_pid_file(ctid)) >> init) || init <= 0) {
+    throw std::runtime_error("no init in " + ubc::ct_pid_file(ctid).string());
   }
-  try {
-    serve(session, init_pidfd.get(), load, calls);
-  } catch (...) {
-    fuse_session_destroy(session);
-    throw;
-  }
-  fuse_session_destroy(session);
+  const ubc::UniqueFd init_pidfd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
+  if (!init_pidfd) ubc::throw_system_error("pidfd_open(" + std::to_string(init) + ")");
+  struct stat namespace_of_init {};
+  const std::string init_namespace = "/proc/" + std::to_string(init) + "/ns/pid";
+  if (::stat(init_namespace.c_str(), &namespace_of_init)) ubc::throw_system_error("stat(" + init_namespace + ")");
+  ct_pid_namespace = namespace_of_init.st_ino;
+  ubc::UniqueFd procfs_for_load(::fcntl(procfs.get(), F_DUPFD_CLOEXEC, 0));
+  if (!procfs_for_load) ubc::throw_system_error("fcntl(F_DUPFD_CLOEXEC)");
+  server.view.attach_procfs(std::move(procfs));
+  sources.load.emplace(cgroup, std::move(procfs_for_load));
+  sources.figures.emplace(cgroup, init);
+  // The CT's init sends its seccomp listener on the socket its procfs came by.
+  ubc::CtCallService calls(ubc::ct_call_socket(ctid), ubc::UniqueFd(socket),
+                           call_handlers(ctid, init, *sources.load, *sources.figures));
+  serve(session, init_pidfd.get(), *sources.load, calls);
   return 0;
 }
 
@@ -547,8 +581,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    return run(argv[1], static_cast<pid_t>(std::stol(argv[2])), static_cast<uid_t>(std::stoul(argv[3])),
-               std::stoi(argv[4]), std::stoi(argv[5]));
+    const std::string init = argv[2];
+    return run(argv[1], init == "-" ? std::nullopt : std::optional(static_cast<pid_t>(std::stol(init))),
+               static_cast<uid_t>(std::stoul(argv[3])), std::stoi(argv[4]), std::stoi(argv[5]));
   } catch (const std::exception& error) {
     std::fprintf(stderr, "ubc-procfs: CT %s: %s\n", argv[1], error.what());
     return 1;

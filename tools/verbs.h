@@ -52,7 +52,7 @@ class VerbFilter {
 void add_engine_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter);
 // show, events, list.
 void add_report_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter);
-// create, destroy, start, stop, restart, status, enter, exec, console, quota, clone, chkpnt.
+// create, destroy, start, stop, restart, status, enter, exec, console, quota, clone, chkpnt, restore.
 void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter);
 // set.
 void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter);

@@ -139,8 +139,7 @@ CtSettings Containers::settings(const std::string& ctid) const {
 }
 
 fs::path Containers::pid_file(const std::string& ctid) const {
-  validate_ctid(ctid);
-  return run_dir() / (ctid + ".pid");
+  return ct_pid_file(ctid);
 }
 
 std::optional<fs::path> Containers::cgroup_in_ct(const std::string& ctid, pid_t pid) const {
@@ -243,6 +242,12 @@ void Containers::stop(const std::string& ctid, std::chrono::seconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (cgroup::is_populated(cgroup) && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  end_run(ctid, init);
+}
+
+void Containers::end_run(const std::string& ctid, std::optional<pid_t> init) {
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  if (frozen(ctid)) cgroup::set_frozen(cgroup, false, kKillTimeoutMs);
   cgroup::kill_all(cgroup, kKillTimeoutMs);
   if (init) ::waitpid(*init, nullptr, WNOHANG);  // our child when this process started it
   // Cgroups the CT made inside its own are its business only while it runs.
@@ -271,7 +276,7 @@ CtStatus Containers::status(const std::string& ctid) {
   status.mounted = !ct.root.empty() && fs::is_directory(ct.root);
   status.init_pid = running_init(ctid);
   status.running = status.init_pid.has_value();
-  status.suspended = status.running && frozen(ctid);
+  status.suspended = status.running ? frozen(ctid) : checkpointed(ctid);
   status.capabilities = status.running ? ns::bounding_set_of(*status.init_pid) : ct.capabilities;
   return status;
 }
@@ -284,7 +289,7 @@ std::vector<ListEntry> Containers::list() {
     const CtSettings ct = settings(ctid);
     const auto init = running_init(ctid);
     entry.running = init.has_value();
-    entry.suspended = entry.running && frozen(ctid);
+    entry.suspended = entry.running ? frozen(ctid) : checkpointed(ctid);
     entry.capabilities = init ? ns::bounding_set_of(*init) : ct.capabilities;
     entry.ip_addresses = ct.ip_addresses;
     entry.hostname = ct.hostname;
@@ -413,6 +418,8 @@ void Containers::destroy(const std::string& ctid, bool force) {
   }
   if (host_.exists(ctid)) host_.destroy(ctid, force);
   if (owned_area && !owned_area->empty()) fs::remove_all(*owned_area);
+  // Its checkpoint would restore into nothing (vzctl destroy removed the dump too).
+  fs::remove_all(default_dump_dir(ctid));
   // vzctl keeps a destroyed CT's config as CTID.conf.destroyed.
   if (fs::exists(config_file)) fs::rename(config_file, config_file.string() + ".destroyed");
   fs::remove(pid_file(ctid));

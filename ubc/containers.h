@@ -42,7 +42,9 @@ struct CtStatus {
   bool exists = false;
   bool mounted = false;  // its files are there
   bool running = false;
-  bool suspended = false;          // running, every task frozen (chkpnt --suspend)
+  // Running with every task frozen (chkpnt --suspend), or stopped by chkpnt with a
+  // checkpoint in default_dump_dir() to restore.
+  bool suspended = false;
   std::optional<pid_t> init_pid;   // in the host's pid namespace
   CapabilitySet capabilities = 0;  // the running CT's, else what its next start gives
 };
@@ -56,6 +58,9 @@ struct ListEntry {
   std::string hostname;
   CapabilitySet capabilities = 0;  // as CtStatus's
 };
+
+// Where chkpnt and restore keep a CT's checkpoint unless told: $UBC_STATE_DIR/dump/CTID.
+std::filesystem::path default_dump_dir(const std::string& ctid);
 
 // Where ubc unpacks the files of CTs made from a template: $UBC_STATE_DIR/private/CTID.
 std::filesystem::path private_areas();
@@ -90,6 +95,15 @@ class Containers {
   // chkpnt --suspend and --resume. A suspended CT runs nothing until resumed or stopped.
   void suspend(const std::string& ctid);
   void resume(const std::string& ctid);
+  // vzctl chkpnt: the running CT suspended, its whole state saved by CRIU in `dump_dir` with
+  // ubc's own (beancounter history and limits: ubc/checkpoint_state.h), then stopped. A
+  // failed dump leaves the CT running as before (suspended if it was).
+  void checkpoint(const std::string& ctid, const std::filesystem::path& dump_dir);
+  // vzctl restore: the CT running again from the checkpoint in `dump_dir`, its objects
+  // charged to it anew and its maxheld and failcnt as the checkpoint kept them. A failed
+  // restore leaves the checkpoint as it was and nothing of the CT running; a checkpoint
+  // restores once (the CT's files went on from there).
+  void restore(const std::string& ctid, const std::filesystem::path& dump_dir);
   // Copies the CT's files and config under a new id, without its addresses.
   void clone(const std::string& ctid, const std::string& new_ctid);
   // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.
@@ -113,6 +127,11 @@ class Containers {
   // Whether the CT's cgroup tree is frozen (chkpnt --suspend): the one test status, list,
   // stop and the refusals below use.
   bool frozen(const std::string& ctid) const;
+  // Whether default_dump_dir() holds a checkpoint not restored yet.
+  bool checkpointed(const std::string& ctid) const;
+  // What is left once the CT's init is gone or going (stop, a dump): any process still in
+  // its cgroup killed, the cgroups it made, its pid file and device rules removed.
+  void end_run(const std::string& ctid, std::optional<pid_t> init);
   // A process joining a suspended CT would freeze with it: exec and enter refuse instead.
   void refuse_if_suspended(const std::string& ctid, const char* verb) const;
 

@@ -14,6 +14,8 @@
 #include <sstream>
 #include <utility>
 
+#include "ubc/host.h"
+
 namespace ubc {
 namespace fs = std::filesystem;
 
@@ -67,6 +69,11 @@ fs::path config_dir() {
 fs::path run_dir() {
   const char* dir = std::getenv("UBC_RUN_DIR");
   return dir && *dir ? fs::path(dir) : fs::path("/run/ubc");
+}
+
+fs::path ct_pid_file(const std::string& ctid) {
+  validate_ctid(ctid);
+  return run_dir() / (ctid + ".pid");
 }
 
 fs::path state_dir() {

@@ -23,6 +23,7 @@
 #include "ubc/ct_console.h"
 #include "ubc/ct_devices.h"
 #include "ubc/ct_files.h"
+#include "ubc/ct_helpers.h"
 #include "ubc/ct_network.h"
 #include "ubc/ct_process.h"
 #include "ubc/disk_quota.h"
@@ -79,115 +80,6 @@ bool runs_systemd(const fs::path& root, const std::string& init) {
   const fs::path resolved = fs::read_symlink("/proc/self/fd/" + std::to_string(program.get()), error);
   return !error && resolved.filename() == "systemd";
 }
-
-// A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
-fs::path helper_path(const char* name) {
-  std::error_code error;
-  const fs::path self = fs::read_symlink("/proc/self/exe", error);
-  if (error) throw_system_error("readlink(/proc/self/exe)", error.value());
-  return self.parent_path() / name;
-}
-
-// A CT's host helper: the program, and the cgroup it runs in (Host::helper_cgroup_of).
-struct Helper {
-  fs::path program;
-  fs::path cgroup;
-};
-
-// Runs `program args... FDS...` in a new session in the helper's cgroup, its stdout and
-// stderr on `log`, with `fds` kept open for it; a grandchild, so that it outlives this
-// process without a zombie.
-void spawn_detached(const Helper& helper, std::vector<std::string> args, std::initializer_list<int> fds, int log) {
-  args.insert(args.begin(), helper.program.string());
-  for (int fd : fds) args.push_back(std::to_string(fd));
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
-  const std::string cgroup_procs = (helper.cgroup / "cgroup.procs").string();
-  constexpr int kNoSession = 125, kNoCgroup = 126;
-  const pid_t child = ::fork();
-  if (child < 0) throw_system_error("fork");
-  if (child == 0) {
-    if (::setsid() < 0) ::_exit(kNoSession);
-    if (cgroup::enter_from_child(cgroup_procs.c_str())) ::_exit(kNoCgroup);
-    if (const pid_t server = ::fork(); server != 0) ::_exit(server < 0 ? kNoSession : 0);
-    const int null = ::open("/dev/null", O_RDONLY);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(log, 1) < 0 || ::dup2(log, 2) < 0) ::_exit(127);
-    for (int fd : fds)
-      if (::fcntl(fd, F_SETFD, 0)) ::_exit(127);
-    ::execv(argv[0], argv.data());
-    ::_exit(127);
-  }
-  int status = 0;
-  while (::waitpid(child, &status, 0) < 0)
-    if (errno != EINTR) throw_system_error("waitpid");
-  if (WIFEXITED(status) && WEXITSTATUS(status) == kNoCgroup)
-    throw std::runtime_error("starting " + helper.program.string() + ": it could not join " + cgroup_procs);
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw std::runtime_error("starting " + helper.program.string() + ": setsid or fork failed");
-}
-
-// The cgroups a CT may make below its own (systemd: a few per unit and session).
-constexpr unsigned kMaxCtCgroups = 1024, kMaxCtCgroupDepth = 16;
-
-// A CT's console: a pty of the host's whose slave is its init's stdin, stdout and stderr and
-// its /dev/console, and whose master ubc-console keeps: the last kConsoleBytes in CT.console
-// (as many before them in CT.console.1), lent to `ubcctl console`. Where ubc-console is
-// missing, init writes into the file itself and the CT has no /dev/console.
-constexpr unsigned long long kConsoleBytes = 1 << 20;
-struct CtConsole {
-  fs::path file;
-  Helper keeper;
-  ConsolePty pty;  // empty without a keeper
-  UniqueFd plain_file;
-
-  CtConsole(const std::string& ctid, const fs::path& helper_cgroup, unsigned ct_root_id)
-      : file(run_dir() / (ctid + ".console")), keeper{helper_path("ubc-console"), helper_cgroup} {
-    if (fs::exists(keeper.program)) {
-      pty = open_console_pty(ct_root_id);
-      return;
-    }
-    plain_file.reset(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!plain_file) throw_system_error("open(" + file.string() + ")");
-  }
-  int output() const { return pty.slave ? pty.slave.get() : plain_file.get(); }
-  // Once init exists: its keeper, which ends when init does.
-  void keep(const std::string& ctid, pid_t init) {
-    if (!pty.master) return;
-    const UniqueFd init_fd(static_cast<int>(::syscall(SYS_pidfd_open, init, 0)));
-    if (!init_fd) throw_system_error("pidfd_open(" + std::to_string(init) + ")");
-    const UniqueFd null(::open("/dev/null", O_WRONLY | O_CLOEXEC));
-    spawn_detached(keeper, {file.string(), std::to_string(kConsoleBytes), console_socket(ctid).string()},
-                   {pty.master.get(), init_fd.get()}, null.get());
-    pty.master.reset();
-  }
-};
-
-// A CT's device rules while its start may still fail: removed again unless kept.
-class DeviceRulesUntilStarted {
- public:
-  DeviceRulesUntilStarted(Host& host, std::string ctid) : host_(host), ctid_(std::move(ctid)) {}
-  DeviceRulesUntilStarted(const DeviceRulesUntilStarted&) = delete;
-  DeviceRulesUntilStarted& operator=(const DeviceRulesUntilStarted&) = delete;
-  ~DeviceRulesUntilStarted() {
-    if (!set_) return;
-    try {
-      host_.clear_device_rules(ctid_);
-    } catch (const std::exception& error) {
-      std::fprintf(stderr, "ubcctl: CT %s: removing device rules: %s\n", ctid_.c_str(), error.what());
-    }
-  }
-  void set(const std::vector<Engine::DeviceRule>& rules) {
-    host_.set_device_rules(ctid_, rules);
-    set_ = true;
-  }
-  void keep() { set_ = false; }
-
- private:
-  Host& host_;
-  std::string ctid_;
-  bool set_ = false;
-};
 
 // The pipes between the host and the CT's init-to-be: init waits on `go` until the host
 // has set up what only the host can (user mapping, network, the /proc view's server); what
@@ -290,6 +182,10 @@ CtSettings Containers::startable(const std::string& ctid, bool force) const {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime starts it");
   if (running_init(ctid)) throw std::runtime_error("CT " + ctid + " is already running");
+  if (checkpointed(ctid))
+    throw std::runtime_error("CT " + ctid + " has a checkpoint in " + default_dump_dir(ctid).string() +
+                             ": `ubcctl restore " + ctid +
+                             "` continues it; remove that directory to start the CT afresh");
   CtSettings ct = settings(ctid);
   if (!host_.engine_loaded() && !force)
     throw std::runtime_error("the engine is not loaded (ubcctl load): CT " + ctid +
@@ -317,7 +213,7 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   // Device rules before the CT's first task exists: from its first open on, only the
   // standard and granted nodes open, as granted.
   const auto rules = device_rules(ct.devices);
-  DeviceRulesUntilStarted rules_guard(host_, ctid);
+  DeviceRulesUntilRunning rules_guard(host_, ctid);
   if (host_.engine_loaded())
     rules_guard.set(rules);
   else
@@ -325,15 +221,7 @@ StartResult Containers::start(const std::string& ctid, bool force) {
   // The CT's root as the host sees it: the view's files are its.
   const unsigned ct_root_id = ct.user_namespace ? ct.user_mapping.host_first : 0;
   shift_root_ownership(ct.root, ct_root_id);
-  // Its init (systemd) manages the cgroups below its own, under the limits set on it; what
-  // a run that ended without stop (init died) left there goes first.
-  cgroup::reset_subtree(cgroup);
-  if (ct.user_namespace) cgroup::delegate(cgroup, ct_root_id, ct_root_id);
-  // However many cgroups it makes, each costs the host's kernel memory and every walk of the
-  // tree: bounded, as systemd's own needs are (a few per service) far below.
-  cgroup::write_file(cgroup / "cgroup.max.descendants", std::to_string(kMaxCtCgroups));
-  cgroup::write_file(cgroup / "cgroup.max.depth", std::to_string(kMaxCtCgroupDepth));
-  // The saved I/O policy, on the disks the CT has in this run.
+  prepare_ct_cgroup(cgroup, ct, ct_root_id);
   const CtConfig config = CtConfig::load(host_.config_path(ctid));
   apply_ct_io_policy(cgroup, io_settings_from(config), ct);
   const std::vector<ns::DeviceNode> nodes = apply_disk_quotas(ctid, ct, config, host_.config_path(ctid));

@@ -454,6 +454,17 @@ ubc_counter Host::counter(const std::string& ctid, ubc_resource resource) {
   throw std::logic_error("no row for resource " + std::to_string(resource));
 }
 
+void Host::restore_history(const std::string& ctid, ubc_resource resource, std::uint64_t maxheld,
+                           std::uint64_t failcnt) {
+  ubc_counter& row = engine().slots()[registered_slot(ctid)].res[resource];
+  // A charge between the load of held and the store could raise maxheld and be overwritten:
+  // raising to held again after the store takes back all but a peak that came and went in
+  // those instructions.
+  slot_store(row.maxheld, std::max<__u64>(maxheld, slot_load(row.held)));
+  slot_raise(row.maxheld, slot_load(row.held));
+  slot_raise(row.failcnt, failcnt);
+}
+
 int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {
   if (argv.empty()) throw std::invalid_argument("exec needs a command");
   if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");

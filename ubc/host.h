@@ -103,6 +103,10 @@ class Host {
   HostUsage usage_of_all();
   // One row of the CT, live.
   ubc_counter counter(const std::string& ctid, ubc_resource resource);
+  // After a restore from a checkpoint: the row's history as the checkpoint kept it. maxheld
+  // becomes the larger of `maxheld` and what the CT holds now (what the restore held on its
+  // way, with the limits lifted, was CRIU's, not the CT's); failcnt never goes down.
+  void restore_history(const std::string& ctid, ubc_resource resource, std::uint64_t maxheld, std::uint64_t failcnt);
   // The device nodes the CT's tasks may open (Engine::set_device_rules), or no device
   // rules of ubc's at all.
   void set_device_rules(const std::string& ctid, const std::vector<Engine::DeviceRule>& rules);

@@ -62,8 +62,12 @@ class ProcView {
     // lookup and stat, and splices (sendfile) through the page cache up to it.
     std::function<std::size_t()> exact_size;
   };
-  // `procfs`: the root of the CT's real procfs. At most kMaxServedFiles files.
+  // `procfs`: the root of the CT's real procfs, or none until attach_procfs. At most
+  // kMaxServedFiles files.
   ProcView(UniqueFd procfs, std::vector<ServedFile> files, ThreadResolver resolve);
+  // A restored CT's procfs exists only once CRIU has mounted it on the view's .procfs: until
+  // then the view has its served files and .procfs, and no other name.
+  void attach_procfs(UniqueFd procfs) { procfs_ = std::move(procfs); }
   static constexpr std::size_t kMaxServedFiles = 10;
 
   // The node `name` in the root as the thread `caller_tid` (as FUSE names it) sees it,

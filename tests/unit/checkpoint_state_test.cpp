@@ -1,0 +1,84 @@
+#include "ubc/checkpoint_state.h"
+
+#include <doctest/doctest.h>
+#include <sys/sysmacros.h>
+
+#include <algorithm>
+#include <stdexcept>
+
+#include "ubc/criu_commands.h"
+#include "ubc/resource_table.h"
+
+namespace {
+
+bool has_pair(const std::vector<std::string>& args, const std::string& option, const std::string& value) {
+  for (std::size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == option && args[i + 1] == value) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("a checkpoint's state file keeps every row's figures and whether it was restored") {
+  ubc::CheckpointState state{"101", "tty[8800:13]", "2026-12-02T03:00:00Z", std::nullopt, {}};
+  state.rows.push_back({ubc::find_resource("numfile"), {22, 154, 300, 300, 7}});
+  state.rows.push_back({ubc::find_resource("numproc"), {4, 6, 40, 40, 0}});
+  const auto read = ubc::parse_checkpoint_state(ubc::format_checkpoint_state(state));
+  CHECK(read.ctid == "101");
+  CHECK(read.console == "tty[8800:13]");
+  CHECK(read.dumped_at == state.dumped_at);
+  CHECK_FALSE(read.restored_at);
+  REQUIRE(read.rows.size() == 2);
+  const auto numfile =
+      std::find_if(read.rows.begin(), read.rows.end(), [](const auto& row) { return row.resource->name == "numfile"; });
+  REQUIRE(numfile != read.rows.end());
+  CHECK(numfile->counter.maxheld == 154);
+  CHECK(numfile->counter.failcnt == 7);
+  CHECK(numfile->counter.barrier == 300);
+
+  state.restored_at = "2026-12-02T03:05:00Z";
+  CHECK(ubc::parse_checkpoint_state(ubc::format_checkpoint_state(state)).restored_at == state.restored_at);
+}
+
+TEST_CASE("a state file that is not ubc's, or of another format, is refused with the reason") {
+  CHECK_THROWS_AS(ubc::parse_checkpoint_state("not json"), std::invalid_argument);
+  CHECK_THROWS_WITH(ubc::parse_checkpoint_state(R"({"format": 2})"), doctest::Contains("format 2"));
+  CHECK_THROWS_WITH(
+      ubc::parse_checkpoint_state(
+          R"({"format": 1, "ctid": "1", "console": "", "dumped_at": "t", "resources": {"numfrobs": {}}})"),
+      doctest::Contains("unknown resource numfrobs"));
+  CHECK_THROWS_WITH(
+      ubc::parse_checkpoint_state(
+          R"({"format": 1, "ctid": "1", "console": "", "dumped_at": "t", "resources": {"numfile": {"held": -1}}})"),
+      doctest::Contains("numfile.held"));
+}
+
+TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are external") {
+  CHECK(ubc::criu_tty_key(makedev(136, 3), 0x16) == "tty[8803:16]");
+  CHECK(ubc::criu_tty_key(makedev(136, 300), 0x16) == "tty[10882c:16]");
+
+  const auto dump = ubc::criu_dump_arguments({42, "/sys/fs/cgroup/ubc/101", "/d", "tty[8803:16]", true});
+  CHECK(dump[1] == "dump");
+  CHECK(has_pair(dump, "-t", "42"));
+  CHECK(has_pair(dump, "--freeze-cgroup", "/sys/fs/cgroup/ubc/101"));
+  CHECK(has_pair(dump, "--external", "mnt[/proc]:ubc-proc"));
+  CHECK(has_pair(dump, "--external", "mnt[/dev/console]:ubc-console"));
+  CHECK(has_pair(dump, "--external", "mnt[]"));
+  CHECK(has_pair(dump, "--external", "tty[8803:16]"));
+  CHECK(has_pair(dump, "--network-lock", "nftables"));
+  CHECK(std::count(dump.begin(), dump.end(), "--tcp-established") == 1);
+
+  const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false});
+  CHECK_FALSE(has_pair(no_console, "--external", "mnt[/dev/console]:ubc-console"));
+
+  const auto restore =
+      ubc::criu_restore_arguments({"/ct", "/d", "/run/ubc/101.restore-proc", "tty[8803:16]", 9, "/dev/pts/4", "/p"});
+  CHECK(restore[1] == "restore");
+  CHECK(has_pair(restore, "--root", "/ct"));
+  CHECK(has_pair(restore, "--pidfile", "/p"));
+  CHECK(has_pair(restore, "--external", "mnt[ubc-proc]:/run/ubc/101.restore-proc"));
+  CHECK(has_pair(restore, "--external", "mnt[ubc-console]:/dev/pts/4"));
+  CHECK(has_pair(restore, "--inherit-fd", "fd[9]:tty[8803:16]"));
+  CHECK(has_pair(restore, "--ext-mount-map", "auto"));
+  CHECK(std::find(restore.begin(), restore.end(), "-d") != restore.end());
+}

@@ -1,0 +1,41 @@
+// The CRIU command lines ubc runs for a CT's checkpoint and restore (docs/CHECKPOINT.md has
+// why each option is there). Pure: the tests read them as they are.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace ubc {
+
+// CRIU's key for a terminal the CT reached from outside (its console pty): "tty[RDEV:DEV]",
+// the slave's st_rdev and st_dev in hex, as runc gives it.
+std::string criu_tty_key(dev_t rdev, dev_t dev);
+
+// The names the CT's external mounts carry in a checkpoint: its /proc view and /dev/console.
+inline constexpr const char* kCriuProcViewKey = "ubc-proc";
+inline constexpr const char* kCriuConsoleKey = "ubc-console";
+
+struct CriuDump {
+  pid_t init;                    // in the host's numbering
+  std::filesystem::path cgroup;  // the CT's: CRIU freezes it (it is frozen already)
+  std::filesystem::path dir;     // images and dump.log
+  std::string console;           // criu_tty_key of init's console, empty for none
+  bool console_mount = false;    // /dev/console is a bind of that pty
+};
+std::vector<std::string> criu_dump_arguments(const CriuDump& dump);
+
+struct CriuRestore {
+  std::filesystem::path root;          // the CT's VE_ROOT
+  std::filesystem::path dir;           // the checkpoint
+  std::filesystem::path proc_view;     // the new view, mounted at this host path
+  std::string console;                 // the dump's criu_tty_key, empty for none
+  int console_fd = -1;                 // the new console pty's slave, inherited by CRIU
+  std::filesystem::path console_path;  // its path, for /dev/console
+  std::filesystem::path pid_file;      // where CRIU writes the restored init's pid
+};
+std::vector<std::string> criu_restore_arguments(const CriuRestore& restore);
+
+}  // namespace ubc

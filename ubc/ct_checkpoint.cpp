@@ -1,0 +1,344 @@
+// vzctl chkpnt and restore: a CT's whole state saved by CRIU with ubc's own beside it
+// (ubc/checkpoint_state.h), and the CT running again from it (docs/CHECKPOINT.md).
+#include <fcntl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <stdexcept>
+
+#include "loader/capabilities.h"
+#include "loader/cgroup.h"
+#include "loader/child_process.h"
+#include "loader/error.h"
+#include "loader/fd_passing.h"
+#include "loader/proc_view.h"
+#include "ubc/checkpoint_state.h"
+#include "ubc/containers.h"
+#include "ubc/criu_commands.h"
+#include "ubc/ct_config.h"
+#include "ubc/ct_devices.h"
+#include "ubc/ct_helpers.h"
+#include "ubc/io_settings.h"
+
+namespace ubc {
+namespace fs = std::filesystem;
+
+namespace {
+
+// pts slaves: UNIX98_PTY_SLAVE_MAJOR and the majors after it.
+constexpr unsigned kFirstPtsMajor = 136, kLastPtsMajor = 143;
+
+std::string file_text(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Writes `text` to `path` whole or not at all.
+void replace_file(const fs::path& path, const std::string& text) {
+  const fs::path partial = path.string() + ".partial";
+  {
+    std::ofstream out(partial, std::ios::trunc);
+    out << text;
+    out.flush();
+    if (!out) throw std::runtime_error("writing " + partial.string() + " failed");
+  }
+  fs::rename(partial, path);
+}
+
+// CRIU's own files in a checkpoint directory: what a failed or restored dump leaves, which
+// a new dump may replace.
+bool criu_file(const fs::path& name) {
+  const std::string text = name.string();
+  return name.extension() == ".img" || name.extension() == ".log" || text.starts_with("stats-") ||
+         text == std::string(kCheckpointStateFile) + ".partial";
+}
+
+void remove_criu_files(const fs::path& dir, bool logs_too) {
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (criu_file(entry.path().filename()) && (logs_too || entry.path().extension() != ".log"))
+      fs::remove(entry.path());
+}
+
+std::optional<CheckpointState> state_in(const fs::path& dir) {
+  const fs::path file = dir / kCheckpointStateFile;
+  if (!fs::exists(file)) return std::nullopt;
+  return parse_checkpoint_state(file_text(file));
+}
+
+// What CRIU's log says went wrong: its last error lines.
+std::string criu_errors(const fs::path& log) {
+  std::ifstream in(log);
+  std::vector<std::string> errors;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("Error") != std::string::npos) errors.push_back(line);
+  std::string said;
+  for (std::size_t i = errors.size() > 3 ? errors.size() - 3 : 0; i < errors.size(); ++i)
+    said += (said.empty() ? "" : "; ") + errors[i];
+  return (said.empty() ? "no error line" : said) + " (whole log: " + log.string() + ")";
+}
+
+// Runs CRIU and waits: in the cgroup of `cgroup_procs` if given (a restore: what it makes
+// is the CT's), with `inherited` open across the exec. Throws with CRIU's errors.
+void run_criu(const std::vector<std::string>& args, const fs::path& log, const std::string& cgroup_procs,
+              int inherited) {
+  std::vector<char*> argv;
+  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
+  argv.push_back(nullptr);
+  const pid_t child = ::fork();
+  if (child < 0) throw_system_error("fork");
+  if (child == 0) {
+    if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) ::_exit(126);
+    if (inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) ::_exit(126);
+    const int null = ::open("/dev/null", O_RDWR);
+    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) ::_exit(126);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
+  }
+  const int status = wait_for_exit(child);
+  if (status == 127) throw std::runtime_error("criu is not installed (apt install criu)");
+  if (status != 0)
+    throw std::runtime_error("criu " + args[1] + " failed (exit " + std::to_string(status) + "): " + criu_errors(log));
+}
+
+void require_criu() {
+  for (const auto& capability : probe_capabilities())
+    if (capability.name == "CRIU" && !capability.available)
+      throw std::runtime_error("CRIU is needed for a checkpoint: " + capability.detail + "; " + capability.consequence);
+}
+
+// What chkpnt cannot restore yet is refused before the CT is touched: a dump it could not
+// restore would leave the CT stopped.
+void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::optional<pid_t> init) {
+  if (ct.user_namespace)
+    throw std::runtime_error("CT " + ctid +
+                             " has a user namespace of its own, which CRIU 4.2 cannot restore yet "
+                             "(docs/CHECKPOINT.md); a CT created with --userns no can be checkpointed");
+  if (!ct.ip_addresses.empty() || !ct.netdevs.empty())
+    throw std::runtime_error("CT " + ctid +
+                             " has network devices (IP_ADDRESS, NETDEV): their checkpoint is not built yet");
+  std::error_code error;
+  if (init && fs::read_symlink("/proc/" + std::to_string(*init) + "/exe", error).filename() == "systemd")
+    throw std::runtime_error("CT " + ctid + " runs systemd, whose /proc files are not restored yet");
+}
+
+// The dump directory, made ready for a new checkpoint: one that holds a checkpoint not
+// restored yet, or files that are not CRIU's, is refused (nothing is removed).
+void prepare_dump_dir(const fs::path& dir) {
+  if (const auto state = state_in(dir); state && !state->restored_at)
+    throw std::runtime_error(dir.string() + " holds a checkpoint of CT " + state->ctid + " (dumped " +
+                             state->dumped_at + ") not restored yet: restore it, or remove it first");
+  fs::create_directories(dir);
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (!criu_file(entry.path().filename()) && entry.path().filename() != kCheckpointStateFile)
+      throw std::runtime_error(dir.string() + " holds files that are not a checkpoint's (" +
+                               entry.path().filename().string() + "): give an empty directory");
+  remove_criu_files(dir, true);
+  fs::remove(dir / kCheckpointStateFile);
+  fs::permissions(dir, fs::perms::owner_all);
+}
+
+// The console pty init's stdin is, if it is one: CRIU's key for it.
+std::string console_key(pid_t init) {
+  struct stat console {};
+  const std::string path = "/proc/" + std::to_string(init) + "/fd/0";
+  if (::stat(path.c_str(), &console) || !S_ISCHR(console.st_mode) || major(console.st_rdev) < kFirstPtsMajor ||
+      major(console.st_rdev) > kLastPtsMajor)
+    return "";
+  return criu_tty_key(console.st_rdev, console.st_dev);
+}
+
+// Whether the CT's /dev/console is a bind mount (of its console pty, ubc-console's).
+bool console_is_bound(pid_t init) {
+  std::ifstream mounts("/proc/" + std::to_string(init) + "/mountinfo");
+  for (std::string line; std::getline(mounts, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, device, root, mount_point;
+    if (fields >> id >> parent >> device >> root >> mount_point && mount_point == "/dev/console") return true;
+  }
+  return false;
+}
+
+// The CT's limits lifted while CRIU makes its objects (CRIU's own files and memory are
+// charged to the CT as it works), and put back as they were afterwards, whatever happened.
+class LiftedLimits {
+ public:
+  LiftedLimits(Host& host, std::string ctid) : host_(host), ctid_(std::move(ctid)) {
+    for (const auto& row : host_.usage(ctid_).resources)
+      saved_[row.resource->id] = Limits{row.counter.barrier, row.counter.limit};
+    for (const auto& [resource, limits] : saved_) host_.set_limits(ctid_, resource, {UBC_UNLIMITED, UBC_UNLIMITED});
+  }
+  ~LiftedLimits() {
+    try {
+      put_back();
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "ubcctl: CT %s: putting its limits back: %s\n", ctid_.c_str(), error.what());
+    }
+  }
+  LiftedLimits(const LiftedLimits&) = delete;
+  LiftedLimits& operator=(const LiftedLimits&) = delete;
+  void put_back() {
+    for (auto it = saved_.begin(); it != saved_.end(); it = saved_.erase(it))
+      host_.set_limits(ctid_, it->first, it->second);
+  }
+
+ private:
+  Host& host_;
+  std::string ctid_;
+  std::map<ubc_resource, Limits> saved_;
+};
+
+// A restored CT's /proc view: a new FUSE mount at a host path CRIU binds as the CT's /proc
+// (the checkpoint's external mount), with its server running before CRIU looks into it.
+// The server gets the CT's procfs once CRIU has mounted it (hand_over).
+class RestoreView {
+ public:
+  RestoreView(const std::string& ctid, const fs::path& helper_cgroup, int log)
+      : mount_point_(run_dir() / (ctid + ".restore-proc")) {
+    ns::ProcViewMount view = ns::create_proc_view(0, 0);
+    int ends[2];
+    if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends)) throw_system_error("socketpair");
+    host_end_.reset(ends[0]);
+    const UniqueFd server_end(ends[1]);
+    fs::create_directories(mount_point_);
+    if (::move_mount(view.mount.get(), "", AT_FDCWD, mount_point_.c_str(), MOVE_MOUNT_F_EMPTY_PATH))
+      throw_system_error("move_mount(the /proc view on " + mount_point_.string() + ")");
+    mounted_ = true;
+    spawn_detached({helper_path("ubc-procfs"), helper_cgroup}, {ctid, "-", "0"},
+                   {view.connection.get(), server_end.get()}, log);
+  }
+  ~RestoreView() {
+    // CRIU's bind in the CT keeps the view; the host's own mount goes. Closing the
+    // socket unsent ends a server that never got its procfs.
+    if (mounted_ && ::umount2(mount_point_.c_str(), MNT_DETACH))
+      std::perror(("ubcctl: umount " + mount_point_.string()).c_str());
+    std::error_code ignored;
+    fs::remove(mount_point_, ignored);
+  }
+  RestoreView(const RestoreView&) = delete;
+  RestoreView& operator=(const RestoreView&) = delete;
+
+  const fs::path& mount_point() const { return mount_point_; }
+  // The restored init's procfs (CRIU mounted it on the view's .procfs) to the server.
+  void hand_over(pid_t init) {
+    const std::string procfs_path = "/proc/" + std::to_string(init) + "/root/proc/" + ns::kRealProcName;
+    const UniqueFd procfs(::open(procfs_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!procfs) throw_system_error("open(" + procfs_path + ")");
+    send_fd(host_end_.get(), procfs.get(), "the /proc view's server");
+  }
+
+ private:
+  fs::path mount_point_;
+  UniqueFd host_end_;
+  bool mounted_ = false;
+};
+
+void mark_restored(const fs::path& dir, CheckpointState state) {
+  state.restored_at = checkpoint_timestamp();
+  replace_file(dir / kCheckpointStateFile, format_checkpoint_state(state));
+  remove_criu_files(dir, false);
+}
+
+}  // namespace
+
+fs::path default_dump_dir(const std::string& ctid) {
+  validate_ctid(ctid);
+  return state_dir() / "dump" / ctid;
+}
+
+bool Containers::checkpointed(const std::string& ctid) const {
+  try {
+    const auto state = state_in(default_dump_dir(ctid));
+    return state && !state->restored_at;
+  } catch (const std::invalid_argument&) {
+    return true;  // a state file ubc cannot read is still a checkpoint not to lose
+  }
+}
+
+void Containers::checkpoint(const std::string& ctid, const fs::path& dir) {
+  if (host_.adopted_cgroup(ctid))
+    throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
+  const auto init = running_init(ctid);
+  if (!init) throw std::runtime_error("CT " + ctid + " is not running");
+  refuse_unrestorable(ctid, settings(ctid), init);
+  require_criu();
+  prepare_dump_dir(dir);
+  const bool was_suspended = frozen(ctid);
+  if (!was_suspended) suspend(ctid);
+  const std::string console = console_key(*init);
+  try {
+    std::vector<CheckpointState::Row> rows;
+    for (const auto& row : host_.usage(ctid).resources) rows.push_back({row.resource, row.counter});
+    const std::string state = format_checkpoint_state({ctid, console, checkpoint_timestamp(), std::nullopt, rows});
+    run_criu(criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init)}),
+             dir / "dump.log", "", -1);
+    replace_file(dir / kCheckpointStateFile, state);
+  } catch (const std::exception& error) {
+    remove_criu_files(dir, false);
+    if (!was_suspended && running_init(ctid) && frozen(ctid)) {
+      try {
+        resume(ctid);
+      } catch (const std::exception& resume_error) {
+        throw std::runtime_error(std::string(error.what()) + "; resuming the CT failed too: " + resume_error.what());
+      }
+    }
+    throw;
+  }
+  end_run(ctid, init);
+}
+
+void Containers::restore(const std::string& ctid, const fs::path& dir) {
+  if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
+  if (running_init(ctid)) throw std::runtime_error("CT " + ctid + " is running");
+  if (!host_.engine_loaded())
+    throw std::runtime_error("the engine is not loaded (ubcctl load): the restored CT would run without beancounters");
+  const auto state = state_in(dir);
+  if (!state) throw std::runtime_error("no checkpoint in " + dir.string() + " (no " + kCheckpointStateFile + ")");
+  if (state->ctid != ctid) throw std::runtime_error(dir.string() + " is CT " + state->ctid + "'s checkpoint");
+  if (state->restored_at)
+    throw std::runtime_error("the checkpoint in " + dir.string() + " was restored at " + *state->restored_at +
+                             ": a checkpoint restores once (the CT went on from there); `ubcctl start " + ctid +
+                             "` starts the CT afresh");
+  const CtSettings ct = settings(ctid);
+  refuse_unrestorable(ctid, ct, std::nullopt);
+  require_criu();
+  const fs::path cgroup = host_.cgroup_of(ctid);
+  fs::create_directories(run_dir());
+  const fs::path helper_cgroup = host_.prepare_helper_cgroup(ctid);
+  DeviceRulesUntilRunning rules(host_, ctid);
+  rules.set(device_rules(ct.devices));
+  prepare_ct_cgroup(cgroup, ct, 0);
+  apply_ct_io_policy(cgroup, io_settings_from(CtConfig::load(host_.config_path(ctid))), ct);
+  LiftedLimits lifted(host_, ctid);
+  CtConsole console(ctid, helper_cgroup, 0);
+  RestoreView view(ctid, helper_cgroup, console.output());
+  pid_t init = 0;
+  try {
+    run_criu(criu_restore_arguments({ct.root, dir, view.mount_point(), state->console,
+                                     console.pty.slave ? console.pty.slave.get() : -1, console.pty.slave_path,
+                                     pid_file(ctid)}),
+             dir / "restore.log", (cgroup / "cgroup.procs").string(), console.pty.slave.get());
+    if (!(std::ifstream(pid_file(ctid)) >> init) || init <= 0)
+      throw std::runtime_error("criu restore wrote no pid to " + pid_file(ctid).string());
+    view.hand_over(init);
+    console.keep(ctid, init);
+  } catch (...) {
+    end_run(ctid, init ? std::optional(init) : std::nullopt);
+    throw;
+  }
+  lifted.put_back();
+  for (const auto& row : state->rows)
+    host_.restore_history(ctid, row.resource->id, row.counter.maxheld, row.counter.failcnt);
+  rules.keep();
+  mark_restored(dir, *state);
+}
+
+}  // namespace ubc
