@@ -7,14 +7,23 @@ namespace ubc {
 namespace {
 
 // What both directions share: established TCP connections and file locks are the CT's
-// state; CRIU's cgroup handling is off because the CT's cgroup is ubc's (CRIU runs inside
-// it at restore); its default network lock runs iptables, which a modern host lacks.
-void add_common(std::vector<std::string>& args, const std::filesystem::path& dir, const char* log) {
-  args.insert(args.end(), {"-D", dir.string(), "-o", log, "-v4", "--tcp-established", "--file-locks",
-                           "--manage-cgroups=ignore", "--network-lock", "nftables"});
+// state. CRIU's "soft" cgroup mode puts each task back in its cgroup and its cgroup
+// namespace (rooted at the CT's cgroup again: nsdelegate keeps the CT's limits and
+// cgroup.freeze the host's only so), and makes the cgroups the CT had made below its own,
+// but never writes the CT's own cgroup's files, which are ubc's. Its default network lock
+// runs iptables, which a modern host lacks.
+void add_common(std::vector<std::string>& args, const std::filesystem::path& dir, const char* log,
+                const std::filesystem::path& cgroup_yard) {
+  args.insert(args.end(),
+              {"-D", dir.string(), "-o", log, "-v4", "--tcp-established", "--file-locks", "--manage-cgroups=soft",
+               "--cgroup-yard", cgroup_yard.string(), "--network-lock", "nftables"});
 }
 
 }  // namespace
+
+std::filesystem::path criu_cgroup_yard_mount(const std::filesystem::path& yard) {
+  return yard / "unified";  // CRIU's name for the cgroup2 hierarchy
+}
 
 std::string criu_tty_key(dev_t rdev, dev_t dev) {
   char key[64];
@@ -26,12 +35,17 @@ std::string criu_tty_key(dev_t rdev, dev_t dev) {
 std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
   std::vector<std::string> args{
       "criu", "dump", "-t", std::to_string(dump.init), "--freeze-cgroup", dump.cgroup.string()};
-  add_common(args, dump.dir, "dump.log");
+  add_common(args, dump.dir, "dump.log", dump.cgroup_yard);
   // A file deleted while open is saved by a link of its own.
   args.push_back("--link-remap");
   // The /proc view is FUSE, which CRIU cannot save: a new view takes its place.
   args.insert(args.end(), {"--external", std::string("mnt[/proc]:") + kCriuProcViewKey});
   if (dump.console_mount) args.insert(args.end(), {"--external", std::string("mnt[/dev/console]:") + kCriuConsoleKey});
+  // The CT's cgroup2 mount is bound again from the CT's cgroup on the host: a mount of
+  // cgroup2 by CRIU would fail in a user namespace, and outside one it would reset the
+  // host's cgroup2 options (nsdelegate, which keeps every CT's limits from it) to the CT
+  // mount's.
+  args.insert(args.end(), {"--external", std::string("mnt[/sys/fs/cgroup]:") + kCriuCgroupKey});
   // Every other bind from outside the CT's root (its device nodes and masked paths, binds
   // of the host's devtmpfs) is bound again from the same host path.
   args.insert(args.end(), {"--external", "mnt[]"});
@@ -42,11 +56,12 @@ std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
 std::vector<std::string> criu_restore_arguments(const CriuRestore& restore) {
   std::vector<std::string> args{
       "criu", "restore", "-d", "--root", restore.root.string(), "--pidfile", restore.pid_file.string()};
-  add_common(args, restore.dir, "restore.log");
+  add_common(args, restore.dir, "restore.log", restore.cgroup_yard);
   args.insert(args.end(), {"--external", std::string("mnt[") + kCriuProcViewKey + "]:" + restore.proc_view.string()});
   if (!restore.console_path.empty())
     args.insert(args.end(),
                 {"--external", std::string("mnt[") + kCriuConsoleKey + "]:" + restore.console_path.string()});
+  args.insert(args.end(), {"--external", std::string("mnt[") + kCriuCgroupKey + "]:" + restore.cgroup.string()});
   args.insert(args.end(), {"--ext-mount-map", "auto"});
   if (!restore.console.empty() && restore.console_fd >= 0)
     args.insert(args.end(), {"--inherit-fd", "fd[" + std::to_string(restore.console_fd) + "]:" + restore.console});

@@ -17,13 +17,22 @@ std::string criu_tty_key(dev_t rdev, dev_t dev);
 // The names the CT's external mounts carry in a checkpoint: its /proc view and /dev/console.
 inline constexpr const char* kCriuProcViewKey = "ubc-proc";
 inline constexpr const char* kCriuConsoleKey = "ubc-console";
+inline constexpr const char* kCriuCgroupKey = "ubc-cgroup";
+
+// CRIU reads and makes cgroups through a "yard" of cgroup mounts; left to itself it mounts
+// cgroup2 there, and a new mount of cgroup2 from the host's cgroup namespace resets the
+// hierarchy's options to its own: nsdelegate, which keeps every CT's limits and
+// cgroup.freeze out of its reach, would be gone host-wide. So ubc gives it a yard whose
+// cgroup2 is a bind of the host's mount, at this path below the yard.
+std::filesystem::path criu_cgroup_yard_mount(const std::filesystem::path& yard);
 
 struct CriuDump {
-  pid_t init;                    // in the host's numbering
-  std::filesystem::path cgroup;  // the CT's: CRIU freezes it (it is frozen already)
-  std::filesystem::path dir;     // images and dump.log
-  std::string console;           // criu_tty_key of init's console, empty for none
-  bool console_mount = false;    // /dev/console is a bind of that pty
+  pid_t init;                         // in the host's numbering
+  std::filesystem::path cgroup;       // the CT's: CRIU freezes it (it is frozen already)
+  std::filesystem::path dir;          // images and dump.log
+  std::string console;                // criu_tty_key of init's console, empty for none
+  bool console_mount = false;         // /dev/console is a bind of that pty
+  std::filesystem::path cgroup_yard;  // see criu_cgroup_yard_mount
 };
 std::vector<std::string> criu_dump_arguments(const CriuDump& dump);
 
@@ -35,6 +44,8 @@ struct CriuRestore {
   int console_fd = -1;                 // the new console pty's slave, inherited by CRIU
   std::filesystem::path console_path;  // its path, for /dev/console
   std::filesystem::path pid_file;      // where CRIU writes the restored init's pid
+  std::filesystem::path cgroup;        // the CT's, bound on its /sys/fs/cgroup
+  std::filesystem::path cgroup_yard;   // see criu_cgroup_yard_mount
 };
 std::vector<std::string> criu_restore_arguments(const CriuRestore& restore);
 

@@ -118,10 +118,6 @@ void require_criu() {
 // What chkpnt cannot restore yet is refused before the CT is touched: a dump it could not
 // restore would leave the CT stopped.
 void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::optional<pid_t> init) {
-  if (ct.user_namespace)
-    throw std::runtime_error("CT " + ctid +
-                             " has a user namespace of its own, which CRIU 4.2 cannot restore yet "
-                             "(docs/CHECKPOINT.md); a CT created with --userns no can be checkpointed");
   if (!ct.ip_addresses.empty() || !ct.netdevs.empty())
     throw std::runtime_error("CT " + ctid +
                              " has network devices (IP_ADDRESS, NETDEV): their checkpoint is not built yet");
@@ -201,9 +197,10 @@ class LiftedLimits {
 // The server gets the CT's procfs once CRIU has mounted it (hand_over).
 class RestoreView {
  public:
-  RestoreView(const std::string& ctid, const fs::path& helper_cgroup, int log)
+  // `ct_root_id`: the CT's root as the host sees it, the view's owner.
+  RestoreView(const std::string& ctid, const fs::path& helper_cgroup, unsigned ct_root_id, int log)
       : mount_point_(run_dir() / (ctid + ".restore-proc")) {
-    ns::ProcViewMount view = ns::create_proc_view(0, 0);
+    ns::ProcViewMount view = ns::create_proc_view(ct_root_id, ct_root_id);
     int ends[2];
     if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends)) throw_system_error("socketpair");
     host_end_.reset(ends[0]);
@@ -212,7 +209,7 @@ class RestoreView {
     if (::move_mount(view.mount.get(), "", AT_FDCWD, mount_point_.c_str(), MOVE_MOUNT_F_EMPTY_PATH))
       throw_system_error("move_mount(the /proc view on " + mount_point_.string() + ")");
     mounted_ = true;
-    spawn_detached({helper_path("ubc-procfs"), helper_cgroup}, {ctid, "-", "0"},
+    spawn_detached({helper_path("ubc-procfs"), helper_cgroup}, {ctid, "-", std::to_string(ct_root_id)},
                    {view.connection.get(), server_end.get()}, log);
   }
   ~RestoreView() {
@@ -239,6 +236,31 @@ class RestoreView {
   fs::path mount_point_;
   UniqueFd host_end_;
   bool mounted_ = false;
+};
+
+// A cgroup yard for one CRIU run (criu_cgroup_yard_mount), gone with it.
+class CgroupYard {
+ public:
+  explicit CgroupYard(const std::string& ctid) : path_(run_dir() / (ctid + ".criu-yard")) {
+    const fs::path mount_point = criu_cgroup_yard_mount(path_);
+    fs::create_directories(mount_point);
+    const auto hierarchy = cgroup::find_v2_mount();
+    if (!hierarchy) throw std::runtime_error("no cgroup2 mount on this host");
+    if (::mount(hierarchy->c_str(), mount_point.c_str(), nullptr, MS_BIND, nullptr))
+      throw_system_error("mount --bind " + hierarchy->string() + " " + mount_point.string());
+  }
+  ~CgroupYard() {
+    ::umount2(criu_cgroup_yard_mount(path_).c_str(), MNT_DETACH);
+    std::error_code ignored;
+    fs::remove(criu_cgroup_yard_mount(path_), ignored);
+    fs::remove(path_, ignored);
+  }
+  CgroupYard(const CgroupYard&) = delete;
+  CgroupYard& operator=(const CgroupYard&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
 };
 
 void mark_restored(const fs::path& dir, CheckpointState state) {
@@ -278,7 +300,8 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir) {
     std::vector<CheckpointState::Row> rows;
     for (const auto& row : host_.usage(ctid).resources) rows.push_back({row.resource, row.counter});
     const std::string state = format_checkpoint_state({ctid, console, checkpoint_timestamp(), std::nullopt, rows});
-    run_criu(criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init)}),
+    const CgroupYard yard(ctid);
+    run_criu(criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path()}),
              dir / "dump.log", "", -1);
     replace_file(dir / kCheckpointStateFile, state);
   } catch (const std::exception& error) {
@@ -315,16 +338,25 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
   const fs::path helper_cgroup = host_.prepare_helper_cgroup(ctid);
   DeviceRulesUntilRunning rules(host_, ctid);
   rules.set(device_rules(ct.devices));
-  prepare_ct_cgroup(cgroup, ct, 0);
+  const unsigned ct_root_id = ct.user_namespace ? ct.user_mapping.host_first : 0;
+  prepare_ct_cgroup(cgroup, ct, ct_root_id);
   apply_ct_io_policy(cgroup, io_settings_from(CtConfig::load(host_.config_path(ctid))), ct);
   LiftedLimits lifted(host_, ctid);
-  CtConsole console(ctid, helper_cgroup, 0);
-  RestoreView view(ctid, helper_cgroup, console.output());
+  // CRIU reads the images from inside the restored user namespace too, as the CT's root
+  // (they may be 0600: CRIU writes them under its umask); the directory stays closed to
+  // every other host user (the images hold the CT's memory).
+  if (::chown(dir.c_str(), ct_root_id, ct_root_id)) throw_system_error("chown(" + dir.string() + ")");
+  for (const auto& entry : fs::directory_iterator(dir))
+    if (entry.is_regular_file() && ::chown(entry.path().c_str(), ct_root_id, ct_root_id))
+      throw_system_error("chown(" + entry.path().string() + ")");
+  CtConsole console(ctid, helper_cgroup, ct_root_id);
+  RestoreView view(ctid, helper_cgroup, ct_root_id, console.output());
+  const CgroupYard yard(ctid);
   pid_t init = 0;
   try {
     run_criu(criu_restore_arguments({ct.root, dir, view.mount_point(), state->console,
                                      console.pty.slave ? console.pty.slave.get() : -1, console.pty.slave_path,
-                                     pid_file(ctid)}),
+                                     pid_file(ctid), cgroup, yard.path()}),
              dir / "restore.log", (cgroup / "cgroup.procs").string(), console.pty.slave.get());
     if (!(std::ifstream(pid_file(ctid)) >> init) || init <= 0)
       throw std::runtime_error("criu restore wrote no pid to " + pid_file(ctid).string());

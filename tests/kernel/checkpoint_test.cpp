@@ -92,6 +92,90 @@ std::uint64_t numproc_settled(const std::string& ctid) {
 
 }  // namespace
 
+// chkpnt and restore of a CT made with `create_flags`: its process goes on, its beancounters
+// keep their history and limits, and the restored CT is as confined as a started one.
+void check_checkpoint_and_restore(const std::string& id, const std::string& create_flags) {
+  RunningCt ct(id, create_flags);
+  auto& host = ubc::test::host();
+  start_plain_counter(ct);
+  REQUIRE(count_past(ct, 0) > 0);
+  // A failure to remember: opens refused at a low numfile limit (not forks: the CT's init
+  // is a shell loop, which a refused fork ends).
+  const std::uint64_t files = host.counter(ct.id(), UBC_NUMFILE).held;
+  REQUIRE(ubcctl("set " + ct.id() + " --numfile " + std::to_string(files + 4)).status == 0);
+  ct.exec("for fd in 3 4 5 6 7 8 9; do eval \"exec $fd</dev/null\"; done");
+  REQUIRE(ubcctl("set " + ct.id() + " --numproc 40 --numfile 300").status == 0);
+
+  // Suspended first, the figures hold still and the checkpoint must keep them.
+  const auto suspended = ubcctl("chkpnt " + ct.id() + " --suspend");
+  REQUIRE_MESSAGE(suspended.status == 0, suspended.output);
+  const ubc_counter numfile = host.counter(ct.id(), UBC_NUMFILE);
+  const long frozen_at = count_of(ct);
+  const auto dumped = ubcctl("chkpnt " + ct.id());
+  REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
+  const fs::path dir = ubc::default_dump_dir(ct.id());
+  const ubc::CheckpointState state = state_of(dir);
+  CHECK(state.ctid == ct.id());
+  CHECK_FALSE(state.restored_at);
+  CHECK(row_of(state, UBC_NUMFILE).failcnt == numfile.failcnt);
+  CHECK(row_of(state, UBC_NUMFILE).maxheld == numfile.maxheld);
+  CHECK(row_of(state, UBC_NUMPROC).limit == 40);
+  // Stopped, and said to be suspended while the checkpoint waits; not started afresh.
+  CHECK_FALSE(ubc::cgroup::is_populated(host.cgroup_of(ct.id())));
+  CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted down suspended\n"));
+  const auto start = ubcctl("start " + ct.id());
+  CHECK(start.status != 0);
+  CHECK(start.output.find("has a checkpoint") != std::string::npos);
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  CHECK(count_of(ct) == frozen_at);
+
+  const auto restored = ubcctl("restore " + ct.id());
+  REQUIRE_MESSAGE(restored.status == 0, restored.output);
+  CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running\n"));
+  // The same process goes on counting from where it was, not a new one from 1.
+  const long after = count_past(ct, frozen_at);
+  CHECK(after > frozen_at);
+  CHECK(after < frozen_at + 15);
+  // Every restored task is charged to the CT again; the history is the checkpoint's, not
+  // what CRIU's own work (with the limits lifted) went through.
+  const std::uint64_t tasks = numproc_settled(ct.id());
+  CHECK(tasks >= 2);  // init and the counter
+  const ubc_counter numproc_after = host.counter(ct.id(), UBC_NUMPROC);
+  const ubc_counter numfile_after = host.counter(ct.id(), UBC_NUMFILE);
+  CHECK(numfile_after.failcnt == numfile.failcnt);
+  CHECK(numproc_after.limit == 40);
+  CHECK(numfile_after.limit == 300);
+  CHECK(numfile_after.held > 0);
+  CHECK(numfile_after.maxheld >= numfile.maxheld);
+  CHECK(numfile_after.maxheld <= std::max(numfile.maxheld, numfile_after.held) + 4);
+  // The CT's /proc is a view served again: its own rows, its own processes.
+  const auto beancounters = ct.exec("cat /proc/user_beancounters");
+  CHECK(beancounters.output.find(ct.id() + ":") != std::string::npos);
+  CHECK(ct.exec("ps").output.find("counter.sh") != std::string::npos);
+  CHECK(ct.exec("cat /sys/devices/system/cpu/online").status == 0);
+
+  // Confined as at a start: its own cgroup namespace (nsdelegate keeps its cgroup's files
+  // the host's), which CRIU's cgroup work must not have taken off the host's hierarchy.
+  CHECK(ct.exec("cat /proc/self/cgroup").output == "0::/\n");
+  CHECK(ubc::test::shell("grep ' - cgroup2 ' /proc/self/mountinfo").output.find("nsdelegate") != std::string::npos);
+  const auto self_freeze =
+      ubc::test::shell("timeout 30 " + (fs::read_symlink("/proc/self/exe").parent_path() / "ubcctl").string() +
+                       " exec " + ct.id() + " -- sh -c 'echo 1 > /sys/fs/cgroup/cgroup.freeze' 2>&1");
+  CHECK(self_freeze.status != 0);
+  CHECK(self_freeze.status != 124);  // timed out: the CT froze itself, and its exec with it
+  CHECK_FALSE(ubc::cgroup::is_frozen(host.cgroup_of(ct.id())));
+  ubc::cgroup::set_frozen(host.cgroup_of(ct.id()), false, 10000);
+
+  // A checkpoint restores once.
+  REQUIRE(ubcctl("stop " + ct.id()).status == 0);
+  const auto again = ubcctl("restore " + ct.id());
+  CHECK(again.status != 0);
+  CHECK(again.output.find("restores once") != std::string::npos);
+  CHECK(state_of(dir).restored_at);
+  CHECK_FALSE(fs::exists(dir / "pstree.img"));
+  CHECK(ubcctl("start " + ct.id()).status == 0);
+}
+
 TEST_SUITE("checkpoint") {
   TEST_CASE("chkpnt --suspend freezes every task of a CT where it is, nested cgroups too; --resume thaws it") {
     RunningCt ct("ct-freeze", "");
@@ -137,12 +221,6 @@ TEST_SUITE("checkpoint") {
     CHECK(ct.exec("ubc-escape nested-cgroup cgroup.freeze 1").output != "ok\n");
     CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
 
-    // A whole checkpoint of a CT with a user namespace would not restore (CRIU 4.2): refused
-    // before the CT is touched.
-    const auto unrestorable = ubcctl("chkpnt " + ct.id());
-    CHECK(unrestorable.status != 0);
-    CHECK(unrestorable.output.find("user namespace of its own") != std::string::npos);
-    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running\n"));
     CHECK(ubcctl("chkpnt " + ct.id() + " --suspend --resume").status != 0);
     CHECK(ubcctl("chkpnt no-such-ct --suspend").status != 0);
     CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
@@ -162,72 +240,12 @@ TEST_SUITE("checkpoint") {
 
   TEST_CASE("chkpnt saves a CT with CRIU and stops it; restore continues it with its beancounters' history") {
     if (criu_missing()) return;
-    RunningCt ct("ct-criu", "--userns no");
-    auto& host = ubc::test::host();
-    start_plain_counter(ct);
-    REQUIRE(count_past(ct, 0) > 0);
-    // A failure to remember: forks refused at a low numproc limit.
-    REQUIRE(ubcctl("set " + ct.id() + " --numproc 5").status == 0);
-    ct.exec("for i in 1 2 3 4 5 6; do sleep 3 & done; wait");
-    REQUIRE(ubcctl("set " + ct.id() + " --numproc 40 --numfile 300").status == 0);
-    std::this_thread::sleep_for(std::chrono::seconds(4));  // the sleeps end
-
-    // Suspended first, the figures hold still and the checkpoint must keep them.
-    REQUIRE(ubcctl("chkpnt " + ct.id() + " --suspend").status == 0);
-    const ubc_counter numproc = host.counter(ct.id(), UBC_NUMPROC), numfile = host.counter(ct.id(), UBC_NUMFILE);
-    CHECK(numproc.failcnt > 0);
-    const long frozen_at = count_of(ct);
-    const auto dumped = ubcctl("chkpnt " + ct.id());
-    REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
-    const fs::path dir = ubc::default_dump_dir(ct.id());
-    const ubc::CheckpointState state = state_of(dir);
-    CHECK(state.ctid == ct.id());
-    CHECK_FALSE(state.restored_at);
-    CHECK(row_of(state, UBC_NUMPROC).failcnt == numproc.failcnt);
-    CHECK(row_of(state, UBC_NUMFILE).maxheld == numfile.maxheld);
-    CHECK(row_of(state, UBC_NUMPROC).limit == 40);
-    // Stopped, and said to be suspended while the checkpoint waits; not started afresh.
-    CHECK_FALSE(ubc::cgroup::is_populated(host.cgroup_of(ct.id())));
-    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted down suspended\n"));
-    const auto start = ubcctl("start " + ct.id());
-    CHECK(start.status != 0);
-    CHECK(start.output.find("has a checkpoint") != std::string::npos);
-    std::this_thread::sleep_for(std::chrono::seconds(2));
-    CHECK(count_of(ct) == frozen_at);
-
-    const auto restored = ubcctl("restore " + ct.id());
-    REQUIRE_MESSAGE(restored.status == 0, restored.output);
-    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running\n"));
-    // The same process goes on counting from where it was, not a new one from 1.
-    const long after = count_past(ct, frozen_at);
-    CHECK(after > frozen_at);
-    CHECK(after < frozen_at + 15);
-    // Every restored task is charged to the CT again; the history is the checkpoint's, not
-    // what CRIU's own work (with the limits lifted) went through.
-    const std::uint64_t tasks = numproc_settled(ct.id());
-    CHECK(tasks >= 2);  // init and the counter
-    const ubc_counter numproc_after = host.counter(ct.id(), UBC_NUMPROC);
-    const ubc_counter numfile_after = host.counter(ct.id(), UBC_NUMFILE);
-    CHECK(numproc_after.failcnt == numproc.failcnt);
-    CHECK(numproc_after.limit == 40);
-    CHECK(numfile_after.limit == 300);
-    CHECK(numfile_after.held > 0);
-    CHECK(numfile_after.maxheld >= numfile.maxheld);
-    CHECK(numfile_after.maxheld <= std::max(numfile.maxheld, numfile_after.held) + 4);
-    // The CT's /proc is a view served again: its own rows, its own processes.
-    const auto beancounters = ct.exec("cat /proc/user_beancounters");
-    CHECK(beancounters.output.find(ct.id() + ":") != std::string::npos);
-    CHECK(ct.exec("ps").output.find("counter.sh") != std::string::npos);
-    CHECK(ct.exec("cat /sys/devices/system/cpu/online").status == 0);
-
-    // A checkpoint restores once.
-    REQUIRE(ubcctl("stop " + ct.id()).status == 0);
-    const auto again = ubcctl("restore " + ct.id());
-    CHECK(again.status != 0);
-    CHECK(again.output.find("restores once") != std::string::npos);
-    CHECK(state_of(dir).restored_at);
-    CHECK_FALSE(fs::exists(dir / "pstree.img"));
-    CHECK(ubcctl("start " + ct.id()).status == 0);
+    SUBCASE("a CT with a user namespace of its own") {
+      check_checkpoint_and_restore("ct-criu", "");
+    }
+    SUBCASE("a CT without one") {
+      check_checkpoint_and_restore("ct-criu-host-ids", "--userns no");
+    }
   }
 
   TEST_CASE("a failed dump leaves the CT running; a failed restore leaves the checkpoint and nothing running") {

@@ -57,22 +57,27 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   CHECK(ubc::criu_tty_key(makedev(136, 3), 0x16) == "tty[8803:16]");
   CHECK(ubc::criu_tty_key(makedev(136, 300), 0x16) == "tty[10882c:16]");
 
-  const auto dump = ubc::criu_dump_arguments({42, "/sys/fs/cgroup/ubc/101", "/d", "tty[8803:16]", true});
+  const auto dump =
+      ubc::criu_dump_arguments({42, "/sys/fs/cgroup/ubc/101", "/d", "tty[8803:16]", true, "/run/ubc/101.criu-yard"});
   CHECK(dump[1] == "dump");
   CHECK(has_pair(dump, "-t", "42"));
   CHECK(has_pair(dump, "--freeze-cgroup", "/sys/fs/cgroup/ubc/101"));
   CHECK(has_pair(dump, "--external", "mnt[/proc]:ubc-proc"));
   CHECK(has_pair(dump, "--external", "mnt[/dev/console]:ubc-console"));
   CHECK(has_pair(dump, "--external", "mnt[]"));
+  CHECK(has_pair(dump, "--external", "mnt[/sys/fs/cgroup]:ubc-cgroup"));
   CHECK(has_pair(dump, "--external", "tty[8803:16]"));
   CHECK(has_pair(dump, "--network-lock", "nftables"));
+  CHECK(std::count(dump.begin(), dump.end(), "--manage-cgroups=soft") == 1);
+  CHECK(has_pair(dump, "--cgroup-yard", "/run/ubc/101.criu-yard"));
+  CHECK(ubc::criu_cgroup_yard_mount("/y") == "/y/unified");
   CHECK(std::count(dump.begin(), dump.end(), "--tcp-established") == 1);
 
-  const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false});
+  const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y"});
   CHECK_FALSE(has_pair(no_console, "--external", "mnt[/dev/console]:ubc-console"));
 
-  const auto restore =
-      ubc::criu_restore_arguments({"/ct", "/d", "/run/ubc/101.restore-proc", "tty[8803:16]", 9, "/dev/pts/4", "/p"});
+  const auto restore = ubc::criu_restore_arguments({"/ct", "/d", "/run/ubc/101.restore-proc", "tty[8803:16]", 9,
+                                                    "/dev/pts/4", "/p", "/sys/fs/cgroup/ubc/101", "/y"});
   CHECK(restore[1] == "restore");
   CHECK(has_pair(restore, "--root", "/ct"));
   CHECK(has_pair(restore, "--pidfile", "/p"));
@@ -80,5 +85,9 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   CHECK(has_pair(restore, "--external", "mnt[ubc-console]:/dev/pts/4"));
   CHECK(has_pair(restore, "--inherit-fd", "fd[9]:tty[8803:16]"));
   CHECK(has_pair(restore, "--ext-mount-map", "auto"));
+  CHECK(has_pair(restore, "--cgroup-yard", "/y"));
+  CHECK(has_pair(restore, "--external", "mnt[ubc-cgroup]:/sys/fs/cgroup/ubc/101"));
   CHECK(std::find(restore.begin(), restore.end(), "-d") != restore.end());
+  const auto no_console_restore = ubc::criu_restore_arguments({"/ct", "/d", "/v", "", -1, "", "/p", "/c", "/y"});
+  CHECK(std::find(no_console_restore.begin(), no_console_restore.end(), "--inherit-fd") == no_console_restore.end());
 }
