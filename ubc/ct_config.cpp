@@ -71,11 +71,6 @@ fs::path run_dir() {
   return dir && *dir ? fs::path(dir) : fs::path("/run/ubc");
 }
 
-fs::path ct_pid_file(const std::string& ctid) {
-  validate_ctid(ctid);
-  return run_dir() / (ctid + ".pid");
-}
-
 fs::path state_dir() {
   const char* dir = std::getenv("UBC_STATE_DIR");
   return dir && *dir ? fs::path(dir) : fs::path("/var/lib/ubc");

@@ -87,8 +87,6 @@ class ConfigLock {
 std::filesystem::path config_dir();
 // Where running CTs keep their pid, console and live CPU settings: $UBC_RUN_DIR, default /run/ubc.
 std::filesystem::path run_dir();
-// A running CT's init, in the host's numbering: run_dir()/CTID.pid.
-std::filesystem::path ct_pid_file(const std::string& ctid);
 // Where ubc keeps what outlives a boot (private areas, templates, failcnt baselines):
 // $UBC_STATE_DIR, default /var/lib/ubc.
 std::filesystem::path state_dir();

@@ -108,6 +108,11 @@ void validate_ctid(const std::string& ctid) {
                                 "': use 1-64 letters, digits, '_', '.' or '-', starting with a letter or digit");
 }
 
+fs::path ct_pid_file(const std::string& ctid) {
+  validate_ctid(ctid);
+  return run_dir() / (ctid + ".pid");
+}
+
 Host::Host(HostPaths paths) : paths_(std::move(paths)) {}
 
 Engine& Host::engine() {

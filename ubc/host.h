@@ -32,6 +32,8 @@ inline constexpr const char* kAdoptedCgroupKey = "UBC_CGROUP";
 
 // Throws std::invalid_argument unless `ctid` is 1-64 of [A-Za-z0-9_.-], starting alphanumeric.
 void validate_ctid(const std::string& ctid);
+// A running CT's init, in the host's numbering: run_dir()/CTID.pid.
+std::filesystem::path ct_pid_file(const std::string& ctid);
 
 // One thread at a time uses a Host (ubcd gives each of its threads its own).
 class Host {
