@@ -137,6 +137,10 @@ Capability probe_criu() {
 
 }  // namespace
 
+Capability criu_capability() {
+  return probe_criu();
+}
+
 std::string engine_unavailable_reason() {
   if (::geteuid() != 0) return "not running as root";
   auto reason = Engine::probe_load();

@@ -17,6 +17,9 @@ struct Capability {
 
 std::vector<Capability> probe_capabilities();
 
+// The CRIU row of probe_capabilities alone (chkpnt, restore and migrate ask only this).
+Capability criu_capability();
+
 // Empty when the beancounter engine can be loaded here, else why not.
 std::string engine_unavailable_reason();
 

@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "ubc/ct_network.h"
+
 namespace ubc {
 
 namespace {
@@ -63,6 +65,10 @@ std::vector<std::string> criu_restore_arguments(const CriuRestore& restore) {
                 {"--external", std::string("mnt[") + kCriuConsoleKey + "]:" + restore.console_path.string()});
   args.insert(args.end(), {"--external", std::string("mnt[") + kCriuCgroupKey + "]:" + restore.cgroup.string()});
   args.insert(args.end(), {"--ext-mount-map", "auto"});
+  // The CT's veth: CRIU makes the pair again, its end in the CT's network namespace as
+  // before and the peer in the host's under the name the host's routes use.
+  if (!restore.host_veth.empty())
+    args.insert(args.end(), {"--veth-pair", std::string(kCtVethName) + "=" + restore.host_veth});
   if (!restore.console.empty() && restore.console_fd >= 0)
     args.insert(args.end(), {"--inherit-fd", "fd[" + std::to_string(restore.console_fd) + "]:" + restore.console});
   return args;

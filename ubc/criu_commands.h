@@ -46,6 +46,7 @@ struct CriuRestore {
   std::filesystem::path pid_file;      // where CRIU writes the restored init's pid
   std::filesystem::path cgroup;        // the CT's, bound on its /sys/fs/cgroup
   std::filesystem::path cgroup_yard;   // see criu_cgroup_yard_mount
+  std::string host_veth;               // the host's end of the CT's veth pair, empty for none
 };
 std::vector<std::string> criu_restore_arguments(const CriuRestore& restore);
 

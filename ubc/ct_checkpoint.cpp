@@ -13,7 +13,6 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "loader/capabilities.h"
 #include "loader/cgroup.h"
 #include "loader/child_process.h"
 #include "loader/error.h"
@@ -25,6 +24,7 @@
 #include "ubc/ct_config.h"
 #include "ubc/ct_devices.h"
 #include "ubc/ct_helpers.h"
+#include "ubc/ct_network.h"
 #include "ubc/io_settings.h"
 
 namespace ubc {
@@ -109,18 +109,11 @@ void run_criu(const std::vector<std::string>& args, const fs::path& log, const s
     throw std::runtime_error("criu " + args[1] + " failed (exit " + std::to_string(status) + "): " + criu_errors(log));
 }
 
-void require_criu() {
-  for (const auto& capability : probe_capabilities())
-    if (capability.name == "CRIU" && !capability.available)
-      throw std::runtime_error("CRIU is needed for a checkpoint: " + capability.detail + "; " + capability.consequence);
-}
-
 // What chkpnt cannot restore yet is refused before the CT is touched: a dump it could not
 // restore would leave the CT stopped.
 void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::optional<pid_t> init) {
-  if (!ct.ip_addresses.empty() || !ct.netdevs.empty())
-    throw std::runtime_error("CT " + ctid +
-                             " has network devices (IP_ADDRESS, NETDEV): their checkpoint is not built yet");
+  if (!ct.netdevs.empty())
+    throw std::runtime_error("CT " + ctid + " has host network devices (NETDEV): their checkpoint is not built yet");
   std::error_code error;
   if (init && fs::read_symlink("/proc/" + std::to_string(*init) + "/exe", error).filename() == "systemd")
     throw std::runtime_error("CT " + ctid + " runs systemd, whose /proc files are not restored yet");
@@ -356,10 +349,12 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
   try {
     run_criu(criu_restore_arguments({ct.root, dir, view.mount_point(), state->console,
                                      console.pty.slave ? console.pty.slave.get() : -1, console.pty.slave_path,
-                                     pid_file(ctid), cgroup, yard.path()}),
+                                     pid_file(ctid), cgroup, yard.path(),
+                                     ct.ip_addresses.empty() ? "" : host_veth_name(cgroup::id_of(cgroup))}),
              dir / "restore.log", (cgroup / "cgroup.procs").string(), console.pty.slave.get());
     if (!(std::ifstream(pid_file(ctid)) >> init) || init <= 0)
       throw std::runtime_error("criu restore wrote no pid to " + pid_file(ctid).string());
+    route_to_ct_addresses(cgroup::id_of(cgroup), ct.ip_addresses);
     view.hand_over(init);
     console.keep(ctid, init);
   } catch (...) {

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <stdexcept>
 
+#include "loader/capabilities.h"
 #include "loader/cgroup.h"
 #include "loader/error.h"
 #include "ubc/ct_config.h"
@@ -103,6 +104,11 @@ DeviceRulesUntilRunning::~DeviceRulesUntilRunning() {
 void DeviceRulesUntilRunning::set(const std::vector<Engine::DeviceRule>& rules) {
   host_.set_device_rules(ctid_, rules);
   set_ = true;
+}
+
+void require_criu() {
+  if (const Capability criu = criu_capability(); !criu.available)
+    throw std::runtime_error("CRIU is needed for a checkpoint: " + criu.detail + "; " + criu.consequence);
 }
 
 }  // namespace ubc

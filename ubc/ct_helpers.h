@@ -18,6 +18,9 @@
 
 namespace ubc {
 
+// Throws, saying why, unless this host's CRIU can dump and restore (doctor's CRIU row).
+void require_criu();
+
 // A helper program installed next to the running one (ubcctl and ubc-procfs share a bin/).
 std::filesystem::path helper_path(const char* name);
 

@@ -14,6 +14,9 @@
 
 namespace ubc {
 
+// The CT's end of its veth pair.
+inline constexpr const char* kCtVethName = "eth0";
+
 // The host end's name: "ubc" and the CT cgroup's id, unique while the CT exists.
 std::string host_veth_name(std::uint64_t cgroup_id);
 
@@ -24,6 +27,9 @@ void set_up_ct_network(pid_t init_pid, std::uint64_t cgroup_id, const std::vecto
 // On a running CT: its addresses, with the host's routes to them. The first one makes the
 // veth pair; adding one it has already is no error.
 void add_ct_addresses(pid_t init_pid, std::uint64_t cgroup_id, const std::vector<std::string>& addresses);
+// The host's half alone: its end of the pair up, routes to the addresses through it, proxy
+// ARP and the IPv6 gateway on it. For a pair the host did not make (a restore's, CRIU's).
+void route_to_ct_addresses(std::uint64_t cgroup_id, const std::vector<std::string>& addresses);
 void remove_ct_addresses(pid_t init_pid, std::uint64_t cgroup_id, const std::vector<std::string>& addresses);
 
 }  // namespace ubc

@@ -1,9 +1,15 @@
 // Checkpoint stages of a running CT (issue 19), in a real kernel: suspend and resume with
 // the cgroup freezer, as vzctl chkpnt --suspend / --resume; what the CT can do about it.
+#include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -11,6 +17,7 @@
 #include <thread>
 
 #include "loader/cgroup.h"
+#include "loader/unique_fd.h"
 #include "running_ct.h"
 #include "ubc/checkpoint_state.h"
 #include "ubc/containers.h"
@@ -88,6 +95,38 @@ std::uint64_t numproc_settled(const std::string& ctid) {
   }
   FAIL("numproc held " << held << " never matched the CT's tasks");
   return held;
+}
+
+// A host-side TCP connection to the CT: connected with retries (the server in the CT may
+// not listen yet), and a line sent and its echo awaited.
+ubc::UniqueFd connect_to(const std::string& address, int port) {
+  sockaddr_in peer{};
+  peer.sin_family = AF_INET;
+  peer.sin_port = htons(static_cast<std::uint16_t>(port));
+  ::inet_pton(AF_INET, address.c_str(), &peer.sin_addr);
+  for (int tries = 0; tries < 50; ++tries) {
+    ubc::UniqueFd socket(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (::connect(socket.get(), reinterpret_cast<const sockaddr*>(&peer), sizeof peer) == 0) return socket;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return {};
+}
+
+// The echo of `line` within `wait`, or what came instead.
+std::string echoed(int socket, const std::string& line, std::chrono::seconds wait) {
+  if (::send(socket, line.data(), line.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(line.size()))
+    return "send failed: " + std::string(std::strerror(errno));
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  while (got.size() < line.size() && std::chrono::steady_clock::now() < deadline) {
+    pollfd ready{socket, POLLIN, 0};
+    if (::poll(&ready, 1, 200) <= 0) continue;
+    char buffer[256];
+    const ssize_t n = ::recv(socket, buffer, sizeof buffer, 0);
+    if (n <= 0) return got + (n == 0 ? "<closed>" : "<recv: " + std::string(std::strerror(errno)) + ">");
+    got.append(buffer, static_cast<std::size_t>(n));
+  }
+  return got;
 }
 
 }  // namespace
@@ -246,6 +285,45 @@ TEST_SUITE("checkpoint") {
     SUBCASE("a CT without one") {
       check_checkpoint_and_restore("ct-criu-host-ids", "--userns no");
     }
+  }
+
+  TEST_CASE("a CT with an address keeps its veth, address and an established TCP connection through chkpnt") {
+    if (criu_missing()) return;
+    const std::string address = "10.77.0.91";
+    RunningCt ct("ct-criu-net", "--ipadd " + address);
+    // The test VM's host has no IPv4 address of its own to connect from (no network): one
+    // on lo, which the host's route to the CT then takes as its source.
+    const bool own_source = ubc::test::shell("ip -4 addr show scope global | grep -q inet").status != 0;
+    if (own_source) REQUIRE(ubc::test::shell("ip addr add 10.77.255.1/32 dev lo").status == 0);
+    struct DropSource {
+      bool drop;
+      ~DropSource() {
+        if (drop) ubc::test::shell("ip addr del 10.77.255.1/32 dev lo");
+      }
+    } drop_source{own_source};
+    // An echo server in the CT; the host's end of the connection is this test's.
+    REQUIRE(ct.exec("setsid busybox nc -l -p 7001 -e cat </dev/null >/dev/null 2>&1 &").status == 0);
+    const ubc::UniqueFd connection = connect_to(address, 7001);
+    REQUIRE(connection);
+    REQUIRE(echoed(connection.get(), "before\n", std::chrono::seconds(10)) == "before\n");
+
+    const auto dumped = ubcctl("chkpnt " + ct.id());
+    REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
+    // Stopped: the host has no route to the CT any more (the pair went with its netns).
+    CHECK(ubc::test::shell("ip route get " + address + " 2>&1 | grep -q ubc").status != 0);
+    const auto restored = ubcctl("restore " + ct.id());
+    REQUIRE_MESSAGE(restored.status == 0, restored.output);
+    const auto route = ubc::test::shell("ip route get " + address);
+    CAPTURE(route.output);
+    CHECK(route.output.find("dev ubc") != std::string::npos);
+    CHECK(ct.exec("ip -4 addr show dev eth0").output.find(address + "/32") != std::string::npos);
+    // The same connection, the same server process: the host's socket never saw it go.
+    CHECK(echoed(connection.get(), "after\n", std::chrono::seconds(60)) == "after\n");
+    // And new ones reach the CT too.
+    REQUIRE(ct.exec("setsid busybox nc -l -p 7002 -e cat </dev/null >/dev/null 2>&1 &").status == 0);
+    const ubc::UniqueFd fresh = connect_to(address, 7002);
+    REQUIRE(fresh);
+    CHECK(echoed(fresh.get(), "new\n", std::chrono::seconds(10)) == "new\n");
   }
 
   TEST_CASE("a failed dump leaves the CT running; a failed restore leaves the checkpoint and nothing running") {
