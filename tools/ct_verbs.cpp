@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <iostream>
 #include <memory>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -262,6 +263,75 @@ void add_restore(CLI::App& app, Action& chosen) {
   });
 }
 
+// vzmigrate: the CT to another ubc host over SSH.
+void add_migrate(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid, ssh_options;
+    MigrationOptions migration;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand(
+      "migrate",
+      "Move a CT to another ubc host over SSH (vzmigrate): its files, config and limits; with --online its running "
+      "processes too (checkpoint, copy, restore). Then destroyed here unless --keep-src.");
+  verb->add_option("CT", options->ctid, "CT id")->required();
+  verb->add_option("HOST", options->migration.destination, "[user@]host: root there runs ubcctl")->required();
+  verb->add_flag("--online", options->migration.online,
+                 "Move the running CT with its processes (CRIU), rather than stop it here and start it there");
+  verb->add_flag("--keep-src", options->migration.keep_source, "Keep the CT here, stopped, rather than destroy it");
+  verb->add_option("--ssh-opts", options->ssh_options, "Options for ssh, as one string (e.g. \"-p 2222 -i KEY\")");
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      std::istringstream words(options->ssh_options);
+      for (std::string word; words >> word;) options->migration.ssh_options.push_back(word);
+      const auto result = session.containers().migrate(options->ctid, options->migration);
+      const double seconds = static_cast<double>(result.down.count()) / 1000;
+      const char* where = options->migration.destination.c_str();
+      if (options->migration.online)
+        std::printf("CT %s migrated online to %s; frozen for %.1f s\n", options->ctid.c_str(), where, seconds);
+      else if (result.was_running)
+        std::printf("CT %s migrated to %s; down for %.1f s\n", options->ctid.c_str(), where, seconds);
+      else
+        std::printf("CT %s migrated to %s\n", options->ctid.c_str(), where);
+      return 0;
+    };
+  });
+}
+
+// The receiving side of migrate, run by the source over SSH; not for people.
+void add_migrate_receive(CLI::App& app, Action& chosen) {
+  struct Options {
+    std::string ctid;
+    bool check = false, files = false, checkpoint = false, commit = false, abort = false, online = false;
+  };
+  auto options = std::make_shared<Options>();
+  auto* verb = app.add_subcommand("migrate-receive", "The destination's side of `ubcctl migrate` (run by it)");
+  verb->group("");
+  verb->add_option("CT", options->ctid, "CT id")->required();
+  auto* check = verb->add_flag("--check", options->check, "Check the config on stdin and keep it");
+  auto* files = verb->add_flag("--files", options->files, "The CT's files, a tar stream on stdin");
+  auto* checkpoint = verb->add_flag("--checkpoint", options->checkpoint, "Its checkpoint, a tar stream on stdin");
+  auto* commit = verb->add_flag("--commit", options->commit, "Put the CT in place");
+  auto* abort = verb->add_flag("--abort", options->abort, "Remove what arrived");
+  verb->add_flag("--online", options->online, "With --check: a checkpoint will be restored here")->needs(check);
+  const std::vector<CLI::Option*> steps{check, files, checkpoint, commit, abort};
+  for (auto* step : steps)
+    for (auto* other : steps)
+      if (step != other) step->excludes(other);
+  verb->callback([&chosen, options] {
+    chosen = [options](Session& session) {
+      const MigrationStep step = options->check        ? MigrationStep::check
+                                 : options->files      ? MigrationStep::files
+                                 : options->checkpoint ? MigrationStep::checkpoint
+                                 : options->commit     ? MigrationStep::commit
+                                 : options->abort      ? MigrationStep::abort
+                                                       : throw std::invalid_argument("migrate-receive: which step?");
+      session.containers().receive_migration(options->ctid, step, std::cin, options->online);
+      return 0;
+    };
+  });
+}
+
 void add_setting_options(CLI::App& verb, CtSettingChanges& changes) {
   const std::string live = " (a running CT at once, saved with --save; a stopped CT's config)";
   verb.add_option("--hostname", changes.hostname, "Hostname" + live);
@@ -321,6 +391,8 @@ void add_lifecycle_verbs(CLI::App& app, Action& chosen, const VerbFilter& filter
   if (filter.wants("clone")) add_clone(app, chosen);
   if (filter.wants("chkpnt")) add_chkpnt(app, chosen);
   if (filter.wants("restore")) add_restore(app, chosen);
+  if (filter.wants("migrate")) add_migrate(app, chosen);
+  if (filter.wants("migrate-receive")) add_migrate_receive(app, chosen);
 }
 
 void add_set_verb(CLI::App& app, Action& chosen, const VerbFilter& filter) {

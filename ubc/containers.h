@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <iosfwd>
 #include <optional>
 #include <string>
 #include <vector>
@@ -59,6 +60,25 @@ struct ListEntry {
   CapabilitySet capabilities = 0;  // as CtStatus's
 };
 
+struct MigrationOptions {
+  std::string destination;               // [user@]host, reached with ssh as root
+  std::vector<std::string> ssh_options;  // passed to ssh as they are
+  bool online = false;                   // checkpoint, copy, restore: the CT's processes go on
+  bool keep_source = false;              // leave the CT here, stopped, instead of destroying it
+};
+
+struct MigrationResult {
+  bool was_running = false;
+  // From the stop (or, online, the freeze) to the CT running there.
+  std::chrono::milliseconds down{0};
+};
+
+// The parts of a CT migrating in, as `ubcctl migrate-receive` takes them, in this order:
+// the config (checked, kept aside), the files and the checkpoint (tar streams, unpacked
+// next to where they go), then commit (all of it put in place and the CT created). abort
+// removes whatever arrived.
+enum class MigrationStep { check, files, checkpoint, commit, abort };
+
 // Where chkpnt and restore keep a CT's checkpoint unless told: $UBC_STATE_DIR/dump/CTID.
 std::filesystem::path default_dump_dir(const std::string& ctid);
 
@@ -104,6 +124,14 @@ class Containers {
   // restore leaves the checkpoint as it was and nothing of the CT running; a checkpoint
   // restores once (the CT's files went on from there).
   void restore(const std::string& ctid, const std::filesystem::path& dump_dir);
+  // vzmigrate: the CT's files, config and beancounter limits to `destination`, where it
+  // runs again if it ran here (online: restored from a checkpoint, so its processes go
+  // on), then destroyed here. Checked there before the CT is touched; a failure on the way
+  // leaves nothing of it there and the CT running here as before.
+  MigrationResult migrate(const std::string& ctid, const MigrationOptions& options);
+  // The destination's side of it: one step, its data (config text, tar stream) on `input`.
+  // `online`: the check also asks for what a restore needs here (CRIU).
+  void receive_migration(const std::string& ctid, MigrationStep step, std::istream& input, bool online = false);
   // Copies the CT's files and config under a new id, without its addresses.
   void clone(const std::string& ctid, const std::string& new_ctid);
   // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.

@@ -65,6 +65,9 @@ std::vector<std::string> criu_restore_arguments(const CriuRestore& restore) {
                 {"--external", std::string("mnt[") + kCriuConsoleKey + "]:" + restore.console_path.string()});
   args.insert(args.end(), {"--external", std::string("mnt[") + kCriuCgroupKey + "]:" + restore.cgroup.string()});
   args.insert(args.end(), {"--ext-mount-map", "auto"});
+  // The CT's tasks go back below the CT's cgroup on this host, wherever the checkpoint's
+  // host kept its CTs (another cgroup root, another host).
+  if (!restore.cgroup_root.empty()) args.insert(args.end(), {"--cgroup-root", restore.cgroup_root});
   // The CT's veth: CRIU makes the pair again, its end in the CT's network namespace as
   // before and the peer in the host's under the name the host's routes use.
   if (!restore.host_veth.empty())

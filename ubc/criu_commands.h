@@ -47,6 +47,7 @@ struct CriuRestore {
   std::filesystem::path cgroup;        // the CT's, bound on its /sys/fs/cgroup
   std::filesystem::path cgroup_yard;   // see criu_cgroup_yard_mount
   std::string host_veth;               // the host's end of the CT's veth pair, empty for none
+  std::string cgroup_root;             // the CT's cgroup below the cgroup2 mount: "/ubc/101"
 };
 std::vector<std::string> criu_restore_arguments(const CriuRestore& restore);
 

@@ -178,6 +178,15 @@ class LiftedLimits {
     for (auto it = saved_.begin(); it != saved_.end(); it = saved_.erase(it))
       host_.set_limits(ctid_, it->first, it->second);
   }
+  // Once the restore has succeeded: the limits the CT had when it was saved (on another
+  // host, or set without --save, they are not this host's config's), not the ones lifted.
+  void settle_at(const std::vector<CheckpointState::Row>& rows) {
+    for (const auto& row : rows) {
+      host_.set_limits(ctid_, row.resource->id, {row.counter.barrier, row.counter.limit});
+      saved_.erase(row.resource->id);
+    }
+    put_back();  // a row the checkpoint did not have
+  }
 
  private:
   Host& host_;
@@ -231,6 +240,24 @@ class RestoreView {
   bool mounted_ = false;
 };
 
+// CRIU's restored tasks read the images themselves: first as host root still (a new user
+// namespace's task, before CRIU has written its uid_map, has no capability over any file,
+// so only owner root gets it in), then as the CT's root. So the images are root's and
+// readable by the CT root's group, and closed to every other host user (they hold the
+// CT's memory). With 2 vCPUs the task was mapped in time and images owned by the CT's
+// root worked; with one, it read its first image before and got EACCES.
+void share_images_with(const fs::path& dir, unsigned ct_root_gid) {
+  constexpr auto kDirMode = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
+  constexpr auto kImageMode = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
+  if (::chown(dir.c_str(), 0, ct_root_gid)) throw_system_error("chown(" + dir.string() + ")");
+  fs::permissions(dir, kDirMode);
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    if (::chown(entry.path().c_str(), 0, ct_root_gid)) throw_system_error("chown(" + entry.path().string() + ")");
+    fs::permissions(entry.path(), kImageMode);
+  }
+}
+
 // A cgroup yard for one CRIU run (criu_cgroup_yard_mount), gone with it.
 class CgroupYard {
  public:
@@ -255,6 +282,13 @@ class CgroupYard {
  private:
   fs::path path_;
 };
+
+// The cgroup's path as CRIU names cgroups: from the root of the cgroup2 hierarchy.
+std::string cgroup_below_mount(const fs::path& cgroup) {
+  const auto hierarchy = cgroup::find_v2_mount();
+  if (!hierarchy) throw std::runtime_error("no cgroup2 mount on this host");
+  return "/" + cgroup.lexically_relative(*hierarchy).string();
+}
 
 void mark_restored(const fs::path& dir, CheckpointState state) {
   state.restored_at = checkpoint_timestamp();
@@ -335,22 +369,16 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
   prepare_ct_cgroup(cgroup, ct, ct_root_id);
   apply_ct_io_policy(cgroup, io_settings_from(CtConfig::load(host_.config_path(ctid))), ct);
   LiftedLimits lifted(host_, ctid);
-  // CRIU reads the images from inside the restored user namespace too, as the CT's root
-  // (they may be 0600: CRIU writes them under its umask); the directory stays closed to
-  // every other host user (the images hold the CT's memory).
-  if (::chown(dir.c_str(), ct_root_id, ct_root_id)) throw_system_error("chown(" + dir.string() + ")");
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (entry.is_regular_file() && ::chown(entry.path().c_str(), ct_root_id, ct_root_id))
-      throw_system_error("chown(" + entry.path().string() + ")");
+  share_images_with(dir, ct_root_id);
   CtConsole console(ctid, helper_cgroup, ct_root_id);
   RestoreView view(ctid, helper_cgroup, ct_root_id, console.output());
   const CgroupYard yard(ctid);
   pid_t init = 0;
   try {
-    run_criu(criu_restore_arguments({ct.root, dir, view.mount_point(), state->console,
-                                     console.pty.slave ? console.pty.slave.get() : -1, console.pty.slave_path,
-                                     pid_file(ctid), cgroup, yard.path(),
-                                     ct.ip_addresses.empty() ? "" : host_veth_name(cgroup::id_of(cgroup))}),
+    run_criu(criu_restore_arguments(
+                 {ct.root, dir, view.mount_point(), state->console, console.pty.slave ? console.pty.slave.get() : -1,
+                  console.pty.slave_path, pid_file(ctid), cgroup, yard.path(),
+                  ct.ip_addresses.empty() ? "" : host_veth_name(cgroup::id_of(cgroup)), cgroup_below_mount(cgroup)}),
              dir / "restore.log", (cgroup / "cgroup.procs").string(), console.pty.slave.get());
     if (!(std::ifstream(pid_file(ctid)) >> init) || init <= 0)
       throw std::runtime_error("criu restore wrote no pid to " + pid_file(ctid).string());
@@ -361,7 +389,7 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
     end_run(ctid, init ? std::optional(init) : std::nullopt);
     throw;
   }
-  lifted.put_back();
+  lifted.settle_at(state->rows);
   for (const auto& row : state->rows)
     host_.restore_history(ctid, row.resource->id, row.counter.maxheld, row.counter.failcnt);
   rules.keep();

@@ -15,7 +15,9 @@
 namespace ubc {
 namespace fs = std::filesystem;
 
-ns::UserMapping free_user_range(const fs::path& config_dir) {
+namespace {
+
+std::vector<ns::UserMapping> used_user_ranges(const fs::path& config_dir) {
   std::vector<ns::UserMapping> used;
   std::error_code error;
   for (const auto& entry : fs::directory_iterator(config_dir, error)) {
@@ -25,6 +27,20 @@ ns::UserMapping free_user_range(const fs::path& config_dir) {
   }
   if (error && error != std::errc::no_such_file_or_directory)
     throw_system_error("reading " + config_dir.string(), error.value());
+  return used;
+}
+
+}  // namespace
+
+bool user_range_free(const fs::path& config_dir, const ns::UserMapping& range) {
+  const std::uint64_t end = std::uint64_t{range.host_first} + range.count;
+  for (const auto& other : used_user_ranges(config_dir))
+    if (other.host_first < end && range.host_first < std::uint64_t{other.host_first} + other.count) return false;
+  return true;
+}
+
+ns::UserMapping free_user_range(const fs::path& config_dir) {
+  std::vector<ns::UserMapping> used = used_user_ranges(config_dir);
   std::sort(used.begin(), used.end(), [](const auto& a, const auto& b) { return a.host_first < b.host_first; });
   std::uint64_t candidate = kUserRangeBase;
   for (const auto& range : used) {

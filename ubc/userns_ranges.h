@@ -19,4 +19,8 @@ inline constexpr unsigned kUserRangeSize = ns::UserMapping{}.count;
 // ConfigLock (ubc/ct_config.h) until the range is saved: two creates never pick the same.
 ns::UserMapping free_user_range(const std::filesystem::path& config_dir);
 
+// Whether no CT configured in `config_dir` maps any id of `range` (a CT migrating in keeps
+// its range when it can: a restored CT must, its processes' ids are the checkpoint's).
+bool user_range_free(const std::filesystem::path& config_dir, const ns::UserMapping& range);
+
 }  // namespace ubc

@@ -76,8 +76,9 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y"});
   CHECK_FALSE(has_pair(no_console, "--external", "mnt[/dev/console]:ubc-console"));
 
-  const auto restore = ubc::criu_restore_arguments({"/ct", "/d", "/run/ubc/101.restore-proc", "tty[8803:16]", 9,
-                                                    "/dev/pts/4", "/p", "/sys/fs/cgroup/ubc/101", "/y", "ubc77"});
+  const auto restore =
+      ubc::criu_restore_arguments({"/ct", "/d", "/run/ubc/101.restore-proc", "tty[8803:16]", 9, "/dev/pts/4", "/p",
+                                   "/sys/fs/cgroup/ubc/101", "/y", "ubc77", "/ubc/101"});
   CHECK(restore[1] == "restore");
   CHECK(has_pair(restore, "--root", "/ct"));
   CHECK(has_pair(restore, "--pidfile", "/p"));
@@ -89,7 +90,9 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   CHECK(has_pair(restore, "--external", "mnt[ubc-cgroup]:/sys/fs/cgroup/ubc/101"));
   CHECK(std::find(restore.begin(), restore.end(), "-d") != restore.end());
   CHECK(has_pair(restore, "--veth-pair", "eth0=ubc77"));
-  const auto no_console_restore = ubc::criu_restore_arguments({"/ct", "/d", "/v", "", -1, "", "/p", "/c", "/y", ""});
+  CHECK(has_pair(restore, "--cgroup-root", "/ubc/101"));
+  const auto no_console_restore =
+      ubc::criu_restore_arguments({"/ct", "/d", "/v", "", -1, "", "/p", "/c", "/y", "", ""});
   CHECK(std::find(no_console_restore.begin(), no_console_restore.end(), "--inherit-fd") == no_console_restore.end());
   CHECK(std::find(no_console_restore.begin(), no_console_restore.end(), "--veth-pair") == no_console_restore.end());
 }

@@ -55,3 +55,14 @@ TEST_CASE("USERNS_IDMAP is HOST_FIRST:COUNT above host id 0 and within 32 bits")
   for (const char* bad : {"0:65536", "100000", "100000:0", "x:1", "4294967295:2", "-1:5", "100000:65536:1"})
     CHECK_THROWS_AS(ubc::parse_user_mapping(bad), std::invalid_argument);
 }
+
+TEST_CASE("a migrating CT's range is free only where no CT maps any id of it") {
+  ConfigDir dir;
+  dir.write("101.conf", "USERNS=\"yes\"\nUSERNS_IDMAP=\"165536:65536\"\n");
+  dir.write("102.conf", "USERNS=\"no\"\n");
+  CHECK(ubc::user_range_free(dir.path, {100000, 65536}));
+  CHECK(ubc::user_range_free(dir.path, {231072, 65536}));
+  CHECK_FALSE(ubc::user_range_free(dir.path, {165536, 65536}));
+  CHECK_FALSE(ubc::user_range_free(dir.path, {200000, 65536}));  // overlaps its top
+  CHECK_FALSE(ubc::user_range_free(dir.path, {100001, 65536}));  // overlaps its first id
+}

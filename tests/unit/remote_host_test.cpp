@@ -1,0 +1,44 @@
+// The SSH command lines migrate runs on the destination: each word reaches the remote
+// shell as one word, whatever it holds.
+#include "ubc/remote_host.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+
+TEST_CASE("shell_quote keeps plain words and quotes the rest so that sh reads them back whole") {
+  CHECK(ubc::shell_quote("ubcctl") == "ubcctl");
+  CHECK(ubc::shell_quote("--check") == "--check");
+  CHECK(ubc::shell_quote("/var/lib/ubc/dump/101") == "/var/lib/ubc/dump/101");
+  CHECK(ubc::shell_quote("") == "''");
+  CHECK(ubc::shell_quote("a b") == "'a b'");
+  CHECK(ubc::shell_quote("it's") == "'it'\\''s'");
+  CHECK(ubc::shell_quote("$(reboot)") == "'$(reboot)'");
+  // What sh makes of it: the word as it was.
+  for (const std::string word : {"a b", "it's", "$(id)", "x;y", "\"q\"", "*", "a\nb"}) {
+    FILE* sh = ::popen(("printf %s " + ubc::shell_quote(word)).c_str(), "r");
+    REQUIRE(sh);
+    std::string read;
+    for (int c; (c = std::fgetc(sh)) != EOF;) read.push_back(static_cast<char>(c));
+    ::pclose(sh);
+    CHECK(read == word);
+  }
+}
+
+TEST_CASE("RemoteHost runs ssh in batch mode with the user's options and one quoted command line") {
+  const ubc::RemoteHost remote("root@peer", {"-p", "2222"});
+  const auto argv = remote.ssh_argv({"ubcctl", "migrate-receive", "101", "--check"});
+  REQUIRE(argv.size() == 8);
+  CHECK(argv[0] == "ssh");
+  CHECK(argv[1] == "-o");
+  CHECK(argv[2] == "BatchMode=yes");
+  CHECK(argv[3] == "-p");
+  CHECK(argv[4] == "2222");
+  CHECK(argv[5] == "--");
+  CHECK(argv[6] == "root@peer");
+  CHECK(argv[7] == "ubcctl migrate-receive 101 --check");
+  CHECK_THROWS_AS(ubc::RemoteHost("-oProxyCommand=x", {}), std::invalid_argument);
+  CHECK_THROWS_AS(ubc::RemoteHost("", {}), std::invalid_argument);
+}

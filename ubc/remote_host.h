@@ -1,0 +1,40 @@
+// Another ubc host reached over SSH, as vzmigrate reached its destination: root there runs
+// that host's ubcctl. The commands are argv vectors; ssh joins them into one remote shell
+// line, so each word is quoted for that shell here.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace ubc {
+
+// `word` as one word of a POSIX shell's command line.
+std::string shell_quote(const std::string& word);
+
+struct RemoteRun {
+  int status = 0;
+  std::string output;  // stdout and stderr
+};
+
+class RemoteHost {
+ public:
+  // `destination`: [user@]host as ssh takes it; `ssh_options`: extra ssh arguments (-p 2222,
+  // -i KEY, -o ...). ssh never prompts (BatchMode): a command with no terminal must not hang.
+  RemoteHost(std::string destination, std::vector<std::string> ssh_options);
+
+  const std::string& name() const { return destination_; }
+  // The local argv that runs `remote_argv` there.
+  std::vector<std::string> ssh_argv(const std::vector<std::string>& remote_argv) const;
+  // Runs it with `input` on its stdin; what it printed.
+  RemoteRun run(const std::vector<std::string>& remote_argv, const std::string& input = "") const;
+  // The same, throwing with what it printed when it does not exit 0.
+  std::string run_or_throw(const std::vector<std::string>& remote_argv, const std::string& input = "") const;
+  // `local_argv`'s stdout fed to `remote_argv`'s stdin (tar to tar); throws when either fails.
+  void run_fed_by(const std::vector<std::string>& local_argv, const std::vector<std::string>& remote_argv) const;
+
+ private:
+  std::string destination_;
+  std::vector<std::string> ssh_options_;
+};
+
+}  // namespace ubc
