@@ -279,6 +279,10 @@ void add_migrate(CLI::App& app, Action& chosen) {
   verb->add_flag("--online", options->migration.online,
                  "Move the running CT with its processes (CRIU), rather than stop it here and start it there");
   verb->add_flag("--keep-src", options->migration.keep_source, "Keep the CT here, stopped, rather than destroy it");
+  verb->add_option("--pre-dumps", options->migration.pre_dumps,
+                   "Online: rounds of memory copied while the CT runs on, before its last, frozen dump (default 1; "
+                   "0 copies it all while frozen)")
+      ->check(CLI::Range(0, 8));
   verb->add_option("--ssh-opts", options->ssh_options, "Options for ssh, as one string (e.g. \"-p 2222 -i KEY\")");
   verb->callback([&chosen, options] {
     chosen = [options](Session& session) {
@@ -288,7 +292,9 @@ void add_migrate(CLI::App& app, Action& chosen) {
       const double seconds = static_cast<double>(result.down.count()) / 1000;
       const char* where = options->migration.destination.c_str();
       if (options->migration.online)
-        std::printf("CT %s migrated online to %s; frozen for %.1f s\n", options->ctid.c_str(), where, seconds);
+        std::printf("CT %s migrated online to %s; frozen for %.1f s (after %d pre-dump round(s), %.1f s)\n",
+                    options->ctid.c_str(), where, seconds, options->migration.pre_dumps,
+                    static_cast<double>(result.pre_copy.count()) / 1000);
       else if (result.was_running)
         std::printf("CT %s migrated to %s; down for %.1f s\n", options->ctid.c_str(), where, seconds);
       else

@@ -65,12 +65,15 @@ struct MigrationOptions {
   std::vector<std::string> ssh_options;  // passed to ssh as they are
   bool online = false;                   // checkpoint, copy, restore: the CT's processes go on
   bool keep_source = false;              // leave the CT here, stopped, instead of destroying it
+  int pre_dumps = 1;                     // online: pre-dump rounds sent while the CT runs on
 };
 
 struct MigrationResult {
   bool was_running = false;
   // From the stop (or, online, the freeze) to the CT running there.
   std::chrono::milliseconds down{0};
+  // Online: the pre-dump rounds, while the CT ran on here.
+  std::chrono::milliseconds pre_copy{0};
 };
 
 // The parts of a CT migrating in, as `ubcctl migrate-receive` takes them, in this order:
@@ -118,7 +121,12 @@ class Containers {
   // vzctl chkpnt: the running CT suspended, its whole state saved by CRIU in `dump_dir` with
   // ubc's own (beancounter history and limits: ubc/checkpoint_state.h), then stopped. A
   // failed dump leaves the CT running as before (suspended if it was).
-  void checkpoint(const std::string& ctid, const std::filesystem::path& dump_dir);
+  // `pre_dumps`: the rounds of pre_dump already in `dump_dir`, which the dump adds to.
+  void checkpoint(const std::string& ctid, const std::filesystem::path& dump_dir, int pre_dumps = 0);
+  // A pre-dump of the running CT into `dump_dir` (round 1 starts afresh, round N adds to
+  // N-1): its memory saved while it goes on running, so that the checkpoint after it saves
+  // only what changed since, and the CT is frozen for less (migrate --online).
+  void pre_dump(const std::string& ctid, const std::filesystem::path& dump_dir, int round);
   // vzctl restore: the CT running again from the checkpoint in `dump_dir`, its objects
   // charged to it anew and its maxheld and failcnt as the checkpoint kept them. A failed
   // restore leaves the checkpoint as it was and nothing of the CT running; a checkpoint

@@ -34,12 +34,10 @@ std::string criu_tty_key(dev_t rdev, dev_t dev) {
   return key;
 }
 
-std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
-  std::vector<std::string> args{
-      "criu", "dump", "-t", std::to_string(dump.init), "--freeze-cgroup", dump.cgroup.string()};
-  add_common(args, dump.dir, "dump.log", dump.cgroup_yard);
-  // A file deleted while open is saved by a link of its own.
-  args.push_back("--link-remap");
+namespace {
+
+// What a dump and a pre-dump must both be told of the CT's mounts and terminals.
+void add_externals(std::vector<std::string>& args, const CriuDump& dump) {
   // The /proc view is FUSE, which CRIU cannot save: a new view takes its place.
   args.insert(args.end(), {"--external", std::string("mnt[/proc]:") + kCriuProcViewKey});
   if (dump.console_mount) args.insert(args.end(), {"--external", std::string("mnt[/dev/console]:") + kCriuConsoleKey});
@@ -52,7 +50,33 @@ std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
   // of the host's devtmpfs) is bound again from the same host path.
   args.insert(args.end(), {"--external", "mnt[]"});
   if (!dump.console.empty()) args.insert(args.end(), {"--external", dump.console});
+  // Memory tracking: the next dump saves only the pages written since this one.
+  if (!dump.parent.empty()) args.insert(args.end(), {"--track-mem", "--prev-images-dir", dump.parent});
+}
+
+}  // namespace
+
+std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
+  std::vector<std::string> args{
+      "criu", "dump", "-t", std::to_string(dump.init), "--freeze-cgroup", dump.cgroup.string()};
+  add_common(args, dump.dir, "dump.log", dump.cgroup_yard);
+  // A file deleted while open is saved by a link of its own.
+  args.push_back("--link-remap");
+  add_externals(args, dump);
   return args;
+}
+
+std::vector<std::string> criu_pre_dump_arguments(const CriuDump& dump) {
+  std::vector<std::string> args{
+      "criu", "pre-dump", "-t", std::to_string(dump.init), "--freeze-cgroup", dump.cgroup.string()};
+  add_common(args, dump.dir, "pre-dump.log", dump.cgroup_yard);
+  add_externals(args, dump);
+  if (dump.parent.empty()) args.push_back("--track-mem");
+  return args;
+}
+
+std::string pre_dump_name(int round) {
+  return "pre-" + std::to_string(round);
 }
 
 std::vector<std::string> criu_restore_arguments(const CriuRestore& restore) {

@@ -33,8 +33,18 @@ struct CriuDump {
   std::string console;                // criu_tty_key of init's console, empty for none
   bool console_mount = false;         // /dev/console is a bind of that pty
   std::filesystem::path cgroup_yard;  // see criu_cgroup_yard_mount
+  // A pre-dump this dump adds to (its pages are not dumped again unless they changed since),
+  // relative to `dir`; empty for a whole dump.
+  std::string parent;
 };
 std::vector<std::string> criu_dump_arguments(const CriuDump& dump);
+
+// A pre-dump: the CT's memory saved while it runs (frozen only for the moment CRIU takes
+// it), the pages' dirty tracking reset, so that the next (pre-)dump saves what changed.
+std::vector<std::string> criu_pre_dump_arguments(const CriuDump& dump);
+
+// The directory of a CT's checkpoint that holds its pre-dump `round` (1, 2, ...).
+std::string pre_dump_name(int round);
 
 struct CriuRestore {
   std::filesystem::path root;          // the CT's VE_ROOT

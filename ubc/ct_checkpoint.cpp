@@ -56,16 +56,26 @@ void replace_file(const fs::path& path, const std::string& text) {
 
 // CRIU's own files in a checkpoint directory: what a failed or restored dump leaves, which
 // a new dump may replace.
+bool pre_dump_dir(const fs::path& name);
+
 bool criu_file(const fs::path& name) {
   const std::string text = name.string();
   return name.extension() == ".img" || name.extension() == ".log" || text.starts_with("stats-") ||
-         text == std::string(kCheckpointStateFile) + ".partial";
+         text == std::string(kCheckpointStateFile) + ".partial" || pre_dump_dir(name) || text == "parent";
 }
 
-void remove_criu_files(const fs::path& dir, bool logs_too) {
-  for (const auto& entry : fs::directory_iterator(dir))
-    if (criu_file(entry.path().filename()) && (logs_too || entry.path().extension() != ".log"))
-      fs::remove(entry.path());
+bool pre_dump_dir(const fs::path& name) {
+  return name.string().starts_with("pre-");
+}
+
+// `keep_pre_dumps`: a dump on top of them is next.
+void remove_criu_files(const fs::path& dir, bool logs_too, bool keep_pre_dumps = false) {
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const fs::path name = entry.path().filename();
+    if (!criu_file(name) || (!logs_too && name.extension() == ".log") || (keep_pre_dumps && pre_dump_dir(name)))
+      continue;
+    fs::remove_all(entry.path());
+  }
 }
 
 std::optional<CheckpointState> state_in(const fs::path& dir) {
@@ -121,7 +131,7 @@ void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::opt
 
 // The dump directory, made ready for a new checkpoint: one that holds a checkpoint not
 // restored yet, or files that are not CRIU's, is refused (nothing is removed).
-void prepare_dump_dir(const fs::path& dir) {
+void prepare_dump_dir(const fs::path& dir, bool keep_pre_dumps) {
   if (const auto state = state_in(dir); state && !state->restored_at)
     throw std::runtime_error(dir.string() + " holds a checkpoint of CT " + state->ctid + " (dumped " +
                              state->dumped_at + ") not restored yet: restore it, or remove it first");
@@ -130,7 +140,7 @@ void prepare_dump_dir(const fs::path& dir) {
     if (!criu_file(entry.path().filename()) && entry.path().filename() != kCheckpointStateFile)
       throw std::runtime_error(dir.string() + " holds files that are not a checkpoint's (" +
                                entry.path().filename().string() + "): give an empty directory");
-  remove_criu_files(dir, true);
+  remove_criu_files(dir, true, keep_pre_dumps);
   fs::remove(dir / kCheckpointStateFile);
   fs::permissions(dir, fs::perms::owner_all);
 }
@@ -249,12 +259,16 @@ class RestoreView {
 void share_images_with(const fs::path& dir, unsigned ct_root_gid) {
   constexpr auto kDirMode = fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec;
   constexpr auto kImageMode = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read;
-  if (::chown(dir.c_str(), 0, ct_root_gid)) throw_system_error("chown(" + dir.string() + ")");
-  fs::permissions(dir, kDirMode);
-  for (const auto& entry : fs::directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    if (::chown(entry.path().c_str(), 0, ct_root_gid)) throw_system_error("chown(" + entry.path().string() + ")");
-    fs::permissions(entry.path(), kImageMode);
+  auto share = [ct_root_gid](const fs::path& path, fs::perms mode) {
+    if (::chown(path.c_str(), 0, ct_root_gid)) throw_system_error("chown(" + path.string() + ")");
+    fs::permissions(path, mode);
+  };
+  share(dir, kDirMode);
+  // Pre-dumps' images are in directories of their own ("parent" is a symlink to one).
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (entry.is_symlink()) continue;
+    if (entry.is_directory()) share(entry.path(), kDirMode);
+    if (entry.is_regular_file()) share(entry.path(), kImageMode);
   }
 }
 
@@ -312,14 +326,41 @@ bool Containers::checkpointed(const std::string& ctid) const {
   }
 }
 
-void Containers::checkpoint(const std::string& ctid, const fs::path& dir) {
+void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int round) {
+  if (host_.adopted_cgroup(ctid))
+    throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
+  const auto init = running_init(ctid);
+  if (!init) throw std::runtime_error("CT " + ctid + " is not running");
+  if (frozen(ctid)) throw std::runtime_error("CT " + ctid + " is suspended: a pre-dump is taken while it runs");
+  refuse_unrestorable(ctid, settings(ctid), init);
+  require_criu();
+  if (round < 1) throw std::invalid_argument("pre-dump rounds count from 1");
+  prepare_dump_dir(dir, round > 1);
+  const fs::path images = dir / pre_dump_name(round);
+  fs::remove_all(images);
+  fs::create_directories(images);
+  const CgroupYard yard(ctid);
+  try {
+    run_criu(criu_pre_dump_arguments({*init, host_.cgroup_of(ctid), images, console_key(*init), console_is_bound(*init),
+                                      yard.path(), round > 1 ? "../" + pre_dump_name(round - 1) : ""}),
+             images / "pre-dump.log", "", -1);
+  } catch (...) {
+    remove_criu_files(dir, false);
+    throw;
+  }
+}
+
+void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pre_dumps) {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   refuse_unrestorable(ctid, settings(ctid), init);
   require_criu();
-  prepare_dump_dir(dir);
+  const std::string parent = pre_dumps > 0 ? pre_dump_name(pre_dumps) : "";
+  if (!parent.empty() && !fs::is_directory(dir / parent))
+    throw std::runtime_error("no pre-dump " + (dir / parent).string() + " to add the checkpoint to");
+  prepare_dump_dir(dir, !parent.empty());
   const bool was_suspended = frozen(ctid);
   if (!was_suspended) suspend(ctid);
   const std::string console = console_key(*init);
@@ -328,8 +369,9 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir) {
     for (const auto& row : host_.usage(ctid).resources) rows.push_back({row.resource, row.counter});
     const std::string state = format_checkpoint_state({ctid, console, checkpoint_timestamp(), std::nullopt, rows});
     const CgroupYard yard(ctid);
-    run_criu(criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path()}),
-             dir / "dump.log", "", -1);
+    run_criu(
+        criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path(), parent}),
+        dir / "dump.log", "", -1);
     replace_file(dir / kCheckpointStateFile, state);
   } catch (const std::exception& error) {
     remove_criu_files(dir, false);

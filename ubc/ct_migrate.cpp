@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "ubc/containers.h"
+#include "ubc/criu_commands.h"
 #include "ubc/ct_config.h"
 #include "ubc/ct_helpers.h"
 #include "ubc/remote_host.h"
@@ -42,6 +43,14 @@ fs::path staged_dump(const std::string& ctid) {
 std::vector<std::string> tar_create(const fs::path& dir) {
   return {"tar",      "-c", "-f",         "-", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
           "--sparse", "-C", dir.string(), "."};
+}
+// One pre-dump round's directory, as itself (it lands beside the others there).
+std::vector<std::string> tar_create_member(const fs::path& dir, const std::string& member) {
+  return {"tar", "-c", "-f", "-", "--numeric-owner", "--sparse", "-C", dir.string(), member};
+}
+// The checkpoint without its pre-dumps, which were sent already.
+std::vector<std::string> tar_create_final(const fs::path& dir) {
+  return {"tar", "-c", "-f", "-", "--numeric-owner", "--sparse", "--exclude=./pre-*", "-C", dir.string(), "."};
 }
 std::vector<std::string> tar_extract(const fs::path& dir) {
   return {"tar",    "-x", "-f",        "-", "--numeric-owner", "--same-permissions", "--xattrs", "--xattrs-include=*",
@@ -100,11 +109,17 @@ void unpack_into(const fs::path& partial) {
   run_or_throw(tar_extract(partial));
 }
 
+// The staged config of a migration checked in here, which the later steps need.
+fs::path under_way(const std::string& ctid) {
+  const fs::path staged = staged_config(ctid);
+  if (!fs::exists(staged)) throw std::runtime_error("no migration of CT " + ctid + " under way here (--check first)");
+  return staged;
+}
+
 void commit_incoming(Host& host, const std::string& ctid) {
   const fs::path config_file = host.config_path(ctid);
   const ConfigLock lock(config_file.parent_path());
-  const fs::path staged = staged_config(ctid);
-  if (!fs::exists(staged)) throw std::runtime_error("no migration of CT " + ctid + " under way here");
+  const fs::path staged = under_way(ctid);
   CtConfig config = CtConfig::load(staged);
   const CtSettings ct = CtSettings::from(config);
   refuse_if_taken(host, ctid, ct);
@@ -133,13 +148,11 @@ void Containers::receive_migration(const std::string& ctid, MigrationStep step, 
     case MigrationStep::check:
       check_incoming(host_, ctid, CtConfig::parse(read_all(input), "the migrating CT's config"), online);
       return;
-    case MigrationStep::files: {
-      const fs::path staged = staged_config(ctid);
-      if (!fs::exists(staged)) throw std::runtime_error("no migration of CT " + ctid + " under way here");
-      unpack_into(partial_area(files_of(CtSettings::from(CtConfig::load(staged)), ctid)));
+    case MigrationStep::files:
+      unpack_into(partial_area(files_of(CtSettings::from(CtConfig::load(under_way(ctid))), ctid)));
       return;
-    }
     case MigrationStep::checkpoint:
+      under_way(ctid);
       unpack_into(staged_dump(ctid));
       return;
     case MigrationStep::commit:
@@ -153,77 +166,141 @@ void Containers::receive_migration(const std::string& ctid, MigrationStep step, 
 
 // ---- the source ----
 
+namespace {
+
+// One migration, from the source's side: what it sends, and how it undoes itself.
+class OutgoingMigration {
+ public:
+  OutgoingMigration(Containers& containers, std::string ctid, const MigrationOptions& options)
+      : containers_(containers),
+        ctid_(std::move(ctid)),
+        options_(options),
+        remote_(options.destination, options.ssh_options),
+        dump_(default_dump_dir(ctid_)) {}
+
+  // Everything the destination can refuse, before the CT is touched.
+  void check(const CtConfig& config) {
+    auto check = receive("--check");
+    if (options_.online) check.push_back("--online");
+    remote_.run_or_throw(check, config.text());
+  }
+
+  // Online: the pre-dump rounds, each sent while the CT runs on here.
+  void pre_copy() {
+    try {
+      for (int round = 1; round <= options_.pre_dumps; ++round) {
+        containers_.pre_dump(ctid_, dump_, round);
+        remote_.run_fed_by(tar_create_member(dump_, pre_dump_name(round)), receive("--checkpoint"));
+      }
+    } catch (const std::exception& error) {
+      throw std::runtime_error(std::string(error.what()) + abort_there());
+    }
+  }
+
+  // The CT stopped here: checkpointed on top of the pre-dumps (online), or stopped.
+  void stop_here(bool was_running) {
+    try {
+      if (options_.online)
+        containers_.checkpoint(ctid_, dump_, options_.pre_dumps);
+      else if (was_running)
+        containers_.stop(ctid_, kStopTimeout);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(std::string(error.what()) + abort_there());  // a failed dump left it running
+    }
+  }
+
+  // Its files, the rest of its checkpoint and its config put in place there.
+  void transfer(const fs::path& files, bool was_running) {
+    try {
+      remote_.run_fed_by(tar_create(files), receive("--files"));
+      if (options_.online) remote_.run_fed_by(tar_create_final(dump_), receive("--checkpoint"));
+      remote_.run_or_throw(receive("--commit"));
+    } catch (const std::exception& error) {
+      throw std::runtime_error(std::string(error.what()) + abort_there() + run_here_again(was_running));
+    }
+  }
+
+  void run_there(bool was_running) {
+    try {
+      if (options_.online)
+        remote_.run_or_throw({"ubcctl", "restore", ctid_});
+      else if (was_running)
+        remote_.run_or_throw({"ubcctl", "start", ctid_});
+    } catch (const std::exception& error) {
+      // The CT there never ran: it goes, and runs here again.
+      std::string said = error.what();
+      const RemoteRun destroyed = remote_.run({"ubcctl", "destroy", ctid_, "--force"});
+      if (destroyed.status != 0) said += "; destroying it on " + remote_.name() + " failed too: " + destroyed.output;
+      throw std::runtime_error(said + run_here_again(was_running));
+    }
+  }
+
+  const fs::path& dump() const { return dump_; }
+
+ private:
+  std::vector<std::string> receive(const char* step) const { return {"ubcctl", "migrate-receive", ctid_, step}; }
+
+  // Nothing of the CT stays there; what to add to the error if that failed.
+  std::string abort_there() const {
+    const RemoteRun aborted = remote_.run(receive("--abort"));
+    std::error_code ignored;
+    if (options_.online && !containers_.status(ctid_).suspended) fs::remove_all(dump_, ignored);
+    return aborted.status == 0 ? "" : "; cleaning up on " + remote_.name() + " failed too: " + aborted.output;
+  }
+
+  // The CT running here again as it did (from its checkpoint, online); what to add to the
+  // error if that failed.
+  std::string run_here_again(bool was_running) {
+    try {
+      if (options_.online)
+        containers_.restore(ctid_, dump_);
+      else if (was_running)
+        containers_.start(ctid_);
+      return "";
+    } catch (const std::exception& again) {
+      return "; running CT " + ctid_ + " here again failed too: " + again.what();
+    }
+  }
+
+  Containers& containers_;
+  std::string ctid_;
+  const MigrationOptions& options_;
+  RemoteHost remote_;
+  fs::path dump_;
+};
+
+}  // namespace
+
 MigrationResult Containers::migrate(const std::string& ctid, const MigrationOptions& options) {
   if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime migrates it");
-  const RemoteHost remote(options.destination, options.ssh_options);
-  const CtSettings ct = settings(ctid);
-  const fs::path files = files_of(ct, ctid);
-  const fs::path config_file = host_.config_path(ctid);
-  const auto init = running_init(ctid);
-  if (options.online && !init) throw std::runtime_error("CT " + ctid + " is not running: migrate it without --online");
+  const fs::path files = files_of(settings(ctid), ctid);
+  const bool was_running = running_init(ctid).has_value();
+  if (options.online && !was_running)
+    throw std::runtime_error("CT " + ctid + " is not running: migrate it without --online");
   if (checkpointed(ctid))
     throw std::runtime_error("CT " + ctid + " has a checkpoint not restored (" + default_dump_dir(ctid).string() +
                              "): restore it first");
-  auto receive = [&](const char* step) { return std::vector<std::string>{"ubcctl", "migrate-receive", ctid, step}; };
-  // Everything the destination can refuse, before the CT is touched.
-  auto check = receive("--check");
-  if (options.online) check.push_back("--online");
-  remote.run_or_throw(check, CtConfig::load(config_file).text());
+  if (options.pre_dumps < 0) throw std::invalid_argument("--pre-dumps takes 0 or more");
+  OutgoingMigration migration(*this, ctid, options);
+  migration.check(CtConfig::load(host_.config_path(ctid)));
 
   MigrationResult result;
-  result.was_running = init.has_value();
+  result.was_running = was_running;
+  const auto began = std::chrono::steady_clock::now();
+  if (options.online) migration.pre_copy();
   const auto stopped_at = std::chrono::steady_clock::now();
-  const fs::path dump = default_dump_dir(ctid);
-  if (options.online)
-    checkpoint(ctid, dump);
-  else if (init)
-    stop(ctid, kStopTimeout);
-  try {
-    remote.run_fed_by(tar_create(files), receive("--files"));
-    if (options.online) remote.run_fed_by(tar_create(dump), receive("--checkpoint"));
-    remote.run_or_throw(receive("--commit"));
-  } catch (const std::exception& error) {
-    // Nothing of the CT stays there; here it runs again as it did.
-    const RemoteRun aborted = remote.run(receive("--abort"));
-    std::string said = error.what();
-    if (aborted.status != 0) said += "; cleaning up on " + remote.name() + " failed too: " + aborted.output;
-    try {
-      if (options.online)
-        restore(ctid, dump);
-      else if (init)
-        start(ctid);
-    } catch (const std::exception& again) {
-      said += "; running CT " + ctid + " here again failed too: " + again.what();
-    }
-    throw std::runtime_error(said);
-  }
-  try {
-    if (options.online)
-      remote.run_or_throw({"ubcctl", "restore", ctid});
-    else if (init)
-      remote.run_or_throw({"ubcctl", "start", ctid});
-  } catch (const std::exception& error) {
-    // The CT there never ran: it goes, and runs here again.
-    std::string said = error.what();
-    const RemoteRun destroyed = remote.run({"ubcctl", "destroy", ctid, "--force"});
-    if (destroyed.status != 0) said += "; destroying it on " + remote.name() + " failed too: " + destroyed.output;
-    try {
-      if (options.online)
-        restore(ctid, dump);
-      else
-        start(ctid);
-    } catch (const std::exception& again) {
-      said += "; running CT " + ctid + " here again failed too: " + again.what();
-    }
-    throw std::runtime_error(said);
-  }
-  result.down = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - stopped_at);
+  migration.stop_here(was_running);
+  migration.transfer(files, was_running);
+  migration.run_there(was_running);
+  const auto now = std::chrono::steady_clock::now();
+  result.down = std::chrono::duration_cast<std::chrono::milliseconds>(now - stopped_at);
+  result.pre_copy = std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at - began);
   // The CT lives there now: here it goes, or stays stopped without its checkpoint (which
   // would run a second copy of it).
   if (options.keep_source)
-    fs::remove_all(dump);
+    fs::remove_all(migration.dump());
   else
     destroy(ctid, true);
   return result;

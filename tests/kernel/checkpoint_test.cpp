@@ -12,9 +12,11 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "loader/cgroup.h"
 #include "loader/unique_fd.h"
@@ -128,6 +130,40 @@ std::string echoed(int socket, const std::string& line, std::chrono::seconds wai
   }
   return got;
 }
+
+// ubc-test-workload run inside the CT (its namespaces, so CRIU saves it with the CT),
+// driven through a FIFO it holds open itself, its answers in /out.
+class WorkloadInCt {
+ public:
+  explicit WorkloadInCt(const RunningCt& ct) : ct_(ct) {
+    REQUIRE(ct.exec("mkfifo /cmd && setsid sh -c \"exec 3<>/cmd; exec ubc-test-workload </cmd >/out 2>&1\" "
+                    "</dev/null >/dev/null 2>&1 &")
+                .status == 0);
+    REQUIRE(answer_after(0) == "ready");
+  }
+  // The answer to `command`, or what the workload said instead within 20 s.
+  std::string ask(const std::string& command) {
+    const std::size_t before = lines().size();
+    REQUIRE(ct_.exec("echo " + command + " > /cmd").status == 0);
+    return answer_after(before);
+  }
+
+ private:
+  std::vector<std::string> lines() const {
+    std::ifstream in(ct_.root() / "out");
+    std::vector<std::string> read;
+    for (std::string line; std::getline(in, line);) read.push_back(line);
+    return read;
+  }
+  std::string answer_after(std::size_t count) const {
+    for (int tries = 0; tries < 200; ++tries) {
+      if (const auto read = lines(); read.size() > count) return read[count];
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "<no answer>";
+  }
+  const RunningCt& ct_;
+};
 
 }  // namespace
 
@@ -324,6 +360,56 @@ TEST_SUITE("checkpoint") {
     const ubc::UniqueFd fresh = connect_to(address, 7002);
     REQUIRE(fresh);
     CHECK(echoed(fresh.get(), "new\n", std::chrono::seconds(10)) == "new\n");
+  }
+
+  TEST_CASE("a CT's SysV segments, file locks, ptys, UNIX sockets and queued signals come back, charged as before") {
+    if (criu_missing()) return;
+    RunningCt ct("ct-criu-objects", "");
+    auto& host = ubc::test::host();
+    WorkloadInCt workload(ct);
+    CHECK(workload.ask("shm 2 65536") == "ok 2 0");
+    CHECK(workload.ask("flock 3") == "ok 3 0");
+    CHECK(workload.ask("pty 2 /dev/pts/ptmx") == "ok 2 0");
+    CHECK(workload.ask("unixconn 2") == "ok 2 0");
+    CHECK(workload.ask("sigqueue 4") == "ok 4 0");
+    const std::vector<ubc_resource> rows{UBC_NUMFLOCK, UBC_NUMPTY, UBC_NUMOTHERSOCK, UBC_NUMSIGINFO};
+    REQUIRE(ubcctl("chkpnt " + ct.id() + " --suspend").status == 0);
+    std::map<ubc_resource, std::uint64_t> held;
+    for (const ubc_resource row : rows) held[row] = host.counter(ct.id(), row).held;
+    const std::uint64_t held_shm = host.counter(ct.id(), UBC_SHMPAGES).held;
+    const auto dumped = ubcctl("chkpnt " + ct.id());
+    REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
+    // All of it went with the CT's processes (a moment later: some of it is freed from a
+    // work queue).
+    for (const ubc_resource row : rows) {
+      CAPTURE(row);
+      std::uint64_t left = host.counter(ct.id(), row).held;
+      for (int tries = 0; tries < 100 && left != 0; ++tries) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        left = host.counter(ct.id(), row).held;
+      }
+      CHECK(left == 0);
+    }
+    const auto restored = ubcctl("restore " + ct.id());
+    REQUIRE_MESSAGE(restored.status == 0, restored.output);
+    // The same process holds the same objects, each charged to the CT once again.
+    for (const ubc_resource row : rows) {
+      CAPTURE(row);
+      CHECK(host.counter(ct.id(), row).held == held[row]);
+    }
+    // shmpages counts the segments and also the memcg's other shmem: in the test VM the
+    // CT's files are on tmpfs, and so is the checkpoint, whose restore.log CRIU writes from
+    // the CT's cgroup (34 pages before, 63 after, 1 left between: the CT's own files). The
+    // segments are charged again; the rest is docs/CHECKPOINT.md's known gap.
+    const std::uint64_t shm_after = host.counter(ct.id(), UBC_SHMPAGES).held;
+    MESSAGE("shmpages held " << held_shm << " before chkpnt, " << shm_after << " after restore");
+    CHECK(shm_after >= held_shm);
+    CHECK(workload.ask("locks") == "ok 3");
+    CHECK(workload.ask("shmtouch") == "ok 0");
+    CHECK(workload.ask("sigdrain") == "ok 4");
+    CHECK(workload.ask("closeall") == "ok");
+    CHECK(host.counter(ct.id(), UBC_NUMFLOCK).held == 0);
+    CHECK(host.counter(ct.id(), UBC_NUMPTY).held == 0);
   }
 
   TEST_CASE("a failed dump leaves the CT running; a failed restore leaves the checkpoint and nothing running") {

@@ -80,17 +80,17 @@ long peer_count_past(const std::string& ctid, long after) {
 }  // namespace
 
 TEST_SUITE("migrate") {
-  TEST_CASE("migrate moves a stopped CT's files and limits; a running one is started there; the source goes") {
+  TEST_CASE("migrate moves a CT's files and saved limits; a running one is started there; --keep-src keeps it here") {
     if (!peer()) return;
     RunningCt ct("mig-off", "");
     const PeerCleanup cleanup{ct.id()};
     std::ofstream(ct.root() / "marker") << "from the source\n";
     REQUIRE(ubcctl("set " + ct.id() + " --numfile 321:321 --save").status == 0);
     const std::string owner = shell("stat -c %u " + ct.root().string()).output;
-    const auto migrated = ubcctl("migrate " + ct.id() + " " + peer());
+    const auto migrated = ubcctl("migrate " + ct.id() + " " + peer() + " --keep-src");
     REQUIRE_MESSAGE(migrated.status == 0, migrated.output);
     CHECK(migrated.output.find("down for") != std::string::npos);
-    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " deleted"));
+    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted down\n"));
     CHECK(on_peer("ubcctl status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running"));
     CHECK(on_peer("ubcctl exec " + ct.id() + " -- cat /marker").output == "from the source\n");
     const auto rows = on_peer("ubcctl exec " + ct.id() + " -- cat /proc/user_beancounters");

@@ -57,8 +57,8 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   CHECK(ubc::criu_tty_key(makedev(136, 3), 0x16) == "tty[8803:16]");
   CHECK(ubc::criu_tty_key(makedev(136, 300), 0x16) == "tty[10882c:16]");
 
-  const auto dump =
-      ubc::criu_dump_arguments({42, "/sys/fs/cgroup/ubc/101", "/d", "tty[8803:16]", true, "/run/ubc/101.criu-yard"});
+  const auto dump = ubc::criu_dump_arguments(
+      {42, "/sys/fs/cgroup/ubc/101", "/d", "tty[8803:16]", true, "/run/ubc/101.criu-yard", ""});
   CHECK(dump[1] == "dump");
   CHECK(has_pair(dump, "-t", "42"));
   CHECK(has_pair(dump, "--freeze-cgroup", "/sys/fs/cgroup/ubc/101"));
@@ -73,8 +73,22 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   CHECK(ubc::criu_cgroup_yard_mount("/y") == "/y/unified");
   CHECK(std::count(dump.begin(), dump.end(), "--tcp-established") == 1);
 
-  const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y"});
+  const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y", ""});
   CHECK_FALSE(has_pair(no_console, "--external", "mnt[/dev/console]:ubc-console"));
+  CHECK(std::count(dump.begin(), dump.end(), "--track-mem") == 0);
+
+  // Pre-dumps track memory; the dump after them adds to the last one.
+  const auto first_pre_dump = ubc::criu_pre_dump_arguments({42, "/c", "/d/pre-1", "", false, "/y", ""});
+  CHECK(first_pre_dump[1] == "pre-dump");
+  CHECK(std::count(first_pre_dump.begin(), first_pre_dump.end(), "--track-mem") == 1);
+  CHECK(std::count(first_pre_dump.begin(), first_pre_dump.end(), "--prev-images-dir") == 0);
+  CHECK(has_pair(first_pre_dump, "--external", "mnt[/proc]:ubc-proc"));
+  const auto second_pre_dump = ubc::criu_pre_dump_arguments({42, "/c", "/d/pre-2", "", false, "/y", "../pre-1"});
+  CHECK(std::count(second_pre_dump.begin(), second_pre_dump.end(), "--track-mem") == 1);
+  CHECK(has_pair(second_pre_dump, "--prev-images-dir", "../pre-1"));
+  const auto on_top = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y", ubc::pre_dump_name(2)});
+  CHECK(has_pair(on_top, "--prev-images-dir", "pre-2"));
+  CHECK(std::count(on_top.begin(), on_top.end(), "--track-mem") == 1);
 
   const auto restore =
       ubc::criu_restore_arguments({"/ct", "/d", "/run/ubc/101.restore-proc", "tty[8803:16]", 9, "/dev/pts/4", "/p",
