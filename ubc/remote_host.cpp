@@ -1,6 +1,7 @@
 #include "ubc/remote_host.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -87,6 +88,11 @@ RemoteRun RemoteHost::run(const std::vector<std::string>& remote_argv, const std
   // Written from a thread of its own: a remote command that answers before reading all of
   // its input must not deadlock against a full pipe.
   std::thread writer([fd = std::move(to_child.write), &input]() mutable {
+    // An ssh that ended early (no connection) gets EPIPE here, not ubcctl a SIGPIPE.
+    sigset_t pipe_signal;
+    sigemptyset(&pipe_signal);
+    sigaddset(&pipe_signal, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
     std::size_t sent = 0;
     while (sent < input.size()) {
       const ssize_t n = ::write(fd.get(), input.data() + sent, input.size() - sent);

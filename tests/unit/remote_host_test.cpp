@@ -5,6 +5,9 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <stdexcept>
 #include <string>
 
@@ -41,4 +44,37 @@ TEST_CASE("RemoteHost runs ssh in batch mode with the user's options and one quo
   CHECK(argv[7] == "ubcctl migrate-receive 101 --check");
   CHECK_THROWS_AS(ubc::RemoteHost("-oProxyCommand=x", {}), std::invalid_argument);
   CHECK_THROWS_AS(ubc::RemoteHost("", {}), std::invalid_argument);
+}
+
+// An ssh that ends at once, as one that cannot connect does: stands in for ssh on PATH.
+struct FakeSsh {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / "ubc-fake-ssh";
+  std::string old_path = std::getenv("PATH") ? std::getenv("PATH") : "";
+  explicit FakeSsh(const std::string& script) {
+    std::filesystem::create_directories(dir);
+    std::ofstream(dir / "ssh") << "#!/bin/sh\n" << script << "\n";
+    std::filesystem::permissions(dir / "ssh", std::filesystem::perms::owner_all);
+    ::setenv("PATH", (dir.string() + ":" + old_path).c_str(), 1);
+  }
+  ~FakeSsh() {
+    ::setenv("PATH", old_path.c_str(), 1);
+    std::filesystem::remove_all(dir);
+  }
+};
+
+TEST_CASE("RemoteHost: an ssh that ends without reading its input fails the step, not ubcctl") {
+  const FakeSsh ssh("echo 'ssh: connect to host peer port 22: No route to host' >&2; exit 255");
+  const ubc::RemoteHost remote("peer", {});
+  // More than a pipe holds: the writer meets a closed pipe (EPIPE, no SIGPIPE).
+  const auto run = remote.run({"ubcctl", "migrate-receive", "101", "--check"}, std::string(1 << 20, 'x'));
+  CHECK(run.status == 255);
+  CHECK(run.output.find("No route to host") != std::string::npos);
+  try {
+    remote.run_or_throw({"ubcctl", "status", "101"});
+    FAIL("no error");
+  } catch (const std::runtime_error& error) {
+    CHECK(std::string(error.what()).find("on peer: `ubcctl status 101` failed (status 255)") != std::string::npos);
+  }
+  CHECK_THROWS_AS(remote.run_fed_by({"cat", "/etc/hostname"}, {"ubcctl", "migrate-receive", "101", "--files"}),
+                  std::runtime_error);
 }
