@@ -289,14 +289,18 @@ void add_migrate(CLI::App& app, Action& chosen) {
       std::istringstream words(options->ssh_options);
       for (std::string word; words >> word;) options->migration.ssh_options.push_back(word);
       const auto result = session.containers().migrate(options->ctid, options->migration);
-      const double seconds = static_cast<double>(result.down.count()) / 1000;
+      const auto seconds = [](std::chrono::milliseconds span) { return static_cast<double>(span.count()) / 1000; };
       const char* where = options->migration.destination.c_str();
       if (options->migration.online)
-        std::printf("CT %s migrated online to %s; frozen for %.1f s (after %d pre-dump round(s), %.1f s)\n",
-                    options->ctid.c_str(), where, seconds, options->migration.pre_dumps,
-                    static_cast<double>(result.pre_copy.count()) / 1000);
+        std::printf(
+            "CT %s migrated online to %s; frozen for %.1f s: dump %.1f s, copy %.1f s, restore %.1f s "
+            "(after %d pre-dump round(s), %.1f s)\n",
+            options->ctid.c_str(), where, seconds(result.down), seconds(result.stopping), seconds(result.copying),
+            seconds(result.starting), options->migration.pre_dumps, seconds(result.pre_copy));
       else if (result.was_running)
-        std::printf("CT %s migrated to %s; down for %.1f s\n", options->ctid.c_str(), where, seconds);
+        std::printf("CT %s migrated to %s; down for %.1f s: stop %.1f s, copy %.1f s, start %.1f s\n",
+                    options->ctid.c_str(), where, seconds(result.down), seconds(result.stopping),
+                    seconds(result.copying), seconds(result.starting));
       else
         std::printf("CT %s migrated to %s\n", options->ctid.c_str(), where);
       return 0;
@@ -308,26 +312,24 @@ void add_migrate(CLI::App& app, Action& chosen) {
 void add_migrate_receive(CLI::App& app, Action& chosen) {
   struct Options {
     std::string ctid;
-    bool check = false, files = false, checkpoint = false, commit = false, abort = false, online = false;
+    bool check = false, checkpoint = false, commit = false, abort = false, online = false;
   };
   auto options = std::make_shared<Options>();
   auto* verb = app.add_subcommand("migrate-receive", "The destination's side of `ubcctl migrate` (run by it)");
   verb->group("");
   verb->add_option("CT", options->ctid, "CT id")->required();
   auto* check = verb->add_flag("--check", options->check, "Check the config on stdin and keep it");
-  auto* files = verb->add_flag("--files", options->files, "The CT's files, a tar stream on stdin");
   auto* checkpoint = verb->add_flag("--checkpoint", options->checkpoint, "Its checkpoint, a tar stream on stdin");
   auto* commit = verb->add_flag("--commit", options->commit, "Put the CT in place");
   auto* abort = verb->add_flag("--abort", options->abort, "Remove what arrived");
   verb->add_flag("--online", options->online, "With --check: a checkpoint will be restored here")->needs(check);
-  const std::vector<CLI::Option*> steps{check, files, checkpoint, commit, abort};
+  const std::vector<CLI::Option*> steps{check, checkpoint, commit, abort};
   for (auto* step : steps)
     for (auto* other : steps)
       if (step != other) step->excludes(other);
   verb->callback([&chosen, options] {
     chosen = [options](Session& session) {
       const MigrationStep step = options->check        ? MigrationStep::check
-                                 : options->files      ? MigrationStep::files
                                  : options->checkpoint ? MigrationStep::checkpoint
                                  : options->commit     ? MigrationStep::commit
                                  : options->abort      ? MigrationStep::abort

@@ -70,8 +70,10 @@ struct MigrationOptions {
 
 struct MigrationResult {
   bool was_running = false;
-  // From the stop (or, online, the freeze) to the CT running there.
-  std::chrono::milliseconds down{0};
+  // From the stop (or, online, the freeze) to the CT running there, and its three parts:
+  // stopped (or dumped) here, the rest copied and put in place there, started (or restored)
+  // there.
+  std::chrono::milliseconds down{0}, stopping{0}, copying{0}, starting{0};
   // Online: the pre-dump rounds, while the CT ran on here.
   std::chrono::milliseconds pre_copy{0};
 };
@@ -80,7 +82,7 @@ struct MigrationResult {
 // the config (checked, kept aside), the files and the checkpoint (tar streams, unpacked
 // next to where they go), then commit (all of it put in place and the CT created). abort
 // removes whatever arrived.
-enum class MigrationStep { check, files, checkpoint, commit, abort };
+enum class MigrationStep { check, checkpoint, commit, abort };
 
 // Where chkpnt and restore keep a CT's checkpoint unless told: $UBC_STATE_DIR/dump/CTID.
 std::filesystem::path default_dump_dir(const std::string& ctid);

@@ -38,12 +38,6 @@ fs::path staged_dump(const std::string& ctid) {
   return default_dump_dir(ctid).string() + kPartialAreaSuffix;
 }
 
-// tar's way of copying a tree to another host whole: ids as numbers (the CT's range is the
-// same there), modes, ACLs and extended attributes (file capabilities), sparse files.
-std::vector<std::string> tar_create(const fs::path& dir) {
-  return {"tar",      "-c", "-f",         "-", "--numeric-owner", "--xattrs", "--xattrs-include=*", "--acls",
-          "--sparse", "-C", dir.string(), "."};
-}
 // One pre-dump round's directory, as itself (it lands beside the others there).
 std::vector<std::string> tar_create_member(const fs::path& dir, const std::string& member) {
   return {"tar", "-c", "-f", "-", "--numeric-owner", "--sparse", "-C", dir.string(), member};
@@ -53,8 +47,19 @@ std::vector<std::string> tar_create_final(const fs::path& dir) {
   return {"tar", "-c", "-f", "-", "--numeric-owner", "--sparse", "--exclude=./pre-*", "-C", dir.string(), "."};
 }
 std::vector<std::string> tar_extract(const fs::path& dir) {
-  return {"tar",    "-x", "-f",        "-", "--numeric-owner", "--same-permissions", "--xattrs", "--xattrs-include=*",
-          "--acls", "-C", dir.string()};
+  return {"tar", "-x", "-f", "-", "--numeric-owner", "--same-permissions", "-C", dir.string()};
+}
+
+// The CT's files are copied with rsync, on both hosts.
+void require_rsync(const char* where) {
+  if (!on_path("rsync"))
+    throw std::runtime_error(std::string("rsync is not installed ") + where +
+                             ": migrate copies the CT's files with it");
+}
+
+void make_private_dir(const fs::path& dir) {
+  fs::create_directories(dir);
+  fs::permissions(dir, fs::perms::owner_all);
 }
 
 std::string read_all(std::istream& in) {
@@ -94,18 +99,20 @@ void check_incoming(const Host& host, const std::string& ctid, const CtConfig& c
   refuse_if_taken(host, ctid, ct);
   if (!host.engine_loaded()) throw std::runtime_error("the engine is not loaded here (ubcctl load)");
   if (online) require_criu();
-  if (const fs::path files = files_of(ct, ctid); fs::exists(files))
-    throw std::runtime_error(files.string() + " exists here");
+  require_rsync("here");
+  const fs::path files = files_of(ct, ctid);
+  if (fs::exists(files)) throw std::runtime_error(files.string() + " exists here");
   if (fs::exists(default_dump_dir(ctid))) throw std::runtime_error(default_dump_dir(ctid).string() + " exists here");
   abort_incoming(ctid);
   fs::create_directories(staged_config(ctid).parent_path());
   config.save(staged_config(ctid));
+  // Where the source's rsync puts the files.
+  make_private_dir(partial_area(files));
 }
 
 // A tar stream on stdin unpacked into `partial`, a directory only root can enter.
 void unpack_into(const fs::path& partial) {
-  fs::create_directories(partial);
-  fs::permissions(partial, fs::perms::owner_all);
+  make_private_dir(partial);
   run_or_throw(tar_extract(partial));
 }
 
@@ -148,9 +155,6 @@ void Containers::receive_migration(const std::string& ctid, MigrationStep step, 
     case MigrationStep::check:
       check_incoming(host_, ctid, CtConfig::parse(read_all(input), "the migrating CT's config"), online);
       return;
-    case MigrationStep::files:
-      unpack_into(partial_area(files_of(CtSettings::from(CtConfig::load(under_way(ctid))), ctid)));
-      return;
     case MigrationStep::checkpoint:
       under_way(ctid);
       unpack_into(staged_dump(ctid));
@@ -178,11 +182,29 @@ class OutgoingMigration {
         remote_(options.destination, options.ssh_options),
         dump_(default_dump_dir(ctid_)) {}
 
+  // One SSH connection for all the steps.
+  void connect() { remote_.connect(); }
+
   // Everything the destination can refuse, before the CT is touched.
   void check(const CtConfig& config) {
     auto check = receive("--check");
     if (options_.online) check.push_back("--online");
     remote_.run_or_throw(check, config.text());
+  }
+
+  // The CT's files made a copy of there: once while the CT runs on here (the bulk), again
+  // once it stopped (what changed since).
+  void copy_files(const fs::path& files) const {
+    run_or_throw(remote_.rsync_argv(files.string(), partial_area(files).string()));
+  }
+
+  // Everything of its files while it runs.
+  void pre_copy_files(const fs::path& files) {
+    try {
+      copy_files(files);
+    } catch (const std::exception& error) {
+      throw std::runtime_error(std::string(error.what()) + abort_there());
+    }
   }
 
   // Online: the pre-dump rounds, each sent while the CT runs on here.
@@ -209,10 +231,10 @@ class OutgoingMigration {
     }
   }
 
-  // Its files, the rest of its checkpoint and its config put in place there.
+  // What changed of its files, the rest of its checkpoint and its config put in place there.
   void transfer(const fs::path& files, bool was_running) {
     try {
-      remote_.run_fed_by(tar_create(files), receive("--files"));
+      copy_files(files);
       if (options_.online) remote_.run_fed_by(tar_create_final(dump_), receive("--checkpoint"));
       remote_.run_or_throw(receive("--commit"));
     } catch (const std::exception& error) {
@@ -283,20 +305,29 @@ MigrationResult Containers::migrate(const std::string& ctid, const MigrationOpti
     throw std::runtime_error("CT " + ctid + " has a checkpoint not restored (" + default_dump_dir(ctid).string() +
                              "): restore it first");
   if (options.pre_dumps < 0) throw std::invalid_argument("--pre-dumps takes 0 or more");
+  require_rsync("here");
   OutgoingMigration migration(*this, ctid, options);
+  migration.connect();
   migration.check(CtConfig::load(host_.config_path(ctid)));
 
   MigrationResult result;
   result.was_running = was_running;
-  const auto began = std::chrono::steady_clock::now();
+  using Clock = std::chrono::steady_clock;
+  const auto since = [](Clock::time_point then) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - then);
+  };
+  const auto began = Clock::now();
+  migration.pre_copy_files(files);
   if (options.online) migration.pre_copy();
-  const auto stopped_at = std::chrono::steady_clock::now();
+  result.pre_copy = since(began);
+  const auto stopped_at = Clock::now();
   migration.stop_here(was_running);
+  result.stopping = since(stopped_at);
   migration.transfer(files, was_running);
+  result.copying = since(stopped_at) - result.stopping;
   migration.run_there(was_running);
-  const auto now = std::chrono::steady_clock::now();
-  result.down = std::chrono::duration_cast<std::chrono::milliseconds>(now - stopped_at);
-  result.pre_copy = std::chrono::duration_cast<std::chrono::milliseconds>(stopped_at - began);
+  result.down = since(stopped_at);
+  result.starting = result.down - result.stopping - result.copying;
   // The CT lives there now: here it goes, or stays stopped without its checkpoint (which
   // would run a second copy of it).
   if (options.keep_source)

@@ -4,10 +4,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 #include <thread>
 
@@ -73,9 +77,84 @@ RemoteHost::RemoteHost(std::string destination, std::vector<std::string> ssh_opt
     throw std::invalid_argument("'" + destination_ + "' is not a host to migrate to");
 }
 
-std::vector<std::string> RemoteHost::ssh_argv(const std::vector<std::string>& remote_argv) const {
-  std::vector<std::string> argv{"ssh", "-o", "BatchMode=yes"};
+RemoteHost::~RemoteHost() {
+  if (master_ > 0) {
+    ::kill(master_, SIGTERM);
+    ::waitpid(master_, nullptr, 0);
+  }
+  std::error_code ignored;
+  if (!control_dir_.empty()) std::filesystem::remove_all(control_dir_, ignored);
+}
+
+void RemoteHost::connect() {
+  if (master_ > 0) return;
+  char dir[] = "/tmp/ubc-ssh.XXXXXX";
+  if (!::mkdtemp(dir)) throw_system_error("mkdtemp /tmp/ubc-ssh.XXXXXX");
+  control_dir_ = dir;
+  const std::filesystem::path socket = control_dir_ / "master", said = control_dir_ / "master.err";
+  const UniqueFd nothing(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  const UniqueFd errors(::open(said.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!nothing || !errors) throw_system_error("open " + said.string());
+  std::vector<std::string> argv{"ssh"};
+  const auto base = ssh_base();
+  argv.insert(argv.end(), base.begin(), base.end());
+  argv.insert(argv.end(), {"-M", "-N", "-o", "ControlPath=" + socket.string(), "--", destination_});
+  const pid_t master = spawn(argv, nothing.get(), nothing.get(), errors.get());
+  // ssh puts the socket in place once it is logged in; until then it may give up.
+  for (;;) {
+    int status = 0;
+    if (::waitpid(master, &status, WNOHANG) == master) {
+      std::ifstream text(said);
+      std::string output((std::istreambuf_iterator<char>(text)), std::istreambuf_iterator<char>());
+      while (!output.empty() && output.back() == '\n') output.pop_back();
+      std::filesystem::remove_all(control_dir_);
+      control_dir_.clear();
+      throw std::runtime_error("ssh " + destination_ + " failed: " + (output.empty() ? "no reason given" : output));
+    }
+    if (std::filesystem::exists(socket)) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  master_ = master;
+}
+
+std::vector<std::string> RemoteHost::ssh_base() const {
+  std::vector<std::string> argv{"-o", "BatchMode=yes"};
+  if (master_ > 0) argv.insert(argv.end(), {"-o", "ControlPath=" + (control_dir_ / "master").string()});
   argv.insert(argv.end(), ssh_options_.begin(), ssh_options_.end());
+  return argv;
+}
+
+std::vector<std::string> RemoteHost::rsync_argv(const std::string& local_dir, const std::string& remote_dir) const {
+  // rsync splits its -e command at spaces and keeps quoted words whole, with no escapes.
+  std::string ssh = "ssh";
+  for (const auto& option : ssh_base()) {
+    const bool plain = !option.empty() && option.find_first_of(" \t'\"") == std::string::npos;
+    if (plain)
+      ssh += " " + option;
+    else if (option.find('\'') == std::string::npos)
+      ssh += " '" + option + "'";
+    else if (option.find('"') == std::string::npos)
+      ssh += " \"" + option + "\"";
+    else
+      throw std::invalid_argument("ssh option '" + option + "' has both kinds of quotes: rsync cannot pass it on");
+  }
+  // Ids as numbers (the CT's range is the same there), hard links, ACLs, extended attributes
+  // (file capabilities), sparse files; one filesystem; what went here goes there too.
+  return {"rsync",
+          "-aHAXSx",
+          "--numeric-ids",
+          "--delete",
+          "-e",
+          ssh,
+          "--",
+          local_dir + "/",
+          destination_ + ":" + remote_dir + "/"};
+}
+
+std::vector<std::string> RemoteHost::ssh_argv(const std::vector<std::string>& remote_argv) const {
+  std::vector<std::string> argv{"ssh"};
+  const auto base = ssh_base();
+  argv.insert(argv.end(), base.begin(), base.end());
   argv.insert(argv.end(), {"--", destination_, command_line(remote_argv)});
   return argv;
 }

@@ -8,8 +8,10 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 #include "loader/child_process.h"
 #include "loader/error.h"
@@ -48,6 +50,19 @@ void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid) {
   std::string line;
   for (const auto& arg : argv) line += (line.empty() ? "" : " ") + arg;
   throw std::runtime_error("`" + line + "` failed with status " + std::to_string(status));
+}
+
+bool on_path(const std::string& program) {
+  const char* path = std::getenv("PATH");
+  std::string_view dirs = path ? path : "/usr/local/bin:/usr/bin:/bin";
+  while (!dirs.empty()) {
+    const std::size_t colon = dirs.find(':');
+    const std::string dir(dirs.substr(0, colon));
+    dirs = colon == std::string_view::npos ? std::string_view{} : dirs.substr(colon + 1);
+    const std::string candidate = (dir.empty() ? "." : dir) + "/" + program;
+    if (::access(candidate.c_str(), X_OK) == 0) return true;
+  }
+  return false;
 }
 
 }  // namespace ubc

@@ -16,4 +16,8 @@ int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid = 0);
 // The same, throwing std::runtime_error with the command line when it does not exit 0.
 void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid = 0);
 
+// Whether `program` is an executable file in PATH: a step that needs a tool is refused
+// before anything is changed, not half-way.
+bool on_path(const std::string& program);
+
 }  // namespace ubc

@@ -4,6 +4,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -75,6 +76,58 @@ TEST_CASE("RemoteHost: an ssh that ends without reading its input fails the step
   } catch (const std::runtime_error& error) {
     CHECK(std::string(error.what()).find("on peer: `ubcctl status 101` failed (status 255)") != std::string::npos);
   }
-  CHECK_THROWS_AS(remote.run_fed_by({"cat", "/etc/hostname"}, {"ubcctl", "migrate-receive", "101", "--files"}),
+  CHECK_THROWS_AS(remote.run_fed_by({"cat", "/etc/hostname"}, {"ubcctl", "migrate-receive", "101", "--checkpoint"}),
                   std::runtime_error);
+}
+
+TEST_CASE("RemoteHost: rsync reaches the host with the same ssh options, each word kept whole") {
+  const ubc::RemoteHost remote("root@peer", {"-p", "2222", "-o", "ProxyCommand=nc -X 5 %h %p", "-i", "it's key"});
+  const auto argv = remote.rsync_argv("/vz/private/101", "/vz/private/101.partial");
+  REQUIRE(argv.size() >= 4);
+  CHECK(argv.front() == "rsync");
+  const auto e = std::find(argv.begin(), argv.end(), "-e");
+  REQUIRE(e + 1 < argv.end());
+  CHECK(*(e + 1) == "ssh -o BatchMode=yes -p 2222 -o 'ProxyCommand=nc -X 5 %h %p' -i \"it's key\"");
+  // Trailing slashes: the directory's contents into the directory, not a directory inside it.
+  CHECK(argv[argv.size() - 2] == "/vz/private/101/");
+  CHECK(argv.back() == "root@peer:/vz/private/101.partial/");
+  const ubc::RemoteHost unquotable("peer", {"-o", "User=\"a'b\""});
+  CHECK_THROWS_AS(unquotable.rsync_argv("/a", "/b"), std::invalid_argument);
+}
+
+TEST_CASE("RemoteHost::connect: one ssh holds the connection the later commands share, and goes with it") {
+  // Stands in for ssh -M: makes the control socket's file and waits, as a logged-in master.
+  const FakeSsh ssh(R"(for a; do case "$a" in ControlPath=*) path=${a#ControlPath=} ;; esac; done
+[ -n "$path" ] || exit 9
+echo $$ > "${path%/*}/pid"; : > "$path"; exec sleep 60)");
+  std::filesystem::path control_dir;
+  {
+    ubc::RemoteHost remote("peer", {"-p", "2222"});
+    remote.connect();
+    const auto argv = remote.ssh_argv({"true"});
+    const auto control = std::find_if(argv.begin(), argv.end(),
+                                      [](const std::string& word) { return word.starts_with("ControlPath="); });
+    REQUIRE(control != argv.end());
+    control_dir = std::filesystem::path(control->substr(std::string("ControlPath=").size())).parent_path();
+    CHECK(std::filesystem::exists(control_dir / "pid"));
+    const auto rsync = remote.rsync_argv("/a", "/b");
+    CHECK(std::any_of(rsync.begin(), rsync.end(),
+                      [](const std::string& word) { return word.find(" ControlPath=") != std::string::npos; }));
+  }
+  CHECK_FALSE(std::filesystem::exists(control_dir));
+}
+
+TEST_CASE("RemoteHost::connect: a host that cannot be reached fails with ssh's words") {
+  const FakeSsh ssh("echo 'ssh: connect to host peer port 22: Connection refused' >&2; exit 255");
+  ubc::RemoteHost remote("peer", {});
+  try {
+    remote.connect();
+    FAIL("no error");
+  } catch (const std::runtime_error& error) {
+    CHECK(std::string(error.what()) == "ssh peer failed: ssh: connect to host peer port 22: Connection refused");
+  }
+  // No shared connection: the commands go on their own.
+  const auto argv = remote.ssh_argv({"true"});
+  CHECK(
+      std::none_of(argv.begin(), argv.end(), [](const std::string& word) { return word.starts_with("ControlPath="); }));
 }
