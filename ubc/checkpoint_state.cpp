@@ -1,8 +1,10 @@
 #include "ubc/checkpoint_state.h"
 
+#include <cstdint>
 #include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <utility>
 
 #include "ubc/resource_table.h"
 
@@ -26,6 +28,33 @@ std::string text(const nlohmann::json& state, const char* name) {
   return found->get<std::string>();
 }
 
+// CPU settings as an object of the ones set ({"cpuunits": 2000}), and back.
+constexpr std::pair<const char*, std::optional<std::uint32_t> sched::CpuSettings::*> kCpuFields[] = {
+    {"cpuunits", &sched::CpuSettings::cpuunits},
+    {"cpulimit", &sched::CpuSettings::cpulimit},
+    {"cpus", &sched::CpuSettings::cpus}};
+
+nlohmann::json cpu_json(const sched::CpuSettings& cpu) {
+  nlohmann::json json = nlohmann::json::object();
+  for (const auto& [name, field] : kCpuFields)
+    if (cpu.*field) json[name] = *(cpu.*field);
+  return json;
+}
+
+sched::CpuSettings cpu_from(const nlohmann::json& state) {
+  sched::CpuSettings cpu;
+  const auto found = state.find("cpu");
+  if (found == state.end()) return cpu;  // a checkpoint from before ubc kept them
+  if (!found->is_object()) throw std::invalid_argument("checkpoint state: cpu is not an object");
+  for (const auto& [name, field] : kCpuFields) {
+    if (!found->contains(name)) continue;
+    const std::uint64_t value = figure(*found, name, "cpu");
+    if (value > UINT32_MAX) throw std::invalid_argument(std::string("checkpoint state: cpu.") + name + " is too big");
+    cpu.*field = static_cast<std::uint32_t>(value);
+  }
+  return cpu;
+}
+
 }  // namespace
 
 std::string format_checkpoint_state(const CheckpointState& state) {
@@ -36,11 +65,9 @@ std::string format_checkpoint_state(const CheckpointState& state) {
                                              {"barrier", row.counter.barrier},
                                              {"limit", row.counter.limit},
                                              {"failcnt", row.counter.failcnt}};
-  nlohmann::json json = {{"format", kFormat},
-                         {"ctid", state.ctid},
-                         {"console", state.console},
-                         {"dumped_at", state.dumped_at},
-                         {"resources", rows}};
+  nlohmann::json json = {{"format", kFormat},        {"ctid", state.ctid},
+                         {"console", state.console}, {"dumped_at", state.dumped_at},
+                         {"resources", rows},        {"cpu", cpu_json(state.cpu)}};
   json["restored_at"] = state.restored_at ? nlohmann::json(*state.restored_at) : nlohmann::json(nullptr);
   return json.dump(2) + "\n";
 }
@@ -66,6 +93,7 @@ CheckpointState parse_checkpoint_state(const std::string& input) {
                           {figure(row, "held", name), figure(row, "maxheld", name), figure(row, "barrier", name),
                            figure(row, "limit", name), figure(row, "failcnt", name)}});
   }
+  state.cpu = cpu_from(json);
   return state;
 }
 

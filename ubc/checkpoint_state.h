@@ -1,7 +1,7 @@
 // What ubc keeps of a CT beside CRIU's images in a checkpoint (ubc.json): its beancounter
 // history (each row's maxheld and failcnt, which no restored object can rebuild), the
-// limits it had, CRIU's name for its console, and whether the checkpoint was restored
-// already (a checkpoint is used once: the CT's files went on changing after the restore).
+// limits and CPU settings it ran with (set without --save too), CRIU's name for its console, and whether the checkpoint
+// was restored already (a checkpoint is used once: the CT's files went on changing after the restore).
 #pragma once
 
 #include <cstdint>
@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "sched/cpu_policy.h"
 #include "ubc/report.h"
 
 namespace ubc {
@@ -24,6 +25,7 @@ struct CheckpointState {
   std::string dumped_at;  // ISO 8601, UTC
   std::optional<std::string> restored_at;
   std::vector<Row> rows;
+  sched::CpuSettings cpu;  // those it ran with; unset: the config's
 };
 
 // The name of the state file in a checkpoint's directory.

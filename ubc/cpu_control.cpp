@@ -53,9 +53,14 @@ void CpuControl::set_host_cpuunits(std::uint32_t cpuunits, bool save) {
   if (scheduler_loaded()) Scheduler::open(host_.paths().pin_dir).set_host_weight(weight);
 }
 
+sched::CpuSettings CpuControl::running_settings(const std::string& ctid) const {
+  return merge(cpu_settings_from(CtConfig::load(host_.config_path(ctid))),
+               cpu_settings_from(CtConfig::load(live_cpu_settings_file(ctid))));
+}
+
 void CpuControl::set_ct(const std::string& ctid, const sched::CpuSettings& changes) {
   if (!host_.exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
-  const fs::path live_file = run_dir() / (ctid + ".cpu");
+  const fs::path live_file = live_cpu_settings_file(ctid);
   const ConfigLock lock(host_.config_path(ctid).parent_path());
   const CtConfig config = CtConfig::load(host_.config_path(ctid));
   CtConfig live = CtConfig::load(live_file);

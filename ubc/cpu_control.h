@@ -28,6 +28,8 @@ class CpuControl {
   // is kept in the run directory, apart from the config: the config's values, overridden
   // by those set since without --save.
   void set_ct(const std::string& ctid, const sched::CpuSettings& changes);
+  // What a CT runs with: its config's settings, overridden by those set since.
+  sched::CpuSettings running_settings(const std::string& ctid) const;
 
  private:
   Host& host_;

@@ -35,4 +35,8 @@ sched::CpuSettings merge(const sched::CpuSettings& base, const sched::CpuSetting
           over.cpus ? over.cpus : base.cpus};
 }
 
+std::filesystem::path live_cpu_settings_file(const std::string& ctid) {
+  return run_dir() / (ctid + ".cpu");
+}
+
 }  // namespace ubc

@@ -20,6 +20,7 @@
 #include "loader/proc_view.h"
 #include "ubc/checkpoint_state.h"
 #include "ubc/containers.h"
+#include "ubc/cpu_control.h"
 #include "ubc/criu_commands.h"
 #include "ubc/ct_config.h"
 #include "ubc/ct_devices.h"
@@ -367,7 +368,8 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
   try {
     std::vector<CheckpointState::Row> rows;
     for (const auto& row : host_.usage(ctid).resources) rows.push_back({row.resource, row.counter});
-    const std::string state = format_checkpoint_state({ctid, console, checkpoint_timestamp(), std::nullopt, rows});
+    const std::string state = format_checkpoint_state(
+        {ctid, console, checkpoint_timestamp(), std::nullopt, rows, CpuControl(host_).running_settings(ctid)});
     const CgroupYard yard(ctid);
     run_criu(
         criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path(), parent}),
@@ -434,6 +436,7 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
   lifted.settle_at(state->rows);
   for (const auto& row : state->rows)
     host_.restore_history(ctid, row.resource->id, row.counter.maxheld, row.counter.failcnt);
+  CpuControl(host_).set_ct(ctid, state->cpu);
   rules.keep();
   mark_restored(dir, *state);
 }

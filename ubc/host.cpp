@@ -388,7 +388,7 @@ void Host::destroy(const std::string& ctid, bool kill) {
     if (engine_loaded()) engine().forget_helper_cgroup(cgroup::id_of(helpers));
     cgroup::remove_tree(helpers);
   }
-  fs::remove(run_dir() / (ctid + ".cpu"));
+  fs::remove(live_cpu_settings_file(ctid));
 }
 
 void Host::forget(std::uint64_t cgroup_id) {

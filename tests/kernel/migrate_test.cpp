@@ -122,6 +122,9 @@ TEST_SUITE("migrate") {
     const auto failcnt_before = ubc::test::host().counter(ct.id(), UBC_NUMFILE).failcnt;
     REQUIRE(failcnt_before > 0);
     REQUIRE(ubcctl("set " + ct.id() + " --numfile 300").status == 0);
+    // A CPU share set here, not saved: it goes along.
+    REQUIRE(ubcctl("set " + ct.id() + " --cpuunits 2000").status == 0);
+    const std::string weight_here = ct.exec("cat /sys/fs/cgroup/cpu.weight").output;
     const long before = count_here(ct);
 
     const auto migrated = ubcctl("migrate " + ct.id() + " " + peer() + " --online");
@@ -143,6 +146,8 @@ TEST_SUITE("migrate") {
     const std::string line = rows.output.substr(numfile, rows.output.find('\n', numfile) - numfile);
     CHECK(line.ends_with(" " + std::to_string(failcnt_before)));
     CHECK(line.find(" 300 ") != std::string::npos);
+    CHECK(weight_here == "200\n");
+    CHECK(on_peer("ubcctl exec " + ct.id() + " -- cat /sys/fs/cgroup/cpu.weight").output == weight_here);
     CHECK(on_peer("ubcctl destroy --force " + ct.id()).status == 0);
   }
 

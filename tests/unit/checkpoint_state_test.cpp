@@ -20,7 +20,7 @@ bool has_pair(const std::vector<std::string>& args, const std::string& option, c
 }  // namespace
 
 TEST_CASE("a checkpoint's state file keeps every row's figures and whether it was restored") {
-  ubc::CheckpointState state{"101", "tty[8800:13]", "2026-12-02T03:00:00Z", std::nullopt, {}};
+  ubc::CheckpointState state{"101", "tty[8800:13]", "2026-12-02T03:00:00Z", std::nullopt, {}, {}};
   state.rows.push_back({ubc::find_resource("numfile"), {22, 154, 300, 300, 7}});
   state.rows.push_back({ubc::find_resource("numproc"), {4, 6, 40, 40, 0}});
   const auto read = ubc::parse_checkpoint_state(ubc::format_checkpoint_state(state));
@@ -36,8 +36,29 @@ TEST_CASE("a checkpoint's state file keeps every row's figures and whether it wa
   CHECK(numfile->counter.failcnt == 7);
   CHECK(numfile->counter.barrier == 300);
 
+  CHECK_FALSE(read.cpu.cpuunits);  // none set: the config's, at restore
+  CHECK_FALSE(read.cpu.cpulimit);
+  CHECK_FALSE(read.cpu.cpus);
+
   state.restored_at = "2026-12-02T03:05:00Z";
-  CHECK(ubc::parse_checkpoint_state(ubc::format_checkpoint_state(state)).restored_at == state.restored_at);
+  state.cpu.cpuunits = 2000;
+  state.cpu.cpulimit = 50;
+  const auto again = ubc::parse_checkpoint_state(ubc::format_checkpoint_state(state));
+  CHECK(again.restored_at == state.restored_at);
+  CHECK(again.cpu.cpuunits == 2000u);
+  CHECK(again.cpu.cpulimit == 50u);
+  CHECK_FALSE(again.cpu.cpus);
+}
+
+TEST_CASE("a state file without CPU settings (an older ubc's) reads as none; a bad one is refused") {
+  const std::string head = R"({"format": 1, "ctid": "1", "console": "", "dumped_at": "t", "resources": {})";
+  const auto old = ubc::parse_checkpoint_state(head + "}");
+  CHECK_FALSE(old.cpu.cpuunits);
+  CHECK_THROWS_WITH(ubc::parse_checkpoint_state(head + R"(, "cpu": [1]})"), doctest::Contains("cpu is not an object"));
+  CHECK_THROWS_WITH(ubc::parse_checkpoint_state(head + R"(, "cpu": {"cpuunits": "x"}})"),
+                    doctest::Contains("cpu.cpuunits"));
+  CHECK_THROWS_WITH(ubc::parse_checkpoint_state(head + R"(, "cpu": {"cpus": 99999999999}})"),
+                    doctest::Contains("too big"));
 }
 
 TEST_CASE("a state file that is not ubc's, or of another format, is refused with the reason") {
