@@ -148,6 +148,8 @@ class Containers {
   void destroy(const std::string& ctid, bool force);
 
   CtSettings settings(const std::string& ctid) const;
+  // Whether default_dump_dir() holds a checkpoint not restored yet.
+  bool checkpointed(const std::string& ctid) const;
   // After the engine is (re)loaded: the device rules of every running CT, as at its start
   // (a new engine starts with none). Returns how many CTs got them.
   int restore_device_rules();
@@ -165,8 +167,6 @@ class Containers {
   // Whether the CT's cgroup tree is frozen (chkpnt --suspend): the one test status, list,
   // stop and the refusals below use.
   bool frozen(const std::string& ctid) const;
-  // Whether default_dump_dir() holds a checkpoint not restored yet.
-  bool checkpointed(const std::string& ctid) const;
   // What is left once the CT's init is gone or going (stop, a dump): any process still in
   // its cgroup killed, the cgroups it made, its pid file and device rules removed.
   void end_run(const std::string& ctid, std::optional<pid_t> init);

@@ -21,21 +21,6 @@ void add_common(std::vector<std::string>& args, const std::filesystem::path& dir
                "--cgroup-yard", cgroup_yard.string(), "--network-lock", "nftables"});
 }
 
-}  // namespace
-
-std::filesystem::path criu_cgroup_yard_mount(const std::filesystem::path& yard) {
-  return yard / "unified";  // CRIU's name for the cgroup2 hierarchy
-}
-
-std::string criu_tty_key(dev_t rdev, dev_t dev) {
-  char key[64];
-  std::snprintf(key, sizeof key, "tty[%llx:%llx]", static_cast<unsigned long long>(rdev),
-                static_cast<unsigned long long>(dev));
-  return key;
-}
-
-namespace {
-
 // What a dump and a pre-dump must both be told of the CT's mounts and terminals.
 void add_externals(std::vector<std::string>& args, const CriuDump& dump) {
   // The /proc view is FUSE, which CRIU cannot save: a new view takes its place.
@@ -55,6 +40,17 @@ void add_externals(std::vector<std::string>& args, const CriuDump& dump) {
 }
 
 }  // namespace
+
+std::filesystem::path criu_cgroup_yard_mount(const std::filesystem::path& yard) {
+  return yard / "unified";  // CRIU's name for the cgroup2 hierarchy
+}
+
+std::string criu_tty_key(dev_t rdev, dev_t dev) {
+  char key[64];
+  std::snprintf(key, sizeof key, "tty[%llx:%llx]", static_cast<unsigned long long>(rdev),
+                static_cast<unsigned long long>(dev));
+  return key;
+}
 
 std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
   std::vector<std::string> args{

@@ -265,8 +265,10 @@ class OutgoingMigration {
   // Nothing of the CT stays there; what to add to the error if that failed.
   std::string abort_there() const {
     const RemoteRun aborted = remote_.run(receive("--abort"));
+    // Pre-dumps without a checkpoint on top are of no use here; a checkpoint is how the CT
+    // runs here again.
     std::error_code ignored;
-    if (options_.online && !containers_.status(ctid_).suspended) fs::remove_all(dump_, ignored);
+    if (options_.online && !containers_.checkpointed(ctid_)) fs::remove_all(dump_, ignored);
     return aborted.status == 0 ? "" : "; cleaning up on " + remote_.name() + " failed too: " + aborted.output;
   }
 
