@@ -10,8 +10,10 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <vector>
 
 #include "loader/cgroup.h"
 #include "loader/child_process.h"
@@ -120,14 +122,71 @@ void run_criu(const std::vector<std::string>& args, const fs::path& log, const s
     throw std::runtime_error("criu " + args[1] + " failed (exit " + std::to_string(status) + "): " + criu_errors(log));
 }
 
+// The parent of a host pid, if it still runs.
+std::optional<pid_t> parent_of(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text;
+  if (!std::getline(stat, text)) return std::nullopt;
+  // pid (comm) state ppid ...: comm may hold spaces and parentheses, the last ')' ends it.
+  const auto end_of_name = text.rfind(')');
+  if (end_of_name == std::string::npos) return std::nullopt;
+  std::istringstream rest(text.substr(end_of_name + 1));
+  char state = 0;
+  pid_t ppid = 0;
+  if (!(rest >> state >> ppid)) return std::nullopt;
+  return ppid;
+}
+
+std::string process_name(pid_t pid) {
+  std::string name;
+  std::getline(std::ifstream("/proc/" + std::to_string(pid) + "/comm"), name);
+  return name;
+}
+
+// The processes in the CT's cgroup tree that do not descend from its init: `exec` and
+// `enter` sessions, whose parent is ubcctl on the host (a process they leave behind is
+// init's child once they end).
+std::vector<pid_t> processes_outside_tree(const fs::path& cgroup, pid_t init) {
+  std::vector<fs::path> cgroups{cgroup};
+  std::error_code error;
+  for (fs::recursive_directory_iterator it(cgroup, error), end; !error && it != end; it.increment(error))
+    if (it->is_directory(error)) cgroups.push_back(it->path());
+  std::vector<pid_t> outside;
+  for (const auto& each : cgroups) {
+    std::vector<pid_t> members;
+    try {
+      members = cgroup::member_pids(each);
+    } catch (const std::exception&) {
+      continue;  // a cgroup the CT removed meanwhile
+    }
+    for (const pid_t pid : members) {
+      std::optional<pid_t> ancestor = pid;
+      for (int depth = 0; ancestor && *ancestor > 1 && *ancestor != init && depth < 1024; ++depth)
+        ancestor = parent_of(*ancestor);
+      if (ancestor && *ancestor != init) outside.push_back(pid);  // gone meanwhile: not a session
+    }
+  }
+  return outside;
+}
+
 // What chkpnt cannot restore yet is refused before the CT is touched: a dump it could not
 // restore would leave the CT stopped.
-void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::optional<pid_t> init) {
+void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::optional<pid_t> init,
+                         const fs::path& cgroup) {
   if (!ct.netdevs.empty())
     throw std::runtime_error("CT " + ctid + " has host network devices (NETDEV): their checkpoint is not built yet");
+  if (!init) return;
   std::error_code error;
-  if (init && fs::read_symlink("/proc/" + std::to_string(*init) + "/exe", error).filename() == "systemd")
+  if (fs::read_symlink("/proc/" + std::to_string(*init) + "/exe", error).filename() == "systemd")
     throw std::runtime_error("CT " + ctid + " runs systemd, whose /proc files are not restored yet");
+  if (const auto sessions = processes_outside_tree(cgroup, *init); !sessions.empty()) {
+    std::string named;
+    for (const pid_t pid : sessions)
+      named += (named.empty() ? "" : ", ") + std::to_string(pid) + " " + process_name(pid);
+    throw std::runtime_error("CT " + ctid + " has an exec or enter session running (pid " + named +
+                             "): CRIU saves the processes under the CT's init only, and the session would be "
+                             "killed; end it first");
+  }
 }
 
 // The dump directory, made ready for a new checkpoint: one that holds a checkpoint not
@@ -333,7 +392,7 @@ void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int roun
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   if (frozen(ctid)) throw std::runtime_error("CT " + ctid + " is suspended: a pre-dump is taken while it runs");
-  refuse_unrestorable(ctid, settings(ctid), init);
+  refuse_unrestorable(ctid, settings(ctid), init, host_.cgroup_of(ctid));
   require_criu();
   if (round < 1) throw std::invalid_argument("pre-dump rounds count from 1");
   prepare_dump_dir(dir, round > 1);
@@ -356,7 +415,7 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
-  refuse_unrestorable(ctid, settings(ctid), init);
+  refuse_unrestorable(ctid, settings(ctid), init, host_.cgroup_of(ctid));
   require_criu();
   const std::string parent = pre_dumps > 0 ? pre_dump_name(pre_dumps) : "";
   if (!parent.empty() && !fs::is_directory(dir / parent))
@@ -402,7 +461,7 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
                              ": a checkpoint restores once (the CT went on from there); `ubcctl start " + ctid +
                              "` starts the CT afresh");
   const CtSettings ct = settings(ctid);
-  refuse_unrestorable(ctid, ct, std::nullopt);
+  refuse_unrestorable(ctid, ct, std::nullopt, {});
   require_criu();
   const fs::path cgroup = host_.cgroup_of(ctid);
   fs::create_directories(run_dir());

@@ -2,6 +2,7 @@
 // the cgroup freezer, as vzctl chkpnt --suspend / --resume; what the CT can do about it.
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/mount.h>
@@ -443,6 +444,59 @@ TEST_SUITE("checkpoint") {
     CHECK(workload.ask("closeall") == "ok");
     CHECK(host.counter(ct.id(), UBC_NUMFLOCK).held == 0);
     CHECK(host.counter(ct.id(), UBC_NUMPTY).held == 0);
+  }
+
+  TEST_CASE("chkpnt refuses a CT with an enter session running, which goes on; once it ends, chkpnt works") {
+    if (criu_missing()) return;
+    RunningCt ct("ct-criu-enter", "--userns no");
+    const std::string ubcctl_path = (fs::read_symlink("/proc/self/exe").parent_path() / "ubcctl").string();
+    const fs::path work = fs::temp_directory_path() / "ubc-enter-session";
+    fs::remove_all(work);
+    fs::create_directories(work);
+    const std::string in = (work / "in").string(), out = (work / "out").string();
+    const fs::path ended = work / "ended";
+    // The session's input a FIFO this test holds open, so that its shell waits for more.
+    REQUIRE(ubc::test::shell("mkfifo " + in).status == 0);
+    REQUIRE(ubc::test::shell("setsid sh -c '" + ubcctl_path + " enter " + ct.id() + " <" + in + " >" + out +
+                             " 2>&1; echo $? >" + ended.string() + "' </dev/null >/dev/null 2>&1 &")
+                .status == 0);
+    const ubc::UniqueFd input(::open(in.c_str(), O_WRONLY | O_CLOEXEC));
+    REQUIRE(input);
+    const auto say = [&input](const std::string& line) {
+      return ::write(input.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    };
+    const auto said = [&out](const std::string& text) {
+      for (int tries = 0; tries < 100; ++tries) {
+        std::ifstream file(out);
+        std::stringstream read;
+        read << file.rdbuf();
+        if (read.str().find(text) != std::string::npos) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      return false;
+    };
+    REQUIRE(say("echo one-$((20+1))\n"));
+    REQUIRE(said("one-21"));
+
+    const auto refused = ubcctl("chkpnt " + ct.id());
+    CHECK(refused.status != 0);
+    CHECK(refused.output.find("enter session running") != std::string::npos);
+    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running\n"));
+    CHECK_FALSE(ubc::cgroup::is_frozen(ubc::test::host().cgroup_of(ct.id())));
+    // Nothing of it was touched: the session answers on.
+    REQUIRE(say("echo two-$((20+2))\n"));
+    CHECK(said("two-22"));
+
+    // Ended, it no longer stands in the way (what it started in the background is init's).
+    REQUIRE(say("exit\n"));
+    for (int tries = 0; tries < 100 && !fs::exists(ended); ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    REQUIRE(fs::exists(ended));
+    const auto dumped = ubcctl("chkpnt " + ct.id());
+    CHECK_MESSAGE(dumped.status == 0, dumped.output);
+    const auto restored = ubcctl("restore " + ct.id());
+    CHECK_MESSAGE(restored.status == 0, restored.output);
+    fs::remove_all(work);
   }
 
   TEST_CASE("a failed dump leaves the CT running; a failed restore leaves the checkpoint and nothing running") {
