@@ -14,11 +14,10 @@ namespace {
 // cgroup.freeze the host's only so), and makes the cgroups the CT had made below its own,
 // but never writes the CT's own cgroup's files, which are ubc's. Its default network lock
 // runs iptables, which a modern host lacks.
-void add_common(std::vector<std::string>& args, const std::filesystem::path& dir, const char* log,
+void add_common(std::vector<std::string>& args, const std::filesystem::path& dir,
                 const std::filesystem::path& cgroup_yard) {
-  args.insert(args.end(),
-              {"-D", dir.string(), "-o", log, "-v4", "--tcp-established", "--file-locks", "--manage-cgroups=soft",
-               "--cgroup-yard", cgroup_yard.string(), "--network-lock", "nftables"});
+  args.insert(args.end(), {"-D", dir.string(), "-v4", "--tcp-established", "--file-locks", "--manage-cgroups=soft",
+                           "--cgroup-yard", cgroup_yard.string(), "--network-lock", "nftables"});
 }
 
 // What a dump and a pre-dump must both be told of the CT's mounts and terminals.
@@ -55,7 +54,7 @@ std::string criu_tty_key(dev_t rdev, dev_t dev) {
 std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
   std::vector<std::string> args{
       "criu", "dump", "-t", std::to_string(dump.init), "--freeze-cgroup", dump.cgroup.string()};
-  add_common(args, dump.dir, "dump.log", dump.cgroup_yard);
+  add_common(args, dump.dir, dump.cgroup_yard);
   // A file deleted while open is saved by a link of its own.
   args.push_back("--link-remap");
   add_externals(args, dump);
@@ -65,7 +64,7 @@ std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
 std::vector<std::string> criu_pre_dump_arguments(const CriuDump& dump) {
   std::vector<std::string> args{
       "criu", "pre-dump", "-t", std::to_string(dump.init), "--freeze-cgroup", dump.cgroup.string()};
-  add_common(args, dump.dir, "pre-dump.log", dump.cgroup_yard);
+  add_common(args, dump.dir, dump.cgroup_yard);
   add_externals(args, dump);
   if (dump.parent.empty()) args.push_back("--track-mem");
   return args;
@@ -78,7 +77,7 @@ std::string pre_dump_name(int round) {
 std::vector<std::string> criu_restore_arguments(const CriuRestore& restore) {
   std::vector<std::string> args{
       "criu", "restore", "-d", "--root", restore.root.string(), "--pidfile", restore.pid_file.string()};
-  add_common(args, restore.dir, "restore.log", restore.cgroup_yard);
+  add_common(args, restore.dir, restore.cgroup_yard);
   args.insert(args.end(), {"--external", std::string("mnt[") + kCriuProcViewKey + "]:" + restore.proc_view.string()});
   if (!restore.console_path.empty())
     args.insert(args.end(),
