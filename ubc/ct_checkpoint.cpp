@@ -115,7 +115,6 @@ class CriuLogRelay {
     write_.reset(ends[1]);
     file_.reset(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
     if (!file_) throw_system_error("open(" + log.string() + ")");
-    copier_ = std::thread([this] { copy(); });
   }
   ~CriuLogRelay() { finish(); }
   CriuLogRelay(const CriuLogRelay&) = delete;
@@ -125,8 +124,13 @@ class CriuLogRelay {
   // is kept open across the exec).
   int write_end() const { return write_.get(); }
   std::string path() const { return "/proc/self/fd/" + std::to_string(write_.get()); }
-  // In the parent once CRIU is started: its copy of the write end is the only one left.
-  void close_write_end() { write_.reset(); }
+  // In the parent once CRIU is forked (a fork with no other thread running: the child's
+  // execvp may allocate): CRIU's copy of the write end is the only one left, and the copy
+  // begins.
+  void start() {
+    write_.reset();
+    copier_ = std::thread([this] { copy(); });
+  }
   // Once CRIU ended: what it wrote is in the file. A restored task that kept the pipe open
   // (CRIU closes it in them) would not hold this up: what is there is read, then no more.
   void finish() {
@@ -189,7 +193,7 @@ void run_criu(std::vector<std::string> args, const fs::path& log, const std::str
     ::execvp(argv[0], argv.data());
     ::_exit(127);
   }
-  relay.close_write_end();
+  relay.start();
   const int status = wait_for_exit(child);
   relay.finish();
   if (status == 127) throw std::runtime_error("criu is not installed (apt install criu)");
