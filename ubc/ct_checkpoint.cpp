@@ -1,21 +1,18 @@
 // vzctl chkpnt and restore: a CT's whole state saved by CRIU with ubc's own beside it
 // (ubc/checkpoint_state.h), and the CT running again from it (docs/CHECKPOINT.md).
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
-#include <thread>
 #include <vector>
 
 #include "loader/cgroup.h"
@@ -28,6 +25,7 @@
 #include "ubc/containers.h"
 #include "ubc/cpu_control.h"
 #include "ubc/criu_commands.h"
+#include "ubc/criu_run.h"
 #include "ubc/ct_config.h"
 #include "ubc/ct_devices.h"
 #include "ubc/ct_helpers.h"
@@ -89,116 +87,6 @@ std::optional<CheckpointState> state_in(const fs::path& dir) {
   const fs::path file = dir / kCheckpointStateFile;
   if (!fs::exists(file)) return std::nullopt;
   return parse_checkpoint_state(file_text(file));
-}
-
-// What CRIU's log says went wrong: its last error lines.
-std::string criu_errors(const fs::path& log) {
-  std::ifstream in(log);
-  std::vector<std::string> errors;
-  for (std::string line; std::getline(in, line);)
-    if (line.find("Error") != std::string::npos) errors.push_back(line);
-  std::string said;
-  for (std::size_t i = errors.size() > 3 ? errors.size() - 3 : 0; i < errors.size(); ++i)
-    said += (said.empty() ? "" : "; ") + errors[i];
-  return (said.empty() ? "no error line" : said) + " (whole log: " + log.string() + ")";
-}
-
-// CRIU's log (its -o) through a pipe that ubcctl writes to the file: a restore's CRIU runs
-// in the CT's cgroup, and the pages of a log it wrote itself would stay charged to the CT
-// after it (shmpages when the checkpoint is on tmpfs, physpages on a disk).
-class CriuLogRelay {
- public:
-  explicit CriuLogRelay(const fs::path& log) {
-    int ends[2];
-    if (::pipe2(ends, O_CLOEXEC)) throw_system_error("pipe2");
-    read_.reset(ends[0]);
-    write_.reset(ends[1]);
-    file_.reset(::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
-    if (!file_) throw_system_error("open(" + log.string() + ")");
-  }
-  ~CriuLogRelay() { finish(); }
-  CriuLogRelay(const CriuLogRelay&) = delete;
-  CriuLogRelay& operator=(const CriuLogRelay&) = delete;
-
-  // The pipe's end CRIU writes, and the path CRIU opens it by (in the child, once this fd
-  // is kept open across the exec).
-  int write_end() const { return write_.get(); }
-  std::string path() const { return "/proc/self/fd/" + std::to_string(write_.get()); }
-  // In the parent once CRIU is forked (a fork with no other thread running: the child's
-  // execvp may allocate): CRIU's copy of the write end is the only one left, and the copy
-  // begins.
-  void start() {
-    write_.reset();
-    copier_ = std::thread([this] { copy(); });
-  }
-  // Once CRIU ended: what it wrote is in the file. A restored task that kept the pipe open
-  // (CRIU closes it in them) would not hold this up: what is there is read, then no more.
-  void finish() {
-    if (!copier_.joinable()) return;
-    done_ = true;
-    copier_.join();
-  }
-
- private:
-  void copy() {
-    char buffer[65536];
-    for (;;) {
-      pollfd ready{read_.get(), POLLIN, 0};
-      const int polled = ::poll(&ready, 1, 100);
-      if (polled == 0 || (polled < 0 && errno == EINTR)) {
-        if (done_) return;
-        continue;
-      }
-      if (polled < 0) return;
-      const ssize_t n = ::read(read_.get(), buffer, sizeof buffer);
-      if (n == 0) return;  // every writer closed it
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return;
-      }
-      // What the file cannot take (a full disk) is dropped: CRIU must never wait for it.
-      for (ssize_t sent = 0; sent < n && file_;) {
-        const ssize_t w = ::write(file_.get(), buffer + sent, static_cast<std::size_t>(n - sent));
-        if (w <= 0) {
-          file_.reset();
-          break;
-        }
-        sent += w;
-      }
-    }
-  }
-
-  UniqueFd read_, write_, file_;
-  std::atomic<bool> done_{false};
-  std::thread copier_;
-};
-
-// Runs CRIU and waits: in the cgroup of `cgroup_procs` if given (a restore: what it makes
-// is the CT's), with `inherited` open across the exec, its log in `log`. Throws with
-// CRIU's errors.
-void run_criu(std::vector<std::string> args, const fs::path& log, const std::string& cgroup_procs, int inherited) {
-  CriuLogRelay relay(log);
-  args.insert(args.end(), {"-o", relay.path()});
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) throw_system_error("fork");
-  if (child == 0) {
-    if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) ::_exit(126);
-    if (inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) ::_exit(126);
-    if (::fcntl(relay.write_end(), F_SETFD, 0)) ::_exit(126);
-    const int null = ::open("/dev/null", O_RDWR);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) ::_exit(126);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
-  relay.start();
-  const int status = wait_for_exit(child);
-  relay.finish();
-  if (status == 127) throw std::runtime_error("criu is not installed (apt install criu)");
-  if (status != 0)
-    throw std::runtime_error("criu " + args[1] + " failed (exit " + std::to_string(status) + "): " + criu_errors(log));
 }
 
 // The parent of a host pid, if it still runs.

@@ -43,13 +43,6 @@ void start_counter(const RunningCt& ct) {
   REQUIRE(ct.exec("setsid sh /counter.sh </dev/null >/dev/null 2>&1 &").status == 0);
 }
 
-std::string first_line(const fs::path& file) {
-  std::ifstream in(file);
-  std::string line;
-  std::getline(in, line);
-  return line;
-}
-
 long count_of(const RunningCt& ct) {
   std::ifstream in(ct.root() / "count");
   long count = -1;
@@ -234,8 +227,8 @@ void check_checkpoint_and_restore(const std::string& id, const std::string& crea
   CHECK(numfile_after.maxheld >= numfile.maxheld);
   CHECK(numfile_after.maxheld <= std::max(numfile.maxheld, numfile_after.held) + 4);
   if (const fs::path cgroup = host.cgroup_of(ct.id()); fs::exists(cgroup / "cpu.weight")) {
-    CHECK(first_line(cgroup / "cpu.weight") == "200");
-    CHECK(first_line(cgroup / "cpu.max") == "25000 100000");
+    CHECK(ubc::cgroup::first_line(cgroup / "cpu.weight") == "200");
+    CHECK(ubc::cgroup::first_line(cgroup / "cpu.max") == "25000 100000");
   } else {
     MESSAGE("SKIPPED: no cpu controller in the CT's cgroup: CPU settings across a checkpoint not tested");
   }
