@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
+#include <string_view>
 #include <thread>
 
 #include "loader/error.h"
@@ -180,6 +182,53 @@ void remove_tree(const fs::path& cgroup) {
   for (const auto& entry : fs::directory_iterator(cgroup))
     if (entry.is_directory()) remove_tree(entry.path());
   if (::rmdir(cgroup.c_str())) throw_system_error("rmdir(" + cgroup.string() + ")");
+}
+
+namespace {
+
+// The state letter of /proc/TID/stat (its third field), or 0 when the thread is gone.
+char thread_state(const std::string& tid) {
+  const std::string path = "/proc/" + tid + "/stat";
+  const UniqueFd stat(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!stat) return 0;
+  char text[512];
+  const ssize_t got = ::read(stat.get(), text, sizeof text - 1);
+  if (got <= 0) return 0;
+  const std::string_view fields(text, static_cast<std::size_t>(got));
+  const auto name_end = fields.rfind(')');  // the command name may hold ')' itself
+  return name_end == std::string_view::npos || name_end + 2 >= fields.size() ? 0 : fields[name_end + 2];
+}
+
+// Calls `visit` with each thread id of `cgroup` and of every cgroup below it.
+void for_each_thread(const fs::path& cgroup, const std::function<void(const std::string&)>& visit) {
+  auto threads_of = [&](const fs::path& dir) {
+    std::ifstream threads(dir / "cgroup.threads");
+    for (std::string tid; threads >> tid;) visit(tid);
+  };
+  threads_of(cgroup);
+  std::error_code error;
+  for (fs::recursive_directory_iterator below(cgroup, error), end; !error && below != end; below.increment(error))
+    if (below->is_directory(error)) threads_of(below->path());
+}
+
+}  // namespace
+
+TaskStates read_task_states(const fs::path& cgroup) {
+  TaskStates states;
+  for_each_thread(cgroup, [&](const std::string& tid) {
+    const char state = thread_state(tid);
+    if (state == 0) return;
+    ++states.total;
+    if (state == 'R') ++states.running;
+    if (state == 'D') ++states.uninterruptible;
+  });
+  return states;
+}
+
+unsigned count_threads(const fs::path& cgroup) {
+  unsigned threads = 0;
+  for_each_thread(cgroup, [&](const std::string&) { ++threads; });
+  return threads;
 }
 
 }  // namespace ubc::cgroup

@@ -42,6 +42,17 @@ bool is_frozen(const std::filesystem::path& cgroup);
 // tree's tasks run nothing, signals included, until thawed; SIGKILL still ends them.
 void set_frozen(const std::filesystem::path& cgroup, bool frozen, int timeout_ms);
 
+// The threads of `cgroup` and of every cgroup below it, by the state procfs gives them.
+struct TaskStates {
+  unsigned running = 0;          // R: on a CPU or waiting for one
+  unsigned uninterruptible = 0;  // D: waiting for I/O (or, in a frozen tree, in vfork())
+  unsigned total = 0;
+};
+TaskStates read_task_states(const std::filesystem::path& cgroup);
+// Only how many threads there are (cgroup.threads alone, no /proc read per thread): what
+// sysinfo(2) counts, at a cost the CT cannot multiply by calling it.
+unsigned count_threads(const std::filesystem::path& cgroup);
+
 // Kills every process in the cgroup tree (cgroup.kill) and waits until it is empty.
 void kill_all(const std::filesystem::path& cgroup, int timeout_ms);
 

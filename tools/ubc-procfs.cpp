@@ -320,13 +320,13 @@ class CtLoad {
 
   // `periods` sampling periods went by (more than one when the server was held up).
   void sample(std::uint64_t periods) {
-    const ubc::TaskStates states = ubc::read_task_states(cgroup_);
+    const ubc::cgroup::TaskStates states = ubc::cgroup::read_task_states(cgroup_);
     for (std::uint64_t period = 0; period < std::min<std::uint64_t>(periods, kMaxPeriods); ++period)
       load_.sample(states.running + states.uninterruptible);
   }
 
   std::string render() const {
-    const ubc::TaskStates states = ubc::read_task_states(cgroup_);
+    const ubc::cgroup::TaskStates states = ubc::cgroup::read_task_states(cgroup_);
     return ubc::proc_files::loadavg(load_, states.running, states.total, last_pid());
   }
 
@@ -335,7 +335,7 @@ class CtLoad {
     std::ifstream host("/proc/meminfo");
     const std::string host_meminfo((std::istreambuf_iterator<char>(host)), std::istreambuf_iterator<char>());
     return ubc::proc_files::sysinfo_of(ubc::proc_files::meminfo(host_meminfo, figures.memory()),
-                                       figures.cpu().seconds_up, load_, ubc::count_threads(cgroup_));
+                                       figures.cpu().seconds_up, load_, ubc::cgroup::count_threads(cgroup_));
   }
 
  private:

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <exception>
 #include <filesystem>
 #include <iosfwd>
 #include <optional>
@@ -117,7 +118,8 @@ class Containers {
   // Attaches the caller's terminal to the running CT's console until Esc then '.'.
   void console(const std::string& ctid);
   // Freezes every task of the running CT where it is (cgroup.freeze), and thaws them: vzctl
-  // chkpnt --suspend and --resume. A suspended CT runs nothing until resumed or stopped.
+  // chkpnt --suspend and --resume. A suspended CT runs nothing until resumed or stopped, and
+  // CRIU can seize each of its tasks (none waits in vfork()).
   void suspend(const std::string& ctid);
   void resume(const std::string& ctid);
   // vzctl chkpnt: the running CT suspended, its whole state saved by CRIU in `dump_dir` with
@@ -167,6 +169,9 @@ class Containers {
   // Whether the CT's cgroup tree is frozen (chkpnt --suspend): the one test status, list,
   // stop and the refusals below use.
   bool frozen(const std::string& ctid) const;
+  // After a dump or pre-dump that failed with `error`: the CT, if it runs frozen, thawed.
+  // Throws `error` with the thaw's own failure added if that fails too.
+  void resume_after_failed_dump(const std::string& ctid, const std::exception& error);
   // What is left once the CT's init is gone or going (stop, a dump): any process still in
   // its cgroup killed, the cgroups it made, its pid file and device rules removed.
   void end_run(const std::string& ctid, std::optional<pid_t> init);

@@ -353,6 +353,15 @@ bool Containers::checkpointed(const std::string& ctid) const {
   }
 }
 
+void Containers::resume_after_failed_dump(const std::string& ctid, const std::exception& error) {
+  if (!running_init(ctid) || !frozen(ctid)) return;
+  try {
+    resume(ctid);
+  } catch (const std::exception& resume_error) {
+    throw std::runtime_error(std::string(error.what()) + "; resuming the CT failed too: " + resume_error.what());
+  }
+}
+
 void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int round) {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
@@ -367,14 +376,19 @@ void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int roun
   fs::remove_all(images);
   fs::create_directories(images);
   const CgroupYard yard(ctid);
+  // CRIU freezes the CT itself, but wherever it is; frozen first, the CT is where CRIU can
+  // seize it (ct_suspend.cpp), and CRIU leaves it frozen, as it found it.
+  suspend(ctid);
   try {
     run_criu(criu_pre_dump_arguments({*init, host_.cgroup_of(ctid), images, console_key(*init), console_is_bound(*init),
                                       yard.path(), round > 1 ? "../" + pre_dump_name(round - 1) : ""}),
              images / "pre-dump.log", "", -1);
-  } catch (...) {
+  } catch (const std::exception& error) {
     remove_criu_files(dir, false);
+    resume_after_failed_dump(ctid, error);
     throw;
   }
+  resume(ctid);
 }
 
 void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pre_dumps) {
@@ -403,13 +417,7 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
     replace_file(dir / kCheckpointStateFile, state);
   } catch (const std::exception& error) {
     remove_criu_files(dir, false);
-    if (!was_suspended && running_init(ctid) && frozen(ctid)) {
-      try {
-        resume(ctid);
-      } catch (const std::exception& resume_error) {
-        throw std::runtime_error(std::string(error.what()) + "; resuming the CT failed too: " + resume_error.what());
-      }
-    }
+    if (!was_suspended) resume_after_failed_dump(ctid, error);
     throw;
   }
   end_run(ctid, init);

@@ -1,20 +1,14 @@
 #include "ubc/ct_figures.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
 #include <ctime>
-#include <fstream>
-#include <functional>
 #include <sstream>
 #include <string>
-#include <string_view>
 
-#include "loader/cgroup.h"
 #include "loader/error.h"
-#include "loader/unique_fd.h"
 #include "sched/cpu_policy.h"
 #include "ubc/kernel_counters.h"
 
@@ -60,50 +54,7 @@ double started_since_boot(KernelFile& process_stat) {
   return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
 }
 
-// The state letter of /proc/TID/stat (its third field), or 0 when the thread is gone.
-char thread_state(const std::string& tid) {
-  const std::string path = "/proc/" + tid + "/stat";
-  const UniqueFd stat(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!stat) return 0;
-  char text[512];
-  const ssize_t got = ::read(stat.get(), text, sizeof text - 1);
-  if (got <= 0) return 0;
-  const std::string_view fields(text, static_cast<std::size_t>(got));
-  const auto name_end = fields.rfind(')');  // the command name may hold ')' itself
-  return name_end == std::string_view::npos || name_end + 2 >= fields.size() ? 0 : fields[name_end + 2];
-}
-
-// Calls `visit` with each thread id of `cgroup` and of every cgroup below it.
-void for_each_thread(const fs::path& cgroup, const std::function<void(const std::string&)>& visit) {
-  auto threads_of = [&](const fs::path& dir) {
-    std::ifstream threads(dir / "cgroup.threads");
-    for (std::string tid; threads >> tid;) visit(tid);
-  };
-  threads_of(cgroup);
-  std::error_code error;
-  for (fs::recursive_directory_iterator below(cgroup, error), end; !error && below != end; below.increment(error))
-    if (below->is_directory(error)) threads_of(below->path());
-}
-
 }  // namespace
-
-TaskStates read_task_states(const fs::path& cgroup) {
-  TaskStates states;
-  for_each_thread(cgroup, [&](const std::string& tid) {
-    const char state = thread_state(tid);
-    if (state == 0) return;
-    ++states.total;
-    if (state == 'R') ++states.running;
-    if (state == 'D') ++states.uninterruptible;
-  });
-  return states;
-}
-
-unsigned count_threads(const fs::path& cgroup) {
-  unsigned threads = 0;
-  for_each_thread(cgroup, [&](const std::string&) { ++threads; });
-  return threads;
-}
 
 CtFigureReader::CtFigureReader(const fs::path& cgroup, pid_t init)
     : memory_stat_(cgroup / "memory.stat"),

@@ -31,15 +31,4 @@ class CtFigureReader {
   KernelFile cpu_stat_, cpuset_, host_online_, init_stat_;
 };
 
-// The threads of `cgroup` and of every cgroup below it, by the state procfs gives them.
-struct TaskStates {
-  unsigned running = 0;          // R: on a CPU or waiting for one
-  unsigned uninterruptible = 0;  // D: waiting for I/O
-  unsigned total = 0;
-};
-TaskStates read_task_states(const std::filesystem::path& cgroup);
-// Only how many threads there are (cgroup.threads alone, no /proc read per thread): what
-// sysinfo(2) counts, at a cost the CT cannot multiply by calling it.
-unsigned count_threads(const std::filesystem::path& cgroup);
-
 }  // namespace ubc

@@ -64,6 +64,8 @@
 //   mlock N        the same, then mlock() them                       -> "ok ERRNO"
 //   unmap          unmap everything anon and mlock mapped            -> "ok"
 //   dentries N DIR create N files in a new directory under DIR       -> "ok ERRNO"
+//   vfork MS       vfork() a child that sleeps MS ms and exits: this process waits in
+//                  vfork (state D) that long                         -> "ok ERRNO"
 //   closeall       close every fd this process opened, end the children and threads it
 //                  started                                           -> "ok"
 // "Until refused" stops after kUntilRefusedCap attempts, so a refusal that never comes fails
@@ -139,6 +141,20 @@ std::string open_until(long max, const char* path = "/dev/null", int flags = O_R
     ++opened;
   }
   return "ok " + std::to_string(opened) + " " + std::to_string(error);
+}
+
+// The vfork child only sleeps and exits, which vfork allows.
+std::string vfork_sleeping(long milliseconds) {
+  const timespec pause{milliseconds / 1000, (milliseconds % 1000) * 1000000};
+  const pid_t child = ::vfork();
+  if (child == 0) {
+    ::nanosleep(&pause, nullptr);
+    ::_exit(0);
+  }
+  if (child < 0) return "ok " + std::to_string(errno);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return "ok 0";
 }
 
 std::string make_pipe() {
@@ -1146,6 +1162,7 @@ std::string run(const std::string& line) {
   if (command == "open") return open_until(a);
   if (command == "kinds") return make_kinds();
   if (command == "pipe") return make_pipe();
+  if (command == "vfork") return vfork_sleeping(a);
   if (command == "race") return run_threads(static_cast<int>(a), 0, false);
   if (command == "churn") return run_threads(static_cast<int>(a), b, true);
   if (command == "sendfd") return send_fd();

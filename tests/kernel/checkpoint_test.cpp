@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -143,10 +144,20 @@ class WorkloadInCt {
     REQUIRE(answer_after(0) == "ready");
   }
   // The answer to `command`, or what the workload said instead within 20 s.
-  std::string ask(const std::string& command) {
+  std::string ask(const std::string& command) { return answer_after(send(command)); }
+  // Sends `command` without waiting: returns the number of the answer to come.
+  std::size_t send(const std::string& command) {
     const std::size_t before = lines().size();
     REQUIRE(ct_.exec("echo " + command + " > /cmd").status == 0);
-    return answer_after(before);
+    return before;
+  }
+  // Answer number `count` (from 0, after "ready"), or "<no answer>" after 20 s.
+  std::string answer_after(std::size_t count) const {
+    for (int tries = 0; tries < 200; ++tries) {
+      if (const auto read = lines(); read.size() > count) return read[count];
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return "<no answer>";
   }
 
  private:
@@ -156,15 +167,30 @@ class WorkloadInCt {
     for (std::string line; std::getline(in, line);) read.push_back(line);
     return read;
   }
-  std::string answer_after(std::size_t count) const {
-    for (int tries = 0; tries < 200; ++tries) {
-      if (const auto read = lines(); read.size() > count) return read[count];
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    return "<no answer>";
-  }
   const RunningCt& ct_;
 };
+
+// Waits (5 s at most) until a thread of the CT waits in vfork, the one state D a
+// running task of this test's CT takes.
+bool vfork_waiting(const fs::path& cgroup) {
+  for (int tries = 0; tries < 50; ++tries) {
+    if (ubc::cgroup::read_task_states(cgroup).uninterruptible > 0) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
+// Kills the children of the CT's processes that wait in vfork: they go on.
+void end_vfork_children(const fs::path& cgroup) {
+  for (const pid_t pid : ubc::cgroup::member_pids(cgroup)) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string text;
+    std::getline(stat, text);
+    if (text.rfind(')') == std::string::npos || text.substr(text.rfind(')') + 2, 1) != "D") continue;
+    std::ifstream children("/proc/" + std::to_string(pid) + "/task/" + std::to_string(pid) + "/children");
+    for (pid_t child; children >> child;) ::kill(child, SIGKILL);
+  }
+}
 
 }  // namespace
 
@@ -493,6 +519,48 @@ TEST_SUITE("checkpoint") {
     const auto restored = ubcctl("restore " + ct.id());
     CHECK_MESSAGE(restored.status == 0, restored.output);
     fs::remove_all(work);
+  }
+
+  TEST_CASE("chkpnt and pre-dump wait out a task's vfork; a CT that holds one open is refused and runs on") {
+    if (criu_missing()) return;
+    RunningCt ct("ct-criu-vfork", "");
+    auto& host = ubc::test::host();
+    const fs::path cgroup = host.cgroup_of(ct.id());
+    WorkloadInCt workload(ct);
+    ubc::Containers containers(host);
+    const fs::path pre_dumps = fs::temp_directory_path() / "ubc-vfork-pre-dumps";
+    fs::remove_all(pre_dumps);
+
+    // A vfork child that neither execs nor exits: CRIU could never seize its parent. Both
+    // are refused in bounded time, and the CT is left running, not frozen.
+    const std::size_t held_answer = workload.send("vfork 600000");
+    REQUIRE(vfork_waiting(cgroup));
+    const auto refused = ubcctl("chkpnt " + ct.id());
+    CHECK(refused.status != 0);
+    CHECK_MESSAGE(refused.output.find("wait in vfork()") != std::string::npos, refused.output);
+    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running\n"));
+    CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
+    CHECK_THROWS_WITH(containers.pre_dump(ct.id(), pre_dumps, 1), doctest::Contains("wait in vfork()"));
+    CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
+    end_vfork_children(cgroup);
+    CHECK(workload.answer_after(held_answer) == "ok 0");
+
+    // A vfork that ends (an exec's length): the pre-dump and the dump wait for it, where
+    // CRIU alone would wait on the parent until its time-out and fail.
+    const std::size_t pre_dumped_answer = workload.send("vfork 3000");
+    REQUIRE(vfork_waiting(cgroup));
+    CHECK_NOTHROW(containers.pre_dump(ct.id(), pre_dumps, 1));
+    CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
+    CHECK(workload.answer_after(pre_dumped_answer) == "ok 0");
+    fs::remove_all(pre_dumps);
+    const std::size_t dumped_answer = workload.send("vfork 3000");
+    REQUIRE(vfork_waiting(cgroup));
+    const auto dumped = ubcctl("chkpnt " + ct.id());
+    REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
+    const auto restored = ubcctl("restore " + ct.id());
+    REQUIRE_MESSAGE(restored.status == 0, restored.output);
+    CHECK(workload.answer_after(dumped_answer) == "ok 0");
+    CHECK(workload.ask("pipe") == "ok 0");
   }
 
   TEST_CASE("a failed dump leaves the CT running; a failed restore leaves the checkpoint and nothing running") {
