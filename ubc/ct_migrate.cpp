@@ -50,6 +50,11 @@ std::vector<std::string> tar_extract(const fs::path& dir) {
   return {"tar", "-x", "-f", "-", "--numeric-owner", "--same-permissions", "-C", dir.string()};
 }
 
+// rsync's exit statuses for a partial transfer: some files not read (23), some gone before
+// they were (24).
+constexpr int kRsyncPartial = 23;
+constexpr int kRsyncVanished = 24;
+
 // The CT's files are copied with rsync, on both hosts.
 void require_rsync(const char* where) {
   if (!on_path("rsync"))
@@ -193,18 +198,21 @@ class OutgoingMigration {
   }
 
   // The CT's files made a copy of there: once while the CT runs on here (the bulk), again
-  // once it stopped (what changed since).
-  void copy_files(const fs::path& files) const {
-    run_or_throw(remote_.rsync_argv(files.string(), partial_area(files).string()));
+  // once it stopped (what changed since). rsync runs as root over a tree the running CT
+  // changes under it, so it reads that tree through a view that follows no symlink: a
+  // directory swapped for a link to a host path between two lookups leads nowhere, and no
+  // host file goes into the CT's copy. Returns rsync's exit status.
+  int copy_files(const fs::path& files) const {
+    return run_command_in_tree_view(remote_.rsync_argv(files.string(), partial_area(files).string()), files);
   }
 
-  // Everything of its files while it runs.
+  // Everything of its files while it runs. Files that vanish under rsync (24), or that it
+  // could not read (23: one a symlink now stands in the way of), are the second pass's.
   void pre_copy_files(const fs::path& files) {
-    try {
-      copy_files(files);
-    } catch (const std::exception& error) {
-      throw std::runtime_error(std::string(error.what()) + abort_there());
-    }
+    const int status = copy_files(files);
+    if (status != 0 && status != kRsyncPartial && status != kRsyncVanished)
+      throw std::runtime_error("copying the CT's files there (rsync) failed with status " + std::to_string(status) +
+                               abort_there());
   }
 
   // Online: the pre-dump rounds, each sent while the CT runs on here.
@@ -234,7 +242,8 @@ class OutgoingMigration {
   // What changed of its files, the rest of its checkpoint and its config put in place there.
   void transfer(const fs::path& files, bool was_running) {
     try {
-      copy_files(files);
+      if (const int status = copy_files(files); status != 0)
+        throw std::runtime_error("copying the CT's files there (rsync) failed with status " + std::to_string(status));
       if (options_.online) remote_.run_fed_by(tar_create_final(dump_), receive("--checkpoint"));
       remote_.run_or_throw(receive("--commit"));
     } catch (const std::exception& error) {

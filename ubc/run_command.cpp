@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +19,15 @@
 
 namespace ubc {
 
-int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
+namespace {
+
+// Forks a child that dies with ubcctl, runs `prepare` in it (which returns what it failed
+// at, errno set, or nullptr) and then execs argv; waits for it.
+template <typename Prepare>
+int run_prepared(const std::vector<std::string>& argv, const Prepare& prepare) {
   std::vector<char*> args;
   for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-  const std::string netns = "/proc/" + std::to_string(netns_of_pid) + "/ns/net";
   const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child < 0) throw_system_error("fork");
@@ -30,18 +35,38 @@ int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
     // Dies with ubcctl: a step (tar, ip) must not go on changing what a killed command
     // left, under the feet of the command that repairs or repeats it.
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) || ::getppid() != parent) ::_exit(125);
-    if (netns_of_pid) {
-      const int fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0 || ::setns(fd, CLONE_NEWNET)) {
-        std::fprintf(stderr, "ubcctl: entering %s: %s\n", netns.c_str(), std::strerror(errno));
-        ::_exit(126);
-      }
+    if (const char* failed = prepare()) {
+      std::fprintf(stderr, "ubcctl: %s: %s\n", failed, std::strerror(errno));
+      ::_exit(126);
     }
     ::execvp(args[0], args.data());
     std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
     ::_exit(127);
   }
   return wait_for_exit(child);
+}
+
+}  // namespace
+
+int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
+  const std::string netns = "/proc/" + std::to_string(netns_of_pid) + "/ns/net";
+  return run_prepared(argv, [&]() -> const char* {
+    if (!netns_of_pid) return nullptr;
+    const int fd = ::open(netns.c_str(), O_RDONLY | O_CLOEXEC);
+    return fd < 0 || ::setns(fd, CLONE_NEWNET) ? netns.c_str() : nullptr;
+  });
+}
+
+int run_command_in_tree_view(const std::vector<std::string>& argv, const std::filesystem::path& tree) {
+  const std::string path = tree.string();
+  return run_prepared(argv, [&]() -> const char* {
+    if (::unshare(CLONE_NEWNS)) return "unshare(CLONE_NEWNS)";
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) return "making the mounts private";
+    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr)) return path.c_str();
+    constexpr unsigned long kView = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSYMFOLLOW | MS_NOSUID | MS_NODEV;
+    if (::mount(nullptr, path.c_str(), nullptr, kView, nullptr)) return "remounting it read-only, nosymfollow";
+    return nullptr;
+  });
 }
 
 void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid) {

@@ -7,11 +7,13 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
 #include "loader/cgroup.h"
 #include "running_ct.h"
+#include "ubc/run_command.h"
 #include "workload.h"
 
 namespace fs = std::filesystem;
@@ -80,6 +82,58 @@ long peer_count_past(const std::string& ctid, long after) {
 }  // namespace
 
 TEST_SUITE("migrate") {
+  // Needs no second host: the view migrate's rsync reads a running CT's files through.
+  TEST_CASE("the files' copy reads a running CT's tree through no symlink: a directory swapped for one leads nowhere") {
+    if (shell("rsync --version >/dev/null 2>&1").status != 0) {
+      MESSAGE("SKIP: no rsync");
+      return;
+    }
+    const fs::path work = fs::temp_directory_path() / "ubc-tree-view";
+    fs::remove_all(work);
+    const fs::path host_dir = work / "host-secrets", tree = work / "tree", copy = work / "copy";
+    fs::create_directories(host_dir);
+    fs::create_directories(tree / "plain");
+    fs::create_directories(copy);
+    std::ofstream(host_dir / "secret") << "host secret\n";
+    std::ofstream(tree / "plain" / "file") << "ct data\n";
+    // The CT's swap, caught between rsync's listing of d/secret and its read of it.
+    fs::create_directory_symlink(host_dir, tree / "d");
+    std::ofstream(work / "list") << "d/secret\nplain/file\n";
+    const std::string out = (work / "out").string();
+    const auto in_view = [&](const std::string& command) {
+      return ubc::run_command_in_tree_view({"sh", "-c", command + " >" + out + " 2>&1"}, tree);
+    };
+    const auto said = [&] {
+      std::ifstream in(out);
+      std::stringstream text;
+      text << in.rdbuf();
+      return text.str();
+    };
+
+    // Outside the view, the path leads to the host's file.
+    CHECK(shell("cat " + (tree / "d" / "secret").string()).output == "host secret\n");
+    // In it, not; the link itself reads as it is, and the CT's own files are there.
+    CHECK(in_view("cat " + (tree / "d" / "secret").string()) != 0);
+    CHECK(said().find("host secret") == std::string::npos);
+    CHECK(in_view("readlink " + (tree / "d").string()) == 0);
+    CHECK(said() == host_dir.string() + "\n");
+    CHECK(in_view("cat " + (tree / "plain" / "file").string()) == 0);
+    CHECK(said() == "ct data\n");
+    // The view is read-only.
+    CHECK(in_view("touch " + (tree / "plain" / "new").string()) != 0);
+    CHECK_FALSE(fs::exists(tree / "plain" / "new"));
+
+    // rsync told to copy d/secret (as the race would have it): the CT's file comes, the
+    // host's does not.
+    const int copied = in_view("rsync -aHAXSx --numeric-ids --files-from=" + (work / "list").string() + " " +
+                               tree.string() + "/ " + copy.string() + "/");
+    CAPTURE(said());
+    CHECK((copied == 0 || copied == 23));
+    CHECK(shell("cat " + (copy / "plain" / "file").string()).output == "ct data\n");
+    CHECK(shell("grep -rl 'host secret' " + copy.string()).output.empty());
+    fs::remove_all(work);
+  }
+
   TEST_CASE("migrate moves a CT's files and saved limits; a running one is started there; --keep-src keeps it here") {
     if (!peer()) return;
     RunningCt ct("mig-off", "");
