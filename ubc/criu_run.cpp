@@ -111,20 +111,19 @@ class CriuLogRelay {
 void run_criu(std::vector<std::string> args, const fs::path& log, const std::string& cgroup_procs, int inherited) {
   CriuLogRelay relay(log);
   args.insert(args.end(), {"-o", relay.path()});
-  std::vector<char*> argv;
-  for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
-  argv.push_back(nullptr);
-  const pid_t child = ::fork();
-  if (child < 0) throw_system_error("fork");
-  if (child == 0) {
-    if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) ::_exit(126);
-    if (inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) ::_exit(126);
-    if (::fcntl(relay.write_end(), F_SETFD, 0)) ::_exit(126);
-    const int null = ::open("/dev/null", O_RDWR);
-    if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) ::_exit(126);
-    ::execvp(argv[0], argv.data());
-    ::_exit(127);
-  }
+  const int log_fd = relay.write_end();
+  // CRIU lives on if ubcctl dies: a dump or restore cut short would leave the CT half-way.
+  const pid_t child = spawn_program(
+      args,
+      [&]() -> const char* {
+        if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) return cgroup_procs.c_str();
+        if ((inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) || ::fcntl(log_fd, F_SETFD, 0))
+          return "keeping its descriptors open";
+        const int null = ::open("/dev/null", O_RDWR);
+        if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) return "/dev/null";
+        return nullptr;
+      },
+      OnParentDeath::live_on);
   relay.start();
   const int status = wait_for_exit(child);
   relay.finish();

@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
@@ -474,22 +473,10 @@ int Host::exec(const std::string& ctid, const std::vector<std::string>& argv) {
   if (argv.empty()) throw std::invalid_argument("exec needs a command");
   if (!exists(ctid)) throw std::runtime_error("CT " + ctid + " does not exist");
   const std::string procs = (cgroup_of(ctid) / "cgroup.procs").string();
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-
-  const pid_t child = ::fork();
-  if (child < 0) throw_system_error("fork");
-  if (child == 0) {
-    if (cgroup::enter_from_child(procs.c_str())) {
-      std::fprintf(stderr, "ubcctl: entering CT %s (%s): %s\n", ctid.c_str(), procs.c_str(), std::strerror(errno));
-      ::_exit(126);
-    }
-    ::execvp(args[0], args.data());
-    std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
-    ::_exit(errno == ENOENT ? 127 : 126);
-  }
-  return wait_for_exit(child);
+  const std::string entering = "entering CT " + ctid + " (" + procs + ")";
+  return wait_for_exit(spawn_program(
+      argv, [&]() -> const char* { return cgroup::enter_from_child(procs.c_str()) ? entering.c_str() : nullptr; },
+      OnParentDeath::live_on));
 }
 
 }  // namespace ubc

@@ -3,13 +3,10 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <stdexcept>
@@ -42,21 +39,14 @@ Pipe make_pipe() {
 // Forks `argv` with `in` and `out` as its stdin and stdout (-1: inherited) and stderr as
 // `err` (-1: inherited). It dies with ubcctl.
 pid_t spawn(const std::vector<std::string>& argv, int in, int out, int err) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child < 0) throw_system_error("fork");
-  if (child == 0) {
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) || ::getppid() != parent) ::_exit(125);
-    if ((in >= 0 && ::dup2(in, 0) < 0) || (out >= 0 && ::dup2(out, 1) < 0) || (err >= 0 && ::dup2(err, 2) < 0))
-      ::_exit(126);
-    ::execvp(args[0], args.data());
-    std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
-    ::_exit(127);
-  }
-  return child;
+  return spawn_program(
+      argv,
+      [&]() -> const char* {
+        const bool redirected =
+            (in < 0 || ::dup2(in, 0) >= 0) && (out < 0 || ::dup2(out, 1) >= 0) && (err < 0 || ::dup2(err, 2) >= 0);
+        return redirected ? nullptr : "redirecting its standard streams";
+      },
+      OnParentDeath::kill);
 }
 
 }  // namespace

@@ -2,48 +2,23 @@
 
 #include <fcntl.h>
 #include <sched.h>
-#include <signal.h>
 #include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <stdexcept>
 #include <string_view>
 
 #include "loader/child_process.h"
-#include "loader/error.h"
 
 namespace ubc {
 
 namespace {
 
-// Forks a child that dies with ubcctl, runs `prepare` in it (which returns what it failed
-// at, errno set, or nullptr) and then execs argv; waits for it.
-template <typename Prepare>
-int run_prepared(const std::vector<std::string>& argv, const Prepare& prepare) {
-  std::vector<char*> args;
-  for (const auto& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
-  args.push_back(nullptr);
-  const pid_t parent = ::getpid();
-  const pid_t child = ::fork();
-  if (child < 0) throw_system_error("fork");
-  if (child == 0) {
-    // Dies with ubcctl: a step (tar, ip) must not go on changing what a killed command
-    // left, under the feet of the command that repairs or repeats it.
-    if (::prctl(PR_SET_PDEATHSIG, SIGKILL) || ::getppid() != parent) ::_exit(125);
-    if (const char* failed = prepare()) {
-      std::fprintf(stderr, "ubcctl: %s: %s\n", failed, std::strerror(errno));
-      ::_exit(126);
-    }
-    ::execvp(args[0], args.data());
-    std::fprintf(stderr, "ubcctl: %s: %s\n", args[0], std::strerror(errno));
-    ::_exit(127);
-  }
-  return wait_for_exit(child);
+// A step (tar, ip, rsync) dies with ubcctl: it must not go on changing what a killed command
+// left, under the feet of the command that repairs or repeats it.
+int run_prepared(const std::vector<std::string>& argv, const ChildSetup& setup) {
+  return wait_for_exit(spawn_program(argv, setup, OnParentDeath::kill));
 }
 
 }  // namespace
