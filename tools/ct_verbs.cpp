@@ -207,7 +207,7 @@ void add_chkpnt(CLI::App& app, Action& chosen) {
   struct Options {
     std::string ctid;
     std::optional<std::string> dumpfile;
-    bool suspend = false, resume = false;
+    bool suspend = false, dump = false, kill = false, resume = false;
   };
   auto options = std::make_shared<Options>();
   auto* verb =
@@ -221,8 +221,16 @@ void add_chkpnt(CLI::App& app, Action& chosen) {
   auto* suspend = verb->add_flag("--suspend", options->suspend,
                                  "Only freeze every task of the CT where it is (cgroup.freeze); it runs nothing until "
                                  "--resume or stop");
-  verb->add_flag("--resume", options->resume, "Only thaw a suspended CT")->excludes(suspend)->excludes(dumpfile);
-  suspend->excludes(dumpfile);
+  auto* dump = verb->add_flag("--dump", options->dump,
+                              "Only save a suspended CT with CRIU; it stays suspended (--kill stops it, --resume lets "
+                              "it run on and the checkpoint stays as a snapshot)");
+  auto* kill = verb->add_flag("--kill", options->kill,
+                              "Only stop a suspended CT that --dump saved; `ubcctl restore` continues it");
+  auto* resume = verb->add_flag("--resume", options->resume, "Only thaw a suspended CT");
+  suspend->excludes(dumpfile)->excludes(dump)->excludes(kill)->excludes(resume);
+  dump->excludes(kill)->excludes(resume);
+  kill->excludes(resume);
+  resume->excludes(dumpfile);
   verb->callback([&chosen, options] {
     chosen = [options](Session& session) {
       const std::string& ctid = options->ctid;
@@ -234,8 +242,17 @@ void add_chkpnt(CLI::App& app, Action& chosen) {
         std::printf("CT %s resumed\n", ctid.c_str());
       } else {
         const std::filesystem::path dir = options->dumpfile ? *options->dumpfile : default_dump_dir(ctid).string();
-        session.containers().checkpoint(ctid, dir);
-        std::printf("CT %s checkpointed to %s and stopped\n", ctid.c_str(), dir.c_str());
+        if (options->dump) {
+          session.containers().checkpoint(ctid, dir, 0, Containers::AfterDump::stay_suspended);
+          std::printf("CT %s checkpointed to %s; it stays suspended\n", ctid.c_str(), dir.c_str());
+        } else if (options->kill) {
+          session.containers().kill_checkpointed(ctid, dir);
+          std::printf("CT %s stopped; `ubcctl restore %s` continues it from %s\n", ctid.c_str(), ctid.c_str(),
+                      dir.c_str());
+        } else {
+          session.containers().checkpoint(ctid, dir);
+          std::printf("CT %s checkpointed to %s and stopped\n", ctid.c_str(), dir.c_str());
+        }
       }
       return 0;
     };

@@ -126,7 +126,13 @@ class Containers {
   // ubc's own (beancounter history and limits: ubc/checkpoint_state.h), then stopped. A
   // failed dump leaves the CT running as before (suspended if it was).
   // `pre_dumps`: the rounds of pre_dump already in `dump_dir`, which the dump adds to.
-  void checkpoint(const std::string& ctid, const std::filesystem::path& dump_dir, int pre_dumps = 0);
+  // `after`: stay_suspended is chkpnt --dump, of a suspended CT that stays so (--kill stops
+  // it, --resume lets it run on, its checkpoint then a snapshot of the past).
+  enum class AfterDump { stop, stay_suspended };
+  void checkpoint(const std::string& ctid, const std::filesystem::path& dump_dir, int pre_dumps = 0,
+                  AfterDump after = AfterDump::stop);
+  // vzctl chkpnt --kill: a suspended CT whose checkpoint `dump_dir` holds, stopped.
+  void kill_checkpointed(const std::string& ctid, const std::filesystem::path& dump_dir);
   // A pre-dump of the running CT into `dump_dir` (round 1 starts afresh, round N adds to
   // N-1): its memory saved while it goes on running, so that the checkpoint after it saves
   // only what changed since, and the CT is frozen for less (migrate --online).

@@ -57,6 +57,8 @@ std::vector<std::string> criu_dump_arguments(const CriuDump& dump) {
   add_common(args, dump.dir, dump.cgroup_yard);
   // A file deleted while open is saved by a link of its own.
   args.push_back("--link-remap");
+  // CRIU found the CT frozen and leaves it so.
+  if (dump.leave_running) args.push_back("--leave-running");
   add_externals(args, dump);
   return args;
 }

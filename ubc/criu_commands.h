@@ -36,6 +36,8 @@ struct CriuDump {
   // A pre-dump this dump adds to (its pages are not dumped again unless they changed since),
   // relative to `dir`; empty for a whole dump.
   std::string parent;
+  // The CT's tasks left as they were (suspended) rather than killed once dumped.
+  bool leave_running = false;
 };
 std::vector<std::string> criu_dump_arguments(const CriuDump& dump);
 

@@ -391,7 +391,7 @@ void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int roun
   resume(ctid);
 }
 
-void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pre_dumps) {
+void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pre_dumps, AfterDump after) {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
   const auto init = running_init(ctid);
@@ -401,8 +401,12 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
   const std::string parent = pre_dumps > 0 ? pre_dump_name(pre_dumps) : "";
   if (!parent.empty() && !fs::is_directory(dir / parent))
     throw std::runtime_error("no pre-dump " + (dir / parent).string() + " to add the checkpoint to");
-  prepare_dump_dir(dir, !parent.empty());
   const bool was_suspended = frozen(ctid);
+  const bool stay_suspended = after == AfterDump::stay_suspended;
+  if (stay_suspended && !was_suspended)
+    throw std::runtime_error("CT " + ctid + " is not suspended: --dump saves a suspended CT (`ubcctl chkpnt " + ctid +
+                             " --suspend` first)");
+  prepare_dump_dir(dir, !parent.empty());
   if (!was_suspended) suspend(ctid);
   const std::string console = console_key(*init);
   try {
@@ -411,15 +415,30 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
     const std::string state = format_checkpoint_state(
         {ctid, console, checkpoint_timestamp(), std::nullopt, rows, CpuControl(host_).running_settings(ctid)});
     const CgroupYard yard(ctid);
-    run_criu(
-        criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path(), parent}),
-        dir / "dump.log", "", -1);
+    run_criu(criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path(),
+                                  parent, stay_suspended}),
+             dir / "dump.log", "", -1);
     replace_file(dir / kCheckpointStateFile, state);
   } catch (const std::exception& error) {
     remove_criu_files(dir, false);
     if (!was_suspended) resume_after_failed_dump(ctid, error);
     throw;
   }
+  if (!stay_suspended) end_run(ctid, init);
+}
+
+void Containers::kill_checkpointed(const std::string& ctid, const fs::path& dir) {
+  if (host_.adopted_cgroup(ctid))
+    throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime checkpoints it");
+  const auto init = running_init(ctid);
+  if (!init) throw std::runtime_error("CT " + ctid + " is not running");
+  if (!frozen(ctid))
+    throw std::runtime_error("CT " + ctid +
+                             " is not suspended: --kill stops a CT suspended and dumped (--suspend, --dump)");
+  const auto state = state_in(dir);
+  if (!state || state->ctid != ctid || state->restored_at)
+    throw std::runtime_error("no checkpoint of CT " + ctid + " in " + dir.string() +
+                             " to restore it from: --dump first (or stop, which does not keep its processes)");
   end_run(ctid, init);
 }
 

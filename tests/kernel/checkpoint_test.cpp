@@ -521,6 +521,54 @@ TEST_SUITE("checkpoint") {
     fs::remove_all(work);
   }
 
+  TEST_CASE("chkpnt's stages alone: --suspend, --dump (it stays suspended), --kill, then restore; or --resume") {
+    if (criu_missing()) return;
+    RunningCt ct("ct-criu-stages", "");
+    const fs::path cgroup = ubc::test::host().cgroup_of(ct.id());
+    const fs::path dir = ubc::default_dump_dir(ct.id());
+    start_plain_counter(ct);
+    REQUIRE(count_past(ct, 0) > 0);
+    // Out of order: refused, nothing changed.
+    CHECK(ubcctl("chkpnt " + ct.id() + " --dump").output.find("is not suspended") != std::string::npos);
+    CHECK(ubcctl("chkpnt " + ct.id() + " --kill").output.find("is not suspended") != std::string::npos);
+    CHECK(ubcctl("chkpnt " + ct.id() + " --dump --kill").status != 0);
+    CHECK_FALSE(fs::exists(dir / ubc::kCheckpointStateFile));
+    REQUIRE(ubcctl("chkpnt " + ct.id() + " --suspend").status == 0);
+    CHECK(ubcctl("chkpnt " + ct.id() + " --kill").output.find("no checkpoint") != std::string::npos);
+    CHECK(ubc::cgroup::is_populated(cgroup));
+
+    const long frozen_at = count_of(ct);
+    const auto dumped = ubcctl("chkpnt " + ct.id() + " --dump");
+    REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
+    CHECK(ubc::cgroup::is_frozen(cgroup));
+    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running suspended"));
+    CHECK_FALSE(state_of(dir).restored_at);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    CHECK(count_of(ct) == frozen_at);
+    // A second dump into the same place would overwrite the first: refused.
+    CHECK(ubcctl("chkpnt " + ct.id() + " --dump").output.find("not restored yet") != std::string::npos);
+
+    const auto killed = ubcctl("chkpnt " + ct.id() + " --kill");
+    REQUIRE_MESSAGE(killed.status == 0, killed.output);
+    CHECK_FALSE(ubc::cgroup::is_populated(cgroup));
+    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted down suspended"));
+    const auto restored = ubcctl("restore " + ct.id());
+    REQUIRE_MESSAGE(restored.status == 0, restored.output);
+    const long resumed_at = count_past(ct, frozen_at);
+    CHECK(resumed_at > frozen_at);
+    CHECK(resumed_at < frozen_at + 30);  // went on, not from 1
+
+    // --dump then --resume: the CT runs on; the checkpoint is kept (a snapshot) and says so.
+    fs::remove_all(dir);
+    REQUIRE(ubcctl("chkpnt " + ct.id() + " --suspend").status == 0);
+    REQUIRE(ubcctl("chkpnt " + ct.id() + " --dump").status == 0);
+    REQUIRE(ubcctl("chkpnt " + ct.id() + " --resume").status == 0);
+    const long snapshot_at = count_of(ct);
+    CHECK(count_past(ct, snapshot_at) > snapshot_at);
+    CHECK(fs::exists(dir / ubc::kCheckpointStateFile));
+    fs::remove_all(dir);
+  }
+
   TEST_CASE("chkpnt and pre-dump wait out a task's vfork; a CT that holds one open is refused and runs on") {
     if (criu_missing()) return;
     RunningCt ct("ct-criu-vfork", "");

@@ -93,6 +93,10 @@ TEST_CASE("CRIU's command lines: the CT's /proc view, console and host binds are
   CHECK(has_pair(dump, "--cgroup-yard", "/run/ubc/101.criu-yard"));
   CHECK(ubc::criu_cgroup_yard_mount("/y") == "/y/unified");
   CHECK(std::count(dump.begin(), dump.end(), "--tcp-established") == 1);
+  CHECK(std::count(dump.begin(), dump.end(), "--leave-running") == 0);
+  // chkpnt --dump: the CT's tasks stay (suspended).
+  const auto leave = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y", "", true});
+  CHECK(std::count(leave.begin(), leave.end(), "--leave-running") == 1);
 
   const auto no_console = ubc::criu_dump_arguments({42, "/c", "/d", "", false, "/y", ""});
   CHECK_FALSE(has_pair(no_console, "--external", "mnt[/dev/console]:ubc-console"));
