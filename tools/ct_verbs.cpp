@@ -329,7 +329,8 @@ void add_migrate(CLI::App& app, Action& chosen) {
 void add_migrate_receive(CLI::App& app, Action& chosen) {
   struct Options {
     std::string ctid;
-    bool check = false, checkpoint = false, commit = false, abort = false, online = false;
+    bool check = false, checkpoint = false, files = false, commit = false, abort = false, online = false;
+    std::vector<std::string> command;
   };
   auto options = std::make_shared<Options>();
   auto* verb = app.add_subcommand("migrate-receive", "The destination's side of `ubcctl migrate` (run by it)");
@@ -337,15 +338,20 @@ void add_migrate_receive(CLI::App& app, Action& chosen) {
   verb->add_option("CT", options->ctid, "CT id")->required();
   auto* check = verb->add_flag("--check", options->check, "Check the config on stdin and keep it");
   auto* checkpoint = verb->add_flag("--checkpoint", options->checkpoint, "Its checkpoint, a tar stream on stdin");
+  auto* files = verb->add_flag("--files", options->files,
+                               "Run the receiving rsync given after -- on the CT's files, through a view that "
+                               "follows no symlink");
+  verb->add_option("command", options->command, "With --files: rsync --server ...")->needs(files);
   auto* commit = verb->add_flag("--commit", options->commit, "Put the CT in place");
   auto* abort = verb->add_flag("--abort", options->abort, "Remove what arrived");
   verb->add_flag("--online", options->online, "With --check: a checkpoint will be restored here")->needs(check);
-  const std::vector<CLI::Option*> steps{check, checkpoint, commit, abort};
+  const std::vector<CLI::Option*> steps{check, checkpoint, files, commit, abort};
   for (auto* step : steps)
     for (auto* other : steps)
       if (step != other) step->excludes(other);
   verb->callback([&chosen, options] {
     chosen = [options](Session& session) {
+      if (options->files) return session.containers().receive_files(options->ctid, options->command);
       const MigrationStep step = options->check        ? MigrationStep::check
                                  : options->checkpoint ? MigrationStep::checkpoint
                                  : options->commit     ? MigrationStep::commit

@@ -150,6 +150,11 @@ class Containers {
   // The destination's side of it: one step, its data (config text, tar stream) on `input`.
   // `online`: the check also asks for what a restore needs here (CRIU).
   void receive_migration(const std::string& ctid, MigrationStep step, std::istream& input, bool online = false);
+  // The receiving rsync of migrate's file copies (`rsync --server ...`, started there by the
+  // source's rsync over ssh) run on the migration's staging area through a view that
+  // follows no symlink: the CT's files are written as they are and never through one of
+  // their links. Returns its exit status.
+  int receive_files(const std::string& ctid, const std::vector<std::string>& rsync_argv);
   // Copies the CT's files and config under a new id, without its addresses.
   void clone(const std::string& ctid, const std::string& new_ctid);
   // Stops it if asked, removes its cgroup and config, and the files ubc unpacked for it.

@@ -154,6 +154,16 @@ void commit_incoming(Host& host, const std::string& ctid) {
 
 }  // namespace
 
+int Containers::receive_files(const std::string& ctid, const std::vector<std::string>& rsync_argv) {
+  validate_ctid(ctid);
+  if (rsync_argv.size() < 2 || rsync_argv[0] != "rsync" || rsync_argv[1] != "--server")
+    throw std::invalid_argument("migrate-receive --files runs the receiving rsync (rsync --server ...) only");
+  const CtSettings ct = CtSettings::from(CtConfig::load(under_way(ctid)));
+  const fs::path partial = partial_area(files_of(ct, ctid));
+  if (!fs::is_directory(partial)) throw std::runtime_error(partial.string() + " is missing (--check makes it)");
+  return run_command_in_tree_view(rsync_argv, partial, TreeView::writable);
+}
+
 void Containers::receive_migration(const std::string& ctid, MigrationStep step, std::istream& input, bool online) {
   validate_ctid(ctid);
   switch (step) {
@@ -203,7 +213,10 @@ class OutgoingMigration {
   // directory swapped for a link to a host path between two lookups leads nowhere, and no
   // host file goes into the CT's copy. Returns rsync's exit status.
   int copy_files(const fs::path& files) const {
-    return run_command_in_tree_view(remote_.rsync_argv(files.string(), partial_area(files).string()), files);
+    // There, rsync writes through the same kind of view (migrate-receive --files).
+    const std::string remote_rsync = "ubcctl migrate-receive " + shell_quote(ctid_) + " --files -- rsync";
+    return run_command_in_tree_view(remote_.rsync_argv(files.string(), partial_area(files).string(), remote_rsync),
+                                    files, TreeView::read_only);
   }
 
   // Everything of its files while it runs. Files that vanish under rsync (24), or that it

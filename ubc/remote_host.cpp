@@ -114,7 +114,8 @@ std::vector<std::string> RemoteHost::ssh_base() const {
   return argv;
 }
 
-std::vector<std::string> RemoteHost::rsync_argv(const std::string& local_dir, const std::string& remote_dir) const {
+std::vector<std::string> RemoteHost::rsync_argv(const std::string& local_dir, const std::string& remote_dir,
+                                                const std::string& remote_rsync) const {
   // rsync splits its -e command at spaces and keeps quoted words whole, with no escapes.
   std::string ssh = "ssh";
   for (const auto& option : ssh_base()) {
@@ -130,15 +131,10 @@ std::vector<std::string> RemoteHost::rsync_argv(const std::string& local_dir, co
   }
   // Ids as numbers (the CT's range is the same there), hard links, ACLs, extended attributes
   // (file capabilities), sparse files; one filesystem; what went here goes there too.
-  return {"rsync",
-          "-aHAXSx",
-          "--numeric-ids",
-          "--delete",
-          "-e",
-          ssh,
-          "--",
-          local_dir + "/",
-          destination_ + ":" + remote_dir + "/"};
+  std::vector<std::string> argv{"rsync", "-aHAXSx", "--numeric-ids", "--delete", "-e", ssh};
+  if (!remote_rsync.empty()) argv.push_back("--rsync-path=" + remote_rsync);
+  argv.insert(argv.end(), {"--", local_dir + "/", destination_ + ":" + remote_dir + "/"});
+  return argv;
 }
 
 std::vector<std::string> RemoteHost::ssh_argv(const std::vector<std::string>& remote_argv) const {

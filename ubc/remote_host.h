@@ -44,8 +44,10 @@ class RemoteHost {
   // `local_argv`'s stdout fed to `remote_argv`'s stdin (tar to tar); throws when either fails.
   void run_fed_by(const std::vector<std::string>& local_argv, const std::vector<std::string>& remote_argv) const;
   // The local argv that makes `remote_dir` there a copy of `local_dir` (rsync over the same
-  // ssh): a second pass sends only what changed since the first.
-  std::vector<std::string> rsync_argv(const std::string& local_dir, const std::string& remote_dir) const;
+  // ssh): a second pass sends only what changed since the first. `remote_rsync`: the
+  // command line there that stands for rsync (--rsync-path), empty for rsync itself.
+  std::vector<std::string> rsync_argv(const std::string& local_dir, const std::string& remote_dir,
+                                      const std::string& remote_rsync = "") const;
 
  private:
   // ssh's own options: no prompt; the shared connection once there is one.

@@ -32,14 +32,15 @@ int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid) {
   });
 }
 
-int run_command_in_tree_view(const std::vector<std::string>& argv, const std::filesystem::path& tree) {
+int run_command_in_tree_view(const std::vector<std::string>& argv, const std::filesystem::path& tree, TreeView access) {
   const std::string path = tree.string();
+  const unsigned long view =
+      MS_REMOUNT | MS_BIND | MS_NOSYMFOLLOW | MS_NOSUID | MS_NODEV | (access == TreeView::read_only ? MS_RDONLY : 0);
   return run_prepared(argv, [&]() -> const char* {
     if (::unshare(CLONE_NEWNS)) return "unshare(CLONE_NEWNS)";
     if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr)) return "making the mounts private";
     if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND, nullptr)) return path.c_str();
-    constexpr unsigned long kView = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSYMFOLLOW | MS_NOSUID | MS_NODEV;
-    if (::mount(nullptr, path.c_str(), nullptr, kView, nullptr)) return "remounting it read-only, nosymfollow";
+    if (::mount(nullptr, path.c_str(), nullptr, view, nullptr)) return "remounting it nosymfollow";
     return nullptr;
   });
 }

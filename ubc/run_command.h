@@ -14,11 +14,13 @@ namespace ubc {
 // not 0. Returns the exit status (128+N if killed by N).
 int run_command(const std::vector<std::string>& argv, pid_t netns_of_pid = 0);
 
-// Runs argv (as run_command) in a mount namespace of its own where `tree` is read-only and
-// follows no symlink (MS_NOSYMFOLLOW; readlink still reads them). What it reads of a tree
-// that a running CT changes under it stays in that tree: a directory the CT swaps for a
-// symlink to a host path between a lookup and the next leads nowhere (ELOOP).
-int run_command_in_tree_view(const std::vector<std::string>& argv, const std::filesystem::path& tree);
+// Runs argv (as run_command) in a mount namespace of its own where `tree` follows no symlink
+// (MS_NOSYMFOLLOW; readlink still reads them, symlink still makes them) and holds no setuid
+// or device node that works. A path into the tree stays in it: a directory a running CT
+// swaps for a symlink to a host path between a lookup and the next leads nowhere (ELOOP),
+// and so does a link the copy itself made, for what writes there.
+enum class TreeView { read_only, writable };
+int run_command_in_tree_view(const std::vector<std::string>& argv, const std::filesystem::path& tree, TreeView access);
 
 // The same as run_command, throwing std::runtime_error with the command line when it does not exit 0.
 void run_or_throw(const std::vector<std::string>& argv, pid_t netns_of_pid = 0);

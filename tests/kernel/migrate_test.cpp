@@ -101,7 +101,8 @@ TEST_SUITE("migrate") {
     std::ofstream(work / "list") << "d/secret\nplain/file\n";
     const std::string out = (work / "out").string();
     const auto in_view = [&](const std::string& command) {
-      return ubc::run_command_in_tree_view({"sh", "-c", command + " >" + out + " 2>&1"}, tree);
+      return ubc::run_command_in_tree_view({"sh", "-c", command + " >" + out + " 2>&1"}, tree,
+                                           ubc::TreeView::read_only);
     };
     const auto said = [&] {
       std::ifstream in(out);
@@ -131,6 +132,16 @@ TEST_SUITE("migrate") {
     CHECK((copied == 0 || copied == 23));
     CHECK(shell("cat " + (copy / "plain" / "file").string()).output == "ct data\n");
     CHECK(shell("grep -rl 'host secret' " + copy.string()).output.empty());
+
+    // The receiving side's view is writable, and writes through none of the tree's links.
+    const auto written = [&](const fs::path& file) {
+      return ubc::run_command_in_tree_view({"sh", "-c", "echo new > " + file.string() + " 2>/dev/null"}, tree,
+                                           ubc::TreeView::writable);
+    };
+    CHECK(written(tree / "plain" / "new") == 0);
+    CHECK(shell("cat " + (tree / "plain" / "new").string()).output == "new\n");
+    CHECK(written(tree / "d" / "new") != 0);
+    CHECK_FALSE(fs::exists(host_dir / "new"));
     fs::remove_all(work);
   }
 

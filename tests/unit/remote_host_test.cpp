@@ -91,6 +91,13 @@ TEST_CASE("RemoteHost: rsync reaches the host with the same ssh options, each wo
   // Trailing slashes: the directory's contents into the directory, not a directory inside it.
   CHECK(argv[argv.size() - 2] == "/vz/private/101/");
   CHECK(argv.back() == "root@peer:/vz/private/101.partial/");
+  CHECK(std::none_of(argv.begin(), argv.end(), [](const std::string& word) { return word.starts_with("--rsync"); }));
+  // What runs there in rsync's place, before the paths.
+  const auto through = remote.rsync_argv("/a", "/b", "ubcctl migrate-receive 101 --files -- rsync");
+  const auto path =
+      std::find(through.begin(), through.end(), "--rsync-path=ubcctl migrate-receive 101 --files -- rsync");
+  REQUIRE(path != through.end());
+  CHECK(path < std::find(through.begin(), through.end(), "--"));
   const ubc::RemoteHost unquotable("peer", {"-o", "User=\"a'b\""});
   CHECK_THROWS_AS(unquotable.rsync_argv("/a", "/b"), std::invalid_argument);
 }
