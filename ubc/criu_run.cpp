@@ -33,9 +33,12 @@ std::string criu_errors(const fs::path& log) {
   return (said.empty() ? "no error line" : said) + " (whole log: " + log.string() + ")";
 }
 
-// CRIU's log (its -o) through a pipe that ubcctl writes to the file: a restore's CRIU runs
-// in the CT's cgroup, and the pages of a log it wrote itself would stay charged to the CT
-// after it (shmpages when the checkpoint is on tmpfs, physpages on a disk).
+// CRIU's log (its -o) through a pipe that the process waiting for CRIU writes to the file:
+// a restore's CRIU runs in the CT's cgroup, and a dump's parasite writes its lines from
+// inside each CT task, so the pages of a log they wrote themselves would stay charged to the
+// CT after it (shmpages when the checkpoint is on tmpfs, physpages on a disk). The waiter
+// outlives ubcctl: no writer ever meets a pipe without a reader (a parasite's SIGPIPE would
+// be its CT task's, pending, and saved with it).
 class CriuLogRelay {
  public:
   explicit CriuLogRelay(const fs::path& log) {
@@ -54,9 +57,8 @@ class CriuLogRelay {
   // is kept open across the exec).
   int write_end() const { return write_.get(); }
   std::string path() const { return "/proc/self/fd/" + std::to_string(write_.get()); }
-  // In the parent once CRIU is forked (a fork with no other thread running: the child's
-  // execvp may allocate): CRIU's copy of the write end is the only one left, and the copy
-  // begins.
+  // Once CRIU is forked (a fork with no other thread running: the child's execvp may
+  // allocate): CRIU's copy of the write end is the only one left, and the copy begins.
   void start() {
     write_.reset();
     copier_ = std::thread([this] { copy(); });
@@ -105,28 +107,59 @@ class CriuLogRelay {
 
 }  // namespace
 
-// Runs CRIU and waits: in the cgroup of `cgroup_procs` if given (a restore: what it makes
-// is the CT's), with `inherited` open across the exec, its log in `log`. Throws with
-// CRIU's errors.
-void run_criu(std::vector<std::string> args, const fs::path& log, const std::string& cgroup_procs, int inherited) {
-  CriuLogRelay relay(log);
-  args.insert(args.end(), {"-o", relay.path()});
-  const int log_fd = relay.write_end();
-  // CRIU lives on if ubcctl dies: a dump or restore cut short would leave the CT half-way.
-  const pid_t child = spawn_program(
-      args,
-      [&]() -> const char* {
-        if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) return cgroup_procs.c_str();
-        if ((inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) || ::fcntl(log_fd, F_SETFD, 0))
-          return "keeping its descriptors open";
-        const int null = ::open("/dev/null", O_RDWR);
-        if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) return "/dev/null";
-        return nullptr;
-      },
-      OnParentDeath::live_on);
-  relay.start();
-  const int status = wait_for_exit(child);
-  relay.finish();
+namespace {
+
+void finish_after_criu(const AfterCriu& after, bool succeeded) {
+  std::error_code ignored;
+  if (succeeded && !after.publish_from.empty()) fs::rename(after.publish_from, after.publish_to, ignored);
+  const fs::path& thaw = succeeded ? after.thaw_if_succeeded : after.thaw_if_failed;
+  if (thaw.empty()) return;
+  // Should it fail, nobody is left to tell: `ubcctl status` shows the CT suspended.
+  if (const UniqueFd freeze(::open((thaw / "cgroup.freeze").c_str(), O_WRONLY | O_CLOEXEC)); freeze) [[maybe_unused]]
+    const ssize_t written = ::write(freeze.get(), "0", 1);
+}
+
+// The process between ubcctl and CRIU (forked while ubcctl has no other thread): in a
+// session of its own, it starts CRIU, relays its log into `log`, waits for it and does what
+// `after` asks. Returns CRIU's exit status.
+int wait_for_criu(std::vector<std::string> args, const fs::path& log, const std::string& cgroup_procs, int inherited,
+                  const AfterCriu& after) noexcept {
+  try {
+    ::setsid();
+    CriuLogRelay relay(log);
+    args.insert(args.end(), {"-o", relay.path()});
+    const int log_fd = relay.write_end();
+    const pid_t criu = spawn_program(
+        args,
+        [&]() -> const char* {
+          if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) return cgroup_procs.c_str();
+          if ((inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) || ::fcntl(log_fd, F_SETFD, 0))
+            return "keeping its descriptors open";
+          const int null = ::open("/dev/null", O_RDWR);
+          if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) return "/dev/null";
+          return nullptr;
+        },
+        OnParentDeath::live_on);
+    relay.start();
+    const int status = wait_for_exit(criu);
+    relay.finish();
+    finish_after_criu(after, status == 0);
+    return status;
+  } catch (...) {
+    return 126;
+  }
+}
+
+}  // namespace
+
+void run_criu(const std::vector<std::string>& args, const fs::path& log, const std::string& cgroup_procs, int inherited,
+              const AfterCriu& after) {
+  // CRIU lives on if ubcctl dies, and so does what waits for it: a dump or restore cut
+  // short would leave the CT half-way.
+  const pid_t waiter = ::fork();
+  if (waiter < 0) throw_system_error("fork");
+  if (waiter == 0) ::_exit(wait_for_criu(args, log, cgroup_procs, inherited, after));
+  const int status = wait_for_exit(waiter);
   if (status == 127) throw std::runtime_error("criu is not installed (apt install criu)");
   if (status != 0)
     throw std::runtime_error("criu " + args[1] + " failed (exit " + std::to_string(status) + "): " + criu_errors(log));

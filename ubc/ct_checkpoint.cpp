@@ -47,15 +47,17 @@ std::string file_text(const fs::path& path) {
   return text.str();
 }
 
+void write_file(const fs::path& path, const std::string& text) {
+  std::ofstream out(path, std::ios::trunc);
+  out << text;
+  out.flush();
+  if (!out) throw std::runtime_error("writing " + path.string() + " failed");
+}
+
 // Writes `text` to `path` whole or not at all.
 void replace_file(const fs::path& path, const std::string& text) {
   const fs::path partial = path.string() + ".partial";
-  {
-    std::ofstream out(partial, std::ios::trunc);
-    out << text;
-    out.flush();
-    if (!out) throw std::runtime_error("writing " + partial.string() + " failed");
-  }
+  write_file(partial, text);
   fs::rename(partial, path);
 }
 
@@ -154,6 +156,20 @@ void refuse_unrestorable(const std::string& ctid, const CtSettings& ct, std::opt
                              "): CRIU saves the processes under the CT's init only, and the session would be "
                              "killed; end it first");
   }
+}
+
+// CRIU's parasite opens files inside each task it dumps (its code's memfd, /proc/self
+// files), charged to the CT as any: a CT at its numfile barrier cannot be dumped, and CRIU
+// would fail half-way with its own words ("Parasite failed to dump /proc/self/cgroup").
+constexpr std::uint64_t kParasiteFiles = 8;
+
+void refuse_without_parasite_room(Host& host, const std::string& ctid) {
+  const ubc_counter files = host.counter(ctid, UBC_NUMFILE);
+  if (files.barrier >= files.held + kParasiteFiles) return;
+  throw std::runtime_error("CT " + ctid + " holds " + std::to_string(files.held) + " files of its numfile barrier " +
+                           std::to_string(files.barrier) + ": CRIU needs up to " + std::to_string(kParasiteFiles) +
+                           " more in it to dump it; raise it first (ubcctl set " + ctid + " --numfile " +
+                           std::to_string(files.held + 2 * kParasiteFiles) + ")");
 }
 
 // The dump directory, made ready for a new checkpoint: one that holds a checkpoint not
@@ -369,6 +385,7 @@ void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int roun
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   if (frozen(ctid)) throw std::runtime_error("CT " + ctid + " is suspended: a pre-dump is taken while it runs");
   refuse_unrestorable(ctid, settings(ctid), init, host_.cgroup_of(ctid));
+  refuse_without_parasite_room(host_, ctid);
   require_criu();
   if (round < 1) throw std::invalid_argument("pre-dump rounds count from 1");
   prepare_dump_dir(dir, round > 1);
@@ -377,18 +394,19 @@ void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int roun
   fs::create_directories(images);
   const CgroupYard yard(ctid);
   // CRIU freezes the CT itself, but wherever it is; frozen first, the CT is where CRIU can
-  // seize it (ct_suspend.cpp), and CRIU leaves it frozen, as it found it.
+  // seize it (ct_suspend.cpp). CRIU leaves it frozen, as it found it, and what waits for
+  // CRIU thaws it, ubcctl killed or not.
   suspend(ctid);
+  const fs::path cgroup = host_.cgroup_of(ctid);
   try {
-    run_criu(criu_pre_dump_arguments({*init, host_.cgroup_of(ctid), images, console_key(*init), console_is_bound(*init),
-                                      yard.path(), round > 1 ? "../" + pre_dump_name(round - 1) : ""}),
-             images / "pre-dump.log", "", -1);
+    run_criu(criu_pre_dump_arguments({*init, cgroup, images, console_key(*init), console_is_bound(*init), yard.path(),
+                                      round > 1 ? "../" + pre_dump_name(round - 1) : ""}),
+             images / "pre-dump.log", "", -1, {{}, {}, cgroup, cgroup});
   } catch (const std::exception& error) {
     remove_criu_files(dir, false);
     resume_after_failed_dump(ctid, error);
     throw;
   }
-  resume(ctid);
 }
 
 void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pre_dumps, AfterDump after) {
@@ -397,6 +415,7 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
   const auto init = running_init(ctid);
   if (!init) throw std::runtime_error("CT " + ctid + " is not running");
   refuse_unrestorable(ctid, settings(ctid), init, host_.cgroup_of(ctid));
+  refuse_without_parasite_room(host_, ctid);
   require_criu();
   const std::string parent = pre_dumps > 0 ? pre_dump_name(pre_dumps) : "";
   if (!parent.empty() && !fs::is_directory(dir / parent))
@@ -415,10 +434,18 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
     const std::string state = format_checkpoint_state(
         {ctid, console, checkpoint_timestamp(), std::nullopt, rows, CpuControl(host_).running_settings(ctid)});
     const CgroupYard yard(ctid);
-    run_criu(criu_dump_arguments({*init, host_.cgroup_of(ctid), dir, console, console_is_bound(*init), yard.path(),
-                                  parent, stay_suspended}),
-             dir / "dump.log", "", -1);
-    replace_file(dir / kCheckpointStateFile, state);
+    // ubc's state goes in place once CRIU succeeded, by what waits for CRIU: a ubcctl killed
+    // meanwhile cannot leave a dump (and the CT's processes gone) without it. A dump that
+    // stops the CT leaves its empty cgroup thawed, one that failed the CT as it was.
+    const fs::path cgroup = host_.cgroup_of(ctid);
+    const fs::path state_file = dir / kCheckpointStateFile, staged_state = state_file.string() + ".partial";
+    write_file(staged_state, state);
+    const AfterCriu after{staged_state, state_file, stay_suspended ? fs::path() : cgroup,
+                          was_suspended ? fs::path() : cgroup};
+    run_criu(criu_dump_arguments(
+                 {*init, cgroup, dir, console, console_is_bound(*init), yard.path(), parent, stay_suspended}),
+             dir / "dump.log", "", -1, after);
+    if (fs::exists(staged_state)) fs::rename(staged_state, state_file);
   } catch (const std::exception& error) {
     remove_criu_files(dir, false);
     if (!was_suspended) resume_after_failed_dump(ctid, error);
@@ -454,6 +481,8 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
     throw std::runtime_error("the checkpoint in " + dir.string() + " was restored at " + *state->restored_at +
                              ": a checkpoint restores once (the CT went on from there); `ubcctl start " + ctid +
                              "` starts the CT afresh");
+  // A dump whose ubcctl was killed left the old run's pid file; CRIU makes its own new.
+  fs::remove(pid_file(ctid));
   const CtSettings ct = settings(ctid);
   refuse_unrestorable(ctid, ct, std::nullopt, {});
   require_criu();

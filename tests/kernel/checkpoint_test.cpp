@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -169,6 +170,26 @@ class WorkloadInCt {
   }
   const RunningCt& ct_;
 };
+
+// Whether `criu VERB` runs here (not the `criu --version` and `criu check` before it).
+bool criu_running(const std::string& verb) {
+  std::error_code error;
+  for (fs::directory_iterator proc("/proc", error), end; !error && proc != end; proc.increment(error)) {
+    std::string cmdline;
+    std::getline(std::ifstream(proc->path() / "cmdline"), cmdline, '\n');
+    if (cmdline.starts_with(std::string("criu\0", 5) + verb + '\0')) return true;
+  }
+  return false;
+}
+
+// Waits until `criu VERB` runs (`running`) or no longer does, polling often: false after
+// `seconds`.
+bool wait_for_criu(const std::string& verb, bool running, int seconds) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
+  while (criu_running(verb) != running)
+    if (std::chrono::steady_clock::now() > deadline) return false;
+  return true;
+}
 
 // Waits (5 s at most) until a thread of the CT waits in vfork, the one state D a
 // running task of this test's CT takes.
@@ -569,6 +590,61 @@ TEST_SUITE("checkpoint") {
     fs::remove_all(dir);
   }
 
+  TEST_CASE(
+      "a ubcctl killed during a pre-dump or a dump: CRIU finishes, the CT runs on or restores, never stays frozen") {
+    if (criu_missing()) return;
+    RunningCt ct("ct-criu-killed", "");
+    auto& host = ubc::test::host();
+    const fs::path cgroup = host.cgroup_of(ct.id());
+    start_plain_counter(ct);
+    REQUIRE(count_past(ct, 0) > 0);
+
+    // migrate's pre-dump, in a process killed once CRIU runs.
+    const fs::path pre_dumps = fs::temp_directory_path() / "ubc-killed-pre-dumps";
+    fs::remove_all(pre_dumps);
+    const pid_t migrating = ::fork();
+    REQUIRE(migrating >= 0);
+    if (migrating == 0) {
+      try {
+        ubc::Containers(host).pre_dump(ct.id(), pre_dumps, 1);
+      } catch (...) {
+      }
+      ::_exit(0);
+    }
+    REQUIRE(wait_for_criu("pre-dump", true, 60));
+    ::kill(migrating, SIGKILL);
+    ::waitpid(migrating, nullptr, 0);
+    REQUIRE(wait_for_criu("pre-dump", false, 120));
+    // Thawed once CRIU ended (the kernel reports it a moment later).
+    for (int tries = 0; tries < 50 && ubc::cgroup::is_frozen(cgroup); ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
+    const long after_pre_dump = count_of(ct);
+    CHECK(count_past(ct, after_pre_dump) > after_pre_dump);
+    fs::remove_all(pre_dumps);
+
+    // chkpnt killed once CRIU runs: the dump finishes with ubc's state, and restore goes on.
+    const std::string ubcctl_path = (fs::read_symlink("/proc/self/exe").parent_path() / "ubcctl").string();
+    const auto started =
+        ubc::test::shell("setsid " + ubcctl_path + " chkpnt " + ct.id() + " </dev/null >/dev/null 2>&1 & echo $!");
+    const pid_t chkpnt = std::stoi(started.output);
+    REQUIRE(wait_for_criu("dump", true, 60));
+    const long dumped_at = count_of(ct);
+    ::kill(chkpnt, SIGKILL);
+    REQUIRE(wait_for_criu("dump", false, 120));
+    for (int tries = 0; tries < 50 && ubc::cgroup::is_frozen(cgroup); ++tries)
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const auto status = ubcctl("status " + ct.id()).output;
+    CAPTURE(ubc::test::shell("tail -n 20 " + (ubc::default_dump_dir(ct.id()) / "dump.log").string()).output);
+    CHECK_MESSAGE(status.starts_with("CTID " + ct.id() + " exist mounted down suspended"), status);
+    CHECK_FALSE(ubc::cgroup::is_frozen(cgroup));
+    const auto restored = ubcctl("restore " + ct.id());
+    REQUIRE_MESSAGE(restored.status == 0, restored.output);
+    const long resumed_at = count_past(ct, dumped_at);
+    CHECK(resumed_at > dumped_at);
+    CHECK(resumed_at < dumped_at + 30);  // went on, not from 1
+  }
+
   TEST_CASE("chkpnt and pre-dump wait out a task's vfork; a CT that holds one open is refused and runs on") {
     if (criu_missing()) return;
     RunningCt ct("ct-criu-vfork", "");
@@ -617,6 +693,15 @@ TEST_SUITE("checkpoint") {
     auto& host = ubc::test::host();
     start_plain_counter(ct);
     REQUIRE(count_past(ct, 0) > 0);
+    // At its numfile barrier, CRIU's parasite could not open its files in the CT: refused
+    // up front, not half-way with CRIU's words.
+    const std::uint64_t files = host.counter(ct.id(), UBC_NUMFILE).held;
+    REQUIRE(ubcctl("set " + ct.id() + " --numfile " + std::to_string(files + 6)).status == 0);
+    const auto cramped = ubcctl("chkpnt " + ct.id());
+    CHECK(cramped.status != 0);
+    CHECK_MESSAGE(cramped.output.find("CRIU needs up to 8 more") != std::string::npos, cramped.output);
+    CHECK(ubcctl("status " + ct.id()).output.starts_with("CTID " + ct.id() + " exist mounted running\n"));
+    REQUIRE(ubcctl("set " + ct.id() + " --numfile 300").status == 0);
     // CRIU runs out of room for its images.
     const fs::path tiny = fs::temp_directory_path() / "ubc-tiny-dump";
     fs::create_directories(tiny);

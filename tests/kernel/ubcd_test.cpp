@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "loader/unique_fd.h"
+#include "running_ct.h"
 #include "ubc/ct_config.h"
 #include "workload.h"
 
@@ -299,6 +300,44 @@ TEST_SUITE("ubcd") {
     CHECK(http_get(kPort, "/").find("ubc_") == std::string::npos);
     daemon.stop(SIGTERM);
     CHECK(ubcctl("destroy ubcd-age").status == 0);
+  }
+
+  TEST_CASE("chkpnt and restore keep a CT's series: its counters never go back (no reset for rate())") {
+    if (ubc::test::shell("criu --version >/dev/null 2>&1").status != 0) {
+      MESSAGE("SKIP: no criu here (the VM image has it)");
+      return;
+    }
+    const ubc::test::RunningCt ct("ubcd-ckpt", "");
+    // Refused opens to count (not forks: the CT's init is a shell, which a refused fork ends),
+    // and CPU time.
+    const auto held = ubc::test::host().counter(ct.id(), UBC_NUMFILE).held;
+    REQUIRE(ubcctl("set " + ct.id() + " --numfile " + std::to_string(held + 4)).status == 0);
+    ct.exec(
+        "for fd in 3 4 5 6 7 8 9; do eval \"exec $fd</dev/null\"; done; i=0; while [ $i -lt 20000 ]; do "
+        "i=$((i+1)); done");
+    // Room again: CRIU's parasite opens files in each task it dumps.
+    REQUIRE(ubcctl("set " + ct.id() + " --numfile 300").status == 0);
+    const std::string failures = "ubc_resource_failures_total{ct=\"ubcd-ckpt\",resource=\"numfile\"}";
+    const std::string cpu = "ubc_cpu_usage_seconds_total{ct=\"ubcd-ckpt\"}";
+    Daemon daemon({"--refresh", "1"});
+    const std::string before = fresh_metrics();
+    const double failed = sample(before, failures), used = sample(before, cpu);
+    REQUIRE(failed > 0);
+    REQUIRE(used > 0);
+
+    const auto dumped = ubcctl("chkpnt " + ct.id());
+    REQUIRE_MESSAGE(dumped.status == 0, dumped.output);
+    // Stopped with its checkpoint: the series may rest, never fall.
+    const std::string down = fresh_metrics();
+    CHECK((sample(down, failures) == -1 || sample(down, failures) >= failed));
+    CHECK((sample(down, cpu) == -1 || sample(down, cpu) >= used));
+
+    const auto restored = ubcctl("restore " + ct.id());
+    REQUIRE_MESSAGE(restored.status == 0, restored.output);
+    const std::string after = fresh_metrics();
+    CHECK(sample(after, failures) == failed);
+    CHECK(sample(after, cpu) >= used);
+    daemon.stop(SIGTERM);
   }
 
   TEST_CASE("a CT's block I/O: bytes, requests and stall time from its io.stat and io.pressure") {
