@@ -1,4 +1,5 @@
-// Running CRIU from ubcctl: its log relayed from a pipe, its errors read back from it.
+// Running CRIU from ubcctl: under a process that outlives ubcctl (it waits for CRIU, relays
+// its log and finishes what a dump leaves), its errors read back from the log.
 #include "ubc/criu_run.h"
 
 #include <fcntl.h>
@@ -105,18 +106,16 @@ class CriuLogRelay {
   std::thread copier_;
 };
 
-}  // namespace
-
-namespace {
-
+// What ubcctl would do after CRIU, done by the process that waited for it.
 void finish_after_criu(const AfterCriu& after, bool succeeded) {
   std::error_code ignored;
   if (succeeded && !after.publish_from.empty()) fs::rename(after.publish_from, after.publish_to, ignored);
   const fs::path& thaw = succeeded ? after.thaw_if_succeeded : after.thaw_if_failed;
   if (thaw.empty()) return;
   // Should it fail, nobody is left to tell: `ubcctl status` shows the CT suspended.
-  if (const UniqueFd freeze(::open((thaw / "cgroup.freeze").c_str(), O_WRONLY | O_CLOEXEC)); freeze) [[maybe_unused]]
-    const ssize_t written = ::write(freeze.get(), "0", 1);
+  const UniqueFd freeze(::open((thaw / "cgroup.freeze").c_str(), O_WRONLY | O_CLOEXEC));
+  if (!freeze) return;
+  [[maybe_unused]] const ssize_t written = ::write(freeze.get(), "0", 1);
 }
 
 // The process between ubcctl and CRIU (forked while ubcctl has no other thread): in a
