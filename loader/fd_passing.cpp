@@ -31,14 +31,18 @@ struct Message {
 
 }  // namespace
 
-void send_fd(int socket, int fd, const std::string& what) {
+bool try_send_fd(int socket, int fd) noexcept {
   Message message;
   cmsghdr* control = CMSG_FIRSTHDR(&message.header);
   control->cmsg_level = SOL_SOCKET;
   control->cmsg_type = SCM_RIGHTS;
   control->cmsg_len = CMSG_LEN(sizeof(int));
   std::memcpy(CMSG_DATA(control), &fd, sizeof fd);
-  if (::sendmsg(socket, &message.header, MSG_NOSIGNAL) != 1) throw_system_error("sendmsg(" + what + ")");
+  return ::sendmsg(socket, &message.header, MSG_NOSIGNAL) == 1;
+}
+
+void send_fd(int socket, int fd, const std::string& what) {
+  if (!try_send_fd(socket, fd)) throw_system_error("sendmsg(" + what + ")");
 }
 
 UniqueFd receive_fd(int socket) {

@@ -2,7 +2,11 @@
 
 #include <linux/capability.h>
 #include <linux/fs.h>
+#include <linux/seccomp.h>
 #include <seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <fstream>
@@ -86,22 +90,39 @@ bool in_host_user_namespace() {
   return map >> inside >> outside >> count && inside == 0 && outside == 0 && count == 4294967295UL;
 }
 
-}  // namespace
+using FilterContext = std::unique_ptr<void, decltype(&::seccomp_release)>;
 
-UniqueFd install_ct_filter(CapabilitySet granted, bool supervised) {
-  const std::unique_ptr<void, decltype(&::seccomp_release)> filter(::seccomp_init(SCMP_ACT_ALLOW), &::seccomp_release);
+void check(int result, const std::string& call) {
+  if (result < 0) throw_system_error(call, -result);
+}
+
+// A filter that allows what no rule names, on x86-64 and the 32-bit entry points (x86, x32),
+// without no_new_privs (setuid programs in the CT must still gain their privileges).
+FilterContext new_filter(std::uint32_t other_architectures) {
+  FilterContext filter(::seccomp_init(SCMP_ACT_ALLOW), &::seccomp_release);
   if (!filter) throw std::runtime_error("seccomp_init failed");
-  auto check = [](int result, const std::string& call) {
-    if (result < 0) throw_system_error(call, -result);
-  };
-  // Setuid programs in the CT must still gain their privileges.
   check(::seccomp_attr_set(filter.get(), SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set(no_new_privs off)");
-  check(::seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS),
-        "seccomp_attr_set(bad arch: kill)");
+  check(::seccomp_attr_set(filter.get(), SCMP_FLTATR_ACT_BADARCH, other_architectures),
+        "seccomp_attr_set(other architectures)");
   for (const std::uint32_t arch : {SCMP_ARCH_X86, SCMP_ARCH_X32}) {
     const int added = ::seccomp_arch_add(filter.get(), arch);
     if (added != -EEXIST) check(added, "seccomp_arch_add");
   }
+  return filter;
+}
+
+// The calls the host answers for the CT (ubc/ct_call_service.h), handed to the listener.
+void notify_served_calls(void* filter, bool serve_quota) {
+  check(::seccomp_rule_add(filter, SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0), "seccomp_rule_add(sysinfo: notify)");
+  if (!serve_quota) return;
+  check(::seccomp_rule_add(filter, SCMP_ACT_NOTIFY, SCMP_SYS(quotactl), 0), "seccomp_rule_add(quotactl: notify)");
+  check(::seccomp_rule_add(filter, SCMP_ACT_NOTIFY, SCMP_SYS(quotactl_fd), 0), "seccomp_rule_add(quotactl_fd: notify)");
+}
+
+}  // namespace
+
+UniqueFd install_ct_filter(CapabilitySet granted, bool supervised) {
+  const FilterContext filter = new_filter(SCMP_ACT_KILL_PROCESS);
   // The second-level quota's calls, served on the CT's own ids: only a CT with a user
   // namespace has ids no other CT has (ubc/ct_quota_calls.h).
   const bool serve_quota = supervised && !in_host_user_namespace();
@@ -134,19 +155,35 @@ UniqueFd install_ct_filter(CapabilitySet granted, bool supervised) {
     refuse_ioctl(FS_IOC_SETFLAGS, "FS_IOC_SETFLAGS");
     refuse_ioctl(FS_IOC32_SETFLAGS, "FS_IOC32_SETFLAGS");
   }
-  if (supervised)
-    check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(sysinfo), 0), "seccomp_rule_add(sysinfo: notify)");
-  if (serve_quota) {
-    check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(quotactl), 0),
-          "seccomp_rule_add(quotactl: notify)");
-    check(::seccomp_rule_add(filter.get(), SCMP_ACT_NOTIFY, SCMP_SYS(quotactl_fd), 0),
-          "seccomp_rule_add(quotactl_fd: notify)");
-  }
+  if (supervised) notify_served_calls(filter.get(), serve_quota);
   check(::seccomp_load(filter.get()), "seccomp_load");
   if (!supervised) return UniqueFd();
   const int listener = ::seccomp_notify_fd(filter.get());
   if (listener < 0) throw_system_error("seccomp_notify_fd", -listener);
   return UniqueFd(listener);
+}
+
+std::vector<sock_filter> served_calls_program(bool serve_quota) {
+  // Another architecture is the CT's own filter's to refuse.
+  const FilterContext filter = new_filter(SCMP_ACT_ALLOW);
+  notify_served_calls(filter.get(), serve_quota);
+  // Exported through a memory file: libseccomp 2.5 (Debian 12) writes a program to an fd only.
+  const UniqueFd memory(::memfd_create("ubc-seccomp-program", MFD_CLOEXEC));
+  if (!memory) throw_system_error("memfd_create");
+  check(::seccomp_export_bpf(filter.get(), memory.get()), "seccomp_export_bpf");
+  const off_t size = ::lseek(memory.get(), 0, SEEK_END);
+  if (size < 0) throw_system_error("lseek(the exported seccomp program)");
+  if (size == 0 || size % static_cast<off_t>(sizeof(sock_filter)))
+    throw std::runtime_error("seccomp_export_bpf wrote " + std::to_string(size) + " bytes, not whole instructions");
+  std::vector<sock_filter> program(static_cast<std::size_t>(size) / sizeof(sock_filter));
+  if (::pread(memory.get(), program.data(), static_cast<std::size_t>(size), 0) != size)
+    throw_system_error("pread(the exported seccomp program)");
+  return program;
+}
+
+int load_notifying_program(const std::vector<sock_filter>& program) noexcept {
+  sock_fprog loaded{static_cast<unsigned short>(program.size()), const_cast<sock_filter*>(program.data())};
+  return static_cast<int>(::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &loaded));
 }
 
 }  // namespace ubc::seccomp

@@ -5,6 +5,8 @@
 // (`set CT --capability sys_time:on` lets it set the clock, as Docker's profile does).
 #pragma once
 
+#include <linux/filter.h>
+
 #include <string>
 #include <vector>
 
@@ -33,5 +35,16 @@ const std::vector<RefusedCall>& refused_calls();
 // for the CT's /proc view server. The CT's processes then cannot install a notifying filter
 // of their own (the kernel allows one listener per filter chain).
 UniqueFd install_ct_filter(CapabilitySet granted, bool supervised = false);
+
+// The calls install_ct_filter's `supervised` notifies, alone (quotactl and quotactl_fd with
+// `serve_quota`: a CT with a user namespace), and every other call allowed on every
+// architecture: a filter to stack over the CT's own, which refuses the rest. What a restore
+// loads on CRIU, whose restored tasks inherit it (ubc/criu_seccomp_image.h), as a program
+// to load between fork and exec.
+std::vector<sock_filter> served_calls_program(bool serve_quota);
+
+// Loads `program` on the calling thread (no no_new_privs: CAP_SYS_ADMIN is needed) and
+// returns its listener, or -1 with errno set. Allocates nothing: for a forked child.
+int load_notifying_program(const std::vector<sock_filter>& program) noexcept;
 
 }  // namespace ubc::seccomp

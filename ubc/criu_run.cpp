@@ -4,6 +4,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -15,6 +17,9 @@
 #include "loader/cgroup.h"
 #include "loader/child_process.h"
 #include "loader/error.h"
+#include "loader/fd_passing.h"
+#include "loader/notified_call.h"
+#include "loader/seccomp_policy.h"
 #include "loader/unique_fd.h"
 
 namespace ubc {
@@ -106,6 +111,52 @@ class CriuLogRelay {
   std::thread copier_;
 };
 
+// The restore's call filter's listener while CRIU runs (CriuCallFilter): CRIU's own calls
+// (from this pid namespace) run as if unfiltered, any other fails with ENOSYS. Nothing
+// may hold a call: a task of CRIU's waiting for an answer would hold up the restore.
+class CallsWhileCriuRuns {
+ public:
+  explicit CallsWhileCriuRuns(UniqueFd listener) : listener_(std::move(listener)) {
+    struct stat own {};
+    if (::stat("/proc/self/ns/pid", &own)) throw_system_error("stat(/proc/self/ns/pid)");
+    own_pid_namespace_ = own.st_ino;
+    if (listener_) answerer_ = std::thread([this] { answer(); });
+  }
+  ~CallsWhileCriuRuns() { finish(); }
+  CallsWhileCriuRuns(const CallsWhileCriuRuns&) = delete;
+  CallsWhileCriuRuns& operator=(const CallsWhileCriuRuns&) = delete;
+
+  // Once CRIU ended: the listener, no longer read here.
+  UniqueFd finish() {
+    if (answerer_.joinable()) {
+      done_ = true;
+      answerer_.join();
+    }
+    return std::move(listener_);
+  }
+
+ private:
+  void answer() {
+    while (!done_) {
+      pollfd ready{listener_.get(), POLLIN, 0};
+      if (::poll(&ready, 1, 100) <= 0 || !(ready.revents & POLLIN)) continue;
+      auto call = NotifiedCall::receive(listener_.get());
+      if (!call) continue;
+      struct stat caller {};
+      const std::string path = "/proc/" + std::to_string(call->thread()) + "/ns/pid";
+      if (::stat(path.c_str(), &caller) == 0 && caller.st_ino == own_pid_namespace_ && call->still_waiting())
+        call->answer_continue();
+      else
+        call->answer_error(ENOSYS);
+    }
+  }
+
+  UniqueFd listener_;
+  ino_t own_pid_namespace_ = 0;
+  std::atomic<bool> done_{false};
+  std::thread answerer_;
+};
+
 // What ubcctl would do after CRIU, done by the process that waited for it.
 void finish_after_criu(const AfterCriu& after, bool succeeded) {
   std::error_code ignored;
@@ -122,26 +173,46 @@ void finish_after_criu(const AfterCriu& after, bool succeeded) {
 // session of its own, it starts CRIU, relays its log into `log`, waits for it and does what
 // `after` asks. Returns CRIU's exit status.
 int wait_for_criu(std::vector<std::string> args, const fs::path& log, const std::string& cgroup_procs, int inherited,
-                  const AfterCriu& after) noexcept {
+                  const AfterCriu& after, const CriuCallFilter* call_filter) noexcept {
   try {
     ::setsid();
     CriuLogRelay relay(log);
     args.insert(args.end(), {"-o", relay.path()});
     const int log_fd = relay.write_end();
+    // The call filter's listener comes back from CRIU's child on this pair, before its exec.
+    UniqueFd listener_here, listener_there;
+    if (call_filter) {
+      int ends[2];
+      if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ends)) throw_system_error("socketpair");
+      listener_here.reset(ends[0]);
+      listener_there.reset(ends[1]);
+    }
     const pid_t criu = spawn_program(
         args,
         [&]() -> const char* {
           if (!cgroup_procs.empty() && cgroup::enter_from_child(cgroup_procs.c_str())) return cgroup_procs.c_str();
           if ((inherited >= 0 && ::fcntl(inherited, F_SETFD, 0)) || ::fcntl(log_fd, F_SETFD, 0))
             return "keeping its descriptors open";
+          if (call_filter) {
+            const int listener = seccomp::load_notifying_program(call_filter->program);
+            if (listener < 0) return "seccomp(the CT's served calls, with a listener)";
+            const bool sent = try_send_fd(listener_there.get(), listener);
+            ::close(listener);
+            if (!sent) return "sendmsg(the seccomp listener)";
+          }
           const int null = ::open("/dev/null", O_RDWR);
           if (null < 0 || ::dup2(null, 0) < 0 || ::dup2(null, 1) < 0 || ::dup2(null, 2) < 0) return "/dev/null";
           return nullptr;
         },
         OnParentDeath::live_on);
     relay.start();
+    // CRIU's copy closed at its exec: the listener is here, or CRIU never started.
+    listener_there.reset();
+    CallsWhileCriuRuns calls(call_filter ? receive_fd(listener_here.get()) : UniqueFd());
     const int status = wait_for_exit(criu);
     relay.finish();
+    const UniqueFd listener = calls.finish();
+    if (listener && status == 0) try_send_fd(call_filter->listener_to, listener.get());
     finish_after_criu(after, status == 0);
     return status;
   } catch (...) {
@@ -152,12 +223,12 @@ int wait_for_criu(std::vector<std::string> args, const fs::path& log, const std:
 }  // namespace
 
 void run_criu(const std::vector<std::string>& args, const fs::path& log, const std::string& cgroup_procs, int inherited,
-              const AfterCriu& after) {
+              const AfterCriu& after, const CriuCallFilter* call_filter) {
   // CRIU lives on if ubcctl dies, and so does what waits for it: a dump or restore cut
   // short would leave the CT half-way.
   const pid_t waiter = ::fork();
   if (waiter < 0) throw_system_error("fork");
-  if (waiter == 0) ::_exit(wait_for_criu(args, log, cgroup_procs, inherited, after));
+  if (waiter == 0) ::_exit(wait_for_criu(args, log, cgroup_procs, inherited, after, call_filter));
   const int status = wait_for_exit(waiter);
   if (status == 127) throw std::runtime_error("criu is not installed (apt install criu)");
   if (status != 0)

@@ -20,12 +20,14 @@
 #include "loader/error.h"
 #include "loader/fd_passing.h"
 #include "loader/proc_view.h"
+#include "loader/seccomp_policy.h"
 #include "loader/unique_fd.h"
 #include "ubc/checkpoint_state.h"
 #include "ubc/containers.h"
 #include "ubc/cpu_control.h"
 #include "ubc/criu_commands.h"
 #include "ubc/criu_run.h"
+#include "ubc/criu_seccomp_image.h"
 #include "ubc/ct_config.h"
 #include "ubc/ct_devices.h"
 #include "ubc/ct_helpers.h"
@@ -279,12 +281,15 @@ class RestoreView {
   RestoreView& operator=(const RestoreView&) = delete;
 
   const fs::path& mount_point() const { return mount_point_; }
-  // The restored init's procfs (CRIU mounted it on the view's .procfs) to the server.
-  void hand_over(pid_t init) {
+  // The restored init's procfs (CRIU mounted it on the view's .procfs) to the server, then
+  // the listener of the filter every restored task runs under (CriuCallFilter), which it
+  // takes as a started CT's init's.
+  void hand_over(pid_t init, const UniqueFd& call_listener) {
     const std::string procfs_path = "/proc/" + std::to_string(init) + "/root/proc/" + ns::kRealProcName;
     const UniqueFd procfs(::open(procfs_path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!procfs) throw_system_error("open(" + procfs_path + ")");
     send_fd(host_end_.get(), procfs.get(), "the /proc view's server");
+    if (call_listener) send_fd(host_end_.get(), call_listener.get(), "the restored CT's seccomp listener");
   }
 
  private:
@@ -499,17 +504,32 @@ void Containers::restore(const std::string& ctid, const fs::path& dir) {
   CtConsole console(ctid, helper_cgroup, ct_root_id);
   RestoreView view(ctid, helper_cgroup, ct_root_id, console.output());
   const CgroupYard yard(ctid);
+  // sysinfo and quotactl answered in the restored tasks again (ubc/criu_seccomp_image.h).
+  trace_instead_of_notify_in(dir);
+  int listener_ends[2];
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, listener_ends)) throw_system_error("socketpair");
+  const UniqueFd listener_from(listener_ends[0]);
+  UniqueFd listener_to(listener_ends[1]);
+  const CriuCallFilter call_filter{seccomp::served_calls_program(ct.user_namespace), listener_to.get()};
   pid_t init = 0;
   try {
     run_criu(criu_restore_arguments(
                  {ct.root, dir, view.mount_point(), state->console, console.pty.slave ? console.pty.slave.get() : -1,
                   console.pty.slave_path, pid_file(ctid), cgroup, yard.path(),
                   ct.ip_addresses.empty() ? "" : host_veth_name(cgroup::id_of(cgroup)), cgroup_below_mount(cgroup)}),
-             dir / "restore.log", (cgroup / "cgroup.procs").string(), console.pty.slave.get());
+             dir / "restore.log", (cgroup / "cgroup.procs").string(), console.pty.slave.get(), {}, &call_filter);
     if (!(std::ifstream(pid_file(ctid)) >> init) || init <= 0)
       throw std::runtime_error("criu restore wrote no pid to " + pid_file(ctid).string());
+    // Sent by the process that waited for CRIU, which has ended: none here, none to come.
+    listener_to.reset();
+    const UniqueFd call_listener = receive_fd(listener_from.get());
+    if (!call_listener)
+      std::fprintf(stderr,
+                   "ubcctl: warning: CT %s's sysinfo and quotactl fail with ENOSYS: the restored CT's "
+                   "seccomp listener was lost\n",
+                   ctid.c_str());
     route_to_ct_addresses(cgroup::id_of(cgroup), ct.ip_addresses);
-    view.hand_over(init);
+    view.hand_over(init, call_listener);
     console.keep(ctid, init);
   } catch (...) {
     end_run(ctid, init ? std::optional(init) : std::nullopt);

@@ -68,6 +68,33 @@ void start_plain_counter(const RunningCt& ct) {
   REQUIRE(ct.exec("setsid sh /counter.sh </dev/null >/dev/null 2>&1 &").status == 0);
 }
 
+// A CT process that writes what sysinfo(2) tells it into /sysinfo every second, and its pid
+// (in the CT) into /sysinfo.pid.
+void start_sysinfo_writer(const RunningCt& ct) {
+  std::ofstream(ct.root() / "sysinfo.sh") << "echo $$ > /sysinfo.pid\n"
+                                             "while :; do ubc-escape sysinfo > /sysinfo.new; mv /sysinfo.new /sysinfo; "
+                                             "sleep 1; done\n";
+  REQUIRE(ct.exec("setsid sh /sysinfo.sh </dev/null >/dev/null 2>&1 &").status == 0);
+}
+
+// What the writer writes next (waited for up to 15 s).
+std::string next_sysinfo(const RunningCt& ct) {
+  fs::remove(ct.root() / "sysinfo");
+  std::string line;
+  for (int tries = 0; tries < 150 && line.empty(); ++tries) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::getline(std::ifstream(ct.root() / "sysinfo"), line);
+  }
+  return line;
+}
+
+// How many seccomp filters the writer runs under.
+int writer_filters(const RunningCt& ct) {
+  const auto status = ct.exec("grep Seccomp_filters: /proc/$(cat /sysinfo.pid)/status");
+  const auto number = status.output.find_first_of("0123456789");
+  return number == std::string::npos ? -1 : std::stoi(status.output.substr(number));
+}
+
 bool criu_missing() {
   if (ubc::test::shell("criu --version >/dev/null 2>&1").status == 0) return false;
   MESSAGE("SKIPPED: criu is not installed here (the VM image has it): checkpoint and restore are not tested");
@@ -222,6 +249,14 @@ void check_checkpoint_and_restore(const std::string& id, const std::string& crea
   auto& host = ubc::test::host();
   start_plain_counter(ct);
   REQUIRE(count_past(ct, 0) > 0);
+  // sysinfo answered with the CT's own figures (its physpages limit as its memory).
+  REQUIRE(ubcctl("set " + ct.id() + " --physpages 256M").status == 0);
+  const std::string ct_memory = "totalram=268435456 ";
+  start_sysinfo_writer(ct);
+  const std::string before_dump = next_sysinfo(ct);
+  REQUIRE_MESSAGE(before_dump.find(ct_memory) != std::string::npos, before_dump);
+  const int filters = writer_filters(ct);
+  REQUIRE(filters >= 1);
   // A failure to remember: opens refused at a low numfile limit (not forks: the CT's init
   // is a shell loop, which a refused fork ends).
   const std::uint64_t files = host.counter(ct.id(), UBC_NUMFILE).held;
@@ -296,6 +331,21 @@ void check_checkpoint_and_restore(const std::string& id, const std::string& crea
   CHECK(self_freeze.status != 124);  // timed out: the CT froze itself, and its exec with it
   CHECK_FALSE(ubc::cgroup::is_frozen(host.cgroup_of(ct.id())));
   ubc::cgroup::set_frozen(host.cgroup_of(ct.id()), false, 10000);
+
+  // The restored processes' sysinfo is still answered for the CT (CRIU restores their
+  // filters, not their listener: ENOSYS before the restore's own filter over them), and
+  // after a second round too, each round's filter saved with the rest.
+  const std::string restored_sysinfo = next_sysinfo(ct);
+  CHECK_MESSAGE(restored_sysinfo.find(ct_memory) != std::string::npos, restored_sysinfo);
+  CHECK(writer_filters(ct) == filters + 1);
+  const auto second_dump = ubcctl("chkpnt " + ct.id());
+  REQUIRE_MESSAGE(second_dump.status == 0, second_dump.output);
+  const auto second_restore = ubcctl("restore " + ct.id());
+  REQUIRE_MESSAGE(second_restore.status == 0, second_restore.output);
+  const std::string second_sysinfo = next_sysinfo(ct);
+  CHECK_MESSAGE(second_sysinfo.find(ct_memory) != std::string::npos, second_sysinfo);
+  CHECK(writer_filters(ct) == filters + 2);
+  CHECK(count_past(ct, after) > after);
 
   // A checkpoint restores once.
   REQUIRE(ubcctl("stop " + ct.id()).status == 0);
