@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -68,24 +69,31 @@ void start_plain_counter(const RunningCt& ct) {
   REQUIRE(ct.exec("setsid sh /counter.sh </dev/null >/dev/null 2>&1 &").status == 0);
 }
 
-// A CT process that writes what sysinfo(2) tells it into /sysinfo every second, and its pid
-// (in the CT) into /sysinfo.pid.
+// A CT process that writes into /sysinfo every second what sysinfo(2) tells it, then what
+// two calls the CT's filter refuses give (keyctl 250, bpf 321), and its pid (in the CT)
+// into /sysinfo.pid.
 void start_sysinfo_writer(const RunningCt& ct) {
   std::ofstream(ct.root() / "sysinfo.sh") << "echo $$ > /sysinfo.pid\n"
-                                             "while :; do ubc-escape sysinfo > /sysinfo.new; mv /sysinfo.new /sysinfo; "
-                                             "sleep 1; done\n";
+                                             "while :; do { ubc-escape sysinfo; ubc-escape syscall 250 321; } "
+                                             "> /sysinfo.new; mv /sysinfo.new /sysinfo; sleep 1; done\n";
   REQUIRE(ct.exec("setsid sh /sysinfo.sh </dev/null >/dev/null 2>&1 &").status == 0);
 }
 
 // What the writer writes next (waited for up to 15 s).
 std::string next_sysinfo(const RunningCt& ct) {
   fs::remove(ct.root() / "sysinfo");
-  std::string line;
-  for (int tries = 0; tries < 150 && line.empty(); ++tries) {
+  for (int tries = 0; tries < 150; ++tries) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    std::getline(std::ifstream(ct.root() / "sysinfo"), line);
+    std::ifstream file(ct.root() / "sysinfo");
+    std::stringstream text;
+    if (file && text << file.rdbuf()) return text.str();
   }
-  return line;
+  return "";
+}
+
+// The refused calls' verdicts in what the writer wrote.
+std::string refusals_in(const std::string& written) {
+  return written.substr(std::min(written.find('\n') + 1, written.size()));
 }
 
 // How many seccomp filters the writer runs under.
@@ -255,6 +263,9 @@ void check_checkpoint_and_restore(const std::string& id, const std::string& crea
   start_sysinfo_writer(ct);
   const std::string before_dump = next_sysinfo(ct);
   REQUIRE_MESSAGE(before_dump.find(ct_memory) != std::string::npos, before_dump);
+  const std::string refused = refusals_in(before_dump);
+  REQUIRE_MESSAGE(refused.find("250 ENOSYS") != std::string::npos, before_dump);
+  REQUIRE_MESSAGE(refused.find("321 EPERM") != std::string::npos, before_dump);
   const int filters = writer_filters(ct);
   REQUIRE(filters >= 1);
   // A failure to remember: opens refused at a low numfile limit (not forks: the CT's init
@@ -337,6 +348,7 @@ void check_checkpoint_and_restore(const std::string& id, const std::string& crea
   // after a second round too, each round's filter saved with the rest.
   const std::string restored_sysinfo = next_sysinfo(ct);
   CHECK_MESSAGE(restored_sysinfo.find(ct_memory) != std::string::npos, restored_sysinfo);
+  CHECK(refusals_in(restored_sysinfo) == refused);  // the saved filters still refuse
   CHECK(writer_filters(ct) == filters + 1);
   const auto second_dump = ubcctl("chkpnt " + ct.id());
   REQUIRE_MESSAGE(second_dump.status == 0, second_dump.output);
@@ -344,6 +356,7 @@ void check_checkpoint_and_restore(const std::string& id, const std::string& crea
   REQUIRE_MESSAGE(second_restore.status == 0, second_restore.output);
   const std::string second_sysinfo = next_sysinfo(ct);
   CHECK_MESSAGE(second_sysinfo.find(ct_memory) != std::string::npos, second_sysinfo);
+  CHECK(refusals_in(second_sysinfo) == refused);
   CHECK(writer_filters(ct) == filters + 2);
   CHECK(count_past(ct, after) > after);
 
