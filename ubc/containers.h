@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "ubc/ct_settings.h"
+#include "ubc/freeze_hold.h"
 #include "ubc/host.h"
 
 namespace ubc {
@@ -183,6 +184,9 @@ class Containers {
   // After a dump or pre-dump that failed with `error`: the CT, if it runs frozen, thawed.
   // Throws `error` with the thaw's own failure added if that fails too.
   void resume_after_failed_dump(const std::string& ctid, const std::exception& error);
+  // suspend(), its freeze held (ubc/freeze_hold.h) until released: a ubcctl killed before
+  // then, and before CRIU's waiter has settled the freeze, leaves the CT thawed.
+  FreezeHold suspend_held(const std::string& ctid);
   // What is left once the CT's init is gone or going (stop, a dump): any process still in
   // its cgroup killed, the cgroups it made, its pid file and device rules removed.
   void end_run(const std::string& ctid, std::optional<pid_t> init);

@@ -21,6 +21,7 @@
 #include "loader/notified_call.h"
 #include "loader/seccomp_policy.h"
 #include "loader/unique_fd.h"
+#include "ubc/freeze_hold.h"
 
 namespace ubc {
 namespace fs = std::filesystem;
@@ -162,11 +163,14 @@ void finish_after_criu(const AfterCriu& after, bool succeeded) {
   std::error_code ignored;
   if (succeeded && !after.publish_from.empty()) fs::rename(after.publish_from, after.publish_to, ignored);
   const fs::path& thaw = succeeded ? after.thaw_if_succeeded : after.thaw_if_failed;
-  if (thaw.empty()) return;
-  // Should it fail, nobody is left to tell: `ubcctl status` shows the CT suspended.
-  const UniqueFd freeze(::open((thaw / "cgroup.freeze").c_str(), O_WRONLY | O_CLOEXEC));
-  if (!freeze) return;
-  [[maybe_unused]] const ssize_t written = ::write(freeze.get(), "0", 1);
+  if (!thaw.empty()) {
+    // Should it fail, nobody is left to tell: `ubcctl status` shows the CT suspended.
+    const UniqueFd freeze(::open((thaw / "cgroup.freeze").c_str(), O_WRONLY | O_CLOEXEC));
+    if (freeze) [[maybe_unused]]
+      const ssize_t written = ::write(freeze.get(), "0", 1);
+  }
+  // The freeze is settled: ubcctl's hold on it, which this process shares, ends here.
+  release_held(after.freeze_hold);
 }
 
 // The process between ubcctl and CRIU (forked while ubcctl has no other thread): in a

@@ -17,6 +17,7 @@ struct AfterCriu {
   std::filesystem::path publish_from, publish_to;  // renamed once CRIU succeeded (if set)
   std::filesystem::path thaw_if_succeeded;         // a cgroup thawed once CRIU succeeded
   std::filesystem::path thaw_if_failed;            // a cgroup thawed once CRIU failed
+  int freeze_hold = -1;                            // a FreezeHold's holder_fd (ubc/freeze_hold.h), released once done
 };
 
 // A restore's seccomp filter over CRIU (loader/seccomp_policy.h's served_calls_program):

@@ -400,13 +400,13 @@ void Containers::pre_dump(const std::string& ctid, const fs::path& dir, int roun
   const CgroupYard yard(ctid);
   // CRIU freezes the CT itself, but wherever it is; frozen first, the CT is where CRIU can
   // seize it (ct_suspend.cpp). CRIU leaves it frozen, as it found it, and what waits for
-  // CRIU thaws it, ubcctl killed or not.
-  suspend(ctid);
+  // CRIU thaws it, ubcctl killed or not (before CRIU, the hold does).
+  const FreezeHold hold = suspend_held(ctid);
   const fs::path cgroup = host_.cgroup_of(ctid);
   try {
     run_criu(criu_pre_dump_arguments({*init, cgroup, images, console_key(*init), console_is_bound(*init), yard.path(),
                                       round > 1 ? "../" + pre_dump_name(round - 1) : ""}),
-             images / "pre-dump.log", "", -1, {{}, {}, cgroup, cgroup});
+             images / "pre-dump.log", "", -1, {{}, {}, cgroup, cgroup, hold.holder_fd()});
   } catch (const std::exception& error) {
     remove_criu_files(dir, false);
     resume_after_failed_dump(ctid, error);
@@ -431,7 +431,9 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
     throw std::runtime_error("CT " + ctid + " is not suspended: --dump saves a suspended CT (`ubcctl chkpnt " + ctid +
                              " --suspend` first)");
   prepare_dump_dir(dir, !parent.empty());
-  if (!was_suspended) suspend(ctid);
+  // Frozen here, the CT is thawed should ubcctl die before CRIU's waiter has settled it.
+  std::optional<FreezeHold> hold;
+  if (!was_suspended) hold.emplace(suspend_held(ctid));
   const std::string console = console_key(*init);
   try {
     std::vector<CheckpointState::Row> rows;
@@ -446,7 +448,7 @@ void Containers::checkpoint(const std::string& ctid, const fs::path& dir, int pr
     const fs::path state_file = dir / kCheckpointStateFile, staged_state = state_file.string() + ".partial";
     write_file(staged_state, state);
     const AfterCriu after{staged_state, state_file, stay_suspended ? fs::path() : cgroup,
-                          was_suspended ? fs::path() : cgroup};
+                          was_suspended ? fs::path() : cgroup, hold ? hold->holder_fd() : -1};
     run_criu(criu_dump_arguments(
                  {*init, cgroup, dir, console, console_is_bound(*init), yard.path(), parent, stay_suspended}),
              dir / "dump.log", "", -1, after);

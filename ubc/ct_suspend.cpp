@@ -47,11 +47,16 @@ bool Containers::frozen(const std::string& ctid) const {
 }
 
 void Containers::suspend(const std::string& ctid) {
+  suspend_held(ctid).release();  // suspended it stays
+}
+
+FreezeHold Containers::suspend_held(const std::string& ctid) {
   if (host_.adopted_cgroup(ctid))
     throw std::runtime_error("CT " + ctid + " is another runtime's cgroup (UBC_CGROUP): that runtime suspends it");
   if (!running_init(ctid)) throw std::runtime_error("CT " + ctid + " is not running");
   if (frozen(ctid)) throw std::runtime_error("CT " + ctid + " is suspended already");
   const auto cgroup = host_.cgroup_of(ctid);
+  FreezeHold hold(cgroup);
   try {
     freeze_where_seizable(cgroup, ctid);
   } catch (const std::exception& error) {
@@ -64,6 +69,7 @@ void Containers::suspend(const std::string& ctid) {
     }
     throw;
   }
+  return hold;
 }
 
 void Containers::resume(const std::string& ctid) {
