@@ -196,12 +196,18 @@ std::vector<fs::path> mounts_under(const fs::path& dir) {
   return found;
 }
 
-bool has_own_user_namespace(pid_t pid) {
+std::optional<bool> shares_our_namespace(pid_t pid, const char* kind) {
   struct stat ours {
   }, theirs{};
-  if (::stat("/proc/self/ns/user", &ours) || ::stat(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), &theirs))
-    return false;
-  return ours.st_ino != theirs.st_ino;
+  if (::stat((std::string("/proc/self/ns/") + kind).c_str(), &ours) ||
+      ::stat(("/proc/" + std::to_string(pid) + "/ns/" + kind).c_str(), &theirs))
+    return std::nullopt;
+  return ours.st_ino == theirs.st_ino && ours.st_dev == theirs.st_dev;
+}
+
+bool has_own_user_namespace(pid_t pid) {
+  const auto shared = shares_our_namespace(pid, "user");
+  return shared && !*shared;
 }
 
 unsigned root_host_id(pid_t pid) {

@@ -69,6 +69,10 @@ void run_in_network_namespace(pid_t pid, const std::function<void()>& work);
 // removing a tree never reaches through a mount into another file system's files.
 std::vector<std::filesystem::path> mounts_under(const std::filesystem::path& dir);
 
+// Whether `pid` (a thread id too) is in our namespace of `kind` ("pid", "user", "net" ...,
+// as /proc/PID/ns names them); none when either cannot be read (the task is gone).
+std::optional<bool> shares_our_namespace(pid_t pid, const char* kind);
+
 // Whether `pid` lives in a user namespace other than ours.
 bool has_own_user_namespace(pid_t pid);
 

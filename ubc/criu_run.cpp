@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -18,6 +17,7 @@
 #include "loader/child_process.h"
 #include "loader/error.h"
 #include "loader/fd_passing.h"
+#include "loader/namespaces.h"
 #include "loader/notified_call.h"
 #include "loader/seccomp_policy.h"
 #include "loader/unique_fd.h"
@@ -118,9 +118,6 @@ class CriuLogRelay {
 class CallsWhileCriuRuns {
  public:
   explicit CallsWhileCriuRuns(UniqueFd listener) : listener_(std::move(listener)) {
-    struct stat own {};
-    if (::stat("/proc/self/ns/pid", &own)) throw_system_error("stat(/proc/self/ns/pid)");
-    own_pid_namespace_ = own.st_ino;
     if (listener_) answerer_ = std::thread([this] { answer(); });
   }
   ~CallsWhileCriuRuns() { finish(); }
@@ -143,9 +140,7 @@ class CallsWhileCriuRuns {
       if (::poll(&ready, 1, 100) <= 0 || !(ready.revents & POLLIN)) continue;
       auto call = NotifiedCall::receive(listener_.get());
       if (!call) continue;
-      struct stat caller {};
-      const std::string path = "/proc/" + std::to_string(call->thread()) + "/ns/pid";
-      if (::stat(path.c_str(), &caller) == 0 && caller.st_ino == own_pid_namespace_ && call->still_waiting())
+      if (ns::shares_our_namespace(call->thread(), "pid").value_or(false) && call->still_waiting())
         call->answer_continue();
       else
         call->answer_error(ENOSYS);
@@ -153,7 +148,6 @@ class CallsWhileCriuRuns {
   }
 
   UniqueFd listener_;
-  ino_t own_pid_namespace_ = 0;
   std::atomic<bool> done_{false};
   std::thread answerer_;
 };
